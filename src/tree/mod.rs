@@ -1,1 +1,12 @@
+//! The datastore model: names, config files, locating a datastore, scanning it.
+//! Nothing here may depend on the UI.
+
+pub mod config;
+pub mod datastore;
+pub mod model;
 pub mod names;
+pub mod scan;
+
+pub use datastore::{BackendConfig, Datastore, Locator};
+pub use model::{FileInfo, GroupInfo, Listing, ScanWarning, SnapshotInfo};
+pub use names::{BackupType, GroupId, NameError, Namespace, SnapshotTime};

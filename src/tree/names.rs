@@ -16,17 +16,25 @@ pub const MAX_NAMESPACE_LENGTH: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NameError {
-    #[error("invalid namespace '{ns}': component '{component}' is not a valid name (letters, digits, '_', '-', '.'; not starting with '-' or '.')")]
+    #[error(
+        "invalid namespace '{ns}': component '{component}' is not a valid name (letters, digits, '_', '-', '.'; not starting with '-' or '.')"
+    )]
     NamespaceComponent { ns: String, component: String },
-    #[error("invalid namespace '{ns}': empty component (no '//', no leading or trailing '/' except for the root '/')")]
+    #[error(
+        "invalid namespace '{ns}': empty component (no '//', no leading or trailing '/' except for the root '/')"
+    )]
     NamespaceEmptyComponent { ns: String },
-    #[error("invalid namespace '{ns}': {depth} levels exceed the maximum depth of {MAX_NAMESPACE_DEPTH}")]
+    #[error(
+        "invalid namespace '{ns}': {depth} levels exceed the maximum depth of {MAX_NAMESPACE_DEPTH}"
+    )]
     NamespaceTooDeep { ns: String, depth: usize },
     #[error("invalid namespace '{ns}': length {len} exceeds the maximum of {MAX_NAMESPACE_LENGTH}")]
     NamespaceTooLong { ns: String, len: usize },
     #[error("invalid backup type '{0}': expected vm, ct or host")]
     BackupType(String),
-    #[error("invalid backup id '{0}': use letters, digits, '_', '-', '.' and do not start with '-' or '.'")]
+    #[error(
+        "invalid backup id '{0}': use letters, digits, '_', '-', '.' and do not start with '-' or '.'"
+    )]
     BackupId(String),
     #[error("invalid group '{0}': expected TYPE/ID, e.g. vm/100")]
     Group(String),
@@ -108,7 +116,8 @@ impl Namespace {
     }
 
     fn name_len(&self) -> usize {
-        self.components.iter().map(String::len).sum::<usize>() + self.components.len().saturating_sub(1)
+        self.components.iter().map(String::len).sum::<usize>()
+            + self.components.len().saturating_sub(1)
     }
 
     pub fn is_root(&self) -> bool {
@@ -170,12 +179,13 @@ impl Namespace {
     /// Re-roots `self` from under `source` to under `target` (PBS `map_prefix`).
     pub fn map_prefix(&self, source: &Namespace, target: &Namespace) -> Result<Self, NameError> {
         let mut out = target.clone();
-        let rest = self.components.strip_prefix(source.components.as_slice()).ok_or_else(|| {
-            NameError::NamespaceComponent {
+        let rest = self
+            .components
+            .strip_prefix(source.components.as_slice())
+            .ok_or_else(|| NameError::NamespaceComponent {
                 ns: self.to_string(),
                 component: source.to_string(),
-            }
-        })?;
+            })?;
         for c in rest {
             let display = if out.is_root() {
                 c.clone()
@@ -257,7 +267,9 @@ impl GroupId {
 
     /// Parses `vm/100`.
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        let (ty, id) = s.split_once('/').ok_or_else(|| NameError::Group(s.to_string()))?;
+        let (ty, id) = s
+            .split_once('/')
+            .ok_or_else(|| NameError::Group(s.to_string()))?;
         if id.contains('/') {
             return Err(NameError::Group(s.to_string()));
         }
@@ -359,8 +371,18 @@ mod tests {
             ("/", 0, "", ""),
             ("a", 1, "ns/a", "a"),
             ("a/b", 2, "ns/a/ns/b", "a:b"),
-            ("a/b/c/d/e/f/g", 7, "ns/a/ns/b/ns/c/ns/d/ns/e/ns/f/ns/g", "a:b:c:d:e:f:g"),
-            ("prod.eu-1/db_2", 2, "ns/prod.eu-1/ns/db_2", "prod.eu-1:db_2"),
+            (
+                "a/b/c/d/e/f/g",
+                7,
+                "ns/a/ns/b/ns/c/ns/d/ns/e/ns/f/ns/g",
+                "a:b:c:d:e:f:g",
+            ),
+            (
+                "prod.eu-1/db_2",
+                2,
+                "ns/prod.eu-1/ns/db_2",
+                "prod.eu-1:db_2",
+            ),
         ];
         for (s, depth, path, lock) in cases {
             let ns = Namespace::parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"));
@@ -410,7 +432,10 @@ mod tests {
         assert_eq!(abc.contains(&a), None);
         assert_eq!(Namespace::root().contains(&a), Some(1));
         assert_eq!(abc.map_prefix(&a, &x).unwrap().to_string(), "x/b/c");
-        assert_eq!(abc.map_prefix(&a, &Namespace::root()).unwrap().to_string(), "b/c");
+        assert_eq!(
+            abc.map_prefix(&a, &Namespace::root()).unwrap().to_string(),
+            "b/c"
+        );
         assert!(x.map_prefix(&a, &x).is_err());
         assert_eq!(abc.parent().unwrap().to_string(), "a/b");
         assert_eq!(Namespace::root().parent(), None);
@@ -418,7 +443,10 @@ mod tests {
         assert_eq!(anc, vec!["a", "a/b"]);
         assert_eq!(Namespace::root().human(), "/");
         let deep = Namespace::parse("a/b/c/d/e/f").unwrap();
-        assert!(deep.map_prefix(&a, &Namespace::parse("x/y/z").unwrap()).is_err());
+        assert!(
+            deep.map_prefix(&a, &Namespace::parse("x/y/z").unwrap())
+                .is_err()
+        );
     }
 
     #[test]
@@ -455,7 +483,11 @@ mod tests {
 
     #[test]
     fn snapshot_time_table() {
-        for ok in ["2025-07-14T14:20:02Z", "2024-02-29T00:00:00Z", "1970-01-01T00:00:00Z"] {
+        for ok in [
+            "2025-07-14T14:20:02Z",
+            "2024-02-29T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+        ] {
             assert_eq!(SnapshotTime::parse(ok).unwrap().as_str(), ok);
         }
         for bad in [

@@ -1,0 +1,147 @@
+//! Command-line arguments (the contract in DESIGN.md §2).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pbs-mover",
+    version,
+    about = "Browse and move backup groups and namespaces inside a Proxmox Backup Server datastore",
+    after_help = "Without a subcommand the TUI opens. Exit codes: 0 done, 1 refused/failed (nothing changed), \
+                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Filesystem datastore (or the local cache dir of an S3 datastore) at DIR
+    #[arg(long, global = true, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Datastore NAME from datastore.cfg in the config dir
+    #[arg(long, global = true, value_name = "NAME")]
+    pub store: Option<String>,
+    /// PBS config dir holding datastore.cfg and s3.cfg
+    #[arg(long, global = true, env = "PBS_MOVER_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Root of PBS lock files
+    #[arg(
+        long,
+        global = true,
+        env = "PBS_MOVER_LOCK_DIR",
+        default_value = "/run/proxmox-backup/locks",
+        value_name = "DIR"
+    )]
+    pub lock_dir: PathBuf,
+    /// S3 endpoint URL for an ad-hoc S3 datastore (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
+    #[arg(long, global = true, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket for an ad-hoc S3 datastore
+    #[arg(long, global = true, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3 region
+    #[arg(long, global = true, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Use path-style S3 addressing
+    #[arg(long, global = true)]
+    pub s3_path_style: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the TUI (the default)
+    Tui,
+    /// Create a realistic demo datastore and open the TUI on it
+    Demo(DemoArgs),
+    /// List namespaces and groups (and snapshots)
+    Ls(LsArgs),
+    /// Move one backup group to another namespace
+    MoveGroup(MoveGroupArgs),
+    /// Move a namespace (with its groups and children) to a new path
+    MoveNs(MoveNsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Create the datastore here instead of a temporary dir (must be empty or absent)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Number of backup groups
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub groups: usize,
+    /// Serve the demo datastore from an embedded S3 server
+    #[arg(long)]
+    pub s3: bool,
+    /// Only create the datastore; print its path
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Namespace to list (default: root)
+    #[arg(long, default_value = "", value_name = "NS")]
+    pub ns: String,
+    /// Include all namespaces below NS
+    #[arg(long)]
+    pub recursive: bool,
+    /// Include snapshots
+    #[arg(long)]
+    pub snapshots: bool,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveGroupArgs {
+    /// Source namespace
+    #[arg(long, default_value = "", value_name = "SRC")]
+    pub ns: String,
+    /// The group, TYPE/ID (e.g. vm/100)
+    #[arg(long, value_name = "TYPE/ID")]
+    pub group: String,
+    /// Target namespace (must exist)
+    #[arg(long, value_name = "DST")]
+    pub target_ns: String,
+    /// Refuse instead of merging into an existing target group
+    #[arg(long)]
+    pub no_merge: bool,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveNsArgs {
+    /// Source namespace
+    #[arg(long, value_name = "SRC")]
+    pub ns: String,
+    /// The new path of the source namespace (like mv); its parent must exist
+    #[arg(long, value_name = "DST")]
+    pub target_ns: String,
+    /// Levels of child namespaces to include (0 = only the namespace's own groups)
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+    /// Keep the emptied source namespaces
+    #[arg(long)]
+    pub keep_source: bool,
+    /// Refuse instead of merging into existing target groups
+    #[arg(long)]
+    pub no_merge: bool,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}

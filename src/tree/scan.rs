@@ -1,0 +1,447 @@
+//! Lazy, symlink-refusing scanning of a datastore tree (filesystem or S3 local cache).
+//!
+//! Every function lists one level: listing a namespace never walks the rest of the datastore.
+//! Odd entries (stray files, invalid names, symlinks) become warnings and are skipped.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::datastore::Datastore;
+use super::model::{
+    FileInfo, GroupInfo, Listing, MANIFEST_FILE, NOTES_FILE, OWNER_FILE, PROTECTED_FILE,
+    ScanWarning, SnapshotInfo,
+};
+use super::names::{BackupType, GroupId, Namespace, SnapshotTime, is_safe_id};
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error("namespace '{0}' does not exist")]
+    NoNamespace(String),
+    #[error("group '{group}' does not exist in namespace '{ns}'")]
+    NoGroup { ns: String, group: String },
+    #[error("snapshot '{0}' does not exist")]
+    NoSnapshot(String),
+    #[error("{path} is a symlink; pbs-mover never follows symlinks inside a datastore")]
+    Symlink { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ScanError + '_ {
+    move |source| ScanError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What kind of entry a directory listing returned, without following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Symlink,
+    Other,
+}
+
+fn entries(dir: &Path) -> Result<Vec<(String, Kind, Option<fs::DirEntry>)>, ScanError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // d_type from readdir: no stat, and never follows a symlink.
+        let kind = match entry.file_type() {
+            Ok(t) if t.is_symlink() => Kind::Symlink,
+            Ok(t) if t.is_dir() => Kind::Dir,
+            Ok(t) if t.is_file() => Kind::File,
+            _ => Kind::Other,
+        };
+        out.push((name, kind, Some(entry)));
+    }
+    Ok(out)
+}
+
+fn warn(warnings: &mut Vec<ScanWarning>, path: PathBuf, message: impl Into<String>) {
+    warnings.push(ScanWarning {
+        path,
+        message: message.into(),
+    });
+}
+
+fn kind_warning(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Symlink => "symlink skipped (never followed)",
+        Kind::File => "unexpected file skipped",
+        Kind::Other => "unexpected special file skipped",
+        Kind::Dir => "unexpected directory skipped",
+    }
+}
+
+impl Datastore {
+    pub fn ns_path(&self, ns: &Namespace) -> PathBuf {
+        self.base.join(ns.rel_path())
+    }
+
+    pub fn group_path(&self, ns: &Namespace, group: &GroupId) -> PathBuf {
+        self.ns_path(ns).join(group.rel_path())
+    }
+
+    pub fn snapshot_path(&self, ns: &Namespace, group: &GroupId, time: &SnapshotTime) -> PathBuf {
+        self.group_path(ns, group).join(time.as_str())
+    }
+
+    /// Whether `rel` (below the base) is a real directory reached without any symlink.
+    fn real_dir(&self, rel: &Path) -> Result<bool, ScanError> {
+        let mut p = self.base.clone();
+        for comp in rel.components() {
+            p.push(comp);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(ScanError::Symlink { path: p });
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    pub fn namespace_exists(&self, ns: &Namespace) -> Result<bool, ScanError> {
+        self.real_dir(&ns.rel_path())
+    }
+
+    pub fn group_exists(&self, ns: &Namespace, group: &GroupId) -> Result<bool, ScanError> {
+        self.real_dir(&ns.rel_path().join(group.rel_path()))
+    }
+
+    fn require_namespace(&self, ns: &Namespace) -> Result<PathBuf, ScanError> {
+        if !self.namespace_exists(ns)? {
+            return Err(ScanError::NoNamespace(ns.to_string()));
+        }
+        Ok(self.ns_path(ns))
+    }
+
+    fn require_group(&self, ns: &Namespace, group: &GroupId) -> Result<PathBuf, ScanError> {
+        if !self.group_exists(ns, group)? {
+            return Err(ScanError::NoGroup {
+                ns: ns.to_string(),
+                group: group.to_string(),
+            });
+        }
+        Ok(self.group_path(ns, group))
+    }
+
+    /// Direct child namespaces of `ns`, sorted by name.
+    pub fn list_child_namespaces(&self, ns: &Namespace) -> Result<Listing<Namespace>, ScanError> {
+        let dir = self.require_namespace(ns)?.join("ns");
+        let mut out = Listing::default();
+        let list = match entries(&dir) {
+            Err(ScanError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(out);
+            }
+            other => other?,
+        };
+        for (name, kind, _) in list {
+            let path = dir.join(&name);
+            if kind != Kind::Dir {
+                warn(&mut out.warnings, path, kind_warning(kind));
+                continue;
+            }
+            match ns.child(&name) {
+                Ok(child) => out.items.push(child),
+                Err(e) => warn(&mut out.warnings, path, format!("skipped: {e}")),
+            }
+        }
+        out.items.sort();
+        Ok(out)
+    }
+
+    /// `ns` and its descendants down to `max_depth` levels below it, parents before children.
+    pub fn list_namespaces_recursive(
+        &self,
+        ns: &Namespace,
+        max_depth: Option<usize>,
+    ) -> Result<Listing<Namespace>, ScanError> {
+        self.require_namespace(ns)?;
+        let mut out = Listing {
+            items: vec![ns.clone()],
+            warnings: Vec::new(),
+        };
+        let mut level = vec![ns.clone()];
+        let mut depth = 0;
+        while !level.is_empty() && max_depth.is_none_or(|m| depth < m) {
+            let mut next = Vec::new();
+            for parent in &level {
+                match self.list_child_namespaces(parent) {
+                    Ok(children) => {
+                        out.warnings.extend(children.warnings);
+                        next.extend(children.items);
+                    }
+                    Err(e) => warn(&mut out.warnings, self.ns_path(parent), e.to_string()),
+                }
+            }
+            out.items.extend(next.iter().cloned());
+            level = next;
+            depth += 1;
+        }
+        Ok(out)
+    }
+
+    /// Group ids directly in `ns`, sorted (type, id).
+    pub fn list_group_ids(&self, ns: &Namespace) -> Result<Listing<GroupId>, ScanError> {
+        let ns_dir = self.require_namespace(ns)?;
+        let mut out = Listing::default();
+        for ty in BackupType::ALL {
+            let dir = ns_dir.join(ty.as_str());
+            let list = match entries(&dir) {
+                Err(ScanError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    continue;
+                }
+                Err(e) => {
+                    warn(&mut out.warnings, dir, e.to_string());
+                    continue;
+                }
+                Ok(list) => list,
+            };
+            for (name, kind, _) in list {
+                let path = dir.join(&name);
+                if kind != Kind::Dir {
+                    warn(&mut out.warnings, path, kind_warning(kind));
+                } else if !is_safe_id(&name) {
+                    warn(&mut out.warnings, path, "invalid backup id skipped");
+                } else {
+                    out.items.push(GroupId { ty, id: name });
+                }
+            }
+        }
+        out.items.sort();
+        Ok(out)
+    }
+
+    /// Groups in `ns` with owner and snapshot counts; sizes only when `sizes` is set.
+    pub fn list_groups(
+        &self,
+        ns: &Namespace,
+        sizes: bool,
+    ) -> Result<Listing<GroupInfo>, ScanError> {
+        let ids = self.list_group_ids(ns)?;
+        let mut out = Listing {
+            items: Vec::with_capacity(ids.items.len()),
+            warnings: ids.warnings,
+        };
+        for group in ids.items {
+            match self.group_info(ns, &group, sizes) {
+                Ok(info) => {
+                    out.warnings.extend(info.warnings);
+                    out.items.extend(info.items);
+                }
+                Err(e) => warn(
+                    &mut out.warnings,
+                    self.group_path(ns, &group),
+                    e.to_string(),
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// One group's summary (a listing of one item, carrying its warnings).
+    pub fn group_info(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+        sizes: bool,
+    ) -> Result<Listing<GroupInfo>, ScanError> {
+        let dir = self.require_group(ns, group)?;
+        let mut warnings = Vec::new();
+        let owner = self.read_owner_at(&dir, &mut warnings);
+        let mut times = Vec::new();
+        let mut has_notes = false;
+        for (name, kind, _) in entries(&dir)? {
+            match (name.as_str(), kind) {
+                (OWNER_FILE, Kind::File) => {}
+                (NOTES_FILE, Kind::File) => has_notes = true,
+                (_, Kind::Dir) => match SnapshotTime::parse(&name) {
+                    Ok(t) => times.push(t),
+                    Err(_) => warn(
+                        &mut warnings,
+                        dir.join(&name),
+                        "not a snapshot directory; skipped",
+                    ),
+                },
+                _ => warn(&mut warnings, dir.join(&name), kind_warning(kind)),
+            }
+        }
+        times.sort();
+        let (mut size, mut protected) = (None, None);
+        if sizes {
+            let (mut total, mut prot) = (0u64, 0usize);
+            for t in &times {
+                match self.snapshot_at(&dir.join(t.as_str()), t.clone()) {
+                    Ok(s) => {
+                        total += s.items.iter().map(|i| i.size).sum::<u64>();
+                        prot += s.items.iter().filter(|i| i.protected).count();
+                        warnings.extend(s.warnings);
+                    }
+                    Err(e) => warn(&mut warnings, dir.join(t.as_str()), e.to_string()),
+                }
+            }
+            size = Some(total);
+            protected = Some(prot);
+        }
+        Ok(Listing {
+            items: vec![GroupInfo {
+                ns: ns.clone(),
+                group: group.clone(),
+                owner,
+                has_notes,
+                snapshots: times.len(),
+                oldest: times.first().cloned(),
+                newest: times.last().cloned(),
+                size,
+                protected,
+            }],
+            warnings,
+        })
+    }
+
+    fn read_owner_at(&self, group_dir: &Path, warnings: &mut Vec<ScanWarning>) -> Option<String> {
+        let path = group_dir.join(OWNER_FILE);
+        match read_first_line_nofollow(&path) {
+            Ok(Some(owner)) if !owner.is_empty() => Some(owner),
+            Ok(Some(_)) => {
+                warn(warnings, path, "empty owner file");
+                None
+            }
+            Ok(None) => {
+                warn(warnings, path, "owner file missing");
+                None
+            }
+            Err(e) => {
+                warn(warnings, path, format!("cannot read owner: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The group's owner (`None` when missing or unreadable).
+    pub fn read_owner(&self, ns: &Namespace, group: &GroupId) -> Result<Option<String>, ScanError> {
+        let dir = self.require_group(ns, group)?;
+        Ok(self.read_owner_at(&dir, &mut Vec::new()))
+    }
+
+    /// Snapshot times in the group, oldest first.
+    pub fn list_snapshot_times(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+    ) -> Result<Vec<SnapshotTime>, ScanError> {
+        let dir = self.require_group(ns, group)?;
+        let mut times: Vec<SnapshotTime> = entries(&dir)?
+            .into_iter()
+            .filter(|(_, kind, _)| *kind == Kind::Dir)
+            .filter_map(|(name, _, _)| SnapshotTime::parse(&name).ok())
+            .collect();
+        times.sort();
+        Ok(times)
+    }
+
+    /// Snapshots with their files, oldest first.
+    pub fn list_snapshots(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+    ) -> Result<Listing<SnapshotInfo>, ScanError> {
+        let dir = self.group_path(ns, group);
+        let mut out = Listing::default();
+        for time in self.list_snapshot_times(ns, group)? {
+            match self.snapshot_at(&dir.join(time.as_str()), time.clone()) {
+                Ok(s) => {
+                    out.items.extend(s.items);
+                    out.warnings.extend(s.warnings);
+                }
+                Err(e) => warn(&mut out.warnings, dir.join(time.as_str()), e.to_string()),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn snapshot_info(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+        time: &SnapshotTime,
+    ) -> Result<Listing<SnapshotInfo>, ScanError> {
+        let rel = ns.rel_path().join(group.rel_path()).join(time.as_str());
+        if !self.real_dir(&rel)? {
+            return Err(ScanError::NoSnapshot(format!("{ns}/{group}/{time}")));
+        }
+        self.snapshot_at(&self.base.join(rel), time.clone())
+    }
+
+    fn snapshot_at(
+        &self,
+        dir: &Path,
+        time: SnapshotTime,
+    ) -> Result<Listing<SnapshotInfo>, ScanError> {
+        let mut warnings = Vec::new();
+        let mut files = Vec::new();
+        let mut protected = false;
+        for (name, kind, entry) in entries(dir)? {
+            if kind != Kind::File {
+                warn(&mut warnings, dir.join(&name), kind_warning(kind));
+                continue;
+            }
+            if name == PROTECTED_FILE {
+                protected = true;
+                continue;
+            }
+            // DirEntry::metadata does not follow symlinks (and we only get here for files).
+            let size = entry.and_then(|e| e.metadata().ok()).map_or(0, |m| m.len());
+            files.push(FileInfo { name, size });
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let finished = files.iter().any(|f| f.name == MANIFEST_FILE);
+        let size = files.iter().map(|f| f.size).sum();
+        Ok(Listing {
+            items: vec![SnapshotInfo {
+                time,
+                files,
+                size,
+                protected,
+                finished,
+            }],
+            warnings,
+        })
+    }
+}
+
+/// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
+pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
+    let mut buf = Vec::with_capacity(128);
+    file.take(4096).read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    Ok(Some(
+        text.lines().next().unwrap_or("").trim_end().to_string(),
+    ))
+}
