@@ -148,7 +148,7 @@ fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     g.path = Some(dir.clone());
     g.store = None;
     // The demo's locks live beside it, so the demo never touches the real /run.
-    if g.lock_dir == PathBuf::from("/run/proxmox-backup/locks") {
+    if g.lock_dir.as_path() == std::path::Path::new("/run/proxmox-backup/locks") {
         g.lock_dir = dir.with_extension("locks");
     }
     run_tui(&g)
