@@ -1,6 +1,7 @@
 //! The datastore model: names, config files, locating a datastore, scanning it.
 //! Nothing here may depend on the UI.
 
+pub mod backend;
 pub mod config;
 pub mod datastore;
 pub mod model;

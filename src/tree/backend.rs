@@ -1,0 +1,176 @@
+//! Where a datastore's contents live besides its directory tree.
+//!
+//! A filesystem datastore has only its tree. An S3 datastore keeps the same tree as a local
+//! cache and the authoritative copy in a bucket (`<store>/.cnt/<rel path>/<file>`). The move
+//! engine always changes the local tree itself; it calls the backend at the points where PBS
+//! changes the bucket, in PBS's order: copy+verify before the local rename, delete after it.
+
+use std::fmt;
+
+use super::names::{GroupId, Namespace, SnapshotTime};
+
+/// One snapshot, addressed by namespace, group and time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SnapshotRef {
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub time: SnapshotTime,
+}
+
+impl SnapshotRef {
+    /// Path relative to the datastore base (and the S3 `.cnt/` prefix).
+    pub fn rel_path(&self) -> String {
+        let mut p = self.ns.rel_path();
+        p.push(self.group.rel_path());
+        p.push(self.time.as_str());
+        p.to_string_lossy().into_owned()
+    }
+}
+
+impl fmt::Display for SnapshotRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.group, self.time)?;
+        if !self.ns.is_root() {
+            write!(f, " in '{}'", self.ns)?;
+        }
+        Ok(())
+    }
+}
+
+/// Objects and bytes a move would copy (dry-run, progress).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectStats {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+impl std::ops::AddAssign for ObjectStats {
+    fn add_assign(&mut self, o: Self) {
+        self.objects += o.objects;
+        self.bytes += o.bytes;
+    }
+}
+
+/// A backend failure: one line, safe to show (never contains a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError(pub String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// Opaque state between the two halves of a snapshot move (e.g. the copied keys).
+#[derive(Debug, Default)]
+pub struct PreparedMove {
+    pub copied_keys: Vec<String>,
+    pub source_keys: Vec<String>,
+    pub stats: ObjectStats,
+}
+
+/// Source objects left behind after a successful move (deleting them failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    pub key: String,
+    pub error: String,
+}
+
+/// The bucket side of a move. Every method must be safe to call again after a crash.
+pub trait ContentBackend: Send + Sync {
+    /// Short name for messages: "filesystem" or "s3".
+    fn kind(&self) -> &'static str;
+
+    /// Dry-run: what moving this snapshot would copy.
+    fn plan_snapshot(&self, src: &SnapshotRef) -> Result<ObjectStats, BackendError>;
+
+    /// Copies every object of `src` to `dst` and verifies each copy; nothing is deleted.
+    fn copy_snapshot(
+        &self,
+        src: &SnapshotRef,
+        dst: &SnapshotRef,
+    ) -> Result<PreparedMove, BackendError>;
+
+    /// Removes the copies made by a failed `copy_snapshot` (best effort).
+    fn discard_copy(&self, prepared: &PreparedMove) -> Vec<Orphan>;
+
+    /// Deletes the source objects after the local rename; failures become orphans.
+    fn delete_source(&self, prepared: &PreparedMove) -> Vec<Orphan>;
+
+    /// Writes the group's owner object (before the local owner file, as PBS does).
+    fn put_owner(&self, ns: &Namespace, group: &GroupId, owner: &str) -> Result<(), BackendError>;
+
+    /// Writes the group's notes object at the target (before the local rename).
+    fn put_notes(&self, ns: &Namespace, group: &GroupId, notes: &[u8]) -> Result<(), BackendError>;
+
+    /// Deletes the group-level objects (owner, notes) of an emptied source group.
+    fn remove_group(&self, ns: &Namespace, group: &GroupId) -> Vec<Orphan>;
+
+    /// Creates the namespace marker object.
+    fn create_namespace(&self, ns: &Namespace) -> Result<(), BackendError>;
+
+    /// Deletes the namespace marker object.
+    fn remove_namespace(&self, ns: &Namespace) -> Result<(), BackendError>;
+}
+
+/// A filesystem datastore: the tree is everything, so every call is a no-op.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FilesystemBackend;
+
+impl ContentBackend for FilesystemBackend {
+    fn kind(&self) -> &'static str {
+        "filesystem"
+    }
+
+    fn plan_snapshot(&self, _src: &SnapshotRef) -> Result<ObjectStats, BackendError> {
+        Ok(ObjectStats::default())
+    }
+
+    fn copy_snapshot(
+        &self,
+        _src: &SnapshotRef,
+        _dst: &SnapshotRef,
+    ) -> Result<PreparedMove, BackendError> {
+        Ok(PreparedMove::default())
+    }
+
+    fn discard_copy(&self, _prepared: &PreparedMove) -> Vec<Orphan> {
+        Vec::new()
+    }
+
+    fn delete_source(&self, _prepared: &PreparedMove) -> Vec<Orphan> {
+        Vec::new()
+    }
+
+    fn put_owner(
+        &self,
+        _ns: &Namespace,
+        _group: &GroupId,
+        _owner: &str,
+    ) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn put_notes(
+        &self,
+        _ns: &Namespace,
+        _group: &GroupId,
+        _notes: &[u8],
+    ) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn remove_group(&self, _ns: &Namespace, _group: &GroupId) -> Vec<Orphan> {
+        Vec::new()
+    }
+
+    fn create_namespace(&self, _ns: &Namespace) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn remove_namespace(&self, _ns: &Namespace) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
