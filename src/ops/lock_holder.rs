@@ -205,7 +205,7 @@ garbage line
     fn own_locks_are_not_reported() {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         let file = tmp.reopen().unwrap();
-        file.lock().unwrap();
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).unwrap();
         assert_eq!(find_holder(&file), None);
     }
 }
