@@ -1,1 +1,205 @@
-//! TODO
+//! The GC move journal of PBS >= 4.1.9 (`pbs-datastore/src/move_journal.rs`):
+//! `<lock_dir>/<store>/move-journal`, one absolute index path per line.
+//!
+//! GC phase 1 lists index files first and walks namespaces later; a snapshot renamed in
+//! between is seen at neither place and its chunks could be swept. So before renaming a
+//! snapshot dir, the mover records the *post-rename* paths of its indexes here, and GC
+//! marks everything listed before it sweeps. Invariant: if the new path exists, a
+//! journal entry for it exists too.
+
+use std::error::Error as StdError;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::lock::{self, LockError, LockMode};
+use super::lock_path::LockPaths;
+
+/// PBS `APPEND_LOCK_TIMEOUT` / `DRAIN_LOCK_TIMEOUT`: rather fail than hang behind GC.
+pub const JOURNAL_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("move-journal: refusing to record non-absolute path {0:?}")]
+    NotAbsolute(PathBuf),
+    #[error("move-journal: non-UTF-8 path {0:?}")]
+    NonUtf8(PathBuf),
+    #[error("move-journal: path contains newline {0:?}")]
+    Newline(PathBuf),
+    #[error("failed to acquire exclusive move-journal lock: {0}")]
+    Lock(#[from] LockError),
+    #[error("move-journal {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("move-journal: processing '{entry}' failed: {source}")]
+    Process {
+        entry: String,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+/// Records the post-rename index paths; the caller renames only after this returns.
+/// All lines go out in one write under the exclusive flock, which is released at once.
+pub fn append_moved_indices(paths: &LockPaths, indices: &[PathBuf]) -> Result<(), JournalError> {
+    if indices.is_empty() {
+        return Ok(());
+    }
+    let mut buf = String::new();
+    for index in indices {
+        buf.push_str(validated(index)?);
+        buf.push('\n');
+    }
+    let path = paths.move_journal();
+    let guard = lock::lock_file(&path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?;
+    // O_APPEND: the write lands at EOF even if GC truncated the file meanwhile.
+    guard
+        .file()
+        .write_all(buf.as_bytes())
+        .map_err(|source| JournalError::Io { path, source })
+}
+
+fn validated(index: &Path) -> Result<&str, JournalError> {
+    if !index.is_absolute() {
+        return Err(JournalError::NotAbsolute(index.to_path_buf()));
+    }
+    let s = index
+        .to_str()
+        .ok_or_else(|| JournalError::NonUtf8(index.to_path_buf()))?;
+    if s.contains('\n') {
+        return Err(JournalError::Newline(index.to_path_buf()));
+    }
+    Ok(s)
+}
+
+/// Current entries, without locking or creating anything (for tools and tests); a
+/// missing journal is empty.
+pub fn read_journal(paths: &LockPaths) -> Result<Vec<PathBuf>, JournalError> {
+    let path = paths.move_journal();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(parse_entries(&text).map(PathBuf::from).collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(JournalError::Io { path, source }),
+    }
+}
+
+/// What GC does at the end of phase 1: under the exclusive flock, hand every entry to
+/// `f`, then truncate. If `f` fails the journal is left intact for the next GC.
+pub fn drain_move_journal<F>(paths: &LockPaths, mut f: F) -> Result<(), JournalError>
+where
+    F: FnMut(&Path) -> Result<(), Box<dyn StdError + Send + Sync>>,
+{
+    let path = paths.move_journal();
+    let guard = lock::lock_file(&path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?;
+    let io_err = |source| JournalError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = guard.file();
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io_err)?;
+    for entry in parse_entries(&text) {
+        f(Path::new(entry)).map_err(|source| JournalError::Process {
+            entry: entry.to_string(),
+            source,
+        })?;
+    }
+    file.set_len(0).map_err(io_err)
+}
+
+fn parse_entries(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    fn paths(dir: &Path) -> LockPaths {
+        LockPaths::with_lock_dir(dir, "store")
+    }
+
+    #[test]
+    fn empty_append_creates_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        append_moved_indices(&paths(tmp.path()), &[]).unwrap();
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        assert!(read_journal(&paths(tmp.path())).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_paths_before_writing_anything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let good = PathBuf::from("/ds/ns/a/vm/100/2025-01-01T00:00:00Z/drive-scsi0.img.fidx");
+        let cases: Vec<(PathBuf, &str)> = vec![
+            (
+                PathBuf::from("rel/x.fidx"),
+                "move-journal: refusing to record non-absolute path",
+            ),
+            (
+                PathBuf::from(OsStr::from_bytes(b"/ds/\xff.didx")),
+                "move-journal: non-UTF-8 path",
+            ),
+            (
+                PathBuf::from("/ds/a\nb.didx"),
+                "move-journal: path contains newline",
+            ),
+        ];
+        for (bad, msg) in cases {
+            let err = append_moved_indices(&p, &[good.clone(), bad]).unwrap_err();
+            assert!(err.to_string().starts_with(msg), "{err}");
+        }
+        assert!(!p.move_journal().exists());
+    }
+
+    #[test]
+    fn append_read_drain_roundtrip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let a = vec![
+            PathBuf::from("/ds/vm/1/t/a.fidx"),
+            PathBuf::from("/ds/vm/1/t/b.didx"),
+        ];
+        let b = vec![PathBuf::from("/ds/ns/x/ct/2/t/root.pxar.didx")];
+        append_moved_indices(&p, &a).unwrap();
+        append_moved_indices(&p, &b).unwrap();
+        let all: Vec<PathBuf> = a.iter().chain(&b).cloned().collect();
+        assert_eq!(read_journal(&p).unwrap(), all);
+
+        let err = drain_move_journal(&p, |_| Err("index unreadable".into())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("processing '/ds/vm/1/t/a.fidx' failed"),
+            "{err}"
+        );
+        assert_eq!(
+            read_journal(&p).unwrap(),
+            all,
+            "failed drain must keep entries"
+        );
+
+        let mut seen = Vec::new();
+        drain_move_journal(&p, |path| {
+            seen.push(path.to_path_buf());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, all);
+        assert!(read_journal(&p).unwrap().is_empty());
+        append_moved_indices(&p, &b).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(p.move_journal()).unwrap(),
+            "/ds/ns/x/ct/2/t/root.pxar.didx\n"
+        );
+    }
+}
