@@ -63,8 +63,11 @@ pub fn list(ds: &Datastore, req: &LsRequest) -> Result<LsOutput, Failure> {
         .list_namespaces_recursive(&req.ns, max_depth)
         .map_err(Failure::refused)?;
     let mut warnings: Vec<ScanWarning> = namespaces.warnings;
-    let mut out = Vec::with_capacity(namespaces.items.len());
-    for ns in namespaces.items {
+    let mut items = namespaces.items;
+    // Component order puts every namespace right after its parent (a tree, read top-down).
+    items.sort();
+    let mut out = Vec::with_capacity(items.len());
+    for ns in items {
         let groups = match ds.list_groups(&ns, false) {
             Ok(g) => g,
             Err(e) => {

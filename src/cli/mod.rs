@@ -3,6 +3,8 @@
 pub mod args;
 pub mod exit;
 pub mod ls;
+pub mod moves;
+pub mod plan_text;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,9 +44,8 @@ fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         None | Some(Command::Tui) => run_tui(&cli.global),
         Some(Command::Demo(args)) => run_demo(&cli.global, &args),
         Some(Command::Ls(args)) => run_ls(&cli.global, &args),
-        Some(Command::MoveGroup(_)) | Some(Command::MoveNs(_)) => {
-            Err(Failure::refused("moves are not implemented yet"))
-        }
+        Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
+        Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),
     }
 }
 

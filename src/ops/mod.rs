@@ -1,9 +1,19 @@
 //! Operations on a datastore: PBS-compatible locks, move plans, the move engine, journals.
 //! Nothing here may depend on the UI.
 
+pub mod checks;
+pub mod context;
+pub mod error;
+pub mod group_mover;
 pub mod lock;
 pub mod lock_holder;
 pub mod lock_path;
+pub mod locking;
 pub mod move_journal;
+pub mod moves;
+pub mod ns_cleanup;
 pub mod ns_lock;
 pub mod ownership;
+pub mod plan;
+pub mod progress;
+pub mod report;

@@ -1,0 +1,302 @@
+//! `move-group` and `move-ns`: run the engine (or its dry-run), print the result, pick the
+//! exit code.
+
+use serde::Serialize;
+
+use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
+use super::exit::{Exit, Failure};
+use super::{open_datastore, parse_ns, print_json};
+use crate::ops::context::MoveContext;
+use crate::ops::error::MoveError;
+use crate::ops::moves::{move_group, move_namespace};
+use crate::ops::plan::{
+    MoveGroupRequest, MoveNsRequest, MovePlan, plan_move_group, plan_move_namespace,
+};
+use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
+use crate::ops::report::{
+    FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
+};
+use crate::tree::GroupId;
+
+/// The `--json` object of DESIGN.md §2, plus details (extensions are additive).
+#[derive(Debug, Serialize)]
+struct MoveOutput<'a> {
+    ok: bool,
+    op: &'a str,
+    dry_run: bool,
+    moved: Vec<MovedGroup>,
+    failed: Vec<FailedGroup>,
+    error: Option<String>,
+    namespaces_created: Vec<String>,
+    namespaces_removed: Vec<String>,
+    namespaces_kept: Vec<KeptNamespace>,
+    orphans: Vec<OrphanEntry>,
+    warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<MovePlan>,
+}
+
+/// The exit code a report stands for.
+pub fn exit_for(report: &MoveReport) -> Exit {
+    if report.failed.is_empty() {
+        Exit::Done
+    } else if !report.moved.is_empty() || report.snapshots_moved() > 0 {
+        Exit::Partial
+    } else if report
+        .failed
+        .iter()
+        .all(|f| f.reason == FailReason::LockConflict)
+    {
+        Exit::Busy
+    } else {
+        Exit::Refused
+    }
+}
+
+fn error_exit(e: &MoveError) -> Exit {
+    if e.is_busy() {
+        Exit::Busy
+    } else {
+        Exit::Refused
+    }
+}
+
+pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit, Failure> {
+    let op = "move-group";
+    let prepared = open_datastore(global).and_then(|ds| {
+        let req = MoveGroupRequest {
+            ns: parse_ns(&args.ns)?,
+            group: GroupId::parse(&args.group).map_err(Failure::refused)?,
+            target_ns: parse_ns(&args.target_ns)?,
+            merge: !args.no_merge,
+        };
+        Ok((MoveContext::filesystem(ds, &global.lock_dir), req))
+    });
+    let (ctx, req) = match prepared {
+        Ok(p) => p,
+        Err(f) => return Err(report_failure(op, args.dry_run, args.json, f)),
+    };
+    if args.dry_run {
+        let plan = plan_move_group(&ctx, &req);
+        return finish_plan(op, args.json, plan);
+    }
+    let progress = cli_progress(args.json);
+    finish_move(op, args.json, move_group(&ctx, &req, &progress))
+}
+
+pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failure> {
+    let op = "move-ns";
+    let prepared = open_datastore(global).and_then(|ds| {
+        let req = MoveNsRequest {
+            ns: parse_ns(&args.ns)?,
+            target_ns: parse_ns(&args.target_ns)?,
+            max_depth: args.max_depth,
+            delete_source: !args.keep_source,
+            merge: !args.no_merge,
+        };
+        Ok((MoveContext::filesystem(ds, &global.lock_dir), req))
+    });
+    let (ctx, req) = match prepared {
+        Ok(p) => p,
+        Err(f) => return Err(report_failure(op, args.dry_run, args.json, f)),
+    };
+    if args.dry_run {
+        return finish_plan(op, args.json, plan_move_namespace(&ctx, &req));
+    }
+    let progress = cli_progress(args.json);
+    finish_move(op, args.json, move_namespace(&ctx, &req, &progress))
+}
+
+fn empty_output(op: &str, dry_run: bool, error: Option<String>) -> MoveOutput<'_> {
+    MoveOutput {
+        ok: false,
+        op,
+        dry_run,
+        moved: Vec::new(),
+        failed: Vec::new(),
+        error,
+        namespaces_created: Vec::new(),
+        namespaces_removed: Vec::new(),
+        namespaces_kept: Vec::new(),
+        orphans: Vec::new(),
+        warnings: Vec::new(),
+        plan: None,
+    }
+}
+
+fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) -> Failure {
+    if json {
+        print_json(&empty_output(op, dry_run, Some(f.message.clone())));
+    }
+    f
+}
+
+fn with_report<'a>(op: &'a str, dry_run: bool, report: MoveReport) -> MoveOutput<'a> {
+    let error = (!report.failed.is_empty()).then(|| summary_error(&report));
+    MoveOutput {
+        ok: report.failed.is_empty(),
+        op,
+        dry_run,
+        moved: report.moved,
+        failed: report.failed,
+        error,
+        namespaces_created: report.namespaces_created,
+        namespaces_removed: report.namespaces_removed,
+        namespaces_kept: report.namespaces_kept,
+        orphans: report.orphans,
+        warnings: report.warnings,
+        plan: None,
+    }
+}
+
+/// PBS's wording for a partial namespace move, with the groups named.
+fn summary_error(report: &MoveReport) -> String {
+    let list = |reason: FailReason| -> Vec<String> {
+        report
+            .failed
+            .iter()
+            .filter(|f| f.reason == reason)
+            .map(|f| {
+                format!(
+                    "'{}' in '{}'",
+                    f.group,
+                    if f.ns.is_empty() { "/" } else { &f.ns }
+                )
+            })
+            .collect()
+    };
+    let mut msg = format!(
+        "{} group(s) could not be moved and remain at the source",
+        report.failed.len()
+    );
+    let fatal = list(FailReason::Error);
+    if !fatal.is_empty() {
+        msg.push_str(&format!(
+            "; {} with an error (investigate before retrying): {}",
+            fatal.len(),
+            fatal.join(", ")
+        ));
+    }
+    let locked = list(FailReason::LockConflict);
+    if !locked.is_empty() {
+        msg.push_str(&format!(
+            "; {} still lock-conflicted (rerun the move later): {}",
+            locked.len(),
+            locked.join(", ")
+        ));
+    }
+    let cancelled = list(FailReason::Cancelled);
+    if !cancelled.is_empty() {
+        msg.push_str(&format!(
+            "; {} cancelled: {}",
+            cancelled.len(),
+            cancelled.join(", ")
+        ));
+    }
+    if report.failed.len() == 1 {
+        msg = format!("{msg}: {}", report.failed[0].message);
+    }
+    msg
+}
+
+fn finish_plan(op: &str, json: bool, plan: Result<MovePlan, MoveError>) -> Result<Exit, Failure> {
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => return Err(refusal(op, true, json, e)),
+    };
+    let mut report = plan.predicted_report();
+    let mut exit = exit_for(&report);
+    if !plan.conflicts.is_empty() {
+        exit = Exit::Busy;
+        report.warnings.extend(plan.conflicts.iter().cloned());
+    }
+    if json {
+        let mut out = with_report(op, true, report.clone());
+        if !plan.conflicts.is_empty() {
+            out.ok = false;
+            out.error = Some(plan.conflicts.join("; "));
+        }
+        out.plan = Some(plan.clone());
+        print_json(&out);
+    } else {
+        eprint!("{}", super::plan_text::render(&plan));
+    }
+    Ok(exit)
+}
+
+fn refusal(op: &str, dry_run: bool, json: bool, e: MoveError) -> Failure {
+    let f = Failure {
+        exit: error_exit(&e),
+        message: e.to_string(),
+    };
+    report_failure(op, dry_run, json, f)
+}
+
+fn finish_move(
+    op: &str,
+    json: bool,
+    result: Result<MoveReport, MoveError>,
+) -> Result<Exit, Failure> {
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return Err(refusal(op, false, json, e)),
+    };
+    let exit = exit_for(&report);
+    if json {
+        print_json(&with_report(op, false, report));
+    } else {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        let snapshots: usize = report.moved.iter().map(|m| m.snapshots).sum();
+        eprintln!(
+            "moved {} group(s), {snapshots} snapshot(s)",
+            report.moved.len()
+        );
+        if !report.failed.is_empty() {
+            eprintln!("error: {}", summary_error(&report));
+        }
+    }
+    Ok(exit)
+}
+
+/// Human progress on stderr (silent with --json: stdout carries the one JSON object).
+fn cli_progress(json: bool) -> Progress {
+    if json {
+        return Progress::silent();
+    }
+    Progress::new(
+        |ev| match ev {
+            ProgressEvent::GroupStarted {
+                ns,
+                group,
+                target_ns,
+                snapshots,
+                merge,
+            } => eprintln!(
+                "{} group '{group}' from '{}' to '{}' ({snapshots} snapshots)",
+                if merge { "merging" } else { "moving" },
+                ns.human(),
+                target_ns.human()
+            ),
+            ProgressEvent::GroupDeferred { group, ns, message } => {
+                eprintln!(
+                    "deferring group '{group}' in '{}' - lock conflict, will retry: {message}",
+                    ns.human()
+                )
+            }
+            ProgressEvent::GroupFailed {
+                group, ns, message, ..
+            } => {
+                eprintln!(
+                    "failed to move group '{group}' in '{}': {message}",
+                    ns.human()
+                )
+            }
+            ProgressEvent::NamespaceCreated { ns } => eprintln!("created namespace '{ns}'"),
+            ProgressEvent::NamespaceRemoved { ns } => eprintln!("removed source namespace '{ns}'"),
+            _ => {}
+        },
+        CancelToken::new(),
+    )
+}

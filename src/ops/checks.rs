@@ -1,0 +1,135 @@
+//! PBS's pre-flight checks for moves, with PBS's error texts. They run before anything is
+//! locked (fail fast) and again after locking (the authoritative gate).
+
+use super::error::MoveError;
+use crate::tree::names::MAX_NAMESPACE_DEPTH;
+use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
+
+/// `check_move_group`; returns whether the target group already exists (a merge).
+pub fn check_move_group(
+    ds: &Datastore,
+    source_ns: &Namespace,
+    target_ns: &Namespace,
+    group: &GroupId,
+    merge: bool,
+) -> Result<bool, MoveError> {
+    if source_ns == target_ns {
+        return Err(MoveError::refused(
+            "source and target namespace must be different",
+        ));
+    }
+    if !ds.namespace_exists(source_ns)? {
+        return Err(MoveError::refused(format!(
+            "source namespace '{}' does not exist",
+            source_ns.human()
+        )));
+    }
+    if !ds.namespace_exists(target_ns)? {
+        return Err(MoveError::refused(format!(
+            "target namespace '{}' does not exist",
+            target_ns.human()
+        )));
+    }
+    if !ds.group_exists(source_ns, group)? {
+        return Err(MoveError::refused(format!(
+            "group '{group}' does not exist in namespace '{}'",
+            source_ns.human()
+        )));
+    }
+    let exists = ds.group_exists(target_ns, group)?;
+    if exists && !merge {
+        return Err(MoveError::refused(format!(
+            "group '{group}' already exists in target namespace '{}' and merge-group is disabled",
+            target_ns.human()
+        )));
+    }
+    Ok(exists)
+}
+
+/// PBS's merge invariants: same owner, and every target snapshot strictly older than the
+/// oldest source snapshot (so the merged group stays a clean time-ordered sequence).
+pub fn check_merge(
+    ds: &Datastore,
+    source_ns: &Namespace,
+    target_ns: &Namespace,
+    group: &GroupId,
+    source_owner: &str,
+    source_times: &[SnapshotTime],
+) -> Result<(), MoveError> {
+    let prefix = format!(
+        "cannot merge group '{group}' from '{}' into '{}'",
+        source_ns.human(),
+        target_ns.human()
+    );
+    let target_owner = ds.read_owner(target_ns, group)?.unwrap_or_default();
+    if target_owner != source_owner {
+        return Err(MoveError::refused(format!(
+            "{prefix}: owner mismatch (source: {source_owner}, target: {target_owner})"
+        )));
+    }
+    let Some(oldest) = source_times.first() else {
+        return Ok(());
+    };
+    let target_times = ds.list_snapshot_times(target_ns, group)?;
+    if let Some(conflict) = target_times.iter().rev().find(|t| *t >= oldest) {
+        return Err(MoveError::refused(format!(
+            "{prefix}: snapshot time mismatch (oldest source snapshot {oldest}, conflicting target snapshot {conflict})"
+        )));
+    }
+    Ok(())
+}
+
+/// `check_move_namespace`: target is the new path of the source (like `mv`).
+pub fn check_move_namespace(
+    ds: &Datastore,
+    source: &Namespace,
+    target: &Namespace,
+) -> Result<(), MoveError> {
+    if source.is_root() {
+        return Err(MoveError::refused("cannot move root namespace"));
+    }
+    if source == target {
+        return Err(MoveError::refused(
+            "source and target namespace must be different",
+        ));
+    }
+    if !ds.namespace_exists(source)? {
+        return Err(MoveError::refused(format!(
+            "source namespace '{source}' does not exist"
+        )));
+    }
+    if let Some(parent) = target.parent()
+        && !ds.namespace_exists(&parent)?
+    {
+        return Err(MoveError::refused(format!(
+            "target parent namespace '{}' does not exist",
+            parent.human()
+        )));
+    }
+    if source.contains(target).is_some() {
+        return Err(MoveError::refused(format!(
+            "cannot move namespace '{source}' into its own subtree (target: '{target}')"
+        )));
+    }
+    Ok(())
+}
+
+/// The deepest namespace of the moved subtree must still fit below the target.
+pub fn check_depth_limit(
+    source: &Namespace,
+    target: &Namespace,
+    namespaces: &[Namespace],
+) -> Result<(), MoveError> {
+    let sub_depth = namespaces
+        .iter()
+        .map(Namespace::depth)
+        .max()
+        .map_or(0, |d| d.saturating_sub(source.depth()));
+    if sub_depth + target.depth() > MAX_NAMESPACE_DEPTH {
+        return Err(MoveError::refused(format!(
+            "namespace depth limit exceeded: source subtree depth ({sub_depth}) + target depth ({}) would exceed max ({MAX_NAMESPACE_DEPTH})",
+            target.depth()
+        )));
+    }
+    Ok(())
+}

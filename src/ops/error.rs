@@ -1,0 +1,53 @@
+//! Typed move errors: callers must tell a lock conflict (retry later) from a refusal.
+
+use thiserror::Error;
+
+use crate::tree::backend::BackendError;
+use crate::tree::scan::ScanError;
+
+#[derive(Debug, Error)]
+pub enum MoveError {
+    /// A precondition does not hold; nothing was changed. Exit code 1.
+    #[error("{0}")]
+    Refused(String),
+    /// A lock is held (backup, verify, GC, another move); nothing was changed. Exit code 3.
+    #[error("{0}")]
+    Busy(String),
+    /// The operation failed while running; what was done is reported separately.
+    #[error("{0}")]
+    Failed(String),
+    /// The user cancelled between snapshots.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl MoveError {
+    pub fn refused(msg: impl Into<String>) -> Self {
+        Self::Refused(msg.into())
+    }
+
+    pub fn failed(msg: impl Into<String>) -> Self {
+        Self::Failed(msg.into())
+    }
+
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Self::Busy(_))
+    }
+}
+
+impl From<ScanError> for MoveError {
+    fn from(e: ScanError) -> Self {
+        Self::Refused(e.to_string())
+    }
+}
+
+impl From<BackendError> for MoveError {
+    fn from(e: BackendError) -> Self {
+        Self::Failed(e.0)
+    }
+}
+
+/// Adds context to an I/O error on a path, as a `Failed` move error.
+pub fn io_failed(what: &str, path: &std::path::Path, e: std::io::Error) -> MoveError {
+    MoveError::Failed(format!("{what} {}: {e}", path.display()))
+}

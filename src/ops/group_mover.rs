@@ -1,0 +1,410 @@
+//! PBS's `lock_and_move_group`: the one place where a group's snapshots change namespace.
+//!
+//! Order (as PBS ≥ 4.1.9): source group lock → re-check → target group created/locked with
+//! the source owner → merge invariants → snapshots oldest first, locked in batches of 512 →
+//! per snapshot: GC move journal, (S3 copy), rename, (S3 delete) → notes → source removed.
+//! A failure part-way leaves a clean time-ordered split: both groups stay valid.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::checks::{check_merge, check_move_group};
+use super::context::MoveContext;
+use super::error::{MoveError, io_failed};
+use super::lock::{LockGuard, LockMode, remove_lock_file};
+use super::locking::take;
+use super::move_journal::append_moved_indices;
+use super::ownership::{chown_backup, create_dir_all_owned};
+use super::progress::{Progress, ProgressEvent};
+use super::report::{FailReason, OrphanEntry};
+use crate::tree::backend::{PreparedMove, SnapshotRef};
+use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
+use crate::tree::{GroupId, Namespace, SnapshotTime};
+
+/// PBS's bound on snapshot locks held at once (file descriptors).
+pub const MAX_SNAPSHOT_LOCKS: usize = 512;
+
+/// Why one group did not (completely) move.
+#[derive(Debug)]
+pub struct GroupFailure {
+    pub reason: FailReason,
+    pub message: String,
+    /// Snapshots that did move before the failure.
+    pub moved: usize,
+}
+
+impl GroupFailure {
+    fn from_error(e: MoveError, moved: usize) -> Self {
+        let reason = match &e {
+            MoveError::Busy(_) => FailReason::LockConflict,
+            MoveError::Cancelled => FailReason::Cancelled,
+            _ => FailReason::Error,
+        };
+        let message = match e {
+            MoveError::Cancelled => {
+                format!("cancelled after {moved} snapshot(s); the rest stay at the source")
+            }
+            other => other.to_string(),
+        };
+        Self {
+            reason,
+            message,
+            moved,
+        }
+    }
+}
+
+/// What a finished group move produced besides the snapshots.
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    pub snapshots: usize,
+    pub orphans: Vec<OrphanEntry>,
+    pub warnings: Vec<String>,
+}
+
+struct GroupMove<'a> {
+    ctx: &'a MoveContext,
+    progress: &'a Progress,
+    ns: &'a Namespace,
+    group: &'a GroupId,
+    target_ns: &'a Namespace,
+    outcome: GroupOutcome,
+}
+
+/// Moves `group` from `ns` to `target_ns`. Namespace locks are the caller's business.
+pub fn lock_and_move_group(
+    ctx: &MoveContext,
+    ns: &Namespace,
+    group: &GroupId,
+    target_ns: &Namespace,
+    merge: bool,
+    progress: &Progress,
+) -> Result<GroupOutcome, GroupFailure> {
+    let mut mv = GroupMove {
+        ctx,
+        progress,
+        ns,
+        group,
+        target_ns,
+        outcome: GroupOutcome::default(),
+    };
+    match mv.run(merge) {
+        Ok(()) => Ok(mv.outcome),
+        Err(e) => Err(GroupFailure::from_error(e, mv.outcome.snapshots)),
+    }
+}
+
+impl GroupMove<'_> {
+    fn run(&mut self, merge: bool) -> Result<(), MoveError> {
+        let ds = &self.ctx.ds;
+        let source_guard = take(
+            &self.ctx.locks.group(self.ns, self.group),
+            LockMode::Exclusive,
+            &format!("group {} in namespace '{}'", self.group, self.ns.human()),
+        )?;
+        // Post-lock re-validation: the authoritative gate (no namespace lock in PBS).
+        check_move_group(ds, self.ns, self.target_ns, self.group, merge)?;
+        let owner = ds.read_owner(self.ns, self.group)?.ok_or_else(|| {
+            MoveError::refused(format!(
+                "group '{}' in '{}' has no readable owner file; fix it before moving",
+                self.group,
+                self.ns.human()
+            ))
+        })?;
+        let times = ds.list_snapshot_times(self.ns, self.group)?;
+        let (created, _target_guard) = self.create_locked_target(&owner)?;
+        if !created {
+            if !merge {
+                return Err(MoveError::refused(format!(
+                    "group '{}' already exists in target namespace '{}' and merging is disabled",
+                    self.group,
+                    self.target_ns.human()
+                )));
+            }
+            check_merge(ds, self.ns, self.target_ns, self.group, &owner, &times)?;
+        }
+        self.progress.emit(ProgressEvent::GroupStarted {
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            target_ns: self.target_ns.clone(),
+            snapshots: times.len(),
+            merge: !created,
+        });
+        for batch in times.chunks(MAX_SNAPSHOT_LOCKS) {
+            self.move_batch(batch, times.len())?;
+        }
+        self.move_notes()?;
+        self.destroy_source(source_guard)
+    }
+
+    fn snap_ref(&self, ns: &Namespace, time: &SnapshotTime) -> SnapshotRef {
+        SnapshotRef {
+            ns: ns.clone(),
+            group: self.group.clone(),
+            time: time.clone(),
+        }
+    }
+
+    /// `create_locked_backup_group_do`: returns whether the target group was created.
+    fn create_locked_target(&self, owner: &str) -> Result<(bool, LockGuard), MoveError> {
+        let ds = &self.ctx.ds;
+        let dir = ds.group_path(self.target_ns, self.group);
+        let type_dir = dir.parent().unwrap_or(&dir).to_path_buf();
+        create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
+            .map_err(|e| io_failed("unable to create", &type_dir, e))?;
+        let created = match fs::create_dir(&dir) {
+            Ok(()) => {
+                chown_backup(&dir).map_err(|e| io_failed("cannot chown", &dir, e))?;
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(io_failed("unable to create backup group", &dir, e)),
+        };
+        let guard = take(
+            &self.ctx.locks.group(self.target_ns, self.group),
+            LockMode::Exclusive,
+            &format!(
+                "target group {} in namespace '{}'",
+                self.group,
+                self.target_ns.human()
+            ),
+        );
+        let guard = match guard {
+            Ok(g) => g,
+            Err(e) => {
+                if created {
+                    let _ = fs::remove_dir(&dir);
+                }
+                return Err(e);
+            }
+        };
+        if created && let Err(e) = self.write_owner(&dir, owner) {
+            let _ = fs::remove_file(dir.join(OWNER_FILE));
+            let _ = fs::remove_dir(&dir);
+            return Err(e);
+        }
+        Ok((created, guard))
+    }
+
+    fn write_owner(&self, dir: &Path, owner: &str) -> Result<(), MoveError> {
+        // The bucket first, as PBS's set_owner does: the bucket is authoritative.
+        self.ctx
+            .backend
+            .put_owner(self.target_ns, self.group, owner)?;
+        let path = dir.join(OWNER_FILE);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(|e| io_failed("cannot create owner file", &path, e))?;
+        f.write_all(format!("{owner}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| io_failed("cannot write owner file", &path, e))?;
+        chown_backup(&path).map_err(|e| io_failed("cannot chown", &path, e))
+    }
+
+    fn move_batch(&mut self, batch: &[SnapshotTime], total: usize) -> Result<(), MoveError> {
+        let locks = &self.ctx.locks;
+        let guards = batch
+            .iter()
+            .map(|t| {
+                take(
+                    &locks.snapshot(self.ns, self.group, t),
+                    LockMode::Exclusive,
+                    &format!(
+                        "snapshot {}/{t} in namespace '{}'",
+                        self.group,
+                        self.ns.human()
+                    ),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Copy the whole batch before renaming anything: a copy failure leaves it intact.
+        let prepared = self.copy_batch(batch)?;
+        let mut pending = prepared.into_iter();
+        for time in batch {
+            let Some(prep) = pending.next() else { break };
+            if self.progress.cancel.is_cancelled() {
+                self.discard(std::iter::once(prep).chain(pending));
+                return Err(MoveError::Cancelled);
+            }
+            if let Err(e) = self.move_snapshot(time, &prep) {
+                self.discard(std::iter::once(prep).chain(pending));
+                return Err(e);
+            }
+            self.outcome.snapshots += 1;
+            self.progress.emit(ProgressEvent::SnapshotMoved {
+                ns: self.ns.clone(),
+                group: self.group.clone(),
+                time: time.clone(),
+                done: self.outcome.snapshots,
+                total,
+            });
+        }
+        drop(guards);
+        Ok(())
+    }
+
+    fn copy_batch(&mut self, batch: &[SnapshotTime]) -> Result<Vec<PreparedMove>, MoveError> {
+        let mut prepared = Vec::with_capacity(batch.len());
+        for time in batch {
+            let src = self.snap_ref(self.ns, time);
+            let dst = self.snap_ref(self.target_ns, time);
+            match self.ctx.backend.copy_snapshot(&src, &dst) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    self.discard(prepared);
+                    return Err(MoveError::failed(format!(
+                        "copying snapshot {src} failed: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(prepared)
+    }
+
+    fn discard(&mut self, prepared: impl IntoIterator<Item = PreparedMove>) {
+        for p in prepared {
+            let orphans = self.ctx.backend.discard_copy(&p);
+            self.outcome
+                .orphans
+                .extend(orphans.into_iter().map(Into::into));
+        }
+    }
+
+    /// `BackupDir::move_to`: journal, rename, delete source objects, drop stale lock files.
+    fn move_snapshot(&mut self, time: &SnapshotTime, prep: &PreparedMove) -> Result<(), MoveError> {
+        let ds = &self.ctx.ds;
+        let src = ds.snapshot_path(self.ns, self.group, time);
+        let dst = ds.snapshot_path(self.target_ns, self.group, time);
+        let indices = index_paths(&src, &dst)?;
+        append_moved_indices(&self.ctx.locks, &indices)
+            .map_err(|e| MoveError::failed(format!("cannot record moved indices for GC: {e}")))?;
+        // rename(2) replaces an empty directory silently; a merge must never do that.
+        if fs::symlink_metadata(&dst).is_ok() {
+            return Err(MoveError::failed(format!(
+                "target snapshot {} already exists",
+                dst.display()
+            )));
+        }
+        fs::rename(&src, &dst).map_err(|e| {
+            MoveError::failed(format!(
+                "failed to move snapshot {} to {}: {e}",
+                src.display(),
+                dst.display()
+            ))
+        })?;
+        let orphans = self.ctx.backend.delete_source(prep);
+        self.outcome
+            .orphans
+            .extend(orphans.into_iter().map(Into::into));
+        remove_lock_file(&self.ctx.locks.manifest(self.ns, self.group, time));
+        remove_lock_file(&self.ctx.locks.snapshot(self.ns, self.group, time));
+        Ok(())
+    }
+
+    /// `move_notes_to`: the target keeps its own notes; otherwise the source's move over.
+    fn move_notes(&mut self) -> Result<(), MoveError> {
+        let ds = &self.ctx.ds;
+        let src = ds.group_path(self.ns, self.group).join(NOTES_FILE);
+        let dst = ds.group_path(self.target_ns, self.group).join(NOTES_FILE);
+        let Some(src_notes) = read_regular(&src)? else {
+            return Ok(());
+        };
+        match read_regular(&dst)? {
+            None => {
+                self.ctx
+                    .backend
+                    .put_notes(self.target_ns, self.group, &src_notes)?;
+                fs::rename(&src, &dst).map_err(|e| io_failed("cannot move notes", &src, e))
+            }
+            Some(dst_notes) => {
+                if dst_notes != src_notes {
+                    let msg = format!(
+                        "group notes differ during merge of '{}' from '{}' into '{}' - keeping target's notes",
+                        self.group,
+                        self.ns.human(),
+                        self.target_ns.human()
+                    );
+                    self.progress.warn(msg.clone());
+                    self.outcome.warnings.push(msg);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `BackupGroup::destroy` of the emptied source group, consuming its lock.
+    fn destroy_source(&mut self, guard: LockGuard) -> Result<(), MoveError> {
+        let dir = self.ctx.ds.group_path(self.ns, self.group);
+        let leftovers: Vec<String> = fs::read_dir(&dir)
+            .map_err(|e| io_failed("cannot read", &dir, e))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != OWNER_FILE && n != NOTES_FILE)
+            .collect();
+        if !leftovers.is_empty() {
+            let msg = format!(
+                "source group {} in '{}' kept: it still contains {}",
+                self.group,
+                self.ns.human(),
+                leftovers.join(", ")
+            );
+            self.progress.warn(msg.clone());
+            self.outcome.warnings.push(msg);
+            return Ok(());
+        }
+        for name in [NOTES_FILE, OWNER_FILE] {
+            match fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_failed("cannot remove", &dir.join(name), e));
+                }
+                _ => {}
+            }
+        }
+        fs::remove_dir(&dir).map_err(|e| io_failed("cannot remove group dir", &dir, e))?;
+        let orphans = self.ctx.backend.remove_group(self.ns, self.group);
+        self.outcome
+            .orphans
+            .extend(orphans.into_iter().map(Into::into));
+        // PBS removes the lock file while still holding the lock; waiters re-check the inode.
+        remove_lock_file(&self.ctx.locks.group(self.ns, self.group));
+        drop(guard);
+        Ok(())
+    }
+}
+
+/// Post-rename absolute paths of the snapshot's index files, for GC's move journal.
+pub fn index_paths(src: &Path, dst: &Path) -> Result<Vec<PathBuf>, MoveError> {
+    let mut out = Vec::new();
+    for entry in
+        fs::read_dir(src).map_err(|e| io_failed("failed to list source snapshot dir", src, e))?
+    {
+        let entry = entry.map_err(|e| io_failed("failed to list source snapshot dir", src, e))?;
+        let name = entry.file_name();
+        if is_index_name(&name.to_string_lossy()) {
+            out.push(dst.join(name));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Contents of a regular file (never through a symlink); `None` when absent.
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, MoveError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => fs::read(path)
+            .map(Some)
+            .map_err(|e| io_failed("cannot read", path, e)),
+        Ok(_) => Err(MoveError::refused(format!(
+            "{} is not a regular file; fix it before moving",
+            path.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_failed("cannot read", path, e)),
+    }
+}

@@ -1,0 +1,295 @@
+//! The two operations the CLI and the TUI run: move-group and move-namespace.
+
+use std::io;
+
+use super::context::MoveContext;
+use super::error::MoveError;
+use super::group_mover::{GroupFailure, GroupOutcome, lock_and_move_group};
+use super::lock::LockMode;
+use super::locking::lock_namespaces;
+use super::ns_cleanup::{cleanup_plan, remove_namespace_flat};
+use super::ownership::create_dir_all_owned;
+use super::plan::{MoveGroupRequest, MoveNsRequest, namespace_mapping};
+use super::progress::{Progress, ProgressEvent};
+use super::report::{FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup};
+use crate::tree::{GroupId, Namespace};
+
+/// Moves one group. `Err` means refused or busy before anything changed.
+pub fn move_group(
+    ctx: &MoveContext,
+    req: &MoveGroupRequest,
+    progress: &Progress,
+) -> Result<MoveReport, MoveError> {
+    ctx.check_datastore()?;
+    super::checks::check_move_group(&ctx.ds, &req.ns, &req.target_ns, &req.group, req.merge)?;
+    let _ns_guards = lock_namespaces(
+        &ctx.locks,
+        &[
+            (req.ns.clone(), LockMode::Shared),
+            (req.target_ns.clone(), LockMode::Shared),
+        ],
+    )?;
+    let snapshots = ctx.ds.list_snapshot_times(&req.ns, &req.group)?.len();
+    progress.emit(ProgressEvent::Planned {
+        groups: 1,
+        snapshots,
+        bytes: 0,
+    });
+    let mut report = MoveReport::default();
+    let result = lock_and_move_group(
+        ctx,
+        &req.ns,
+        &req.group,
+        &req.target_ns,
+        req.merge,
+        progress,
+    );
+    record(
+        &mut report,
+        progress,
+        &req.ns,
+        &req.group,
+        &req.target_ns,
+        result,
+    );
+    finish(report, progress)
+}
+
+fn finish(report: MoveReport, progress: &Progress) -> Result<MoveReport, MoveError> {
+    progress.emit(ProgressEvent::Finished {
+        report: report.clone(),
+    });
+    Ok(report)
+}
+
+/// Adds one group's result to the report and tells the UI.
+fn record(
+    report: &mut MoveReport,
+    progress: &Progress,
+    ns: &Namespace,
+    group: &GroupId,
+    target_ns: &Namespace,
+    result: Result<GroupOutcome, GroupFailure>,
+) {
+    match result {
+        Ok(outcome) => {
+            report.orphans.extend(outcome.orphans);
+            report.warnings.extend(outcome.warnings);
+            report.moved.push(MovedGroup {
+                ns: ns.to_string(),
+                group: group.to_string(),
+                target_ns: target_ns.to_string(),
+                snapshots: outcome.snapshots,
+            });
+            progress.emit(ProgressEvent::GroupDone {
+                ns: ns.clone(),
+                group: group.clone(),
+                target_ns: target_ns.clone(),
+                snapshots: outcome.snapshots,
+            });
+        }
+        Err(f) => {
+            progress.emit(ProgressEvent::GroupFailed {
+                ns: ns.clone(),
+                group: group.clone(),
+                reason: f.reason,
+                message: f.message.clone(),
+            });
+            report.failed.push(FailedGroup {
+                ns: ns.to_string(),
+                group: group.to_string(),
+                reason: f.reason,
+                message: f.message,
+                snapshots_moved: f.moved,
+            });
+        }
+    }
+}
+
+/// Moves a namespace subtree to its new path, group by group (PBS `move_namespace`).
+/// `Err` means refused or busy before anything changed.
+pub fn move_namespace(
+    ctx: &MoveContext,
+    req: &MoveNsRequest,
+    progress: &Progress,
+) -> Result<MoveReport, MoveError> {
+    ctx.check_datastore()?;
+    namespace_mapping(ctx, req)?;
+    let _ns_guards = lock_namespaces(
+        &ctx.locks,
+        &[
+            (req.ns.clone(), LockMode::Exclusive),
+            (req.target_ns.clone(), LockMode::Exclusive),
+        ],
+    )?;
+    // Re-run under the locks: the authoritative gate.
+    let mapping = namespace_mapping(ctx, req)?;
+    let mut report = MoveReport::default();
+    let mut groups = Vec::new();
+    for (source, target) in &mapping {
+        match ctx.ds.list_group_ids(source) {
+            Ok(ids) => groups.extend(
+                ids.items
+                    .into_iter()
+                    .map(|g| (source.clone(), g, target.clone())),
+            ),
+            Err(e) => {
+                let msg = format!("failed to list groups in '{}': {e}", source.human());
+                progress.warn(msg.clone());
+                report.warnings.push(msg);
+            }
+        }
+    }
+    let snapshots = groups
+        .iter()
+        .map(|(ns, g, _)| ctx.ds.list_snapshot_times(ns, g).map_or(0, |t| t.len()))
+        .sum();
+    progress.emit(ProgressEvent::Planned {
+        groups: groups.len(),
+        snapshots,
+        bytes: 0,
+    });
+    let created = create_target_namespaces(ctx, &mapping, &mut report, progress)?;
+    move_groups(ctx, req, groups, &mut report, progress);
+    if report.moved.is_empty() && report.snapshots_moved() == 0 && !report.failed.is_empty() {
+        // Nothing moved: take back the namespaces we created so nothing changed at all.
+        remove_created(ctx, &created, &mut report);
+    } else if req.delete_source {
+        cleanup_sources(ctx, req, &mapping, &mut report, progress)?;
+    }
+    finish(report, progress)
+}
+
+fn create_target_namespaces(
+    ctx: &MoveContext,
+    mapping: &[(Namespace, Namespace)],
+    report: &mut MoveReport,
+    progress: &Progress,
+) -> Result<Vec<Namespace>, MoveError> {
+    let mut created = Vec::new();
+    // `mapping` is parent-first, so parents are created before their children.
+    for (_, target) in mapping {
+        if target.is_root() || ctx.ds.namespace_exists(target)? {
+            continue;
+        }
+        ctx.backend.create_namespace(target).map_err(|e| {
+            MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
+        })?;
+        create_dir_all_owned(&ctx.ds.ns_path(target), &ctx.ds.base).map_err(|e: io::Error| {
+            MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
+        })?;
+        progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
+        report.namespaces_created.push(target.to_string());
+        created.push(target.clone());
+    }
+    Ok(created)
+}
+
+fn move_groups(
+    ctx: &MoveContext,
+    req: &MoveNsRequest,
+    groups: Vec<(Namespace, GroupId, Namespace)>,
+    report: &mut MoveReport,
+    progress: &Progress,
+) {
+    let mut deferred = Vec::new();
+    for (ns, group, target) in groups {
+        if progress.cancel.is_cancelled() {
+            record_cancelled(report, progress, &ns, &group);
+            continue;
+        }
+        match lock_and_move_group(ctx, &ns, &group, &target, req.merge, progress) {
+            Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
+                progress.emit(ProgressEvent::GroupDeferred {
+                    ns: ns.clone(),
+                    group: group.clone(),
+                    message: f.message,
+                });
+                deferred.push((ns, group, target));
+            }
+            result => record(report, progress, &ns, &group, &target, result),
+        }
+    }
+    for (ns, group, target) in deferred {
+        if progress.cancel.is_cancelled() {
+            record_cancelled(report, progress, &ns, &group);
+            continue;
+        }
+        let result = lock_and_move_group(ctx, &ns, &group, &target, req.merge, progress);
+        record(report, progress, &ns, &group, &target, result);
+    }
+}
+
+fn record_cancelled(report: &mut MoveReport, progress: &Progress, ns: &Namespace, group: &GroupId) {
+    let failure = GroupFailure {
+        reason: FailReason::Cancelled,
+        message: "cancelled before this group started; it stays at the source".into(),
+        moved: 0,
+    };
+    record(report, progress, ns, group, ns, Err(failure));
+}
+
+fn cleanup_sources(
+    ctx: &MoveContext,
+    req: &MoveNsRequest,
+    mapping: &[(Namespace, Namespace)],
+    report: &mut MoveReport,
+    progress: &Progress,
+) -> Result<(), MoveError> {
+    let attempted: Vec<Namespace> = mapping.iter().map(|(s, _)| s.clone()).collect();
+    let failed: Vec<Namespace> = report
+        .failed
+        .iter()
+        .filter_map(|f| Namespace::parse(&f.ns).ok())
+        .collect();
+    let plan = cleanup_plan(ctx, req, &attempted, &failed)?;
+    for kept in plan.kept {
+        keep(report, progress, kept);
+    }
+    for ns in plan.remove {
+        match remove_namespace_flat(ctx, &ns) {
+            Ok(true) => {
+                progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });
+                report.namespaces_removed.push(ns.to_string());
+            }
+            Ok(false) => keep(
+                report,
+                progress,
+                KeptNamespace {
+                    ns: ns.to_string(),
+                    reason: "not empty after the move".into(),
+                },
+            ),
+            Err(e) => keep(
+                report,
+                progress,
+                KeptNamespace {
+                    ns: ns.to_string(),
+                    reason: e.to_string(),
+                },
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn keep(report: &mut MoveReport, progress: &Progress, kept: KeptNamespace) {
+    let ns = Namespace::parse(&kept.ns).unwrap_or_default();
+    progress.emit(ProgressEvent::NamespaceKept {
+        ns,
+        reason: kept.reason.clone(),
+    });
+    report.warnings.push(format!(
+        "skipping source namespace '{}' cleanup: {}",
+        kept.ns, kept.reason
+    ));
+    report.namespaces_kept.push(kept);
+}
+
+fn remove_created(ctx: &MoveContext, created: &[Namespace], report: &mut MoveReport) {
+    for ns in created.iter().rev() {
+        if let Ok(true) = remove_namespace_flat(ctx, ns) {
+            report.namespaces_created.retain(|n| *n != ns.to_string());
+        }
+    }
+}
