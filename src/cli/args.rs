@@ -86,7 +86,12 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Namespace to list (default: root)
-    #[arg(long, default_value = "", value_name = "NS")]
+    #[arg(
+        long,
+        default_value = "",
+        value_name = "NS",
+        allow_hyphen_values = true
+    )]
     pub ns: String,
     /// Include all namespaces below NS
     #[arg(long)]
@@ -102,13 +107,18 @@ pub struct LsArgs {
 #[derive(Debug, Args)]
 pub struct MoveGroupArgs {
     /// Source namespace
-    #[arg(long, default_value = "", value_name = "SRC")]
+    #[arg(
+        long,
+        default_value = "",
+        value_name = "SRC",
+        allow_hyphen_values = true
+    )]
     pub ns: String,
     /// The group, TYPE/ID (e.g. vm/100)
-    #[arg(long, value_name = "TYPE/ID")]
+    #[arg(long, value_name = "TYPE/ID", allow_hyphen_values = true)]
     pub group: String,
     /// Target namespace (must exist)
-    #[arg(long, value_name = "DST")]
+    #[arg(long, value_name = "DST", allow_hyphen_values = true)]
     pub target_ns: String,
     /// Refuse instead of merging into an existing target group
     #[arg(long)]
@@ -124,13 +134,13 @@ pub struct MoveGroupArgs {
 #[derive(Debug, Args)]
 pub struct MoveNsArgs {
     /// Source namespace
-    #[arg(long, value_name = "SRC")]
+    #[arg(long, value_name = "SRC", allow_hyphen_values = true)]
     pub ns: String,
     /// The new path of the source namespace (like mv); its parent must exist
-    #[arg(long, value_name = "DST")]
+    #[arg(long, value_name = "DST", allow_hyphen_values = true)]
     pub target_ns: String,
     /// Levels of child namespaces to include (0 = only the namespace's own groups)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_depth: Option<usize>,
     /// Keep the emptied source namespaces
     #[arg(long)]

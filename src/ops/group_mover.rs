@@ -71,6 +71,14 @@ struct GroupMove<'a> {
     group: &'a GroupId,
     target_ns: &'a Namespace,
     outcome: GroupOutcome,
+    /// What we created for the target group, undone if not a single snapshot moved.
+    created: Created,
+}
+
+#[derive(Debug, Default)]
+struct Created {
+    type_dir: bool,
+    group: bool,
 }
 
 /// Moves `group` from `ns` to `target_ns`. Namespace locks are the caller's business.
@@ -89,10 +97,16 @@ pub fn lock_and_move_group(
         group,
         target_ns,
         outcome: GroupOutcome::default(),
+        created: Created::default(),
     };
     match mv.run(merge) {
         Ok(()) => Ok(mv.outcome),
-        Err(e) => Err(GroupFailure::from_error(e, mv.outcome.snapshots)),
+        Err(e) => {
+            if mv.outcome.snapshots == 0 {
+                mv.undo_target();
+            }
+            Err(GroupFailure::from_error(e, mv.outcome.snapshots))
+        }
     }
 }
 
@@ -148,10 +162,11 @@ impl GroupMove<'_> {
     }
 
     /// `create_locked_backup_group_do`: returns whether the target group was created.
-    fn create_locked_target(&self, owner: &str) -> Result<(bool, LockGuard), MoveError> {
+    fn create_locked_target(&mut self, owner: &str) -> Result<(bool, LockGuard), MoveError> {
         let ds = &self.ctx.ds;
         let dir = ds.group_path(self.target_ns, self.group);
         let type_dir = dir.parent().unwrap_or(&dir).to_path_buf();
+        self.created.type_dir = !type_dir.exists();
         create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
             .map_err(|e| io_failed("unable to create", &type_dir, e))?;
         let created = match fs::create_dir(&dir) {
@@ -180,12 +195,32 @@ impl GroupMove<'_> {
                 return Err(e);
             }
         };
-        if created && let Err(e) = self.write_owner(&dir, owner) {
-            let _ = fs::remove_file(dir.join(OWNER_FILE));
-            let _ = fs::remove_dir(&dir);
-            return Err(e);
+        self.created.group = created;
+        if created {
+            self.write_owner(&dir, owner)?;
         }
         Ok((created, guard))
+    }
+
+    /// Removes a target group (and type dir) this move created, so a failure before the
+    /// first snapshot moved leaves the datastore exactly as it was.
+    fn undo_target(&mut self) {
+        if !self.created.group {
+            return;
+        }
+        let dir = self.ctx.ds.group_path(self.target_ns, self.group);
+        let _ = fs::remove_file(dir.join(OWNER_FILE));
+        if fs::remove_dir(&dir).is_ok() {
+            let orphans = self.ctx.backend.remove_group(self.target_ns, self.group);
+            self.outcome
+                .orphans
+                .extend(orphans.into_iter().map(Into::into));
+        }
+        if self.created.type_dir
+            && let Some(type_dir) = dir.parent()
+        {
+            let _ = fs::remove_dir(type_dir);
+        }
     }
 
     fn write_owner(&self, dir: &Path, owner: &str) -> Result<(), MoveError> {
@@ -209,6 +244,7 @@ impl GroupMove<'_> {
 
     fn move_batch(&mut self, batch: &[SnapshotTime], total: usize) -> Result<(), MoveError> {
         let locks = &self.ctx.locks;
+        let ds = &self.ctx.ds;
         let guards = batch
             .iter()
             .map(|t| {
@@ -223,6 +259,13 @@ impl GroupMove<'_> {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // A prune may have removed a snapshot between listing and locking; skip it.
+        let batch: Vec<SnapshotTime> = batch
+            .iter()
+            .filter(|t| ds.snapshot_path(self.ns, self.group, t).is_dir())
+            .cloned()
+            .collect();
+        let batch = batch.as_slice();
         // Copy the whole batch before renaming anything: a copy failure leaves it intact.
         let prepared = self.copy_batch(batch)?;
         let mut pending = prepared.into_iter();

@@ -27,11 +27,12 @@ pub fn cleanup_plan(
 ) -> Result<Cleanup, MoveError> {
     let depth = req.max_depth.unwrap_or(MAX_NAMESPACE_DEPTH);
     let mut out = Cleanup::default();
-    let mut kept: Vec<Namespace> = Vec::new();
+    // (namespace, kept silently): parents of a silently kept namespace stay silently too.
+    let mut kept: Vec<(Namespace, bool)> = Vec::new();
     for ns in attempted.iter().rev() {
         match keep_reason(ctx, req, ns, depth, attempted, failed, &kept)? {
             Some(reason) => {
-                kept.push(ns.clone());
+                kept.push((ns.clone(), reason.is_none()));
                 if let Some(reason) = reason {
                     out.kept.push(KeptNamespace {
                         ns: ns.to_string(),
@@ -54,14 +55,16 @@ fn keep_reason(
     depth: usize,
     attempted: &[Namespace],
     failed: &[Namespace],
-    kept: &[Namespace],
+    kept: &[(Namespace, bool)],
 ) -> Result<Option<Option<String>>, MoveError> {
     if failed.iter().any(|f| ns.contains(f).is_some()) {
         return Ok(Some(Some("contains group(s) that failed to move".into())));
     }
     for child in ctx.ds.list_child_namespaces(ns)?.items {
-        if kept.contains(&child) {
-            return Ok(Some(Some(format!("child namespace '{child}' is kept"))));
+        if let Some((_, silent)) = kept.iter().find(|(k, _)| *k == child) {
+            return Ok(Some(
+                (!silent).then(|| format!("child namespace '{child}' is kept")),
+            ));
         }
         if attempted.contains(&child) {
             continue;

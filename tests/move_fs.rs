@@ -1,0 +1,619 @@
+//! Moves on a real filesystem datastore through the real binary, with locks held by other
+//! processes, checksums of every file before and after, and the PBS side effects (move
+//! journal, lock files, ownership).
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use pbs_mover::ops::lock_path::LockPaths;
+use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
+use support::{HeldLock, Store, TreeSnapshot, exit_code, json, stderr};
+
+fn ns(s: &str) -> Namespace {
+    Namespace::parse(s).unwrap()
+}
+
+fn gid(s: &str) -> GroupId {
+    GroupId::parse(s).unwrap()
+}
+
+fn lock_paths(store: &Store) -> LockPaths {
+    LockPaths::with_lock_dir(&store.locks, "store1")
+}
+
+fn backup_ids() -> Option<(u32, u32)> {
+    pbs_mover::ops::ownership::backup_ids()
+}
+
+fn snapshot_dirs(store: &Store, ns_name: &str, group: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(store.group_dir(ns_name, group))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| SnapshotTime::parse(n).is_ok())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn move_group_relocates_every_file_unchanged() {
+    let store = Store::demo(40);
+    let before = store.snapshot();
+    let times = snapshot_dirs(&store, "", "vm/100");
+    let owner_before = std::fs::read(store.group_dir("", "vm/100").join("owner")).unwrap();
+
+    let out = store.run(&[
+        "move-group",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "prod",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["op"], "move-group");
+    assert_eq!(j["dry_run"], false);
+    assert_eq!(j["moved"][0]["ns"], "");
+    assert_eq!(j["moved"][0]["group"], "vm/100");
+    assert_eq!(j["moved"][0]["target_ns"], "prod");
+    assert_eq!(j["moved"][0]["snapshots"], times.len());
+    assert_eq!(j["failed"].as_array().unwrap().len(), 0);
+    assert!(j["error"].is_null());
+
+    let after = store.snapshot();
+    // Nothing lost, nothing changed: every snapshot file exists once with the same content.
+    assert_eq!(before.snapshot_files(), after.snapshot_files());
+    assert!(!store.group_dir("", "vm/100").exists());
+    assert_eq!(snapshot_dirs(&store, "prod", "vm/100"), times);
+    assert_eq!(
+        std::fs::read(store.group_dir("prod", "vm/100").join("owner")).unwrap(),
+        owner_before
+    );
+    // Everything else in the datastore is untouched.
+    let untouched = |t: &TreeSnapshot| -> Vec<(String, support::Entry)> {
+        t.0.iter()
+            .filter(|(p, _)| {
+                !p.starts_with("vm/100") && !p.starts_with("ns/prod/vm/100") && *p != "vm"
+            })
+            .map(|(p, e)| (p.clone(), e.clone()))
+            .collect()
+    };
+    assert_eq!(untouched(&before), untouched(&after));
+}
+
+#[test]
+fn move_journal_holds_the_new_index_paths() {
+    let store = Store::demo(40);
+    let out = store.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let journal = std::fs::read_to_string(store.store_locks().join("move-journal")).unwrap();
+    let mut lines: Vec<&str> = journal.lines().collect();
+    lines.sort();
+    let base = store.base.canonicalize().unwrap();
+    let mut expected = Vec::new();
+    for t in snapshot_dirs(&store, "prod", "vm/100") {
+        let dir = base.join("ns/prod/vm/100").join(&t);
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".fidx") || name.ends_with(".didx") {
+                expected.push(dir.join(name).display().to_string());
+            }
+        }
+    }
+    expected.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        lines,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    for line in lines {
+        assert!(
+            std::path::Path::new(line).is_file(),
+            "{line} exists after the move"
+        );
+    }
+}
+
+#[test]
+fn created_files_and_locks_are_owned_by_backup_with_pbs_modes() {
+    let Some((uid, gid_)) = backup_ids() else {
+        eprintln!("no backup user on this machine; ownership not checked");
+        return;
+    };
+    let store = Store::demo(40);
+    let out = store.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let check = |p: &std::path::Path, mode: u32| {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid_), "{}", p.display());
+        assert_eq!(m.permissions().mode() & 0o7777, mode, "{}", p.display());
+    };
+    for dir in [
+        "ns/archive/ns/prod",
+        "ns/archive/ns/prod/vm",
+        "ns/archive/ns/prod/vm/101",
+    ] {
+        check(&store.base.join(dir), 0o755);
+    }
+    check(&store.base.join("ns/archive/ns/prod/vm/101/owner"), 0o644);
+    let locks = TreeSnapshot::of(&store.locks);
+    assert!(!locks.0.is_empty());
+    for (path, e) in &locks.0 {
+        assert_eq!((e.uid, e.gid), (uid, gid_), "lock entry {path}");
+        let want = if e.kind == 'd' { 0o755 } else { 0o660 };
+        assert_eq!(e.mode, want, "lock entry {path}");
+    }
+    // Source snapshot/manifest locks and the source group locks were removed with the groups.
+    let lp = lock_paths(&store);
+    assert!(!lp.group(&ns("prod"), &gid("vm/101")).exists());
+    assert!(lp.group(&ns("archive/prod"), &gid("vm/101")).exists());
+}
+
+#[test]
+fn lock_conflict_on_group_is_busy_and_changes_nothing() {
+    let store = Store::demo(40);
+    let held = HeldLock::flock(
+        &lock_paths(&store).group(&Namespace::root(), &gid("vm/100")),
+        false,
+    );
+    let before = store.snapshot();
+    let out = store.run(&[
+        "move-group",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "prod",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["failed"][0]["reason"], "lock-conflict");
+    let msg = j["failed"][0]["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("PID {}", held.pid)), "{msg}");
+    assert!(msg.contains("group vm/100"), "{msg}");
+    assert_eq!(before, store.snapshot());
+}
+
+#[test]
+fn lock_conflict_on_one_snapshot_is_busy_and_changes_nothing() {
+    let store = Store::demo(40);
+    let times = snapshot_dirs(&store, "prod", "vm/101");
+    let t = SnapshotTime::parse(&times[times.len() / 2]).unwrap();
+    let _held = HeldLock::flock(
+        &lock_paths(&store).snapshot(&ns("prod"), &gid("vm/101"), &t),
+        true,
+    );
+    let before = store.snapshot();
+    let out = store.run(&[
+        "move-group",
+        "--ns",
+        "prod",
+        "--group",
+        "vm/101",
+        "--target-ns",
+        "dev",
+    ]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("snapshot vm/101/{t}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before, store.snapshot(), "no target group left behind");
+}
+
+#[test]
+fn lock_conflict_on_ancestor_namespace_is_busy() {
+    let store = Store::demo(40);
+    let _held = HeldLock::flock(&lock_paths(&store).ns_lock(&ns("prod")), false);
+    let before = store.snapshot();
+    let out = store.run(&[
+        "move-group",
+        "--ns",
+        "prod/db",
+        "--group",
+        "vm/102",
+        "--target-ns",
+        "dev",
+    ]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("namespace 'prod'"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before, store.snapshot());
+}
+
+#[test]
+fn running_garbage_collection_is_busy() {
+    let store = Store::demo(10);
+    let _gc = HeldLock::fcntl_write(&store.base.join(".lock"));
+    let before = store.snapshot();
+    let out = store.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("garbage collection is running"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before, store.snapshot());
+}
+
+#[test]
+fn merge_into_older_target_group_with_same_owner() {
+    let store = Store::empty(&["a", "b"]);
+    store.add_group(
+        "a",
+        "vm/100",
+        "root@pam",
+        &["2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"],
+    );
+    store.add_group("b", "vm/100", "root@pam", &["2024-01-01T00:00:00Z"]);
+    std::fs::write(store.group_dir("a", "vm/100").join("notes"), "src notes").unwrap();
+    let before = store.snapshot().snapshot_files();
+    let out = store.run(&[
+        "move-group",
+        "--ns",
+        "a",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "b",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["moved"][0]["snapshots"], 2);
+    assert_eq!(
+        snapshot_dirs(&store, "b", "vm/100"),
+        vec![
+            "2024-01-01T00:00:00Z",
+            "2025-02-01T00:00:00Z",
+            "2025-03-01T00:00:00Z"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(store.group_dir("b", "vm/100").join("notes")).unwrap(),
+        "src notes"
+    );
+    assert!(!store.group_dir("a", "vm/100").exists());
+    assert_eq!(before, store.snapshot().snapshot_files());
+}
+
+#[test]
+fn merge_keeps_target_notes_and_warns_when_they_differ() {
+    let store = Store::empty(&["a", "b"]);
+    store.add_group("a", "vm/100", "root@pam", &["2025-02-01T00:00:00Z"]);
+    store.add_group("b", "vm/100", "root@pam", &["2024-01-01T00:00:00Z"]);
+    std::fs::write(store.group_dir("a", "vm/100").join("notes"), "src").unwrap();
+    std::fs::write(store.group_dir("b", "vm/100").join("notes"), "dst").unwrap();
+    let out = store.run(&[
+        "move-group",
+        "--ns",
+        "a",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "b",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(
+        json(&out)["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("keeping target's notes")
+    );
+    assert_eq!(
+        std::fs::read_to_string(store.group_dir("b", "vm/100").join("notes")).unwrap(),
+        "dst"
+    );
+    assert!(!store.group_dir("a", "vm/100").exists());
+}
+
+#[test]
+fn merge_refusals_change_nothing() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "admin@pbs",
+            &["2024-01-01T00:00:00Z"],
+            "owner mismatch (source: root@pam, target: admin@pbs)",
+        ),
+        (
+            "root@pam",
+            &["2025-02-01T00:00:00Z"],
+            "snapshot time mismatch",
+        ),
+        (
+            "root@pam",
+            &["2026-01-01T00:00:00Z"],
+            "snapshot time mismatch",
+        ),
+    ];
+    for (target_owner, target_times, needle) in cases {
+        let store = Store::empty(&["a", "b"]);
+        store.add_group(
+            "a",
+            "vm/100",
+            "root@pam",
+            &["2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"],
+        );
+        store.add_group("b", "vm/100", target_owner, target_times);
+        let before = store.snapshot();
+        let out = store.run(&[
+            "move-group",
+            "--ns",
+            "a",
+            "--group",
+            "vm/100",
+            "--target-ns",
+            "b",
+        ]);
+        assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+        assert_eq!(before, store.snapshot());
+    }
+}
+
+#[test]
+fn namespace_move_with_a_blocked_group_is_partial() {
+    let store = Store::demo(40);
+    let held = HeldLock::flock(
+        &lock_paths(&store).group(&ns("prod/db"), &gid("ct/118")),
+        false,
+    );
+    let before = store.snapshot().snapshot_files();
+    let out = store.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "archive/prod",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["ok"], false);
+    let failed = j["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["ns"], "prod/db");
+    assert_eq!(failed[0]["group"], "ct/118");
+    assert_eq!(failed[0]["reason"], "lock-conflict");
+    assert!(
+        failed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&held.pid.to_string())
+    );
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("'ct/118' in 'prod/db'")
+    );
+    assert_eq!(j["moved"].as_array().unwrap().len(), 14);
+    // The blocked group stays complete at the source; its namespaces are kept.
+    assert!(store.group_dir("prod/db", "ct/118").join("owner").exists());
+    assert!(store.ns_dir("prod").is_dir() && store.ns_dir("prod/db").is_dir());
+    assert!(
+        !store.ns_dir("prod/web").exists(),
+        "fully moved namespaces are removed"
+    );
+    let kept: Vec<&str> = j["namespaces_kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["ns"].as_str().unwrap())
+        .collect();
+    assert!(
+        kept.contains(&"prod/db") && kept.contains(&"prod"),
+        "{kept:?}"
+    );
+    assert_eq!(before, store.snapshot().snapshot_files());
+    drop(held);
+    // Retrying after the lock is gone finishes the job.
+    let out = store.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "archive/prod",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(!store.ns_dir("prod").exists());
+    assert!(store.group_dir("archive/prod/db", "ct/118").is_dir());
+}
+
+#[test]
+fn namespace_move_keep_source_and_max_depth() {
+    let store = Store::demo(40);
+    let out = store.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "staging/prod",
+        "--max-depth",
+        "1",
+        "--keep-source",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    // prod (depth 0) and prod/db, prod/web (depth 1) move; prod/web/eu-west stays.
+    let moved_ns: std::collections::BTreeSet<&str> = j["moved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ns"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moved_ns,
+        ["prod", "prod/db", "prod/web"].into_iter().collect()
+    );
+    assert!(store.ns_dir("prod/web").is_dir(), "kept by --keep-source");
+    assert!(
+        store.group_dir("prod/web/eu-west", "vm/104").is_dir(),
+        "beyond --max-depth"
+    );
+    assert!(store.group_dir("staging/prod/web", "vm/103").is_dir());
+    assert!(!store.ns_dir("staging/prod/web/eu-west").exists());
+}
+
+#[test]
+fn namespace_move_into_existing_target_merges_and_removes_source() {
+    let store = Store::empty(&["a", "a/x", "b"]);
+    store.add_group("a", "vm/1", "root@pam", &["2025-01-01T00:00:00Z"]);
+    store.add_group("a/x", "ct/2", "root@pam", &["2025-01-01T00:00:00Z"]);
+    store.add_group("b", "vm/1", "root@pam", &["2024-01-01T00:00:00Z"]);
+    let out = store.run(&["move-ns", "--ns", "a", "--target-ns", "b", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["namespaces_created"], serde_json::json!(["b/x"]));
+    assert_eq!(j["namespaces_removed"], serde_json::json!(["a/x", "a"]));
+    assert_eq!(snapshot_dirs(&store, "b", "vm/1").len(), 2);
+    assert!(store.group_dir("b/x", "ct/2").is_dir());
+    assert!(!store.ns_dir("a").exists());
+}
+
+#[test]
+fn dry_run_changes_nothing_not_even_lock_files() {
+    let store = Store::demo(40);
+    let before = store.snapshot();
+    for args in [
+        &[
+            "move-group",
+            "--group",
+            "vm/100",
+            "--target-ns",
+            "prod",
+            "--dry-run",
+            "--json",
+        ][..],
+        &[
+            "move-ns",
+            "--ns",
+            "prod",
+            "--target-ns",
+            "archive/prod",
+            "--dry-run",
+            "--json",
+        ][..],
+    ] {
+        let out = store.run(args);
+        assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+        let j = json(&out);
+        assert_eq!(j["dry_run"], true);
+        assert!(!j["moved"].as_array().unwrap().is_empty());
+        assert!(!j["plan"]["groups"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(before, store.snapshot());
+    assert!(
+        !store.locks.exists(),
+        "dry-run created {:?}",
+        TreeSnapshot::of(&store.locks).0.keys()
+    );
+}
+
+#[test]
+fn dry_run_reports_lock_conflicts_and_merges() {
+    let store = Store::demo(40);
+    let lp = lock_paths(&store);
+    let _held = HeldLock::flock(&lp.group(&ns("prod/db"), &gid("vm/102")), false);
+    let lock_tree = TreeSnapshot::of(&store.locks);
+    let out = store.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "archive/prod",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["failed"][0]["group"], "vm/102");
+    assert_eq!(j["failed"][0]["reason"], "lock-conflict");
+    let created = j["plan"]["namespaces_to_create"].as_array().unwrap();
+    assert_eq!(created.len(), 5);
+    assert_eq!(
+        lock_tree,
+        TreeSnapshot::of(&store.locks),
+        "dry-run left lock files behind"
+    );
+}
+
+#[test]
+fn progress_events_and_cancellation_leave_a_consistent_split() {
+    use pbs_mover::ops::context::MoveContext;
+    use pbs_mover::ops::moves::move_group;
+    use pbs_mover::ops::plan::MoveGroupRequest;
+    use pbs_mover::ops::progress::{CancelToken, Progress, ProgressEvent};
+    use std::sync::{Arc, Mutex};
+
+    let store = Store::empty(&["a", "b"]);
+    let times: Vec<String> = (1..=9).map(|d| format!("2025-01-0{d}T00:00:00Z")).collect();
+    let refs: Vec<&str> = times.iter().map(String::as_str).collect();
+    store.add_group("a", "vm/7", "root@pam", &refs);
+    let before = store.snapshot().snapshot_files();
+    let ds = pbs_mover::tree::Locator {
+        path: Some(store.base.clone()),
+        ..Default::default()
+    }
+    .locate()
+    .unwrap();
+    let ctx = MoveContext::filesystem(ds, &store.locks);
+    let cancel = CancelToken::new();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let (ev, c) = (events.clone(), cancel.clone());
+    let progress = Progress::new(
+        move |e| {
+            if let ProgressEvent::SnapshotMoved { done: 3, .. } = e {
+                c.cancel();
+            }
+            ev.lock().unwrap().push(e);
+        },
+        cancel,
+    );
+    let req = MoveGroupRequest {
+        ns: ns("a"),
+        group: gid("vm/7"),
+        target_ns: ns("b"),
+        merge: true,
+    };
+    let report = move_group(&ctx, &req, &progress).unwrap();
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].snapshots_moved, 3);
+    assert_eq!(snapshot_dirs(&store, "b", "vm/7"), times[..3].to_vec());
+    assert_eq!(snapshot_dirs(&store, "a", "vm/7"), times[3..].to_vec());
+    assert!(store.group_dir("a", "vm/7").join("owner").exists());
+    assert!(store.group_dir("b", "vm/7").join("owner").exists());
+    assert_eq!(before, store.snapshot().snapshot_files());
+    let events = events.lock().unwrap();
+    assert!(matches!(
+        events.first(),
+        Some(ProgressEvent::Planned {
+            groups: 1,
+            snapshots: 9,
+            ..
+        })
+    ));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ProgressEvent::GroupStarted { snapshots: 9, .. }))
+    );
+    assert!(matches!(
+        events.last(),
+        Some(ProgressEvent::Finished { .. })
+    ));
+    // A second run moves the rest: the split keeps the merge invariant valid.
+    let report = move_group(&ctx, &req, &Progress::silent()).unwrap();
+    assert!(report.is_complete());
+    assert_eq!(snapshot_dirs(&store, "b", "vm/7"), times);
+}

@@ -1,0 +1,294 @@
+//! Shared helpers for integration tests: generated datastores, whole-tree checksums, the
+//! real binary, and locks held by other processes.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pbs_mover::demo::{DemoSpec, create_demo};
+use sha2::{Digest, Sha256};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pbs-mover");
+
+/// A demo datastore plus its lock dir, both in one temp dir.
+pub struct Store {
+    pub tmp: tempfile::TempDir,
+    pub base: PathBuf,
+    pub locks: PathBuf,
+}
+
+impl Store {
+    pub fn demo(groups: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("store1");
+        std::fs::create_dir(&base).unwrap();
+        create_demo(
+            &base,
+            DemoSpec {
+                groups,
+                full_chunk_store: false,
+            },
+        )
+        .unwrap();
+        let locks = tmp.path().join("run/locks");
+        Self { tmp, base, locks }
+    }
+
+    /// An empty datastore with the given namespaces.
+    pub fn empty(namespaces: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("store1");
+        std::fs::create_dir_all(base.join(".chunks")).unwrap();
+        for ns in namespaces {
+            std::fs::create_dir_all(base.join(ns_rel(ns))).unwrap();
+        }
+        let locks = tmp.path().join("run/locks");
+        Self { tmp, base, locks }
+    }
+
+    pub fn ns_dir(&self, ns: &str) -> PathBuf {
+        self.base.join(ns_rel(ns))
+    }
+
+    pub fn group_dir(&self, ns: &str, group: &str) -> PathBuf {
+        self.ns_dir(ns).join(group)
+    }
+
+    /// Writes a group with the given owner and snapshot times (each with an index and manifest).
+    pub fn add_group(&self, ns: &str, group: &str, owner: &str, times: &[&str]) {
+        let dir = self.group_dir(ns, group);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("owner"), format!("{owner}\n")).unwrap();
+        for t in times {
+            let snap = dir.join(t);
+            std::fs::create_dir_all(&snap).unwrap();
+            std::fs::write(snap.join("root.pxar.didx"), format!("didx {group} {t}")).unwrap();
+            std::fs::write(
+                snap.join("index.json.blob"),
+                format!("manifest {group} {t}"),
+            )
+            .unwrap();
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--path")
+            .arg(&self.base)
+            .arg("--lock-dir")
+            .arg(&self.locks);
+        c.env_remove("PBS_MOVER_LOCK_DIR")
+            .env_remove("PBS_MOVER_CONFIG_DIR");
+        c.arg("--config-dir").arg(self.tmp.path().join("etc"));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Path of the store's lock dir (`<lock-dir>/<store>`).
+    pub fn store_locks(&self) -> PathBuf {
+        self.locks.join("store1")
+    }
+
+    pub fn snapshot(&self) -> TreeSnapshot {
+        TreeSnapshot::of(&self.base)
+    }
+}
+
+pub fn ns_rel(ns: &str) -> PathBuf {
+    let mut p = PathBuf::new();
+    for c in ns.split('/').filter(|c| !c.is_empty()) {
+        p.push("ns");
+        p.push(c);
+    }
+    p
+}
+
+pub fn exit_code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "exactly one JSON line on stdout, got: {text:?}"
+    );
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+/// Every entry under a directory: path → (kind, sha256 of content, mode, uid, gid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeSnapshot(pub BTreeMap<String, Entry>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: char,
+    pub hash: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl TreeSnapshot {
+    pub fn of(root: &Path) -> Self {
+        let mut map = BTreeMap::new();
+        if root.exists() {
+            walk(root, root, &mut map);
+        }
+        Self(map)
+    }
+
+    /// Snapshot files keyed by `<group>/<time>/<file>` (namespace-independent) → hash.
+    pub fn snapshot_files(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (path, e) in &self.0 {
+            if e.kind != 'f' {
+                continue;
+            }
+            let parts: Vec<&str> = path.split('/').collect();
+            let n = parts.len();
+            if n >= 4 && matches!(parts[n - 4], "vm" | "ct" | "host") {
+                let key = parts[n - 4..].join("/");
+                assert!(
+                    out.insert(key.clone(), e.hash.clone()).is_none(),
+                    "{key} exists twice"
+                );
+            }
+        }
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, map: &mut BTreeMap<String, Entry>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let (kind, hash) = if meta.file_type().is_symlink() {
+            (
+                'l',
+                std::fs::read_link(&path).unwrap().display().to_string(),
+            )
+        } else if meta.is_dir() {
+            ('d', String::new())
+        } else {
+            let data = std::fs::read(&path).unwrap();
+            ('f', format!("{:x}", Sha256::digest(&data)))
+        };
+        map.insert(
+            rel,
+            Entry {
+                kind,
+                hash,
+                mode: meta.permissions().mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            },
+        );
+        if kind == 'd' {
+            walk(root, &path, map);
+        }
+    }
+}
+
+/// A lock held by another process (`flock(1)`), released on drop.
+pub struct HeldLock {
+    child: Child,
+    pub pid: u32,
+}
+
+impl HeldLock {
+    /// Holds a flock on `path` (created if needed) in a separate `flock` process.
+    pub fn flock(path: &Path, shared: bool) -> Self {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut cmd = Command::new("flock");
+        cmd.arg(if shared { "--shared" } else { "--exclusive" })
+            .arg("--nonblock")
+            .arg(path)
+            .args(["sleep", "60"]);
+        // Its own process group: `sleep` inherits the locked fd, so both must die on drop.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("flock(1) from util-linux");
+        let pid = child.id();
+        let held = Self { child, pid };
+        wait_until(|| proc_locks_mention(path, "FLOCK"));
+        held
+    }
+
+    /// Holds a POSIX fcntl write lock on `path` (what PBS's GC holds on `<store>/.lock`).
+    pub fn fcntl_write(path: &Path) -> Self {
+        let script = "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('ok',flush=True)\ntime.sleep(60)\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = [0u8; 3];
+        std::io::Read::read_exact(&mut out, &mut buf).unwrap();
+        let pid = child.id();
+        Self { child, pid }
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let pgid = nix::unistd::Pid::from_raw(self.pid as i32);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_locks_mention(path: &Path, kind: &str) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let ino = meta.ino().to_string();
+    std::fs::read_to_string("/proc/locks")
+        .map(|s| {
+            s.lines().any(|l| {
+                l.contains(kind)
+                    && l.split_whitespace()
+                        .any(|w| w.ends_with(&format!(":{ino}")))
+            })
+        })
+        .unwrap_or(false)
+}
+
+pub fn wait_until(mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "condition not reached in 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
