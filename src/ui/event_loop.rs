@@ -2,11 +2,12 @@
 //! something changed. Idle, it sleeps in `select!`: no timer, no CPU, no bytes written.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use crossterm::event::{Event, EventStream};
 use crossterm::{execute, terminal};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::app::{App, AppEvent, Command};
@@ -72,7 +73,7 @@ pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
             },
             Some(result) = rx.recv() => dirty |= app.handle_event(AppEvent::Scan(result)),
         }
-        dirty |= drain(&mut app, &mut events, &mut rx);
+        dirty |= drain(&mut app, &mut events, &mut rx).await?;
     }
     drop(guard);
     if let Some((what, t)) = report {
@@ -83,22 +84,28 @@ pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
 
 /// Applies everything that is already waiting, so a burst (key repeat, many scan batches)
 /// costs one frame instead of one per event.
-fn drain(
+async fn drain(
     app: &mut App,
     events: &mut EventStream,
     rx: &mut mpsc::UnboundedReceiver<ScanResult>,
-) -> bool {
+) -> anyhow::Result<bool> {
     let mut dirty = false;
     while let Ok(result) = rx.try_recv() {
         dirty |= app.handle_event(AppEvent::Scan(result));
     }
-    while let Some(Some(Ok(ev))) = events.next().now_or_never() {
-        dirty |= on_terminal_event(app, ev);
-        if app.should_quit() {
-            break;
+    // Polled with this task's waker: crossterm's EventStream keeps the waker of the first
+    // pending poll, so a throw-away waker (e.g. `now_or_never`) would lose later key presses.
+    std::future::poll_fn(|cx| {
+        while !app.should_quit() {
+            match events.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(ev))) => dirty |= on_terminal_event(app, ev),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(None) | Poll::Pending => break,
+            }
         }
-    }
-    dirty
+        Poll::Ready(Ok(dirty))
+    })
+    .await
 }
 
 fn on_terminal_event(app: &mut App, ev: Event) -> bool {

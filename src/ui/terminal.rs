@@ -47,6 +47,8 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        // Also tells ratatui the cursor is visible, so its own Drop writes nothing after us.
+        let _ = self.terminal.show_cursor();
         let _ = self.terminal.backend_mut().flush();
         restore();
     }
