@@ -254,3 +254,15 @@ fn panic_restores_the_terminal() {
     // The panic message is printed after the restore, where the user can read it.
     assert!(raw[leave..].contains("panicked"), "{raw:?}");
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let mut s = start(80, 24, &[]);
+    s.wait_for_text("customers", Duration::from_secs(20));
+    let pid = s.child.process_id().expect("child pid") as i32;
+    let pid = rustix::process::Pid::from_raw(pid).expect("non-zero pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = s.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert_restored(&s.raw());
+}

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crossterm::event::{Event, EventStream};
 use crossterm::{execute, terminal};
 use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::app::{App, AppEvent, Command};
@@ -44,6 +45,10 @@ pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<ScanResult>();
     let mut guard = TerminalGuard::enter()?;
     let mut events = EventStream::new();
+    // `kill` (TERM) or a closed SSH session (HUP) end the loop normally, so the guard
+    // restores the terminal instead of leaving it in raw mode.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let mut dirty = true;
     let mut report = None;
     loop {
@@ -72,6 +77,8 @@ pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
                 None => break,
             },
             Some(result) = rx.recv() => dirty |= app.handle_event(AppEvent::Scan(result)),
+            _ = term.recv() => break,
+            _ = hup.recv() => break,
         }
         dirty |= drain(&mut app, &mut events, &mut rx).await?;
     }
