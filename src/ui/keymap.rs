@@ -1,0 +1,401 @@
+//! Key bindings: the default keymap is `assets/keymap.toml` (embedded), a user file may patch it.
+//!
+//! The help overlay and the footer hints are generated from the loaded keymap, so what the
+//! user reads is always what the keys do.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::Action;
+
+pub const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
+
+/// Where a key is pressed. Later workflows (target picker, preview, status log) add contexts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// Checked after the active context, so e.g. Ctrl-C works everywhere.
+    Global,
+    Tree,
+    Help,
+    Filter,
+}
+
+impl Context {
+    pub const ALL: [Context; 4] = [
+        Context::Global,
+        Context::Tree,
+        Context::Help,
+        Context::Filter,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Tree => "tree",
+            Context::Help => "help",
+            Context::Filter => "filter",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Everywhere",
+            Context::Tree => "Browse",
+            Context::Help => "Help",
+            Context::Filter => "Filter input",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// One key with its modifiers, normalised so that `G` and `shift-g` compare equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyBind {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeyBind {
+    pub fn from_event(ev: &KeyEvent) -> Self {
+        Self::normalised(ev.code, ev.modifiers)
+    }
+
+    fn normalised(code: KeyCode, mods: KeyModifiers) -> Self {
+        let mut mods = mods & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        // Terminals report `G` as Char('G') + SHIFT; the character already carries the shift.
+        if matches!(code, KeyCode::Char(_) | KeyCode::BackTab) {
+            mods.remove(KeyModifiers::SHIFT);
+        }
+        Self { code, mods }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = s;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                mods |= KeyModifiers::CONTROL;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                mods |= KeyModifiers::ALT;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = parse_code(rest).ok_or_else(|| format!("unknown key '{s}'"))?;
+        Ok(Self::normalised(code, mods))
+    }
+}
+
+fn parse_code(s: &str) -> Option<KeyCode> {
+    let named = match s {
+        "enter" => KeyCode::Enter,
+        "esc" => KeyCode::Esc,
+        "backspace" => KeyCode::Backspace,
+        "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
+        "space" => KeyCode::Char(' '),
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "pgup" => KeyCode::PageUp,
+        "pgdn" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "delete" => KeyCode::Delete,
+        "insert" => KeyCode::Insert,
+        _ => {
+            let mut chars = s.chars();
+            return match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(KeyCode::Char(c)),
+                _ => s
+                    .strip_prefix('f')
+                    .and_then(|n| n.parse::<u8>().ok())
+                    .filter(|n| (1..=12).contains(n))
+                    .map(KeyCode::F),
+            };
+        }
+    };
+    Some(named)
+}
+
+impl fmt::Display for KeyBind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("Ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("Alt-")?;
+        }
+        if self.mods.contains(KeyModifiers::SHIFT) {
+            f.write_str("Shift-")?;
+        }
+        // Plain ASCII names: fonts over SSH often lack arrow glyphs.
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("Enter"),
+            KeyCode::Esc => f.write_str("Esc"),
+            KeyCode::Backspace => f.write_str("Bksp"),
+            KeyCode::Tab => f.write_str("Tab"),
+            KeyCode::BackTab => f.write_str("BackTab"),
+            KeyCode::Up => f.write_str("Up"),
+            KeyCode::Down => f.write_str("Down"),
+            KeyCode::Left => f.write_str("Left"),
+            KeyCode::Right => f.write_str("Right"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            KeyCode::Home => f.write_str("Home"),
+            KeyCode::End => f.write_str("End"),
+            KeyCode::Delete => f.write_str("Del"),
+            KeyCode::Insert => f.write_str("Ins"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// The loaded bindings: per context, actions in a stable order with their keys.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: HashMap<Context, Vec<(Action, Vec<KeyBind>)>>,
+    lookup: HashMap<(Context, KeyBind), Action>,
+}
+
+type RawKeymap = HashMap<String, HashMap<String, Vec<String>>>;
+
+impl Keymap {
+    /// The shipped defaults. They are tested to parse, so this cannot fail at run time.
+    pub fn defaults() -> Self {
+        Self::parse(DEFAULT_KEYMAP, None).unwrap_or_else(|_| Self::empty())
+    }
+
+    fn empty() -> Self {
+        Self {
+            bindings: HashMap::new(),
+            lookup: HashMap::new(),
+        }
+    }
+
+    /// Defaults patched by the user's file when there is one. A broken user file is reported
+    /// and ignored: a typo must not lock an administrator out of the tool at 3 a.m.
+    pub fn load() -> (Self, Option<String>) {
+        let Some(path) = user_keymap_path() else {
+            return (Self::defaults(), None);
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::defaults(), None),
+            Err(e) => {
+                let msg = format!("keymap {} ignored: {e}", path.display());
+                return (Self::defaults(), Some(msg));
+            }
+        };
+        match Self::parse(DEFAULT_KEYMAP, Some(&text)) {
+            Ok(k) => (k, Some(format!("keymap {} loaded", path.display()))),
+            Err(e) => (
+                Self::defaults(),
+                Some(format!("keymap {} ignored: {e}", path.display())),
+            ),
+        }
+    }
+
+    /// Parses the defaults and applies an optional user patch.
+    pub fn parse(defaults: &str, user: Option<&str>) -> Result<Self, String> {
+        let mut map = Self::empty();
+        map.apply(defaults)?;
+        if let Some(user) = user {
+            map.apply(user)?;
+        }
+        map.rebuild_lookup();
+        Ok(map)
+    }
+
+    fn apply(&mut self, text: &str) -> Result<(), String> {
+        let raw: RawKeymap = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (ctx_name, actions) in raw {
+            let ctx =
+                Context::parse(&ctx_name).ok_or_else(|| format!("unknown section [{ctx_name}]"))?;
+            for (action_name, keys) in actions {
+                let action = Action::from_name(&action_name)
+                    .filter(|a| a.contexts().contains(&ctx))
+                    .ok_or_else(|| format!("unknown action '{action_name}' in [{ctx_name}]"))?;
+                let keys = keys
+                    .iter()
+                    .map(|k| KeyBind::parse(k))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("[{ctx_name}] {action_name}: {e}"))?;
+                self.bind(ctx, action, keys);
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the keys of `action` and takes those keys away from other actions.
+    fn bind(&mut self, ctx: Context, action: Action, keys: Vec<KeyBind>) {
+        let list = self.bindings.entry(ctx).or_default();
+        for (_, other) in list.iter_mut() {
+            other.retain(|k| !keys.contains(k));
+        }
+        match list.iter_mut().find(|(a, _)| *a == action) {
+            Some((_, existing)) => *existing = keys,
+            None => list.push((action, keys)),
+        }
+        list.sort_by_key(|(a, _)| a.order());
+    }
+
+    fn rebuild_lookup(&mut self) {
+        self.lookup.clear();
+        for (ctx, list) in &self.bindings {
+            for (action, keys) in list {
+                for key in keys {
+                    self.lookup.insert((*ctx, *key), *action);
+                }
+            }
+        }
+    }
+
+    /// The action for a key in `ctx`, falling back to the global bindings.
+    pub fn action(&self, ctx: Context, key: &KeyEvent) -> Option<Action> {
+        let bind = KeyBind::from_event(key);
+        self.lookup
+            .get(&(ctx, bind))
+            .or_else(|| self.lookup.get(&(Context::Global, bind)))
+            .copied()
+    }
+
+    /// Actions and keys of one context in display order (for help).
+    pub fn bindings(&self, ctx: Context) -> &[(Action, Vec<KeyBind>)] {
+        self.bindings.get(&ctx).map_or(&[], Vec::as_slice)
+    }
+
+    /// All keys of an action joined for display, e.g. `Enter/l/Right`; `None` when unbound.
+    pub fn keys_label(&self, ctx: Context, action: Action) -> Option<String> {
+        let (_, keys) = self.bindings(ctx).iter().find(|(a, _)| *a == action)?;
+        if keys.is_empty() {
+            return None;
+        }
+        Some(
+            keys.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+
+    /// The first key of an action, for compact footer hints.
+    pub fn first_key(&self, ctx: Context, action: Action) -> Option<KeyBind> {
+        let ctxs = [ctx, Context::Global];
+        ctxs.iter().find_map(|c| {
+            self.bindings(*c)
+                .iter()
+                .find(|(a, _)| *a == action)
+                .and_then(|(_, k)| k.first().copied())
+        })
+    }
+}
+
+/// `$XDG_CONFIG_HOME/pbs-mover/keymap.toml`, else `~/.config/pbs-mover/keymap.toml`.
+pub fn user_keymap_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("pbs-mover").join("keymap.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn defaults_parse_without_duplicates() {
+        let map = Keymap::parse(DEFAULT_KEYMAP, None).unwrap();
+        for ctx in Context::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for (action, keys) in map.bindings(ctx) {
+                for k in keys {
+                    assert!(seen.insert(*k), "{k} bound twice in {ctx:?} ({action:?})");
+                }
+            }
+        }
+        assert_eq!(
+            map.action(Context::Tree, &key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            map.action(
+                Context::Filter,
+                &key(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::ForceQuit)
+        );
+        assert_eq!(
+            map.action(
+                Context::Filter,
+                &key(KeyCode::Char('q'), KeyModifiers::NONE)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn user_patch_rebinds_and_steals_keys() {
+        let user = "[tree]\nquit = [\"x\"]\nhelp = [\"q\"]\n";
+        let map = Keymap::parse(DEFAULT_KEYMAP, Some(user)).unwrap();
+        let q = key(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(map.action(Context::Tree, &q), Some(Action::Help));
+        let x = key(KeyCode::Char('x'), KeyModifiers::NONE);
+        assert_eq!(map.action(Context::Tree, &x), Some(Action::Quit));
+        assert_eq!(map.keys_label(Context::Tree, Action::Help).unwrap(), "q");
+    }
+
+    #[test]
+    fn bad_user_files_are_rejected_with_a_reason() {
+        for (text, needle) in [
+            ("[tree]\nquit = [\"hyper-q\"]\n", "unknown key"),
+            ("[tree]\nfly = [\"f\"]\n", "unknown action 'fly'"),
+            ("[nowhere]\nquit = [\"q\"]\n", "unknown section"),
+            (
+                "[help]\nexpand = [\"l\"]\n",
+                "unknown action 'expand' in [help]",
+            ),
+            ("[tree\n", "expected"),
+        ] {
+            let err = Keymap::parse(DEFAULT_KEYMAP, Some(text)).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn key_names_round_trip() {
+        for (s, shown) in [
+            ("ctrl-c", "Ctrl-c"),
+            ("G", "G"),
+            ("?", "?"),
+            ("pgdn", "PgDn"),
+            ("f1", "F1"),
+            ("space", "Space"),
+            ("alt-x", "Alt-x"),
+            ("enter", "Enter"),
+        ] {
+            assert_eq!(KeyBind::parse(s).unwrap().to_string(), shown);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! What the browser knows about the datastore so far: filled level by level as the user
+//! expands nodes. Pure data (no ratatui), addressed by stable keys so that a refresh keeps
+//! the cursor and the opened nodes.
+
+use std::collections::HashMap;
+
+use crate::tree::{GroupId, GroupInfo, Namespace, SnapshotInfo, SnapshotTime};
+
+use super::scan_jobs::Generation;
+
+/// One tree node's identifier among its siblings; a node is addressed by the path of keys
+/// from the root. Keys carry names, not indexes, so they survive reloads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NodeKey {
+    Ns(Namespace),
+    Group(GroupId),
+    Snap(SnapshotTime),
+    /// "loading…", "not loaded" or an error line under a node.
+    Placeholder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadState {
+    NotLoaded,
+    Loading,
+    Loaded,
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct NsEntry {
+    pub state: LoadState,
+    pub generation: Generation,
+    pub children: Vec<Namespace>,
+    /// Sorted by group id.
+    pub groups: Vec<GroupEntry>,
+    /// The size pass for this namespace's groups is still running.
+    pub sizing: bool,
+}
+
+impl NsEntry {
+    fn new(generation: Generation) -> Self {
+        Self {
+            state: LoadState::Loading,
+            generation,
+            children: Vec::new(),
+            groups: Vec::new(),
+            sizing: false,
+        }
+    }
+
+    pub fn group(&self, id: &GroupId) -> Option<&GroupEntry> {
+        let i = self
+            .groups
+            .binary_search_by(|g| g.info.group.cmp(id))
+            .ok()?;
+        self.groups.get(i)
+    }
+
+    fn group_mut(&mut self, id: &GroupId) -> Option<&mut GroupEntry> {
+        let i = self
+            .groups
+            .binary_search_by(|g| g.info.group.cmp(id))
+            .ok()?;
+        self.groups.get_mut(i)
+    }
+
+    /// Totals over the groups directly in this namespace.
+    pub fn totals(&self) -> NsTotals {
+        let mut t = NsTotals::default();
+        for g in &self.groups {
+            let i = &g.info;
+            t.snapshots += i.snapshots;
+            t.size += i.size.unwrap_or(0);
+            t.sizes_known &= i.size.is_some();
+            t.protected += i.protected.unwrap_or(0);
+            t.with_notes += usize::from(i.has_notes);
+            t.newest = t.newest.max(i.newest.clone());
+            t.oldest = match (t.oldest, &i.oldest) {
+                (None, o) => o.clone(),
+                (Some(a), Some(b)) => Some(a.min(b.clone())),
+                (a, None) => a,
+            };
+        }
+        t
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsTotals {
+    pub snapshots: usize,
+    pub size: u64,
+    /// Every group's size is known (the size pass finished).
+    pub sizes_known: bool,
+    pub protected: usize,
+    pub with_notes: usize,
+    pub newest: Option<SnapshotTime>,
+    pub oldest: Option<SnapshotTime>,
+}
+
+impl Default for NsTotals {
+    fn default() -> Self {
+        Self {
+            snapshots: 0,
+            size: 0,
+            sizes_known: true,
+            protected: 0,
+            with_notes: 0,
+            newest: None,
+            oldest: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupEntry {
+    pub info: GroupInfo,
+    pub state: LoadState,
+    pub generation: Generation,
+    pub snapshots: Vec<SnapshotInfo>,
+}
+
+impl GroupEntry {
+    fn new(info: GroupInfo) -> Self {
+        Self {
+            info,
+            state: LoadState::NotLoaded,
+            generation: 0,
+            snapshots: Vec::new(),
+        }
+    }
+
+    pub fn snapshot(&self, t: &SnapshotTime) -> Option<&SnapshotInfo> {
+        let i = self.snapshots.binary_search_by(|s| s.time.cmp(t)).ok()?;
+        self.snapshots.get(i)
+    }
+}
+
+/// The loaded part of the datastore.
+#[derive(Debug, Default)]
+pub struct Model {
+    namespaces: HashMap<Namespace, NsEntry>,
+    next_generation: Generation,
+}
+
+impl Model {
+    pub fn ns(&self, ns: &Namespace) -> Option<&NsEntry> {
+        self.namespaces.get(ns)
+    }
+
+    pub fn group(&self, ns: &Namespace, group: &GroupId) -> Option<&GroupEntry> {
+        self.ns(ns)?.group(group)
+    }
+
+    pub fn ns_state(&self, ns: &Namespace) -> LoadState {
+        self.ns(ns)
+            .map_or(LoadState::NotLoaded, |e| e.state.clone())
+    }
+
+    fn bump(&mut self) -> Generation {
+        self.next_generation += 1;
+        self.next_generation
+    }
+
+    /// Marks `ns` as loading (keeping what is shown until the new listing arrives) and
+    /// returns the generation its results must carry.
+    pub fn start_ns_load(&mut self, ns: &Namespace) -> Generation {
+        let generation = self.bump();
+        let entry = self
+            .namespaces
+            .entry(ns.clone())
+            .or_insert_with(|| NsEntry::new(generation));
+        entry.generation = generation;
+        entry.state = LoadState::Loading;
+        generation
+    }
+
+    /// Stores a namespace listing; `false` when it is stale.
+    pub fn finish_ns_load(
+        &mut self,
+        ns: &Namespace,
+        generation: Generation,
+        result: Result<(Vec<Namespace>, Vec<GroupInfo>), String>,
+    ) -> bool {
+        let Some(entry) = self.namespaces.get_mut(ns) else {
+            return false;
+        };
+        if entry.generation != generation {
+            return false;
+        }
+        match result {
+            Ok((children, groups)) => {
+                let old = std::mem::take(&mut entry.groups);
+                entry.children = children;
+                entry.groups = merge_groups(old, groups);
+                entry.state = LoadState::Loaded;
+                entry.sizing = !entry.groups.is_empty();
+            }
+            Err(e) => entry.state = LoadState::Failed(e),
+        }
+        true
+    }
+
+    /// Fills in sizes from a size batch; `false` when stale.
+    pub fn apply_sizes(
+        &mut self,
+        ns: &Namespace,
+        generation: Generation,
+        infos: Vec<GroupInfo>,
+        done: bool,
+    ) -> bool {
+        let Some(entry) = self.namespaces.get_mut(ns) else {
+            return false;
+        };
+        if entry.generation != generation {
+            return false;
+        }
+        for info in infos {
+            if let Some(g) = entry.group_mut(&info.group) {
+                g.info = info;
+            }
+        }
+        if done {
+            entry.sizing = false;
+        }
+        true
+    }
+
+    /// Marks a group's snapshots as loading; `None` when the group is unknown.
+    pub fn start_group_load(&mut self, ns: &Namespace, group: &GroupId) -> Option<Generation> {
+        let generation = self.bump();
+        let g = self.namespaces.get_mut(ns)?.group_mut(group)?;
+        g.state = LoadState::Loading;
+        g.generation = generation;
+        Some(generation)
+    }
+
+    /// Stores a group's snapshots; `false` when stale.
+    pub fn finish_group_load(
+        &mut self,
+        ns: &Namespace,
+        group: &GroupId,
+        generation: Generation,
+        result: Result<Vec<SnapshotInfo>, String>,
+    ) -> bool {
+        let Some(g) = self.namespaces.get_mut(ns).and_then(|e| e.group_mut(group)) else {
+            return false;
+        };
+        if g.generation != generation {
+            return false;
+        }
+        match result {
+            Ok(mut snaps) => {
+                snaps.sort_by(|a, b| a.time.cmp(&b.time));
+                g.snapshots = snaps;
+                g.state = LoadState::Loaded;
+            }
+            Err(e) => g.state = LoadState::Failed(e),
+        }
+        true
+    }
+}
+
+/// New listing, but groups that were already loaded keep their snapshots and sizes until
+/// the next pass replaces them, so a refresh does not make the tree flicker or collapse.
+fn merge_groups(old: Vec<GroupEntry>, new: Vec<GroupInfo>) -> Vec<GroupEntry> {
+    let mut old: HashMap<GroupId, GroupEntry> =
+        old.into_iter().map(|g| (g.info.group.clone(), g)).collect();
+    let mut out: Vec<GroupEntry> = new
+        .into_iter()
+        .map(|info| match old.remove(&info.group) {
+            Some(mut prev) => {
+                let (size, protected) = (prev.info.size, prev.info.protected);
+                prev.info = info;
+                prev.info.size = prev.info.size.or(size);
+                prev.info.protected = prev.info.protected.or(protected);
+                prev
+            }
+            None => GroupEntry::new(info),
+        })
+        .collect();
+    out.sort_by(|a, b| a.info.group.cmp(&b.info.group));
+    out
+}

@@ -1,0 +1,309 @@
+//! The tree pane: turns the loaded model into tui-tree-widget items and renders them.
+//!
+//! Only loaded levels become items; a closed or unloaded node gets a single placeholder
+//! child so the widget still shows it as expandable.
+
+use std::collections::HashSet;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Paragraph};
+use tui_tree_widget::{Tree, TreeItem, TreeState};
+
+use crate::tree::{GroupId, Namespace, SnapshotInfo};
+
+use super::format;
+use super::model::{GroupEntry, LoadState, Model, NodeKey, NsEntry};
+use super::theme::Theme;
+
+type Item = TreeItem<'static, NodeKey>;
+
+struct Builder<'a> {
+    model: &'a Model,
+    opened: &'a HashSet<Vec<NodeKey>>,
+    /// Lower-cased filter; empty = no filter.
+    filter: String,
+    theme: &'a Theme,
+}
+
+/// Items for the whole visible tree (root namespace at the top).
+pub fn build_items(
+    model: &Model,
+    state: &TreeState<NodeKey>,
+    filter: &str,
+    theme: &Theme,
+) -> Vec<Item> {
+    let b = Builder {
+        model,
+        opened: state.opened(),
+        filter: filter.to_lowercase(),
+        theme,
+    };
+    let root = Namespace::root();
+    let mut path = vec![NodeKey::Ns(root.clone())];
+    b.namespace(&mut path, &root, false).into_iter().collect()
+}
+
+impl Builder<'_> {
+    fn matches(&self, label: &str) -> bool {
+        self.filter.is_empty() || label.to_lowercase().contains(&self.filter)
+    }
+
+    /// `None` when the filter hides the node and everything below it.
+    fn namespace(&self, path: &mut Vec<NodeKey>, ns: &Namespace, shown: bool) -> Option<Item> {
+        let name = ns_name(ns);
+        let filtering = !self.filter.is_empty();
+        let shown = shown || (filtering && self.matches(&name));
+        let entry = self.model.ns(ns);
+        let open = self.opened.contains(path);
+        // A namespace being re-scanned keeps showing what it had.
+        let data = entry.filter(|e| {
+            e.state == LoadState::Loaded || !e.children.is_empty() || !e.groups.is_empty()
+        });
+        // Without a filter, a closed node's children are never looked at.
+        let kids = match data {
+            Some(e) if open || filtering => self.ns_children(path, e, shown),
+            _ => Vec::new(),
+        };
+        if filtering && !shown && kids.is_empty() {
+            return None;
+        }
+        let children = match (open, data) {
+            (true, Some(_)) => kids,
+            (false, Some(_)) if filtering => placeholder_if(!kids.is_empty(), self.theme),
+            (false, Some(e)) => {
+                placeholder_if(!e.children.is_empty() || !e.groups.is_empty(), self.theme)
+            }
+            (true, None) => vec![state_placeholder(entry.map(|e| &e.state), self.theme)],
+            // Not listed yet: it may have children.
+            (false, None) => placeholder_if(true, self.theme),
+        };
+        let text = ns_text(&name, entry, self.theme);
+        Some(node(NodeKey::Ns(ns.clone()), text, children))
+    }
+
+    fn ns_children(&self, path: &mut Vec<NodeKey>, e: &NsEntry, shown: bool) -> Vec<Item> {
+        let mut kids = Vec::with_capacity(e.children.len() + e.groups.len());
+        for child in &e.children {
+            path.push(NodeKey::Ns(child.clone()));
+            kids.extend(self.namespace(path, child, shown));
+            path.pop();
+        }
+        for g in &e.groups {
+            path.push(NodeKey::Group(g.info.group.clone()));
+            kids.extend(self.group(path, g, shown));
+            path.pop();
+        }
+        kids
+    }
+
+    fn group(&self, path: &[NodeKey], g: &GroupEntry, shown: bool) -> Option<Item> {
+        let label = g.info.group.to_string();
+        let filtering = !self.filter.is_empty();
+        let shown = shown || (filtering && self.matches(&label));
+        let open = self.opened.contains(path);
+        let loaded = g.state == LoadState::Loaded;
+        let snaps: Vec<Item> = if loaded && (open || filtering) {
+            g.snapshots
+                .iter()
+                .filter(|s| shown || self.matches(s.time.as_str()))
+                .map(|s| snapshot_item(s, self.theme))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if filtering && !shown && snaps.is_empty() {
+            return None;
+        }
+        let children = match (open, loaded) {
+            (true, true) => snaps,
+            (false, true) if filtering => placeholder_if(!snaps.is_empty(), self.theme),
+            (false, true) => placeholder_if(!g.snapshots.is_empty(), self.theme),
+            (true, false) if g.info.snapshots > 0 => {
+                vec![state_placeholder(Some(&g.state), self.theme)]
+            }
+            (_, false) => placeholder_if(g.info.snapshots > 0, self.theme),
+        };
+        let text = group_text(&label, g, self.theme);
+        Some(node(NodeKey::Group(g.info.group.clone()), text, children))
+    }
+}
+
+fn node(key: NodeKey, text: Text<'static>, children: Vec<Item>) -> Item {
+    // Keys are unique among siblings by construction (names in one directory).
+    match TreeItem::new(key.clone(), text.clone(), children) {
+        Ok(item) => item,
+        Err(_) => TreeItem::new_leaf(key, text),
+    }
+}
+
+fn placeholder_if(cond: bool, theme: &Theme) -> Vec<Item> {
+    if cond {
+        vec![TreeItem::new_leaf(
+            NodeKey::Placeholder,
+            Span::styled("…", theme.dim),
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+fn state_placeholder(state: Option<&LoadState>, theme: &Theme) -> Item {
+    let text = match state {
+        Some(LoadState::Loading) => Span::styled("loading…", theme.dim),
+        Some(LoadState::Failed(e)) => Span::styled(format!("error: {e}"), theme.error),
+        _ => Span::styled("…", theme.dim),
+    };
+    TreeItem::new_leaf(NodeKey::Placeholder, text)
+}
+
+/// The last component, `/` for the root.
+pub fn ns_name(ns: &Namespace) -> String {
+    ns.name().unwrap_or("/").to_string()
+}
+
+fn ns_text(name: &str, entry: Option<&NsEntry>, theme: &Theme) -> Text<'static> {
+    let mut spans = vec![Span::styled(name.to_string(), theme.namespace)];
+    let stats = match entry.map(|e| (&e.state, e)) {
+        Some((LoadState::Loading, _)) => "loading…".to_string(),
+        Some((LoadState::Failed(_), _)) => "error".to_string(),
+        Some((LoadState::Loaded, e)) => ns_stats(e),
+        _ => String::new(),
+    };
+    if !stats.is_empty() {
+        spans.push(Span::styled(format!("  {stats}"), theme.dim));
+    }
+    Line::from(spans).into()
+}
+
+fn ns_stats(e: &NsEntry) -> String {
+    if e.children.is_empty() && e.groups.is_empty() {
+        return "empty".to_string();
+    }
+    let mut parts = Vec::new();
+    if !e.children.is_empty() {
+        parts.push(format::count(e.children.len(), "ns", "ns"));
+    }
+    if !e.groups.is_empty() {
+        parts.push(format::count(e.groups.len(), "group", "groups"));
+        let t = e.totals();
+        parts.push(if t.sizes_known {
+            format::size(t.size)
+        } else {
+            "…".to_string()
+        });
+    }
+    parts.join("  ")
+}
+
+fn group_text(label: &str, g: &GroupEntry, theme: &Theme) -> Text<'static> {
+    let i = &g.info;
+    let size = i.size.map_or("…".to_string(), format::size);
+    let stats = format!("  {}  {size}", format::count(i.snapshots, "snap", "snaps"));
+    Line::from(vec![
+        Span::styled(label.to_string(), theme.group),
+        Span::styled(stats, theme.dim),
+    ])
+    .into()
+}
+
+fn snapshot_item(s: &SnapshotInfo, theme: &Theme) -> Item {
+    let mut stats = format!("  {}", format::size(s.size));
+    if s.protected {
+        stats.push_str("  protected");
+    }
+    if !s.finished {
+        stats.push_str("  unfinished");
+    }
+    let text = Line::from(vec![
+        Span::styled(s.time.as_str().to_string(), theme.snapshot),
+        Span::styled(stats, theme.dim),
+    ]);
+    TreeItem::new_leaf(NodeKey::Snap(s.time.clone()), text)
+}
+
+/// Paths of every loaded node whose label contains `filter` (case-insensitive).
+pub fn matching_paths(model: &Model, filter: &str) -> Vec<Vec<NodeKey>> {
+    let mut out = Vec::new();
+    if filter.is_empty() {
+        return out;
+    }
+    let filter = filter.to_lowercase();
+    let root = Namespace::root();
+    let mut path = vec![NodeKey::Ns(root.clone())];
+    collect_matches(model, &root, &filter, &mut path, &mut out);
+    out
+}
+
+fn collect_matches(
+    model: &Model,
+    ns: &Namespace,
+    filter: &str,
+    path: &mut Vec<NodeKey>,
+    out: &mut Vec<Vec<NodeKey>>,
+) {
+    let hit = |s: &str| s.to_lowercase().contains(filter);
+    if hit(&ns_name(ns)) {
+        out.push(path.clone());
+    }
+    let Some(e) = model.ns(ns) else {
+        return;
+    };
+    for child in &e.children {
+        path.push(NodeKey::Ns(child.clone()));
+        collect_matches(model, child, filter, path, out);
+        path.pop();
+    }
+    for g in &e.groups {
+        path.push(NodeKey::Group(g.info.group.clone()));
+        if hit(&g.info.group.to_string()) {
+            out.push(path.clone());
+        }
+        for s in g.snapshots.iter().filter(|s| hit(s.time.as_str())) {
+            let mut p = path.clone();
+            p.push(NodeKey::Snap(s.time.clone()));
+            out.push(p);
+        }
+        path.pop();
+    }
+}
+
+/// Renders the tree into `area` (the caller draws nothing else there).
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    items: &[Item],
+    state: &mut TreeState<NodeKey>,
+    theme: &Theme,
+    title: String,
+) {
+    let block = Block::bordered()
+        .border_style(theme.focus_border)
+        .title(Span::styled(title, theme.title));
+    if items.is_empty() {
+        let p = Paragraph::new(Span::styled("nothing matches the filter", theme.dim));
+        frame.render_widget(p.block(block), area);
+        return;
+    }
+    match Tree::new(items) {
+        Ok(tree) => {
+            let tree = tree
+                .block(block)
+                .highlight_style(theme.selected)
+                // A marker as well as the highlight: the selection must survive NO_COLOR and
+                // terminals that ignore reverse video.
+                .highlight_symbol("> ")
+                .node_closed_symbol("+ ")
+                .node_open_symbol("- ")
+                .node_no_children_symbol("  ");
+            frame.render_stateful_widget(tree, area, state);
+        }
+        Err(e) => frame.render_widget(Paragraph::new(e.to_string()).block(block), area),
+    }
+}
+
+/// Groups of a namespace as shown (helper for details and tests).
+pub fn group_ids(entry: &NsEntry) -> Vec<GroupId> {
+    entry.groups.iter().map(|g| g.info.group.clone()).collect()
+}
