@@ -237,7 +237,6 @@ impl GroupMove<'_> {
             .open(&path)
             .map_err(|e| io_failed("cannot create owner file", &path, e))?;
         f.write_all(format!("{owner}\n").as_bytes())
-            .and_then(|()| f.sync_all())
             .map_err(|e| io_failed("cannot write owner file", &path, e))?;
         chown_backup(&path).map_err(|e| io_failed("cannot chown", &path, e))
     }
