@@ -14,7 +14,10 @@ use pbs_mover::demo::{DemoSpec, create_demo};
 const BIN: &str = env!("CARGO_BIN_EXE_pbs-mover");
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Row {
@@ -52,7 +55,11 @@ fn drop_caches() -> bool {
 
 fn ours(base: &Path, locks: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    c.arg("--path").arg(base).arg("--lock-dir").arg(locks).args(args);
+    c.arg("--path")
+        .arg(base)
+        .arg("--lock-dir")
+        .arg(locks)
+        .args(args);
     c
 }
 
@@ -80,12 +87,16 @@ fn peak_rss_mib(base: &Path, locks: &Path) -> f64 {
         .args(["ls", "--recursive", "--json"])
         .stdout(Stdio::null())
         .output()
-        && let Some(kb) = String::from_utf8_lossy(&out.stderr).lines().last().and_then(|l| l.trim().parse::<f64>().ok())
+        && let Some(kb) = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse::<f64>().ok())
     {
         return kb / 1024.0;
     }
     let _ = Command::new("sh").args(["-c", &script]).status();
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("rusage");
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("rusage");
     usage.max_rss() as f64 / 1024.0
 }
 
@@ -106,7 +117,10 @@ fn write_group(dir: &Path, snapshots: usize) {
 fn rename_loop(src: &Path, dst: &Path) -> Duration {
     let start = Instant::now();
     fs::create_dir_all(dst).unwrap();
-    let mut names: Vec<PathBuf> = fs::read_dir(src).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<PathBuf> = fs::read_dir(src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.sort();
     for p in names {
         fs::rename(&p, dst.join(p.file_name().unwrap())).unwrap();
@@ -119,16 +133,30 @@ fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     let base = root.join("scan-store");
     fs::create_dir(&base).unwrap();
     let t = Instant::now();
-    let s = create_demo(&base, DemoSpec { groups, full_chunk_store: false }).unwrap();
+    let s = create_demo(
+        &base,
+        DemoSpec {
+            groups,
+            full_chunk_store: false,
+        },
+    )
+    .unwrap();
     notes.push(format!(
         "scan datastore: {} namespaces, {} groups, {} snapshots, {} files (generated in {})",
-        s.namespaces, s.groups, s.snapshots, s.files, ms(t.elapsed())
+        s.namespaces,
+        s.groups,
+        s.snapshots,
+        s.files,
+        ms(t.elapsed())
     ));
     let locks = root.join("locks");
     let warm_ours = time_cmd(5, || ours(&base, &locks, &["ls", "--recursive", "--json"]));
     let warm_find = time_cmd(5, || find(&base));
     rows.push(Row {
-        case: format!("ls --recursive --json, {} groups / {} snapshots, warm cache", s.groups, s.snapshots),
+        case: format!(
+            "ls --recursive --json, {} groups / {} snapshots, warm cache",
+            s.groups, s.snapshots
+        ),
         ours: warm_ours,
         baseline_name: "find -printf".into(),
         baseline: warm_find,
@@ -146,7 +174,10 @@ fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     } else {
         notes.push("cold-cache scan skipped: /proc/sys/vm/drop_caches not writable".into());
     }
-    notes.push(format!("peak RSS of ls --recursive --json: {:.1} MiB", peak_rss_mib(&base, &locks)));
+    notes.push(format!(
+        "peak RSS of ls --recursive --json: {:.1} MiB",
+        peak_rss_mib(&base, &locks)
+    ));
 }
 
 fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
@@ -159,7 +190,21 @@ fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
     write_group(&base.join("ns/c/vm/100"), n);
     write_group(&base.join("ns/e/vm/100"), n);
     let locks = root.join("mg-locks");
-    let ours_t = time_cmd(1, || ours(&base, &locks, &["move-group", "--ns", "a", "--group", "vm/100", "--target-ns", "b"]));
+    let ours_t = time_cmd(1, || {
+        ours(
+            &base,
+            &locks,
+            &[
+                "move-group",
+                "--ns",
+                "a",
+                "--group",
+                "vm/100",
+                "--target-ns",
+                "b",
+            ],
+        )
+    });
     let floor = rename_loop(&base.join("ns/c/vm/100"), &base.join("ns/d/vm/100"));
     rows.push(Row {
         case: format!("move-group, {n} snapshots"),
@@ -170,7 +215,8 @@ fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
     fs::create_dir_all(base.join("ns/d/ct")).unwrap();
     let mv = time_cmd(1, || {
         let mut c = Command::new("mv");
-        c.arg(base.join("ns/e/vm/100")).arg(base.join("ns/d/ct/100"));
+        c.arg(base.join("ns/e/vm/100"))
+            .arg(base.join("ns/d/ct/100"));
         c
     });
     rows.push(Row {
@@ -192,10 +238,19 @@ fn bench_move_ns(root: &Path, rows: &mut Vec<Row>) {
         write_group(&base.join(format!("ns/floor/vm/{g}")), 5);
     }
     let locks = root.join("mn-locks");
-    let ours_t = time_cmd(1, || ours(&base, &locks, &["move-ns", "--ns", "src", "--target-ns", "moved"]));
+    let ours_t = time_cmd(1, || {
+        ours(
+            &base,
+            &locks,
+            &["move-ns", "--ns", "src", "--target-ns", "moved"],
+        )
+    });
     let start = Instant::now();
     for g in 0..groups {
-        rename_loop(&base.join(format!("ns/floor/vm/{g}")), &base.join(format!("ns/dst/vm/{g}")));
+        rename_loop(
+            &base.join(format!("ns/floor/vm/{g}")),
+            &base.join(format!("ns/dst/vm/{g}")),
+        );
     }
     rows.push(Row {
         case: format!("move-ns, {groups} groups x 5 snapshots"),
@@ -209,7 +264,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let root = tempfile::Builder::new().prefix("pbs-mover-bench-").tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).unwrap();
+    let root = tempfile::Builder::new()
+        .prefix("pbs-mover-bench-")
+        .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()))
+        .unwrap();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     bench_scan(root.path(), &mut rows, &mut notes);
