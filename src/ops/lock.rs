@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
 use thiserror::Error;
 
@@ -350,20 +350,19 @@ fn create_exclusive(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// One non-blocking flock(2) attempt; `Ok(false)` if someone else holds a conflicting lock.
-///
-/// rustix rather than `File::try_lock`, which needs Rust 1.89 (the crate's MSRV is 1.88);
-/// both are plain flock(2), the call PBS uses.
+/// One non-blocking flock(2) attempt (std's `try_lock*` are flock(2) on Linux, the call PBS
+/// uses); `Ok(false)` if someone else holds a conflicting lock.
 fn try_flock(file: &File, mode: LockMode) -> io::Result<bool> {
-    let op = match mode {
-        LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
-        LockMode::Shared => FlockOperation::NonBlockingLockShared,
+    let attempt = match mode {
+        LockMode::Exclusive => file.try_lock(),
+        LockMode::Shared => file.try_lock_shared(),
     };
-    match rustix::fs::flock(file, op) {
+    match attempt {
         Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
         // EINTR: treat like contention and poll again.
-        Err(Errno::WOULDBLOCK | Errno::INTR) => Ok(false),
-        Err(e) => Err(e.into()),
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 
