@@ -383,6 +383,7 @@ fn service_error(
     const CREDENTIAL_CODES: &[&str] = &[
         "SignatureDoesNotMatch",
         "InvalidAccessKeyId",
+        "NotSignedUp",
         "AccessDenied",
         "InvalidToken",
         "ExpiredToken",
