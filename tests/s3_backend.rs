@@ -256,7 +256,9 @@ fn owner_notes_and_namespace_markers() {
 }
 
 fn connect_err(t: &S3Target) -> S3Error {
-    S3Backend::connect(t, STORE, &fast_options()).unwrap_err()
+    let err = S3Backend::connect(t, STORE, &fast_options()).unwrap_err();
+    eprintln!("connect error: {err}"); // `--nocapture` shows what an admin would read
+    err
 }
 
 fn assert_no_secret(text: &str) {
@@ -383,4 +385,30 @@ fn drift_check_finds_missing_extra_and_resized_objects() {
     assert_eq!(drift.missing_locally, ["vm/999/owner"]);
     assert_eq!(drift.size_mismatch.len(), 1);
     assert_eq!(drift.size_mismatch[0].path, rel(resized));
+}
+
+#[test]
+fn https_with_pinned_fingerprint() {
+    let env = S3Env::start_with(Some(self_signed()));
+    assert!(env.server.url().starts_with("https://"));
+    let be = env.backend();
+    let src = snap("", "vm/105", T1);
+    let dst = snap("tls", "vm/105", T1);
+    let seeded = seed_snapshot(&env, &src, FILES);
+    let prepared = be.copy_snapshot(&src, &dst).unwrap();
+    assert!(be.delete_source(&prepared).is_empty());
+    for (name, data) in &seeded {
+        assert_eq!(&env.get(&format!("{}{name}", prefix(&dst))), data);
+    }
+
+    let mut t = env.target.clone();
+    t.fingerprint = Some("00:".repeat(31) + "00");
+    let err = connect_err(&t);
+    assert!(matches!(err, S3Error::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("fingerprint mismatch"), "{err}");
+
+    // Without a fingerprint the self-signed certificate is rejected by the system roots.
+    t.fingerprint = None;
+    let err = connect_err(&t);
+    assert!(matches!(err, S3Error::Tls { .. }), "{err:?}");
 }

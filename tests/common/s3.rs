@@ -10,7 +10,7 @@ use pbs_mover::tree::backend::SnapshotRef;
 use pbs_mover::tree::s3::client::build_client;
 use pbs_mover::tree::s3::{
     BackendOptions, Bucket, ClientOptions, EmbeddedS3, FaultPlan, S3Backend, S3Target, Secret,
-    ServerOptions,
+    ServerOptions, TlsIdentity,
 };
 use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
 
@@ -47,6 +47,12 @@ pub fn fast_options() -> BackendOptions {
 
 impl S3Env {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With `tls`, the server speaks HTTPS and the helper client pins its certificate.
+    pub fn start_with(tls: Option<TlsIdentity>) -> Self {
+        let fingerprint = tls.as_ref().map(|t| sha256_hex(&t.cert_der));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -59,6 +65,7 @@ impl S3Env {
                 buckets: vec![BUCKET.into()],
                 access_key: ACCESS_KEY.into(),
                 secret_key: Secret::new(SECRET_KEY),
+                tls,
             }))
             .unwrap();
         let target = S3Target {
@@ -68,7 +75,7 @@ impl S3Env {
             path_style: true,
             access_key: ACCESS_KEY.into(),
             secret_key: Secret::new(SECRET_KEY),
-            fingerprint: None,
+            fingerprint,
         };
         let bucket = Bucket::new(build_client(&target, &fast_client()).unwrap(), &target);
         Self {
@@ -125,4 +132,23 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ seed)
         .collect()
+}
+
+/// A fresh self-signed certificate for 127.0.0.1.
+pub fn self_signed() -> TlsIdentity {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    TlsIdentity {
+        cert_der: ck.cert.der().to_vec(),
+        key_der: ck.signing_key.serialize_der(),
+    }
+}
+
+/// `aa:bb:…`, as PBS shows certificate fingerprints.
+pub fn sha256_hex(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

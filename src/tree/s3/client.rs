@@ -14,7 +14,6 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::config::S3Target;
@@ -77,7 +76,7 @@ pub fn build_client(t: &S3Target, o: &ClientOptions) -> Result<Client, S3Error> 
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     if let Some(fp) = &t.fingerprint {
-        b = b.http_client(tls::pinned_client(fp, &t.url)?);
+        b = b.http_client(tls::pinned_client(fp, &t.url, o.connect_timeout)?);
     } else if t.url.starts_with("http://") {
         b = b.http_client(aws_smithy_http_client::Builder::new().build_http());
     }
@@ -249,7 +248,7 @@ impl Bucket {
             op: "GetObject".into(),
             key: key.to_string(),
             code: "ReadBody".into(),
-            message: DisplayErrorContext(&e).to_string(),
+            message: root_cause(&e),
         })?;
         Ok(data.into_bytes().to_vec())
     }
@@ -337,22 +336,16 @@ where
             op: op.into(),
         },
         SdkError::DispatchFailure(d) => {
-            let detail = DisplayErrorContext(err).to_string();
+            let detail = root_cause(err);
             if d.is_timeout() {
                 S3Error::Timeout {
                     endpoint,
                     op: op.into(),
                 }
             } else if looks_like_tls(&detail) {
-                S3Error::Tls {
-                    endpoint,
-                    detail: short(&detail),
-                }
+                S3Error::Tls { endpoint, detail }
             } else {
-                S3Error::Unreachable {
-                    endpoint,
-                    detail: short(&detail),
-                }
+                S3Error::Unreachable { endpoint, detail }
             }
         }
         SdkError::ServiceError(se) => service_error(
@@ -367,7 +360,7 @@ where
             op: op.into(),
             key: key.into(),
             code: "error".into(),
-            message: short(&DisplayErrorContext(err).to_string()),
+            message: root_cause(err),
         },
     }
 }
@@ -423,10 +416,12 @@ fn looks_like_tls(detail: &str) -> bool {
     .any(|w| d.contains(w))
 }
 
-/// The SDK's error chain is long ("dispatch failure: io error: client error (Connect): …");
-/// the last two links say what happened.
-fn short(detail: &str) -> String {
-    let one_line = detail.replace('\n', " ");
-    let parts: Vec<&str> = one_line.split(": ").collect();
-    parts[parts.len().saturating_sub(2)..].join(": ")
+/// The SDK's error chain is long ("dispatch failure: io error: client error (Connect): …")
+/// and ends in a Debug dump; the innermost cause is the one-line message worth showing.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string().replace('\n', " ")
 }

@@ -249,6 +249,36 @@ pub struct ServerOptions {
     pub buckets: Vec<String>,
     pub access_key: String,
     pub secret_key: Secret,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A certificate (DER) and its PKCS#8 private key (DER).
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_der: Vec<u8>,
+    pub key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity { <redacted> }")
+    }
+}
+
+fn tls_acceptor(id: &TlsIdentity) -> io::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(id.cert_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key_der.clone())),
+        )
+        .map_err(io::Error::other)?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A running embedded server; stops when dropped.
@@ -279,11 +309,12 @@ impl EmbeddedS3 {
             opts.secret_key.expose().to_string(),
         ));
         let service = builder.build();
+        let acceptor = opts.tls.as_ref().map(tls_acceptor).transpose()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            let http = ConnBuilder::new(TokioExecutor::new());
             loop {
                 let sock = tokio::select! {
                     _ = &mut stopped => return,
@@ -292,16 +323,22 @@ impl EmbeddedS3 {
                         Err(_) => continue,
                     },
                 };
-                let conn = http
-                    .serve_connection(TokioIo::new(sock), service.clone())
-                    .into_owned();
+                let (service, acceptor) = (service.clone(), acceptor.clone());
+                // Per connection, so a slow TLS handshake never blocks the accept loop.
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    let http = ConnBuilder::new(TokioExecutor::new());
+                    let _ = match acceptor {
+                        None => http.serve_connection(TokioIo::new(sock), service).await,
+                        Some(a) => match a.accept(sock).await {
+                            Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
+                            Err(_) => Ok(()),
+                        },
+                    };
                 });
             }
         });
         Ok(Self {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             addr,
             plan,
             stop: Some(stop),
@@ -309,7 +346,7 @@ impl EmbeddedS3 {
         })
     }
 
-    /// `http://127.0.0.1:PORT`, for `--s3-endpoint` (path-style).
+    /// `http(s)://127.0.0.1:PORT`, for `--s3-endpoint` (path-style).
     pub fn url(&self) -> &str {
         &self.url
     }
