@@ -52,6 +52,10 @@ fn copy_verify_delete_byte_for_byte_with_colon_keys() {
     assert_eq!(plan.objects, FILES.len() as u64);
     assert_eq!(plan.bytes, FILES.iter().map(|f| f.1 as u64).sum::<u64>());
 
+    let missing = snap("", "vm/100", "2025-07-14T14:20:03Z");
+    let err = be.copy_snapshot(&missing, &dst).unwrap_err().to_string();
+    assert!(err.contains("no S3 objects under"), "{err}");
+
     let prepared = be.copy_snapshot(&src, &dst).unwrap();
     assert_eq!(prepared.stats, plan);
     assert!(prefix(&dst).contains(':') && prefix(&dst).contains("ns/prod/ns/db/vm/100/"));
@@ -411,4 +415,30 @@ fn https_with_pinned_fingerprint() {
     t.fingerprint = None;
     let err = connect_err(&t);
     assert!(matches!(err, S3Error::Tls { .. }), "{err:?}");
+}
+
+#[test]
+fn serve_demo_uploads_a_browsable_bucket() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("demo");
+    let spec = DemoSpec {
+        groups: 3,
+        full_chunk_store: false,
+    };
+    create_demo(&base, spec).unwrap();
+    let (server, target) = rt
+        .block_on(pbs_mover::tree::s3::serve_demo(
+            &base,
+            "demo",
+            &dir.path().join("s3"),
+        ))
+        .unwrap();
+    assert_eq!(target.url, server.url());
+    let be = S3Backend::connect(&target, "demo", &fast_options()).unwrap();
+    assert!(be.check_drift(&base).unwrap().is_clean());
 }

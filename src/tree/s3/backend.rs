@@ -166,6 +166,13 @@ impl S3Backend {
 
     async fn copy_prefix(&self, src: &str, dst: &str) -> Result<PreparedMove, S3Error> {
         let objects = self.bucket.list(src).await?;
+        if objects.is_empty() {
+            // The cache has the snapshot but the bucket does not: moving it would only move
+            // the drift. Leave the group where it is and let the admin look.
+            return Err(S3Error::Drift {
+                prefix: src.to_string(),
+            });
+        }
         self.refuse_foreign_target(src, dst, &objects).await?;
         let mut prepared = PreparedMove::default();
         let mut pairs = Vec::with_capacity(objects.len());

@@ -31,6 +31,10 @@ pub enum S3Error {
     /// A copy that the server reported as done but whose HEAD does not match the source.
     #[error("S3 copy of '{key}' does not match its source: {detail}")]
     VerifyFailed { key: String, detail: String },
+    #[error(
+        "no S3 objects under '{prefix}': the local cache and the bucket disagree (check drift)"
+    )]
+    Drift { prefix: String },
     #[error("S3 key '{key}' is outside the datastore prefix '{prefix}'")]
     ForeignKey { key: String, prefix: String },
     #[error("{0}")]

@@ -18,7 +18,9 @@ pub use backend::{BackendOptions, DriftReport, S3Backend, SizeMismatch};
 pub use client::{Bucket, ClientOptions};
 pub use config::{AdHocS3, S3Target, Secret};
 pub use error::S3Error;
-pub use server::{EmbeddedS3, FaultPlan, Faults, ServerOptions, TlsIdentity, upload_tree};
+pub use server::{
+    DEMO_BUCKET, EmbeddedS3, FaultPlan, Faults, ServerOptions, TlsIdentity, serve_demo, upload_tree,
+};
 pub use tls::parse_fingerprint;
 
 use crate::tree::datastore::{BackendConfig, Datastore};

@@ -22,8 +22,8 @@ use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::client::Bucket;
-use super::config::Secret;
+use super::client::{Bucket, ClientOptions, build_client};
+use super::config::{S3Target, Secret};
 use super::error::S3Error;
 use super::walk::{NAMESPACE_MARKER, is_namespace_dir, local_objects};
 
@@ -421,4 +421,49 @@ fn is_marker(rel: &str) -> bool {
     rel.strip_suffix(NAMESPACE_MARKER)
         .and_then(|p| p.strip_suffix('/'))
         .is_some_and(is_namespace_dir)
+}
+
+/// Bucket name `demo --s3` serves.
+pub const DEMO_BUCKET: &str = "pbs-demo";
+
+/// `demo --s3`: serves the datastore at `base` (named `store`) from an embedded server whose
+/// data lives under `root`, and returns the server (keep it alive) and how to reach it.
+/// The demo credentials are fresh random values, so a demo server is no open door.
+pub async fn serve_demo(
+    base: &Path,
+    store: &str,
+    root: &Path,
+) -> Result<(EmbeddedS3, S3Target), S3Error> {
+    let (access_key, secret) = demo_credentials();
+    let server = EmbeddedS3::start(ServerOptions {
+        root: root.to_path_buf(),
+        buckets: vec![DEMO_BUCKET.into()],
+        access_key: access_key.clone(),
+        secret_key: secret.clone(),
+        tls: None,
+    })
+    .await
+    .map_err(|e| S3Error::Local(format!("cannot start the demo S3 server: {e}")))?;
+    let target = S3Target {
+        url: server.url().to_string(),
+        bucket: DEMO_BUCKET.into(),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key,
+        secret_key: secret,
+        fingerprint: None,
+    };
+    let bucket = Bucket::new(build_client(&target, &ClientOptions::default())?, &target);
+    upload_tree(&bucket, store, base, 32).await?;
+    Ok((server, target))
+}
+
+fn demo_credentials() -> (String, Secret) {
+    use std::hash::{BuildHasher, RandomState};
+    // RandomState is seeded from the OS: enough for a throwaway local demo secret.
+    let r = |n: u64| RandomState::new().hash_one(n);
+    (
+        format!("demo-{:016x}", r(1)),
+        Secret::new(format!("{:016x}{:016x}", r(2), r(3))),
+    )
 }
