@@ -6,6 +6,7 @@ pub mod config;
 pub mod datastore;
 pub mod model;
 pub mod names;
+pub mod s3;
 pub mod scan;
 
 pub use datastore::{BackendConfig, Datastore, Locator};
