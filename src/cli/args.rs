@@ -65,6 +65,15 @@ pub enum Command {
     MoveGroup(MoveGroupArgs),
     /// Move a namespace (with its groups and children) to a new path
     MoveNs(MoveNsArgs),
+    /// Compare an S3 datastore's local cache with its bucket and report drift
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

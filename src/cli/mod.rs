@@ -1,19 +1,19 @@
 //! The command-line front end: parses arguments, runs a subcommand, maps errors to exit codes.
 
 pub mod args;
+pub mod context;
+pub mod demo;
 pub mod exit;
 pub mod ls;
 pub mod moves;
 pub mod plan_text;
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::demo::{DemoSpec, create_demo};
 use crate::tree::{Datastore, Locator, Namespace};
-use args::{Cli, Command, DemoArgs, GlobalArgs, LsArgs};
+use args::{Cli, Command, GlobalArgs, LsArgs};
 use exit::{Exit, Failure};
 
 /// Runs the CLI and returns the process exit code.
@@ -42,7 +42,8 @@ pub fn run() -> i32 {
 fn dispatch(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         None | Some(Command::Tui) => run_tui(&cli.global),
-        Some(Command::Demo(args)) => run_demo(&cli.global, &args),
+        Some(Command::Demo(args)) => demo::run_demo(&cli.global, &args),
+        Some(Command::Verify(args)) => demo::run_verify(&cli.global, &args),
         Some(Command::Ls(args)) => run_ls(&cli.global, &args),
         Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
         Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),
@@ -68,7 +69,7 @@ pub fn parse_ns(s: &str) -> Result<Namespace, Failure> {
     Namespace::parse(s).map_err(Failure::refused)
 }
 
-fn run_tui(global: &GlobalArgs) -> Result<Exit, Failure> {
+pub fn run_tui(global: &GlobalArgs) -> Result<Exit, Failure> {
     let ds = open_datastore(global)?;
     crate::ui::run(ds, global.lock_dir.clone()).map_err(|e| Failure::refused(format!("{e:#}")))?;
     Ok(Exit::Done)
@@ -110,77 +111,5 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string(value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: cannot encode JSON: {e}"),
-    }
-}
-
-fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
-    if args.s3 {
-        return Err(Failure::refused(
-            "demo --s3 is not available yet (S3 support is tracked in issue 5)",
-        ));
-    }
-    let (dir, _temp) = demo_dir(args)?;
-    let spec = DemoSpec {
-        groups: args.groups,
-        full_chunk_store: true,
-    };
-    let summary = create_demo(&dir, spec).map_err(|e| {
-        Failure::refused(format!(
-            "cannot create demo datastore in {}: {e}",
-            dir.display()
-        ))
-    })?;
-    eprintln!(
-        "demo datastore at {}: {} namespaces, {} groups, {} snapshots",
-        dir.display(),
-        summary.namespaces,
-        summary.groups,
-        summary.snapshots
-    );
-    if args.no_tui {
-        println!("{}", dir.display());
-        if let Some(t) = _temp {
-            // Keep it: the user asked for a datastore to use afterwards.
-            let _ = t.keep();
-        }
-        return Ok(Exit::Done);
-    }
-    let mut g = global.clone();
-    g.path = Some(dir.clone());
-    g.store = None;
-    // The demo's locks live beside it, so the demo never touches the real /run.
-    if g.lock_dir.as_path() == std::path::Path::new("/run/proxmox-backup/locks") {
-        g.lock_dir = dir.with_extension("locks");
-    }
-    run_tui(&g)
-}
-
-fn demo_dir(args: &DemoArgs) -> Result<(PathBuf, Option<tempfile::TempDir>), Failure> {
-    match &args.dir {
-        Some(dir) => {
-            if dir.exists()
-                && std::fs::read_dir(dir)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(true)
-            {
-                return Err(Failure::refused(format!(
-                    "{} exists and is not empty: pass an empty or new --dir",
-                    dir.display()
-                )));
-            }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
-            Ok((dir.clone(), None))
-        }
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("pbs-mover-demo-")
-                .tempdir()
-                .map_err(|e| Failure::refused(format!("cannot create a temporary dir: {e}")))?;
-            let dir = t.path().join("demo");
-            std::fs::create_dir(&dir)
-                .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
-            Ok((dir, Some(t)))
-        }
     }
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
 use super::exit::{Exit, Failure};
-use super::{open_datastore, parse_ns, print_json};
-use crate::ops::context::MoveContext;
+use super::context::open_context;
+use super::{parse_ns, print_json};
 use crate::ops::error::MoveError;
 use crate::ops::moves::{move_group, move_namespace};
 use crate::ops::plan::{
@@ -63,15 +63,15 @@ fn error_exit(e: &MoveError) -> Exit {
 
 pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit, Failure> {
     let op = "move-group";
-    let prepared = open_datastore(global).and_then(|ds| {
+    let prepared = (|| {
         let req = MoveGroupRequest {
             ns: parse_ns(&args.ns)?,
             group: GroupId::parse(&args.group).map_err(Failure::refused)?,
             target_ns: parse_ns(&args.target_ns)?,
             merge: !args.no_merge,
         };
-        Ok((MoveContext::filesystem(ds, &global.lock_dir), req))
-    });
+        Ok((open_context(global)?, req))
+    })();
     let (ctx, req) = match prepared {
         Ok(p) => p,
         Err(f) => return Err(report_failure(op, args.dry_run, args.json, f)),
@@ -86,7 +86,7 @@ pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit,
 
 pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failure> {
     let op = "move-ns";
-    let prepared = open_datastore(global).and_then(|ds| {
+    let prepared = (|| {
         let req = MoveNsRequest {
             ns: parse_ns(&args.ns)?,
             target_ns: parse_ns(&args.target_ns)?,
@@ -94,8 +94,8 @@ pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failu
             delete_source: !args.keep_source,
             merge: !args.no_merge,
         };
-        Ok((MoveContext::filesystem(ds, &global.lock_dir), req))
-    });
+        Ok((open_context(global)?, req))
+    })();
     let (ctx, req) = match prepared {
         Ok(p) => p,
         Err(f) => return Err(report_failure(op, args.dry_run, args.json, f)),

@@ -41,6 +41,7 @@ impl Default for BackendOptions {
 
 /// Cache vs bucket differences, as relative paths (`ns/a/vm/100/<time>/index.json.blob`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(serde::Serialize)]
 pub struct DriftReport {
     pub local_objects: usize,
     pub bucket_objects: usize,
@@ -51,7 +52,7 @@ pub struct DriftReport {
     pub size_mismatch: Vec<SizeMismatch>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SizeMismatch {
     pub path: String,
     pub local: u64,

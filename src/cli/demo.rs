@@ -1,0 +1,200 @@
+//! `demo` (optionally served from an embedded S3 server) and `verify` (cache vs bucket).
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::args::{DemoArgs, GlobalArgs, VerifyArgs};
+use super::context::s3_backend;
+use super::exit::{Exit, Failure};
+use super::{open_datastore, print_json, run_tui};
+use crate::demo::{DemoSpec, create_demo};
+use crate::ops::context::MoveContext;
+use crate::tree::s3::{BackendOptions, EmbeddedS3, S3Backend, S3Target, serve_demo};
+use crate::tree::Datastore;
+
+pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
+    let (dir, temp) = demo_dir(args)?;
+    let spec = DemoSpec {
+        groups: args.groups,
+        full_chunk_store: true,
+    };
+    let summary = create_demo(&dir, spec).map_err(|e| {
+        Failure::refused(format!("cannot create demo datastore in {}: {e}", dir.display()))
+    })?;
+    eprintln!(
+        "demo datastore at {}: {} namespaces, {} groups, {} snapshots",
+        dir.display(),
+        summary.namespaces,
+        summary.groups,
+        summary.snapshots
+    );
+    let mut g = global.clone();
+    g.path = Some(dir.clone());
+    g.store = None;
+    // The demo's locks live beside it, so the demo never touches the real /run.
+    if g.lock_dir.as_path() == Path::new("/run/proxmox-backup/locks") {
+        g.lock_dir = dir.with_extension("locks");
+    }
+    if args.s3 {
+        return run_demo_s3(&g, &dir, args.no_tui);
+    }
+    if args.no_tui {
+        println!("{}", dir.display());
+        // Keep it: the user asked for a datastore to use afterwards.
+        if let Some(t) = temp {
+            let _ = t.keep();
+        }
+        return Ok(Exit::Done);
+    }
+    run_tui(&g)
+}
+
+/// Serves the demo datastore from an embedded S3 server on 127.0.0.1 and opens the TUI on
+/// the bucket-backed datastore (or, with `--no-tui`, serves until interrupted).
+fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Failure> {
+    let ds = open_datastore(global)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::refused(format!("cannot start the async runtime: {e}")))?;
+    let root = dir.with_extension("s3");
+    let (server, target): (EmbeddedS3, S3Target) = rt
+        .block_on(serve_demo(&ds.base, &ds.name, &root))
+        .map_err(Failure::refused)?;
+    let creds = write_credentials(dir, &target)?;
+    eprintln!(
+        "S3: serving bucket '{}' at {} (store prefix '{}/'); credentials in {}",
+        target.bucket,
+        target.url,
+        ds.name,
+        creds.display()
+    );
+    if no_tui {
+        eprintln!(
+            "try: . {} && pbs-mover --path {} --s3-endpoint {} --s3-bucket {} --s3-path-style ls; Ctrl-C stops the server",
+            creds.display(),
+            ds.base.display(),
+            target.url,
+            target.bucket
+        );
+        println!("{}", dir.display());
+        rt.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        rt.block_on(server.shutdown());
+        return Ok(Exit::Done);
+    }
+    // The backend owns its own runtime; build it outside any async context.
+    let backend = S3Backend::connect(&target, &ds.name, &BackendOptions::default())
+        .map_err(Failure::refused)?;
+    let ctx = MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend));
+    // TODO(tui2 merge): pass ctx once ui::run takes a MoveContext.
+    let result = crate::ui::run(ctx.ds.clone(), global.lock_dir.clone()).map_err(|e| Failure::refused(format!("{e:#}")));
+    rt.block_on(server.shutdown());
+    result.map(|()| Exit::Done)
+}
+
+/// The demo's throwaway credentials go to a 0600 file, never to the terminal.
+fn write_credentials(dir: &Path, target: &S3Target) -> Result<PathBuf, Failure> {
+    let path = dir.with_extension("s3-credentials.env");
+    let text = format!(
+        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n",
+        target.access_key,
+        target.secret_key.expose()
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Failure::refused(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+fn demo_dir(args: &DemoArgs) -> Result<(PathBuf, Option<tempfile::TempDir>), Failure> {
+    match &args.dir {
+        Some(dir) => {
+            let non_empty = dir.exists()
+                && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true);
+            if non_empty {
+                return Err(Failure::refused(format!(
+                    "{} exists and is not empty: pass an empty or new --dir",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
+            Ok((dir.clone(), None))
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("pbs-mover-demo-")
+                .tempdir()
+                .map_err(|e| Failure::refused(format!("cannot create a temporary dir: {e}")))?;
+            let dir = t.path().join("demo");
+            std::fs::create_dir(&dir)
+                .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
+            Ok((dir, Some(t)))
+        }
+    }
+}
+
+/// `verify`: the local cache against the bucket. Exit 0 when they agree, 1 on drift.
+pub fn run_verify(global: &GlobalArgs, args: &VerifyArgs) -> Result<Exit, Failure> {
+    let result = open_datastore(global).and_then(|ds| verify(global, &ds));
+    match result {
+        Ok(report) => {
+            let clean = report.is_clean();
+            if args.json {
+                let mut v = serde_json::to_value(&report).unwrap_or_default();
+                v["ok"] = clean.into();
+                v["op"] = "verify".into();
+                print_json(&v);
+            } else {
+                print_drift(&report);
+            }
+            Ok(if clean { Exit::Done } else { Exit::Refused })
+        }
+        Err(f) => {
+            if args.json {
+                print_json(&serde_json::json!({"ok": false, "op": "verify", "error": f.message}));
+            }
+            Err(f)
+        }
+    }
+}
+
+fn verify(global: &GlobalArgs, ds: &Datastore) -> Result<crate::tree::s3::DriftReport, Failure> {
+    let backend = s3_backend(global, ds)?.ok_or_else(|| {
+        Failure::refused(format!(
+            "datastore '{}' has no S3 backend: verify compares an S3 datastore's local cache with its bucket",
+            ds.name
+        ))
+    })?;
+    backend.check_drift(&ds.base).map_err(Failure::refused)
+}
+
+fn print_drift(r: &crate::tree::s3::DriftReport) {
+    eprintln!(
+        "local cache: {} objects, bucket: {} objects",
+        r.local_objects, r.bucket_objects
+    );
+    for p in &r.missing_in_bucket {
+        eprintln!("missing in bucket: {p}");
+    }
+    for p in &r.missing_locally {
+        eprintln!("missing in local cache: {p}");
+    }
+    for m in &r.size_mismatch {
+        eprintln!("size differs: {} (local {} bytes, bucket {} bytes)", m.path, m.local, m.bucket);
+    }
+    if r.is_clean() {
+        eprintln!("no drift");
+    }
+}
+

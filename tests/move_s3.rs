@@ -1,0 +1,209 @@
+//! Moves on an S3-backed datastore through the real binary: a real S3 server over HTTP on
+//! 127.0.0.1 (s3s-fs, in this process), the local cache in a temp dir, byte-for-byte checks
+//! of every object and cache file, injected faults.
+
+#[path = "common/s3.rs"]
+mod s3_common;
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output, Stdio};
+
+use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE};
+use pbs_mover::tree::s3::upload_tree;
+use sha2::{Digest, Sha256};
+use support::{Store, exit_code, json, stderr};
+
+struct S3Store {
+    env: S3Env,
+    store: Store,
+}
+
+impl S3Store {
+    fn demo(groups: usize) -> Self {
+        let store = Store::demo(groups);
+        let env = S3Env::start();
+        env.rt.block_on(upload_tree(&env.bucket, STORE, &store.base, 16)).unwrap();
+        Self { env, store }
+    }
+
+    fn cmd(&self, secret: &str) -> Command {
+        let mut c = self.store.cmd();
+        c.args(["--s3-endpoint", self.env.target.url.as_str(), "--s3-bucket", BUCKET, "--s3-path-style"])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(SECRET_KEY).args(args).output().unwrap()
+    }
+
+    /// Every object of the store: key (without `<store>/.cnt/`) → sha256.
+    fn objects(&self) -> BTreeMap<String, String> {
+        let prefix = format!("{STORE}/.cnt/");
+        self.env
+            .keys(&prefix)
+            .into_iter()
+            .map(|k| {
+                let data = self.env.get(&k);
+                (k[prefix.len()..].to_string(), format!("{:x}", Sha256::digest(&data)))
+            })
+            .collect()
+    }
+}
+
+/// Snapshot objects keyed by `<type>/<id>/<time>/<file>` (namespace-independent).
+fn snapshot_objects(objects: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in objects {
+        let parts: Vec<&str> = k.split('/').collect();
+        let n = parts.len();
+        if n >= 4 && matches!(parts[n - 4], "vm" | "ct" | "host") {
+            assert!(out.insert(parts[n - 4..].join("/"), v.clone()).is_none(), "{k} twice");
+        }
+    }
+    out
+}
+
+fn assert_verify_clean(s: &S3Store) {
+    let out = s.run(&["verify", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{} {}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(json(&out)["ok"], true);
+}
+
+#[test]
+fn move_group_moves_bucket_and_cache_together() {
+    let s = S3Store::demo(40);
+    assert_verify_clean(&s);
+    let before = s.objects();
+    let local_before = s.store.snapshot().snapshot_files();
+    let out = s.run(&["move-group", "--group", "vm/100", "--target-ns", "prod", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let after = s.objects();
+    assert_eq!(snapshot_objects(&before), snapshot_objects(&after), "every object once, same bytes");
+    assert!(!after.keys().any(|k| k.starts_with("vm/100/")), "source objects deleted");
+    assert_eq!(after.get("ns/prod/vm/100/owner"), before.get("vm/100/owner"));
+    assert!(after.keys().any(|k| k.starts_with("ns/prod/vm/100/2026-")), "':' in keys");
+    assert_eq!(local_before, s.store.snapshot().snapshot_files());
+    assert!(!s.store.group_dir("", "vm/100").exists());
+    assert_verify_clean(&s);
+}
+
+#[test]
+fn move_ns_creates_and_removes_namespace_markers() {
+    let s = S3Store::demo(40);
+    let before = s.objects();
+    let out = s.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let after = s.objects();
+    assert_eq!(snapshot_objects(&before), snapshot_objects(&after));
+    for marker in ["ns/archive/ns/prod/.namespace", "ns/archive/ns/prod/ns/web/ns/eu-west/ns/edge/.namespace"] {
+        assert!(after.contains_key(marker), "{marker}");
+    }
+    assert!(!after.keys().any(|k| k.starts_with("ns/prod/")), "source prefix emptied, markers too");
+    assert!(!s.store.ns_dir("prod").exists());
+    assert_verify_clean(&s);
+}
+
+#[test]
+fn copy_failure_leaves_that_group_complete_at_the_source() {
+    let s = S3Store::demo(40);
+    let times: Vec<String> = std::fs::read_dir(s.store.group_dir("prod/db", "ct/118"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("20"))
+        .collect();
+    let victim = format!("ct/118/{}/root.pxar.didx", times[times.len() / 2]);
+    s.env.faults().update(|f| f.fail_copy = vec![victim]);
+    let before = s.objects();
+    let out = s.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod", "--json"]);
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    let j = json(&out);
+    let failed = j["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{j}");
+    assert_eq!(failed[0]["group"], "ct/118");
+    assert_eq!(failed[0]["reason"], "error");
+    assert_eq!(failed[0]["snapshots_moved"], 0);
+    assert!(failed[0]["message"].as_str().unwrap().contains("copy"), "{}", failed[0]["message"]);
+    let after = s.objects();
+    // The failed group is complete at the source, nothing of it at the target.
+    for (k, v) in before.iter().filter(|(k, _)| k.starts_with("ns/prod/ns/db/ct/118/")) {
+        assert_eq!(after.get(k), Some(v), "{k}");
+    }
+    assert!(!after.keys().any(|k| k.contains("archive/ns/prod/ns/db/ct/118")));
+    assert!(s.store.group_dir("prod/db", "ct/118").join("owner").exists());
+    assert!(s.store.group_dir("archive/prod/db", "vm/102").is_dir(), "others moved");
+    assert_eq!(snapshot_objects(&before), snapshot_objects(&after));
+    s.env.faults().update(|f| f.fail_copy.clear());
+    assert_verify_clean(&s);
+}
+
+#[test]
+fn delete_failure_is_reported_as_orphans_not_loss() {
+    let s = S3Store::demo(20);
+    s.env.faults().update(|f| f.fail_delete_objects = true);
+    let out = s.run(&["move-group", "--group", "vm/100", "--target-ns", "prod", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let orphans = j["orphans"].as_array().unwrap();
+    assert!(!orphans.is_empty());
+    assert!(orphans.iter().all(|o| o["key"].as_str().unwrap().contains("/.cnt/vm/100/")));
+    // The target has every object; the source objects are left over, nothing is lost.
+    let after = s.objects();
+    assert!(after.keys().any(|k| k.starts_with("ns/prod/vm/100/")));
+    assert!(s.store.group_dir("prod", "vm/100").is_dir());
+}
+
+#[test]
+fn wrong_credentials_change_nothing_and_never_print_the_secret() {
+    let s = S3Store::demo(10);
+    let before = s.objects();
+    let local = s.store.snapshot();
+    let out = s.cmd("wrong-secret-value").args(["move-group", "--group", "vm/100", "--target-ns", "prod"]).output().unwrap();
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("credentials"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("wrong-secret-value") && !err.contains(SECRET_KEY));
+    assert_eq!(before, s.objects());
+    assert_eq!(local, s.store.snapshot());
+}
+
+#[test]
+fn dry_run_counts_objects_and_bytes_and_changes_nothing() {
+    let s = S3Store::demo(40);
+    let before = s.objects();
+    let out = s.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod", "--dry-run", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let groups = j["plan"]["groups"].as_array().unwrap();
+    let objects: u64 = groups.iter().map(|g| g["s3_objects"].as_u64().unwrap()).sum();
+    let files: u64 = groups.iter().map(|g| g["files"].as_u64().unwrap()).sum();
+    assert_eq!(objects, files, "one object per cache file");
+    assert!(groups.iter().all(|g| g["s3_bytes"].as_u64().unwrap() > 0));
+    assert_eq!(before, s.objects());
+    assert!(!s.store.locks.exists());
+}
+
+#[test]
+fn large_group_over_a_thousand_objects() {
+    let s = S3Store::demo(0);
+    let times: Vec<String> = (0..260).map(|i| pbs_mover::tree::SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string()).collect();
+    let refs: Vec<&str> = times.iter().map(String::as_str).collect();
+    s.store.add_group("", "vm/900", "root@pam", &refs);
+    for t in &times {
+        let dir = s.store.group_dir("", "vm/900").join(t);
+        std::fs::write(dir.join("drive-scsi0.img.fidx"), t.as_bytes()).unwrap();
+        std::fs::write(dir.join("qemu-server.conf.blob"), b"conf").unwrap();
+    }
+    s.env.rt.block_on(upload_tree(&s.env.bucket, STORE, &s.store.base, 16)).unwrap();
+    let before = s.objects();
+    assert!(before.len() > 1000);
+    let out = s.run(&["move-group", "--group", "vm/900", "--target-ns", "prod", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["moved"][0]["snapshots"], 260);
+    assert_eq!(snapshot_objects(&before), snapshot_objects(&s.objects()));
+    assert_verify_clean(&s);
+}
