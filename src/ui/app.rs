@@ -187,6 +187,22 @@ impl Action {
         }
     }
 
+    /// Short footer label in a context.
+    pub fn hint_in(self, ctx: Context) -> &'static str {
+        match (self, ctx) {
+            (Action::Accept, Context::Picker) => "preview",
+            (Action::Accept, Context::Preview) => "press",
+            (Action::Close, Context::Picker) => "cancel",
+            (Action::Close, Context::Status) => "back",
+            (Action::Up | Action::Down, Context::Preview | Context::Status) => "scroll",
+            (Action::NextField, Context::Preview) => "button",
+            (Action::ForceQuit, Context::Confirm) => "force quit",
+            (Action::Yes, Context::Confirm) => "quit",
+            (Action::No, Context::Confirm) => "stay",
+            _ => self.hint(),
+        }
+    }
+
     /// Short footer label.
     pub fn hint(self) -> &'static str {
         match self {

@@ -125,7 +125,7 @@ pub fn hints(keymap: &Keymap, ctx: Context, theme: &Theme, width: usize) -> Line
         let Some(key) = keymap.first_key(ctx, *action) else {
             continue;
         };
-        let (key, label) = (key.to_string(), format!(" {}  ", action.hint()));
+        let (key, label) = (key.to_string(), format!(" {}  ", action.hint_in(ctx)));
         used += key.chars().count() + label.trim_end().chars().count();
         if used > width {
             break;

@@ -117,7 +117,8 @@ impl PickerState {
         all.iter()
             .filter(|ns| match &self.source {
                 MoveSource::Namespace(src) => src.contains(ns).is_none(),
-                MoveSource::Groups(_) => true,
+                // Groups all from one namespace cannot move into it: not worth a row.
+                MoveSource::Groups(groups) => groups.iter().any(|(g_ns, _)| g_ns != *ns),
             })
             .filter(|ns| needle.is_empty() || ns.human().to_lowercase().contains(&needle))
             .collect()
@@ -144,7 +145,7 @@ impl PickerState {
         match self.field {
             Field::List => {
                 self.filter.push(c);
-                self.cursor = 0;
+                self.cursor = self.best_match();
             }
             Field::Name => self.name.push(c),
             _ => return false,
@@ -159,10 +160,24 @@ impl PickerState {
             _ => false,
         };
         if done {
-            self.cursor = 0;
+            self.cursor = self.best_match();
             self.error = None;
         }
         done
+    }
+
+    /// The row to put the cursor on after the filter changed: the namespace whose path or
+    /// name is exactly the filter (typing `b` picks `b`, not `a/sub`), else the first.
+    fn best_match(&self) -> usize {
+        let f = self.filter.to_lowercase();
+        let cands = self.candidates();
+        let exact = |ns: &&Namespace| ns.human().to_lowercase() == f;
+        let named = |ns: &&Namespace| ns.name().is_some_and(|n| n.to_lowercase() == f);
+        cands
+            .iter()
+            .position(exact)
+            .or_else(|| cands.iter().position(named))
+            .unwrap_or(0)
     }
 
     /// Space on an option field.

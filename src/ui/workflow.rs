@@ -161,7 +161,11 @@ impl App {
             return false;
         };
         match result {
-            Ok(all) => p.all = Some(all),
+            Ok(mut all) => {
+                // By components: each namespace right above its children, like the tree.
+                all.sort();
+                p.all = Some(all);
+            }
             Err(e) => {
                 p.all = Some(Vec::new());
                 p.error = Some(format!("cannot list namespaces: {e}"));
