@@ -337,11 +337,10 @@ fn button_line(p: &PreviewState, more: String, t: &Theme) -> Line<'static> {
             Span::styled(format!(" [ {label} ] "), t.group)
         }
     };
-    let movable = p.outcome.as_ref().map_or(0, PlanOutcome::movable);
-    let move_label = if movable == 0 {
-        "Move (nothing movable)".to_string()
-    } else {
-        format!("Move {movable}")
+    let move_label = match p.outcome.as_ref().map(PlanOutcome::movable) {
+        None => "Move (planning…)".to_string(),
+        Some(0) => "Move (nothing movable)".to_string(),
+        Some(n) => format!("Move {n}"),
     };
     Line::from(vec![
         button(Button::Cancel, "Cancel"),
