@@ -298,7 +298,7 @@ fn loading_is_lazy_one_level_per_expand() {
     );
     // Feed the result back by hand: it asks for the sizes of root's groups, nothing deeper.
     let mut results = Vec::new();
-    for Command::Scan(req) in first {
+    for req in scans(first) {
         pbs_mover::ui::scan_jobs::run(&f.ds, req, &mut |r| results.push(r));
     }
     for r in results {
@@ -308,7 +308,7 @@ fn loading_is_lazy_one_level_per_expand() {
     assert_eq!(next.len(), 1);
     assert!(matches!(&next[0], Command::Scan(ScanRequest::Sizes { ns, .. }) if ns.is_root()));
     assert!(app.busy());
-    for Command::Scan(req) in next {
+    for req in scans(next) {
         pbs_mover::ui::scan_jobs::run(&f.ds, req, &mut |r| {
             app.handle_event(AppEvent::Scan(r));
         });
@@ -333,7 +333,7 @@ fn stale_results_are_dropped_after_refresh() {
     let old = app.take_commands();
     app.refresh_ns(&Namespace::root());
     let mut results = Vec::new();
-    for Command::Scan(req) in old {
+    for req in scans(old) {
         pbs_mover::ui::scan_jobs::run(&f.ds, req, &mut |r| results.push(r));
     }
     for r in results {
@@ -404,4 +404,15 @@ fn user_keymap_changes_help_and_footer() {
     assert!(!app.should_quit());
     press(&mut app, &[KeyCode::Char('x')]);
     assert!(app.should_quit());
+}
+
+/// The scan requests among queued commands.
+fn scans(commands: Vec<Command>) -> Vec<ScanRequest> {
+    commands
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Scan(req) => Some(req),
+            _ => None,
+        })
+        .collect()
 }

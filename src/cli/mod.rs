@@ -71,7 +71,8 @@ pub fn parse_ns(s: &str) -> Result<Namespace, Failure> {
 
 pub fn run_tui(global: &GlobalArgs) -> Result<Exit, Failure> {
     let ds = open_datastore(global)?;
-    crate::ui::run(ds, global.lock_dir.clone()).map_err(|e| Failure::refused(format!("{e:#}")))?;
+    let ctx = crate::ops::context::MoveContext::filesystem(ds, &global.lock_dir);
+    crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")))?;
     Ok(Exit::Done)
 }
 

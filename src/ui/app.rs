@@ -10,14 +10,18 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_tree_widget::{TreeItem, TreeState};
 
+use crate::ops::context::MoveContext;
+use crate::ops::progress::CancelToken;
 use crate::tree::{Datastore, GroupId, Namespace, ScanWarning, SnapshotTime};
 
+use super::jobs::{JobId, JobMsg, Jobs, MoveSpec};
 use super::keymap::{Context, Keymap};
 use super::model::{LoadState, Model, NodeKey};
 use super::scan_jobs::{ScanRequest, ScanResult};
 use super::status::{Level, StatusLog};
 use super::theme::Theme;
 use super::tree_view;
+use super::workflow::{Marks, Popup, StatusView};
 
 /// Everything a user can ask for. Names are the keymap's action names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,29 +43,66 @@ pub enum Action {
     Close,
     Accept,
     Backspace,
+    Mark,
+    Select,
+    Unmark,
+    PickTarget,
+    CancelMove,
+    StatusFocus,
+    NextField,
+    PrevField,
+    Toggle,
+    Increase,
+    Decrease,
+    Yes,
+    No,
+    NextLog,
+    PrevLog,
 }
 
-use Context::{Filter as CF, Global as CG, Help as CH, Tree as CT};
+use Context::{
+    Confirm as CC, Filter as CF, Global as CG, Help as CH, Picker as CP, Preview as CV,
+    Status as CS, Tree as CT,
+};
 
 /// (action, keymap name, contexts it may be bound in). Order = order in help.
 const ACTIONS: &[(Action, &str, &[Context])] = &[
-    (Action::Up, "up", &[CT, CH]),
-    (Action::Down, "down", &[CT, CH]),
-    (Action::PageUp, "page_up", &[CT]),
-    (Action::PageDown, "page_down", &[CT]),
-    (Action::Top, "top", &[CT]),
-    (Action::Bottom, "bottom", &[CT]),
+    (Action::Up, "up", &[CT, CH, CP, CV, CS]),
+    (Action::Down, "down", &[CT, CH, CP, CV, CS]),
+    (Action::PageUp, "page_up", &[CT, CP, CV, CS]),
+    (Action::PageDown, "page_down", &[CT, CP, CV, CS]),
+    (Action::Top, "top", &[CT, CS]),
+    (Action::Bottom, "bottom", &[CT, CS]),
     (Action::Expand, "expand", &[CT]),
     (Action::Collapse, "collapse", &[CT]),
+    (Action::Mark, "mark", &[CT]),
+    (Action::Select, "select", &[CT]),
+    (Action::Unmark, "unmark", &[CT]),
+    (Action::PickTarget, "pick_target", &[CT]),
+    (Action::NextField, "next_field", &[CP, CV]),
+    (Action::PrevField, "prev_field", &[CP, CV]),
+    (Action::Toggle, "toggle", &[CP]),
+    (Action::Increase, "increase", &[CP]),
+    (Action::Decrease, "decrease", &[CP]),
+    (Action::Yes, "yes", &[CV, CC]),
+    (Action::No, "no", &[CV, CC]),
+    (Action::NextLog, "next_log", &[CS]),
+    (Action::PrevLog, "prev_log", &[CS]),
+    (Action::CancelMove, "cancel_move", &[CT, CS]),
+    (Action::StatusFocus, "status", &[CT]),
     (Action::Refresh, "refresh", &[CT]),
     (Action::Filter, "filter", &[CT]),
-    (Action::Accept, "accept", &[CF]),
-    (Action::Backspace, "backspace", &[CF]),
+    (Action::Accept, "accept", &[CF, CP, CV]),
+    (Action::Backspace, "backspace", &[CF, CP]),
     (Action::ClearFilter, "clear_filter", &[CT, CF]),
     (Action::Help, "help", &[CT]),
-    (Action::Close, "close", &[CH]),
+    (Action::Close, "close", &[CH, CP, CS]),
     (Action::Quit, "quit", &[CT]),
-    (Action::ForceQuit, "force_quit", &[CG, CT, CH, CF]),
+    (
+        Action::ForceQuit,
+        "force_quit",
+        &[CG, CT, CH, CF, CP, CV, CC, CS],
+    ),
 ];
 
 impl Action {
@@ -95,8 +136,38 @@ impl Action {
     /// What the action does, as shown in help.
     pub fn describe(self, ctx: Context) -> &'static str {
         match (self, ctx) {
-            (Action::Up, Context::Help) => "scroll up",
-            (Action::Down, Context::Help) => "scroll down",
+            (Action::Up, Context::Help | Context::Preview | Context::Status) => "scroll up",
+            (Action::Down, Context::Help | Context::Preview | Context::Status) => "scroll down",
+            (Action::Top, Context::Status) => "oldest line",
+            (Action::Bottom, Context::Status) => "newest line (follow)",
+            (Action::Accept, Context::Picker) => "preview the move (dry run)",
+            (Action::Accept, Context::Preview) => "press the focused button",
+            (Action::Close, Context::Picker) => "cancel",
+            (Action::Close, Context::Status) => "back to the tree",
+            (Action::Backspace, Context::Picker) => "delete a character (filter or name)",
+            (Action::NextField, Context::Preview) => "switch button",
+            (Action::PrevField, Context::Preview) => "switch button",
+            (Action::Yes, Context::Confirm) => "cancel the moves and quit",
+            (Action::No, Context::Confirm) => "stay",
+            (Action::ForceQuit, Context::Confirm) => {
+                "quit NOW (the move stops mid-group; resume fixes it)"
+            }
+            (Action::ForceQuit, _) => "quit (twice while a move runs: force)",
+            (Action::Mark, _) => "mark the group/namespace as the move source",
+            (Action::Select, _) => "add/remove the group to a multi-selection",
+            (Action::Unmark, _) => "clear all marks",
+            (Action::PickTarget, _) => "move the marked items (or the cursor's): pick target",
+            (Action::CancelMove, _) => "cancel the running move (between snapshots)",
+            (Action::StatusFocus, _) => "focus the status pane (scroll the move logs)",
+            (Action::NextField, _) => "next field",
+            (Action::PrevField, _) => "previous field",
+            (Action::Toggle, _) => "toggle the focused option",
+            (Action::Increase, _) => "max depth +1",
+            (Action::Decrease, _) => "max depth -1",
+            (Action::Yes, _) => "start the move now",
+            (Action::No, _) => "cancel, nothing is moved",
+            (Action::NextLog, _) => "next move's log",
+            (Action::PrevLog, _) => "previous move's log",
             (Action::Up, _) => "move up",
             (Action::Down, _) => "move down",
             (Action::PageUp, _) => "page up",
@@ -112,8 +183,23 @@ impl Action {
             (Action::ClearFilter, _) => "clear the filter",
             (Action::Help, _) => "this help",
             (Action::Close, _) => "close help",
-            (Action::Quit, _) => "quit",
-            (Action::ForceQuit, _) => "quit at once",
+            (Action::Quit, _) => "quit (asks while moves run)",
+        }
+    }
+
+    /// Short footer label in a context.
+    pub fn hint_in(self, ctx: Context) -> &'static str {
+        match (self, ctx) {
+            (Action::Accept, Context::Picker) => "preview",
+            (Action::Accept, Context::Preview) => "press",
+            (Action::Close, Context::Picker) => "cancel",
+            (Action::Close, Context::Status) => "back",
+            (Action::Up | Action::Down, Context::Preview | Context::Status) => "scroll",
+            (Action::NextField, Context::Preview) => "button",
+            (Action::ForceQuit, Context::Confirm) => "force quit",
+            (Action::Yes, Context::Confirm) => "quit",
+            (Action::No, Context::Confirm) => "stay",
+            _ => self.hint(),
         }
     }
 
@@ -129,6 +215,16 @@ impl Action {
             Action::ClearFilter => "clear",
             Action::Close => "close",
             Action::Refresh => "refresh",
+            Action::Mark => "mark",
+            Action::Select => "select",
+            Action::PickTarget => "move",
+            Action::CancelMove => "cancel move",
+            Action::StatusFocus => "log",
+            Action::NextField => "next field",
+            Action::Toggle => "toggle",
+            Action::Yes => "move",
+            Action::No => "cancel",
+            Action::NextLog => "next log",
             other => other.name(),
         }
     }
@@ -140,12 +236,44 @@ pub enum AppEvent {
     Key(KeyEvent),
     Resize,
     Scan(ScanResult),
+    /// Every namespace of the datastore, for the target picker.
+    Namespaces(Result<Vec<Namespace>, String>),
+    /// A dry-run plan for the preview with sequence number `seq`.
+    Plan {
+        seq: u64,
+        outcome: super::preview::PlanOutcome,
+    },
+    /// Progress and results of a background move.
+    Job(JobMsg),
 }
 
 /// Side effects requested by the state, executed outside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Command {
     Scan(ScanRequest),
+    ListNamespaces,
+    Plan {
+        seq: u64,
+        spec: MoveSpec,
+    },
+    /// Runs the engine for a confirmed move; `cancel` is checked between snapshots.
+    StartMove {
+        id: JobId,
+        spec: MoveSpec,
+        cancel: CancelToken,
+    },
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Command::Scan(a), Command::Scan(b)) => a == b,
+            (Command::ListNamespaces, Command::ListNamespaces) => true,
+            (Command::Plan { seq: a, .. }, Command::Plan { seq: b, .. }) => a == b,
+            (Command::StartMove { id: a, .. }, Command::StartMove { id: b, .. }) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// What the cursor is on.
@@ -170,8 +298,8 @@ pub type NodePath = Vec<NodeKey>;
 
 pub struct App {
     pub ds: Arc<Datastore>,
-    /// Not used by the read-only browser; the move workflow takes its locks there.
-    pub lock_dir: PathBuf,
+    /// The move engine's view of the datastore (locks, content backend); cloned into jobs.
+    pub ctx: MoveContext,
     pub keymap: Keymap,
     pub theme: Theme,
     pub model: Model,
@@ -182,20 +310,38 @@ pub struct App {
     pub status: StatusLog,
     /// Rows of the tree viewport at the last draw (for PgUp/PgDn).
     pub page_rows: usize,
+    /// Move sources chosen with `m`/Space.
+    pub marks: Marks,
+    /// The picker, the preview or the quit question, on top of everything but help.
+    pub popup: Option<Popup>,
+    pub jobs: Jobs,
+    pub status_view: StatusView,
     items: Vec<TreeItem<'static, NodeKey>>,
-    items_dirty: bool,
-    commands: Vec<Command>,
+    pub(super) items_dirty: bool,
+    pub(super) commands: Vec<Command>,
     /// Scans requested and not yet finished.
     pending: usize,
-    quit: bool,
+    pub(super) quit: bool,
+    /// Quit was forced while a move ran: the caller must not wait for it.
+    pub(super) forced: bool,
+    /// Quit once the cancelled moves have stopped.
+    pub(super) quit_when_idle: bool,
+    pub(super) plan_seq: u64,
 }
 
 impl App {
-    /// A browser on `ds` with the root namespace opened and its listing requested.
+    /// A browser on a filesystem datastore `ds` with PBS locks under `lock_dir`.
     pub fn new(ds: Arc<Datastore>, lock_dir: PathBuf, keymap: Keymap, theme: Theme) -> Self {
+        let ctx = MoveContext::filesystem((*ds).clone(), &lock_dir);
+        Self::with_context(ctx, keymap, theme)
+    }
+
+    /// A browser on the context's datastore with the root namespace opened and its listing
+    /// requested. Moves run through `ctx` (any backend).
+    pub fn with_context(ctx: MoveContext, keymap: Keymap, theme: Theme) -> Self {
         let mut app = Self {
-            ds,
-            lock_dir,
+            ds: Arc::new(ctx.ds.clone()),
+            ctx,
             keymap,
             theme,
             model: Model::default(),
@@ -204,11 +350,18 @@ impl App {
             help: None,
             status: StatusLog::default(),
             page_rows: 10,
+            marks: Marks::default(),
+            popup: None,
+            jobs: Jobs::default(),
+            status_view: StatusView::default(),
             items: Vec::new(),
             items_dirty: true,
             commands: Vec::new(),
             pending: 0,
             quit: false,
+            forced: false,
+            quit_when_idle: false,
+            plan_seq: 0,
         };
         app.greet();
         let root = Namespace::root();
@@ -220,11 +373,17 @@ impl App {
     }
 
     fn greet(&mut self) {
-        let hint = self
-            .keymap
-            .first_key(Context::Tree, Action::Help)
-            .map_or(String::new(), |k| format!(" Press {k} for help."));
-        let msg = format!("Datastore {}: read-only browser.{hint}", self.ds.name);
+        let key = |a| self.keymap.first_key(Context::Tree, a);
+        let hint = match (
+            key(Action::Mark),
+            key(Action::PickTarget),
+            key(Action::Help),
+        ) {
+            (Some(m), Some(p), Some(h)) => format!(" {m} marks, {p} moves, {h} help."),
+            (_, _, Some(h)) => format!(" Press {h} for help."),
+            _ => String::new(),
+        };
+        let msg = format!("Datastore {}.{hint}", self.ds.name);
         self.status.push(Level::Info, msg);
         if let Some(m) = &self.ds.maintenance {
             let msg = format!("datastore is in maintenance mode '{m}'");
@@ -234,6 +393,11 @@ impl App {
 
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// Quit was forced (Ctrl-C twice) while a move was still running.
+    pub fn forced_quit(&self) -> bool {
+        self.forced
     }
 
     pub fn take_commands(&mut self) -> Vec<Command> {
@@ -251,6 +415,9 @@ impl App {
             AppEvent::Key(key) => self.handle_key(&key),
             AppEvent::Resize => true,
             AppEvent::Scan(result) => self.on_scan(result),
+            AppEvent::Namespaces(result) => self.on_namespaces(result),
+            AppEvent::Plan { seq, outcome } => self.on_plan(seq, outcome),
+            AppEvent::Job(msg) => self.on_job(msg),
         }
     }
 
@@ -258,8 +425,12 @@ impl App {
     pub fn context(&self) -> Context {
         if self.help.is_some() {
             Context::Help
+        } else if let Some(p) = &self.popup {
+            p.context()
         } else if self.filter.editing {
             Context::Filter
+        } else if self.status_view.focused {
+            Context::Status
         } else {
             Context::Tree
         }
@@ -274,6 +445,7 @@ impl App {
         match self.keymap.action(ctx, key) {
             Some(action) => self.apply(action),
             None if ctx == Context::Filter => self.type_into_filter(key),
+            None if ctx == Context::Picker => self.type_into_picker(key),
             None => false,
         }
     }
@@ -295,9 +467,16 @@ impl App {
 
     /// Performs an action; `true` when something visible changed.
     pub fn apply(&mut self, action: Action) -> bool {
+        if action == Action::ForceQuit && self.help.is_none() {
+            return self.force_quit();
+        }
         match self.context() {
             Context::Help => self.apply_help(action),
             Context::Filter => self.apply_filter(action),
+            Context::Picker => self.apply_picker(action),
+            Context::Preview => self.apply_preview(action),
+            Context::Confirm => self.apply_confirm(action),
+            Context::Status => self.apply_status(action),
             _ => self.apply_tree(action),
         }
     }
@@ -310,7 +489,7 @@ impl App {
             Action::Up if *scroll > 0 => *scroll -= 1,
             Action::Down => *scroll = scroll.saturating_add(1),
             Action::Close | Action::Help => self.help = None,
-            Action::ForceQuit => self.quit = true,
+            Action::ForceQuit => return self.force_quit(),
             _ => return false,
         }
         true
@@ -326,7 +505,6 @@ impl App {
                 self.filter_changed();
             }
             Action::ClearFilter => self.clear_filter(),
-            Action::ForceQuit => self.quit = true,
             _ => return false,
         }
         true
@@ -355,9 +533,14 @@ impl App {
                 self.help = Some(0);
                 true
             }
-            // The move workflow will ask for confirmation here while moves run.
-            Action::Quit | Action::ForceQuit => {
-                self.quit = true;
+            Action::Quit => self.request_quit(),
+            Action::Mark => self.mark(),
+            Action::Select => self.toggle_select(),
+            Action::Unmark => self.unmark(),
+            Action::PickTarget => self.open_picker(),
+            Action::CancelMove => self.cancel_running(),
+            Action::StatusFocus => {
+                self.status_view.focused = true;
                 true
             }
             _ => false,
@@ -373,6 +556,7 @@ impl App {
                 &self.model,
                 &self.tree_state,
                 &self.filter.text,
+                &self.marks,
                 &self.theme,
             );
             self.items_dirty = false;
@@ -578,7 +762,7 @@ impl App {
         }
     }
 
-    fn refresh_selected(&mut self) -> bool {
+    pub(super) fn refresh_selected(&mut self) -> bool {
         let ns = match self.selection() {
             Selection::Ns(ns) => ns,
             Selection::Group(ns, _) | Selection::Snapshot(ns, _, _) => ns,
@@ -690,12 +874,9 @@ impl App {
             if commands.is_empty() {
                 return;
             }
-            for Command::Scan(req) in commands {
-                let ds = Arc::clone(&self.ds);
-                let mut results = Vec::new();
-                super::scan_jobs::run(&ds, req, &mut |r| results.push(r));
-                for r in results {
-                    self.on_scan(r);
+            for command in commands {
+                for ev in super::workflow::run_command_inline(&self.ds, &self.ctx, command) {
+                    self.handle_event(ev);
                 }
             }
         }

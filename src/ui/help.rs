@@ -10,8 +10,12 @@ use super::keymap::{Context, Keymap};
 use super::theme::Theme;
 
 /// Contexts in the order help lists them.
-const HELP_ORDER: [Context; 4] = [
+const HELP_ORDER: [Context; 8] = [
     Context::Tree,
+    Context::Picker,
+    Context::Preview,
+    Context::Status,
+    Context::Confirm,
     Context::Filter,
     Context::Help,
     Context::Global,
@@ -88,13 +92,31 @@ pub fn hints(keymap: &Keymap, ctx: Context, theme: &Theme, width: usize) -> Line
         Context::Tree => &[
             Action::Help,
             Action::Quit,
-            Action::Expand,
-            Action::Collapse,
+            Action::Mark,
+            Action::Select,
+            Action::PickTarget,
+            Action::CancelMove,
+            Action::StatusFocus,
             Action::Filter,
+            Action::Expand,
             Action::Refresh,
         ],
         Context::Filter => &[Action::Accept, Action::ClearFilter],
         Context::Help => &[Action::Close],
+        Context::Picker => &[
+            Action::Accept,
+            Action::Close,
+            Action::NextField,
+            Action::Toggle,
+        ],
+        Context::Preview => &[Action::Yes, Action::No, Action::NextField, Action::Down],
+        Context::Confirm => &[Action::Yes, Action::No, Action::ForceQuit],
+        Context::Status => &[
+            Action::Close,
+            Action::Up,
+            Action::NextLog,
+            Action::CancelMove,
+        ],
         Context::Global => &[],
     };
     let mut spans = Vec::new();
@@ -103,7 +125,7 @@ pub fn hints(keymap: &Keymap, ctx: Context, theme: &Theme, width: usize) -> Line
         let Some(key) = keymap.first_key(ctx, *action) else {
             continue;
         };
-        let (key, label) = (key.to_string(), format!(" {}  ", action.hint()));
+        let (key, label) = (key.to_string(), format!(" {}  ", action.hint_in(ctx)));
         used += key.chars().count() + label.trim_end().chars().count();
         if used > width {
             break;

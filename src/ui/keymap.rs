@@ -21,14 +21,26 @@ pub enum Context {
     Tree,
     Help,
     Filter,
+    /// The target namespace picker (unbound characters go into its filter or name field).
+    Picker,
+    /// The dry-run preview with its Cancel/Move buttons.
+    Preview,
+    /// "Moves are running — quit anyway?"
+    Confirm,
+    /// The focused status pane (move logs).
+    Status,
 }
 
 impl Context {
-    pub const ALL: [Context; 4] = [
+    pub const ALL: [Context; 8] = [
         Context::Global,
         Context::Tree,
         Context::Help,
         Context::Filter,
+        Context::Picker,
+        Context::Preview,
+        Context::Confirm,
+        Context::Status,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +49,10 @@ impl Context {
             Context::Tree => "tree",
             Context::Help => "help",
             Context::Filter => "filter",
+            Context::Picker => "picker",
+            Context::Preview => "preview",
+            Context::Confirm => "confirm",
+            Context::Status => "status",
         }
     }
 
@@ -46,6 +62,10 @@ impl Context {
             Context::Tree => "Browse",
             Context::Help => "Help",
             Context::Filter => "Filter input",
+            Context::Picker => "Target picker",
+            Context::Preview => "Dry-run preview",
+            Context::Confirm => "Quit while moves run",
+            Context::Status => "Status pane (move logs)",
         }
     }
 

@@ -1,4 +1,5 @@
-//! The terminal UI: a lazily loaded, read-only browser of namespaces, groups and snapshots.
+//! The terminal UI: a lazily loaded browser of namespaces, groups and snapshots, and the
+//! move workflow (marks, target picker, dry-run preview, background moves, status log).
 //!
 //! Layout of the module: [`app`] holds the state and turns keys into [`app::Action`]s and
 //! side effects into [`app::Command`]s; [`event_loop`] runs it on tokio; [`view`] and the
@@ -10,31 +11,34 @@ pub mod details;
 pub mod event_loop;
 pub mod format;
 pub mod help;
+pub mod jobs;
 pub mod keymap;
 pub mod model;
+pub mod picker;
+pub mod preview;
 pub mod scan_jobs;
 pub mod status;
 pub mod terminal;
 pub mod theme;
 pub mod tree_view;
 pub mod view;
+pub mod workflow;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::tree::Datastore;
+use crate::ops::context::MoveContext;
 
 use app::App;
 use keymap::Keymap;
 use status::Level;
 use theme::Theme;
 
-/// Opens the TUI on `ds` and returns when the user quits.
-pub fn run(ds: Datastore, lock_dir: PathBuf) -> anyhow::Result<()> {
+/// Opens the TUI on the context's datastore and returns when the user quits. Moves run
+/// through `ctx`, the same engine the CLI uses.
+pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     let started = Instant::now();
     let (keymap, keymap_note) = Keymap::load();
-    let mut app = App::new(Arc::new(ds), lock_dir, keymap, Theme::from_env());
+    let mut app = App::with_context(ctx, keymap, Theme::from_env());
     if let Some(note) = keymap_note {
         let level = if note.contains("ignored") {
             Level::Warn
@@ -48,5 +52,9 @@ pub fn run(ds: Datastore, lock_dir: PathBuf) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(event_loop::run(app, started))
+    let result = runtime.block_on(event_loop::run(app, started));
+    // Normal quits happen only after every move stopped; a forced quit must not wait for
+    // the move thread (the engine's journal lets `resume` finish a cut move).
+    runtime.shutdown_background();
+    result
 }

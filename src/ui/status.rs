@@ -1,4 +1,6 @@
-//! The status pane: a bounded log of messages, scan warnings and (later) move progress.
+//! The status pane: a bounded log of messages, scan warnings and move logs, with a live
+//! progress line for the running move. Focused (`s`), it grows, scrolls and can show one
+//! move's log alone.
 
 use std::collections::VecDeque;
 
@@ -7,7 +9,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use super::jobs::{JobId, Jobs, clock};
+use super::preview::wrap;
 use super::theme::Theme;
+use super::workflow::StatusView;
 
 /// Old lines are dropped beyond this, so a datastore full of oddities cannot eat memory.
 const MAX_LINES: usize = 1000;
@@ -23,6 +28,8 @@ pub enum Level {
 pub struct StatusLine {
     pub level: Level,
     pub text: String,
+    /// The move this line belongs to.
+    pub job: Option<JobId>,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +42,15 @@ pub struct StatusLog {
 
 impl StatusLog {
     pub fn push(&mut self, level: Level, text: impl Into<String>) {
+        self.push_line(None, level, text.into());
+    }
+
+    /// A line of move `job`'s log.
+    pub fn push_job(&mut self, job: JobId, level: Level, text: impl Into<String>) {
+        self.push_line(Some(job), level, text.into());
+    }
+
+    fn push_line(&mut self, job: Option<JobId>, level: Level, text: String) {
         if level == Level::Warn {
             self.warnings += 1;
         }
@@ -42,10 +58,7 @@ impl StatusLog {
             self.lines.pop_front();
             self.dropped += 1;
         }
-        self.lines.push_back(StatusLine {
-            level,
-            text: text.into(),
-        });
+        self.lines.push_back(StatusLine { level, text, job });
     }
 
     pub fn lines(&self) -> impl DoubleEndedIterator<Item = &StatusLine> {
@@ -65,42 +78,115 @@ impl StatusLog {
     }
 }
 
-/// Renders the newest lines that fit (the log follows its tail).
-pub fn render(frame: &mut Frame, area: Rect, log: &StatusLog, theme: &Theme) {
-    let mut title = format!(
-        " Status ({}",
-        super::format::count(log.len(), "line", "lines")
+/// The progress line of the running move: counts, rate, ETA.
+pub fn progress_text(jobs: &Jobs) -> Option<String> {
+    let job = jobs.running()?;
+    let mut s = format!(
+        "#{} {}: groups {}/{}, snapshots {}/{}",
+        job.id,
+        if job.cancel.is_cancelled() {
+            "cancelling"
+        } else {
+            "moving"
+        },
+        job.groups_done + job.groups_failed,
+        job.groups_total,
+        job.snaps_done,
+        job.snaps_total
     );
+    match (job.rate(), job.eta()) {
+        (Some(rate), Some(eta)) => s.push_str(&format!(", {rate:.1}/s, ETA {}", clock(eta))),
+        _ => s.push_str(", starting"),
+    }
+    if let Some(cur) = &job.current {
+        s.push_str(&format!(" [{cur}]"));
+    }
+    let queued = jobs.queued();
+    if queued > 0 {
+        s.push_str(&format!(" +{queued} queued"));
+    }
+    Some(s)
+}
+
+fn title(log: &StatusLog, view: &StatusView) -> String {
+    let mut title = match view.job {
+        Some(id) => format!(" Move #{id} log"),
+        None => " Status".to_string(),
+    };
+    title.push_str(&format!(
+        " ({}",
+        super::format::count(log.len(), "line", "lines")
+    ));
     if log.warnings() > 0 {
         title.push_str(&format!(", {} warnings", log.warnings()));
     }
     if log.dropped > 0 {
         title.push_str(&format!(", {} older dropped", log.dropped));
     }
+    if view.scroll > 0 {
+        title.push_str(&format!(", scrolled up {}", view.scroll));
+    }
     title.push_str(") ");
-    let block = Block::bordered()
-        .border_style(theme.border)
-        .title(Span::styled(title, theme.title));
-    let rows = block.inner(area).height as usize;
-    let mut lines: Vec<Line> = log
-        .lines()
-        .rev()
-        .take(rows)
-        .map(|l| render_line(l, theme))
-        .collect();
-    lines.reverse();
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    title
 }
 
-fn render_line<'a>(line: &'a StatusLine, theme: &Theme) -> Line<'a> {
+/// Renders the progress line (while a move runs) and the newest log lines that fit, or
+/// older ones when scrolled. Long lines wrap: lock holders must be readable at 80 columns.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    log: &StatusLog,
+    view: &mut StatusView,
+    jobs: &Jobs,
+    theme: &Theme,
+) {
+    let border = if view.focused {
+        theme.focus_border
+    } else {
+        theme.border
+    };
+    let block = Block::bordered()
+        .border_style(border)
+        .title(Span::styled(title(log, view), theme.title));
+    let inner = block.inner(area);
+    let width = inner.width as usize;
+    let mut rows = inner.height as usize;
+    let mut top = Vec::new();
+    if let Some(p) = progress_text(jobs) {
+        top.push(Line::styled(super::format::truncate(&p, width), theme.key));
+        rows = rows.saturating_sub(1);
+    }
+    let wrapped: Vec<Line> = log
+        .lines()
+        .filter(|l| view.job.is_none() || l.job == view.job)
+        .flat_map(|l| render_line(l, view.job.is_none(), width, theme))
+        .collect();
+    let max_scroll = wrapped.len().saturating_sub(rows);
+    view.scroll = view.scroll.min(max_scroll);
+    let end = wrapped.len() - view.scroll;
+    let start = end.saturating_sub(rows);
+    top.extend(wrapped[start..end].iter().cloned());
+    frame.render_widget(Paragraph::new(top).block(block), area);
+}
+
+fn render_line(line: &StatusLine, tag: bool, width: usize, theme: &Theme) -> Vec<Line<'static>> {
     // A word prefix, not only colour, tells warnings and errors apart (NO_COLOR, colour-blind).
     let (prefix, style) = match line.level {
         Level::Info => ("", theme.group),
         Level::Warn => ("warning: ", theme.warn),
         Level::Error => ("error: ", theme.error),
     };
-    Line::from(vec![
-        Span::styled(prefix, style),
-        Span::styled(line.text.as_str(), style),
-    ])
+    let job = match (tag, line.job) {
+        (true, Some(id)) => format!("#{id} "),
+        _ => String::new(),
+    };
+    let text = format!("{job}{prefix}{}", line.text);
+    wrap(&text, width.saturating_sub(2))
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let piece = if i == 0 { piece } else { format!("  {piece}") };
+            Line::styled(piece, style)
+        })
+        .collect()
 }

@@ -18,6 +18,8 @@ pub struct Theme {
     pub focus_border: Style,
     pub title: Style,
     pub key: Style,
+    /// Items marked as move sources (also shown with a `*`).
+    pub marked: Style,
 }
 
 impl Theme {
@@ -55,6 +57,7 @@ impl Theme {
             focus_border: plain.fg(Color::Cyan),
             title: plain.add_modifier(Modifier::BOLD),
             key: plain.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            marked: plain.fg(Color::Magenta).add_modifier(Modifier::BOLD),
         }
     }
 
@@ -75,6 +78,7 @@ impl Theme {
             focus_border: bold,
             title: bold,
             key: bold,
+            marked: plain.add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         }
     }
 }

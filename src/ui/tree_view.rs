@@ -16,11 +16,13 @@ use crate::tree::{GroupId, Namespace, SnapshotInfo};
 use super::format;
 use super::model::{GroupEntry, LoadState, Model, NodeKey, NsEntry};
 use super::theme::Theme;
+use super::workflow::Marks;
 
 type Item = TreeItem<'static, NodeKey>;
 
 struct Builder<'a> {
     model: &'a Model,
+    marks: &'a Marks,
     opened: &'a HashSet<Vec<NodeKey>>,
     /// Lower-cased filter; empty = no filter.
     filter: String,
@@ -32,10 +34,12 @@ pub fn build_items(
     model: &Model,
     state: &TreeState<NodeKey>,
     filter: &str,
+    marks: &Marks,
     theme: &Theme,
 ) -> Vec<Item> {
     let b = Builder {
         model,
+        marks,
         opened: state.opened(),
         filter: filter.to_lowercase(),
         theme,
@@ -79,7 +83,10 @@ impl Builder<'_> {
             // Not listed yet: it may have children.
             (false, None) => placeholder_if(true, self.theme),
         };
-        let text = ns_text(&name, entry, self.theme);
+        let mut text = ns_text(&name, entry, self.theme);
+        if self.marks.ns.as_ref() == Some(ns) {
+            mark_text(&mut text, self.theme);
+        }
         Some(node(NodeKey::Ns(ns.clone()), text, children))
     }
 
@@ -125,8 +132,24 @@ impl Builder<'_> {
             }
             (_, false) => placeholder_if(g.info.snapshots > 0, self.theme),
         };
-        let text = group_text(&label, g, self.theme);
+        let mut text = group_text(&label, g, self.theme);
+        if self
+            .marks
+            .has_group(&super::app::ns_of(path), &g.info.group)
+        {
+            mark_text(&mut text, self.theme);
+        }
         Some(node(NodeKey::Group(g.info.group.clone()), text, children))
+    }
+}
+
+/// A `*` before the name, and the marked style on it: visible without colour.
+fn mark_text(text: &mut Text<'static>, theme: &Theme) {
+    if let Some(line) = text.lines.first_mut() {
+        line.spans.insert(0, Span::styled("* ", theme.marked));
+        if let Some(name) = line.spans.get_mut(1) {
+            name.style = name.style.patch(theme.marked);
+        }
     }
 }
 

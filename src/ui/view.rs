@@ -5,10 +5,11 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::app::App;
+use super::app::{Action, App};
 use super::keymap::Context;
 use super::theme::Theme;
-use super::{details, help, status, tree_view};
+use super::workflow::Popup;
+use super::{details, help, picker, preview, status, tree_view};
 
 /// Below this the layout cannot show a usable tree and details side by side.
 pub const MIN_WIDTH: u16 = 60;
@@ -22,7 +23,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         too_small(frame, area, &app.theme);
         return;
     }
-    let status_rows = if area.height >= 32 { 8 } else { 5 };
+    let status_rows = match (app.status_view.focused, area.height >= 32) {
+        // Focused, the log takes half the screen: lock messages are long.
+        (true, _) => area.height / 2,
+        (false, true) => 8,
+        (false, false) => 5,
+    };
     let [title, main, status_area, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(6),
@@ -43,8 +49,22 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let (items, state) = app.tree_parts();
     tree_view::render(frame, tree_area, items, state, &theme, tree_title);
     details::render(frame, details_area, app);
-    status::render(frame, status_area, &app.status, &app.theme);
+    status::render(
+        frame,
+        status_area,
+        &app.status,
+        &mut app.status_view,
+        &app.jobs,
+        &app.theme,
+    );
     render_footer(frame, footer, app);
+    let theme = app.theme;
+    match &mut app.popup {
+        Some(Popup::Picker(p)) => picker::render(frame, area, p, &theme),
+        Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
+        Some(Popup::ConfirmQuit) => confirm_quit(frame, area, app),
+        None => {}
+    }
     if let Some(scroll) = app.help {
         help::render(frame, area, &app.keymap, &app.theme, scroll);
     }
@@ -67,6 +87,15 @@ fn title_line(app: &App) -> Line<'static> {
     if app.busy() {
         spans.push(Span::styled(" scanning… ", t.dim));
     }
+    let active = app.jobs.active();
+    if active > 0 {
+        let moves = super::format::count(active, "move", "moves");
+        spans.push(Span::styled(format!(" {moves} active "), t.warn));
+    }
+    let marked = app.marks.groups.len() + usize::from(app.marks.ns.is_some());
+    if marked > 0 {
+        spans.push(Span::styled(format!(" {marked} marked "), t.marked));
+    }
     Line::from(spans)
 }
 
@@ -86,6 +115,44 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
     }
     let hints = help::hints(&app.keymap, ctx, t, area.width as usize);
     frame.render_widget(Paragraph::new(hints), area);
+}
+
+/// "Moves are running — quit?" with the moves listed.
+fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let key = |a| {
+        app.keymap
+            .first_key(Context::Confirm, a)
+            .map_or("?".to_string(), |k| k.to_string())
+    };
+    let mut lines = vec![Line::styled("Moves are still running or queued:", t.title)];
+    for job in app.active_jobs() {
+        let state = format!("{:?}", job.state).to_lowercase();
+        let text = format!("  #{} {} ({state})", job.id, job.spec.describe());
+        lines.push(Line::from(super::format::truncate(&text, 60)));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled(key(Action::Yes), t.key),
+        Span::raw(": cancel them and quit (waits for the current snapshot)"),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled(key(Action::No), t.key),
+        Span::raw(": stay"),
+    ]));
+    let force = app.keymap.first_key(Context::Global, Action::ForceQuit);
+    if let Some(k) = force {
+        lines.push(Line::from(vec![
+            Span::styled(k.to_string(), t.key),
+            Span::raw(" again: quit NOW (resume finishes a cut move)"),
+        ]));
+    }
+    let popup = picker::centered(area, 66, lines.len() as u16 + 2);
+    let block = ratatui::widgets::Block::bordered()
+        .border_style(t.focus_border)
+        .title(Span::styled(" Quit? ", t.title));
+    frame.render_widget(ratatui::widgets::Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
 /// One clear line instead of a broken layout; the longest wording that fits is used.

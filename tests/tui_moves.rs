@@ -1,0 +1,562 @@
+//! The TUI move workflow: app-state tests that drive real key events through whole moves on
+//! generated datastores (the engine runs inline; results are checked on disk), insta render
+//! tests of the picker, preview, progress, status pane and quit question at 80×24 with and
+//! without NO_COLOR, and a lock held by another process.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pbs_mover::ops::lock_path::LockPaths;
+use pbs_mover::ops::progress::ProgressEvent;
+use pbs_mover::tree::{GroupId, Locator, Namespace, SnapshotTime};
+use pbs_mover::ui::app::{App, AppEvent, Command};
+use pbs_mover::ui::jobs::{JobMsg, JobState};
+use pbs_mover::ui::keymap::Keymap;
+use pbs_mover::ui::theme::Theme;
+use pbs_mover::ui::view;
+use pbs_mover::ui::workflow::Popup;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use support::{HeldLock, Store};
+
+const T1: &str = "2024-01-01T00:00:00Z";
+const T2: &str = "2024-02-01T00:00:00Z";
+const T3: &str = "2024-03-01T00:00:00Z";
+
+/// root: vm/100 (3 snapshots); a: ct/200 (2); a/sub: host/web1 (1); b: empty.
+fn store() -> Store {
+    let s = Store::empty(&["a", "a/sub", "b"]);
+    s.add_group("", "vm/100", "root@pam", &[T1, T2, T3]);
+    s.add_group("a", "ct/200", "root@pam", &[T1, T2]);
+    s.add_group("a/sub", "host/web1", "backup@pbs", &[T1]);
+    s
+}
+
+fn app_on(s: &Store, no_color: bool) -> App {
+    let ds = Locator {
+        path: Some(s.base.clone()),
+        config_dir: Some(s.tmp.path().join("etc")),
+        ..Default::default()
+    }
+    .locate()
+    .unwrap();
+    let mut app = App::new(
+        Arc::new(ds),
+        s.locks.clone(),
+        Keymap::defaults(),
+        Theme::new(no_color),
+    );
+    app.run_commands_blocking();
+    app
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+/// Presses keys, running whatever they start (scans, plans, moves) to the end.
+fn press(app: &mut App, keys: &[KeyCode]) -> bool {
+    let mut changed = false;
+    for k in keys {
+        changed = app.handle_event(AppEvent::Key(key(*k)));
+        app.run_commands_blocking();
+    }
+    changed
+}
+
+/// Presses keys without running the commands they queue.
+fn press_only(app: &mut App, keys: &[KeyCode]) {
+    for k in keys {
+        app.handle_event(AppEvent::Key(key(*k)));
+    }
+}
+
+fn chars(app: &mut App, s: &str) {
+    for c in s.chars() {
+        press(app, &[KeyCode::Char(c)]);
+    }
+}
+
+fn ctrl_c(app: &mut App) {
+    app.handle_event(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+}
+
+fn draw(app: &mut App) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| view::draw(f, app)).unwrap();
+    t
+}
+
+fn screen(app: &mut App) -> String {
+    draw(app).backend().to_string()
+}
+
+/// The whole status log as text, whatever fits on screen.
+fn status_text(app: &App) -> String {
+    app.status
+        .lines()
+        .map(|l| l.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn select_row(app: &mut App, label: &str) {
+    press(app, &[KeyCode::Char('g')]);
+    for _ in 0..100 {
+        let t = draw(app);
+        let buf = t.backend().buffer();
+        let row = (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .find(|l| l.contains("│> "))
+            .unwrap_or_default();
+        if row.contains(label) {
+            return;
+        }
+        press(app, &[KeyCode::Char('j')]);
+    }
+    panic!("no row {label}");
+}
+
+fn assert_no_colour(t: &Terminal<TestBackend>) {
+    for cell in t.backend().buffer().content() {
+        assert_eq!(cell.fg, Color::Reset, "colour under NO_COLOR: {cell:?}");
+        assert_eq!(cell.bg, Color::Reset, "colour under NO_COLOR: {cell:?}");
+    }
+}
+
+/// Snapshot under `name` and, with NO_COLOR, under `name_no_color` (asserting no colour).
+fn snap_both(name: &str, mut build: impl FnMut(bool) -> App) {
+    let mut app = build(false);
+    insta::assert_snapshot!(name.to_string(), draw(&mut app).backend());
+    let mut app = build(true);
+    let t = draw(&mut app);
+    assert_no_colour(&t);
+    insta::assert_snapshot!(format!("{name}_no_color"), t.backend());
+}
+
+fn exists(s: &Store, ns: &str, group: &str) -> bool {
+    s.group_dir(ns, group).is_dir()
+}
+
+// ----- whole moves driven by keys -----
+
+#[test]
+fn group_move_by_keys_lands_on_disk_and_refreshes_the_tree() {
+    let s = store();
+    let before = s.snapshot().snapshot_files();
+    let mut app = app_on(&s, false);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('m')]);
+    assert!(
+        screen(&mut app).contains("* vm/100"),
+        "marked without colour"
+    );
+    press(&mut app, &[KeyCode::Char('p')]);
+    assert!(matches!(app.popup, Some(Popup::Picker(_))));
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    let text = screen(&mut app);
+    assert!(text.contains("Will move: 1 group, 3 snapshots"), "{text}");
+    // The default button is Cancel: Enter right away changes nothing.
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(app.popup.is_none());
+    assert!(exists(&s, "", "vm/100"));
+    // Again, this time confirmed with y.
+    press(&mut app, &[KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter, KeyCode::Char('y')]);
+    assert!(!exists(&s, "", "vm/100"));
+    assert!(exists(&s, "b", "vm/100"));
+    assert_eq!(s.snapshot().snapshot_files(), before, "content unchanged");
+    let log = status_text(&app);
+    assert!(log.contains("moved vm/100: / → b (3 snapshots)"), "{log}");
+    assert!(log.contains("move #1 finished: moved 1 group (3 snapshots), 0 failed"));
+    // The root listing was refreshed; the cursor stayed in the tree (nearest ancestor).
+    let root = app.model.ns(&Namespace::root()).unwrap();
+    assert!(root.groups.is_empty(), "moved group still listed");
+    assert!(app.marks.is_empty());
+    assert_eq!(app.jobs.list[0].state, JobState::Finished);
+}
+
+#[test]
+fn namespace_move_with_new_name_and_options() {
+    let s = store();
+    let mut app = app_on(&s, false);
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    // Tab to the name field, rename a → moved.
+    press(&mut app, &[KeyCode::Tab, KeyCode::Backspace]);
+    chars(&mut app, "moved");
+    assert!(screen(&mut app).contains("target: b/moved"));
+    press(&mut app, &[KeyCode::Enter]);
+    let text = screen(&mut app);
+    assert!(text.contains("Will move: 2 groups, 3 snapshots"), "{text}");
+    assert!(text.contains("Namespaces to create:"), "{text}");
+    // Tab focuses Move; Enter presses it.
+    press(&mut app, &[KeyCode::Tab, KeyCode::Enter]);
+    assert!(exists(&s, "b/moved", "ct/200"));
+    assert!(exists(&s, "b/moved/sub", "host/web1"));
+    assert!(!s.ns_dir("a").exists(), "emptied source removed");
+    let log = status_text(&app);
+    assert!(log.contains("removed emptied namespace a"), "{log}");
+    // The root listing was refreshed: `a` is gone from the tree.
+    let root = app.model.ns(&Namespace::root()).unwrap();
+    assert_eq!(root.children, [Namespace::parse("b").unwrap()]);
+}
+
+#[test]
+fn keep_source_and_max_depth_reach_the_engine() {
+    let s = store();
+    let mut app = app_on(&s, false);
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    // Fields: list → name → merge → keep source (toggle) → max depth (Left: 6 … 0).
+    press(&mut app, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab]);
+    press(&mut app, &[KeyCode::Char(' '), KeyCode::Tab]);
+    for _ in 0..7 {
+        press(&mut app, &[KeyCode::Left]);
+    }
+    assert!(screen(&mut app).contains("max depth: 0"));
+    press(&mut app, &[KeyCode::Enter, KeyCode::Char('y')]);
+    assert!(exists(&s, "b/a", "ct/200"));
+    assert!(exists(&s, "a/sub", "host/web1"), "depth 0: the child stays");
+    assert!(s.ns_dir("a").is_dir(), "keep source");
+}
+
+#[test]
+fn space_selects_groups_across_namespaces_for_one_batch() {
+    let s = store();
+    let mut app = app_on(&s, true);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char(' ')]);
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Enter]);
+    select_row(&mut app, "ct/200");
+    press(&mut app, &[KeyCode::Char(' ')]);
+    assert_eq!(app.marks.groups.len(), 2);
+    press(&mut app, &[KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(screen(&mut app).contains("Will move: 2 groups, 5 snapshots"));
+    press(&mut app, &[KeyCode::Char('y')]);
+    assert!(exists(&s, "b", "vm/100") && exists(&s, "b", "ct/200"));
+    assert!(status_text(&app).contains("moved 2 groups (5 snapshots), 0 failed"));
+    // Space on a namespace marks nothing (m does); `u` clears marks.
+    select_row(&mut app, " b ");
+    press(&mut app, &[KeyCode::Char(' ')]);
+    assert!(app.marks.is_empty());
+    press(&mut app, &[KeyCode::Char('m')]);
+    assert_eq!(app.marks.ns, Some(Namespace::parse("b").unwrap()));
+    press(&mut app, &[KeyCode::Char('u')]);
+    assert!(app.marks.is_empty());
+}
+
+#[test]
+fn x_cancels_between_groups_and_the_status_says_so() {
+    let s = store();
+    let mut app = app_on(&s, false);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char(' ')]);
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Enter]);
+    select_row(&mut app, "ct/200");
+    press(&mut app, &[KeyCode::Char(' '), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    // Confirm, but keep the move from running until x was pressed.
+    press_only(&mut app, &[KeyCode::Char('y')]);
+    let cmds = app.take_commands();
+    assert!(matches!(cmds[..], [Command::StartMove { .. }]));
+    press_only(&mut app, &[KeyCode::Char('x')]);
+    assert_eq!(app.jobs.list[0].state, JobState::Cancelling);
+    for c in cmds {
+        for ev in pbs_mover::ui::workflow::run_command_inline(&app.ds.clone(), &app.ctx.clone(), c)
+        {
+            app.handle_event(ev);
+        }
+    }
+    app.run_commands_blocking();
+    assert!(exists(&s, "", "vm/100") && exists(&s, "a", "ct/200"));
+    let log = status_text(&app);
+    assert!(log.contains("move #1 CANCELLED"), "{log}");
+    assert!(log.contains("cancelled before it started"), "{log}");
+}
+
+#[test]
+fn lock_held_by_another_process_shows_in_preview_and_status_and_nothing_moves() {
+    let s = store();
+    let lock = LockPaths::with_lock_dir(&s.locks, "store1")
+        .group(&Namespace::root(), &GroupId::parse("vm/100").unwrap());
+    let held = HeldLock::flock(&lock, false);
+    let before = s.snapshot();
+    let mut app = app_on(&s, false);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    let Some(Popup::Preview(p)) = &app.popup else {
+        panic!("no preview")
+    };
+    let outcome = p.outcome.clone().unwrap();
+    assert_eq!(outcome.movable(), 0);
+    // The preview text, unwrapped (wide), names the holder.
+    let lines = pbs_mover::ui::preview::lines(&p.spec, &outcome, 400, &Theme::new(true));
+    let preview: Vec<String> = lines.iter().map(ToString::to_string).collect();
+    let preview = preview.join("\n");
+    assert!(
+        preview.contains(&format!("is locked by PID {}", held.pid)),
+        "{preview}"
+    );
+    let text = screen(&mut app);
+    assert!(text.contains("Will NOT move: 1 group"), "{text}");
+    assert!(text.contains("nothing movable"), "{text}");
+    press(&mut app, &[KeyCode::Char('y')]);
+    let log = status_text(&app);
+    assert!(log.contains("not moved (lock conflict)"), "{log}");
+    assert!(
+        log.contains(&format!("locked by PID {}", held.pid)),
+        "lock holder PID missing: {log}"
+    );
+    press(&mut app, &[KeyCode::Char('s')]);
+    let shown = screen(&mut app);
+    assert!(shown.contains("locked by PID"), "{shown}");
+    assert_eq!(s.snapshot(), before, "something changed on disk");
+    drop(held);
+}
+
+// ----- quitting -----
+
+/// An app with a confirmed move whose command was taken but not run: "running".
+fn app_with_running_move(s: &Store, no_color: bool) -> App {
+    let mut app = app_on(s, no_color);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    press_only(&mut app, &[KeyCode::Char('y')]);
+    let cmds = app.take_commands();
+    assert!(matches!(cmds[..], [Command::StartMove { .. }]));
+    app
+}
+
+#[test]
+fn q_asks_while_a_move_runs_and_ctrl_c_twice_forces() {
+    let s = store();
+    let mut app = app_with_running_move(&s, false);
+    press_only(&mut app, &[KeyCode::Char('q')]);
+    assert!(!app.should_quit());
+    assert!(matches!(app.popup, Some(Popup::ConfirmQuit)));
+    press_only(&mut app, &[KeyCode::Char('n')]);
+    assert!(app.popup.is_none() && !app.should_quit());
+    ctrl_c(&mut app);
+    assert!(!app.should_quit(), "one Ctrl-C only asks");
+    ctrl_c(&mut app);
+    assert!(app.should_quit() && app.forced_quit());
+    assert!(app.jobs.list[0].cancel.is_cancelled());
+
+    // y waits for the running move to stop, then quits.
+    let mut app = app_with_running_move(&s, false);
+    press_only(&mut app, &[KeyCode::Char('q'), KeyCode::Char('y')]);
+    assert!(!app.should_quit());
+    app.handle_event(AppEvent::Job(JobMsg::Done(1)));
+    assert!(app.should_quit() && !app.forced_quit());
+}
+
+// ----- render snapshots -----
+
+#[test]
+fn picker_for_a_group_80x24() {
+    let s = store();
+    snap_both("picker_group_80x24", |nc| {
+        let mut app = app_on(&s, nc);
+        select_row(&mut app, "vm/100");
+        press(&mut app, &[KeyCode::Char('p')]);
+        app
+    });
+}
+
+#[test]
+fn picker_for_a_namespace_hides_its_subtree_80x24() {
+    let s = store();
+    snap_both("picker_namespace_80x24", |nc| {
+        let mut app = app_on(&s, nc);
+        select_row(&mut app, " a ");
+        press(&mut app, &[KeyCode::Char('p'), KeyCode::Tab]);
+        app
+    });
+    let mut app = app_on(&s, false);
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Char('p')]);
+    let Some(Popup::Picker(p)) = &app.popup else {
+        panic!()
+    };
+    let names: Vec<String> = p.candidates().iter().map(|n| n.human()).collect();
+    assert_eq!(names, ["/", "b"]);
+    let mut app = app_on(&s, false);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('p')]);
+    let Some(Popup::Picker(p)) = &app.popup else {
+        panic!()
+    };
+    let names: Vec<String> = p.candidates().iter().map(|n| n.human()).collect();
+    assert_eq!(
+        names,
+        ["a", "a/sub", "b"],
+        "sorted, without the group's own"
+    );
+}
+
+#[test]
+fn preview_80x24_scrolls() {
+    let s = Store::demo(40);
+    snap_both("preview_namespace_80x24", |nc| {
+        let mut app = app_on(&s, nc);
+        select_row(&mut app, "prod");
+        press(&mut app, &[KeyCode::Char('p')]);
+        chars(&mut app, "archive");
+        press(&mut app, &[KeyCode::Enter]);
+        app
+    });
+    let mut app = app_on(&s, false);
+    select_row(&mut app, "prod");
+    press(&mut app, &[KeyCode::Char('p')]);
+    chars(&mut app, "archive");
+    press(&mut app, &[KeyCode::Enter]);
+    let first = screen(&mut app);
+    assert!(first.contains("more lines"), "{first}");
+    press(&mut app, &[KeyCode::PageDown]);
+    assert_ne!(screen(&mut app), first, "PgDn scrolls the preview");
+    assert!(exists(&s, "prod", "vm/100") || s.ns_dir("prod").is_dir());
+}
+
+/// A running move fed with engine events, with a fixed clock for rate and ETA.
+fn app_with_progress(s: &Store, nc: bool) -> App {
+    let mut app = app_with_running_move(s, nc);
+    let (ns, g) = (Namespace::root(), GroupId::parse("vm/100").unwrap());
+    let events = [
+        ProgressEvent::GroupStarted {
+            ns: ns.clone(),
+            group: g.clone(),
+            target_ns: Namespace::parse("b").unwrap(),
+            snapshots: 3,
+            merge: false,
+        },
+        ProgressEvent::SnapshotMoved {
+            ns: ns.clone(),
+            group: g.clone(),
+            time: SnapshotTime::parse(T1).unwrap(),
+            done: 1,
+            total: 3,
+        },
+        ProgressEvent::Warning {
+            message: "S3: retrying object chunk 1/2 after a timeout".into(),
+        },
+    ];
+    for ev in events {
+        app.handle_event(AppEvent::Job(JobMsg::Engine(1, ev)));
+    }
+    fix_clock(&mut app);
+    app
+}
+
+/// 1 snapshot in 4 s: a deterministic rate and ETA.
+fn fix_clock(app: &mut App) {
+    let job = app.jobs.get_mut(1).unwrap();
+    let t0 = Instant::now();
+    job.started = Some(t0);
+    job.last_update = Some(t0 + Duration::from_secs(4));
+}
+
+#[test]
+fn progress_line_80x24() {
+    let s = store();
+    snap_both("progress_80x24", |nc| app_with_progress(&s, nc));
+    let mut app = app_with_progress(&s, false);
+    let text = screen(&mut app);
+    assert!(
+        text.contains("snapshots 1/3, 0.2/s, ETA 0:08"),
+        "counts, rate and ETA: {text}"
+    );
+    // Browsing still works while the move runs.
+    assert!(press(&mut app, &[KeyCode::Char('k')]));
+}
+
+#[test]
+fn status_pane_focused_80x24() {
+    let s = store();
+    snap_both("status_focused_80x24", |nc| {
+        let mut app = app_with_progress(&s, nc);
+        app.handle_event(AppEvent::Job(JobMsg::Engine(
+            1,
+            ProgressEvent::GroupFailed {
+                ns: Namespace::parse("a").unwrap(),
+                group: GroupId::parse("ct/200").unwrap(),
+                reason: pbs_mover::ops::report::FailReason::LockConflict,
+                message: "group ct/200 in namespace 'a' is locked by PID 4242 \
+                          (proxmox-backup-proxy) — backup or other PBS task running?"
+                    .into(),
+            },
+        )));
+        fix_clock(&mut app);
+        press_only(&mut app, &[KeyCode::Char('s')]);
+        app
+    });
+    // Scrolling and per-move logs.
+    let mut app = app_with_progress(&s, false);
+    press_only(&mut app, &[KeyCode::Char('s'), KeyCode::Right]);
+    assert_eq!(app.status_view.job, Some(1));
+    assert!(screen(&mut app).contains("Move #1 log"));
+    press_only(&mut app, &[KeyCode::Esc]);
+    assert!(!app.status_view.focused);
+}
+
+#[test]
+fn quit_question_80x24() {
+    let s = store();
+    snap_both("quit_confirm_80x24", |nc| {
+        let mut app = app_with_running_move(&s, nc);
+        press_only(&mut app, &[KeyCode::Char('q')]);
+        app
+    });
+}
+
+#[test]
+fn help_lists_the_move_keys_from_the_keymap() {
+    let s = store();
+    let keymap = Keymap::parse(
+        pbs_mover::ui::keymap::DEFAULT_KEYMAP,
+        Some("[tree]\npick_target = [\"t\"]\n[preview]\nyes = [\"Y\"]\n"),
+    )
+    .unwrap();
+    let lines = pbs_mover::ui::help::lines(&keymap, &Theme::new(true));
+    let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
+    let text = text.join("\n");
+    assert!(text.contains("Target picker") && text.contains("Dry-run preview"));
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("t ") && l.contains("pick target"))
+    );
+    assert!(text.lines().any(|l| l.trim_start().starts_with("Y ")));
+    let footer = pbs_mover::ui::help::hints(
+        &keymap,
+        pbs_mover::ui::keymap::Context::Tree,
+        &Theme::new(true),
+        200,
+    )
+    .to_string();
+    assert!(footer.contains("t move"), "{footer}");
+    let _ = s;
+}
