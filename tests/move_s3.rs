@@ -9,8 +9,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 
-use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE};
 use pbs_mover::tree::s3::upload_tree;
+use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE};
 use sha2::{Digest, Sha256};
 use support::{Store, exit_code, json, stderr};
 
@@ -23,16 +23,26 @@ impl S3Store {
     fn demo(groups: usize) -> Self {
         let store = Store::demo(groups);
         let env = S3Env::start();
-        env.rt.block_on(upload_tree(&env.bucket, STORE, &store.base, 16)).unwrap();
+        env.rt
+            .block_on(upload_tree(&env.bucket, STORE, &store.base, 16))
+            .unwrap();
         Self { env, store }
     }
 
     fn cmd(&self, secret: &str) -> Command {
         let mut c = self.store.cmd();
-        c.args(["--s3-endpoint", self.env.target.url.as_str(), "--s3-bucket", BUCKET, "--s3-path-style"])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .stdin(Stdio::null());
+        c.args([
+            "--s3-endpoint",
+            self.env.target.url.as_str(),
+            "--s3-bucket",
+            BUCKET,
+            "--s3-path-style",
+        ])
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("PBS_MOVER_S3_ATTEMPTS", "3")
+        .env("PBS_MOVER_S3_BACKOFF_MS", "10")
+        .stdin(Stdio::null());
         c
     }
 
@@ -40,15 +50,29 @@ impl S3Store {
         self.cmd(SECRET_KEY).args(args).output().unwrap()
     }
 
-    /// Every object of the store: key (without `<store>/.cnt/`) → sha256.
+    /// Every object of the store: key (without `<store>/.cnt/`) → sha256 of its bytes,
+    /// fetched over HTTP 32 at a time (one GET waits ~40 ms for the server's delayed ACK).
     fn objects(&self) -> BTreeMap<String, String> {
+        use futures::StreamExt;
         let prefix = format!("{STORE}/.cnt/");
-        self.env
-            .keys(&prefix)
+        let keys = self.env.keys(&prefix);
+        let bucket = &self.env.bucket;
+        let fetched: Vec<(String, Vec<u8>)> = self.env.rt.block_on(
+            futures::stream::iter(keys)
+                .map(|k| async move {
+                    let data = bucket.get(&k).await.unwrap();
+                    (k, data)
+                })
+                .buffer_unordered(32)
+                .collect(),
+        );
+        fetched
             .into_iter()
-            .map(|k| {
-                let data = self.env.get(&k);
-                (k[prefix.len()..].to_string(), format!("{:x}", Sha256::digest(&data)))
+            .map(|(k, data)| {
+                (
+                    k[prefix.len()..].to_string(),
+                    format!("{:x}", Sha256::digest(&data)),
+                )
             })
             .collect()
     }
@@ -61,7 +85,10 @@ fn snapshot_objects(objects: &BTreeMap<String, String>) -> BTreeMap<String, Stri
         let parts: Vec<&str> = k.split('/').collect();
         let n = parts.len();
         if n >= 4 && matches!(parts[n - 4], "vm" | "ct" | "host") {
-            assert!(out.insert(parts[n - 4..].join("/"), v.clone()).is_none(), "{k} twice");
+            assert!(
+                out.insert(parts[n - 4..].join("/"), v.clone()).is_none(),
+                "{k} twice"
+            );
         }
     }
     out
@@ -69,7 +96,13 @@ fn snapshot_objects(objects: &BTreeMap<String, String>) -> BTreeMap<String, Stri
 
 fn assert_verify_clean(s: &S3Store) {
     let out = s.run(&["verify", "--json"]);
-    assert_eq!(exit_code(&out), 0, "{} {}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        exit_code(&out),
+        0,
+        "{} {}",
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(json(&out)["ok"], true);
 }
 
@@ -79,13 +112,33 @@ fn move_group_moves_bucket_and_cache_together() {
     assert_verify_clean(&s);
     let before = s.objects();
     let local_before = s.store.snapshot().snapshot_files();
-    let out = s.run(&["move-group", "--group", "vm/100", "--target-ns", "prod", "--json"]);
+    let out = s.run(&[
+        "move-group",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "prod",
+        "--json",
+    ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let after = s.objects();
-    assert_eq!(snapshot_objects(&before), snapshot_objects(&after), "every object once, same bytes");
-    assert!(!after.keys().any(|k| k.starts_with("vm/100/")), "source objects deleted");
-    assert_eq!(after.get("ns/prod/vm/100/owner"), before.get("vm/100/owner"));
-    assert!(after.keys().any(|k| k.starts_with("ns/prod/vm/100/2026-")), "':' in keys");
+    assert_eq!(
+        snapshot_objects(&before),
+        snapshot_objects(&after),
+        "every object once, same bytes"
+    );
+    assert!(
+        !after.keys().any(|k| k.starts_with("vm/100/")),
+        "source objects deleted"
+    );
+    assert_eq!(
+        after.get("ns/prod/vm/100/owner"),
+        before.get("vm/100/owner")
+    );
+    assert!(
+        after.keys().any(|k| k.starts_with("ns/prod/vm/100/2026-")),
+        "':' in keys"
+    );
     assert_eq!(local_before, s.store.snapshot().snapshot_files());
     assert!(!s.store.group_dir("", "vm/100").exists());
     assert_verify_clean(&s);
@@ -95,14 +148,27 @@ fn move_group_moves_bucket_and_cache_together() {
 fn move_ns_creates_and_removes_namespace_markers() {
     let s = S3Store::demo(40);
     let before = s.objects();
-    let out = s.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod", "--json"]);
+    let out = s.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "archive/prod",
+        "--json",
+    ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let after = s.objects();
     assert_eq!(snapshot_objects(&before), snapshot_objects(&after));
-    for marker in ["ns/archive/ns/prod/.namespace", "ns/archive/ns/prod/ns/web/ns/eu-west/ns/edge/.namespace"] {
+    for marker in [
+        "ns/archive/ns/prod/.namespace",
+        "ns/archive/ns/prod/ns/web/ns/eu-west/ns/edge/.namespace",
+    ] {
         assert!(after.contains_key(marker), "{marker}");
     }
-    assert!(!after.keys().any(|k| k.starts_with("ns/prod/")), "source prefix emptied, markers too");
+    assert!(
+        !after.keys().any(|k| k.starts_with("ns/prod/")),
+        "source prefix emptied, markers too"
+    );
     assert!(!s.store.ns_dir("prod").exists());
     assert_verify_clean(&s);
 }
@@ -118,7 +184,14 @@ fn copy_failure_leaves_that_group_complete_at_the_source() {
     let victim = format!("ct/118/{}/root.pxar.didx", times[times.len() / 2]);
     s.env.faults().update(|f| f.fail_copy = vec![victim]);
     let before = s.objects();
-    let out = s.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod", "--json"]);
+    let out = s.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "archive/prod",
+        "--json",
+    ]);
     assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
     let j = json(&out);
     let failed = j["failed"].as_array().unwrap();
@@ -126,15 +199,34 @@ fn copy_failure_leaves_that_group_complete_at_the_source() {
     assert_eq!(failed[0]["group"], "ct/118");
     assert_eq!(failed[0]["reason"], "error");
     assert_eq!(failed[0]["snapshots_moved"], 0);
-    assert!(failed[0]["message"].as_str().unwrap().contains("copy"), "{}", failed[0]["message"]);
+    assert!(
+        failed[0]["message"].as_str().unwrap().contains("copy"),
+        "{}",
+        failed[0]["message"]
+    );
     let after = s.objects();
     // The failed group is complete at the source, nothing of it at the target.
-    for (k, v) in before.iter().filter(|(k, _)| k.starts_with("ns/prod/ns/db/ct/118/")) {
+    for (k, v) in before
+        .iter()
+        .filter(|(k, _)| k.starts_with("ns/prod/ns/db/ct/118/"))
+    {
         assert_eq!(after.get(k), Some(v), "{k}");
     }
-    assert!(!after.keys().any(|k| k.contains("archive/ns/prod/ns/db/ct/118")));
-    assert!(s.store.group_dir("prod/db", "ct/118").join("owner").exists());
-    assert!(s.store.group_dir("archive/prod/db", "vm/102").is_dir(), "others moved");
+    assert!(
+        !after
+            .keys()
+            .any(|k| k.contains("archive/ns/prod/ns/db/ct/118"))
+    );
+    assert!(
+        s.store
+            .group_dir("prod/db", "ct/118")
+            .join("owner")
+            .exists()
+    );
+    assert!(
+        s.store.group_dir("archive/prod/db", "vm/102").is_dir(),
+        "others moved"
+    );
     assert_eq!(snapshot_objects(&before), snapshot_objects(&after));
     s.env.faults().update(|f| f.fail_copy.clear());
     assert_verify_clean(&s);
@@ -144,12 +236,23 @@ fn copy_failure_leaves_that_group_complete_at_the_source() {
 fn delete_failure_is_reported_as_orphans_not_loss() {
     let s = S3Store::demo(20);
     s.env.faults().update(|f| f.fail_delete_objects = true);
-    let out = s.run(&["move-group", "--group", "vm/100", "--target-ns", "prod", "--json"]);
+    let out = s.run(&[
+        "move-group",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "prod",
+        "--json",
+    ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let j = json(&out);
     let orphans = j["orphans"].as_array().unwrap();
     assert!(!orphans.is_empty());
-    assert!(orphans.iter().all(|o| o["key"].as_str().unwrap().contains("/.cnt/vm/100/")));
+    assert!(
+        orphans
+            .iter()
+            .all(|o| o["key"].as_str().unwrap().contains("/.cnt/vm/100/"))
+    );
     // The target has every object; the source objects are left over, nothing is lost.
     let after = s.objects();
     assert!(after.keys().any(|k| k.starts_with("ns/prod/vm/100/")));
@@ -161,7 +264,11 @@ fn wrong_credentials_change_nothing_and_never_print_the_secret() {
     let s = S3Store::demo(10);
     let before = s.objects();
     let local = s.store.snapshot();
-    let out = s.cmd("wrong-secret-value").args(["move-group", "--group", "vm/100", "--target-ns", "prod"]).output().unwrap();
+    let out = s
+        .cmd("wrong-secret-value")
+        .args(["move-group", "--group", "vm/100", "--target-ns", "prod"])
+        .output()
+        .unwrap();
     assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("credentials"), "{err}");
@@ -175,11 +282,22 @@ fn wrong_credentials_change_nothing_and_never_print_the_secret() {
 fn dry_run_counts_objects_and_bytes_and_changes_nothing() {
     let s = S3Store::demo(40);
     let before = s.objects();
-    let out = s.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod", "--dry-run", "--json"]);
+    let out = s.run(&[
+        "move-ns",
+        "--ns",
+        "prod",
+        "--target-ns",
+        "archive/prod",
+        "--dry-run",
+        "--json",
+    ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let j = json(&out);
     let groups = j["plan"]["groups"].as_array().unwrap();
-    let objects: u64 = groups.iter().map(|g| g["s3_objects"].as_u64().unwrap()).sum();
+    let objects: u64 = groups
+        .iter()
+        .map(|g| g["s3_objects"].as_u64().unwrap())
+        .sum();
     let files: u64 = groups.iter().map(|g| g["files"].as_u64().unwrap()).sum();
     assert_eq!(objects, files, "one object per cache file");
     assert!(groups.iter().all(|g| g["s3_bytes"].as_u64().unwrap() > 0));
@@ -190,7 +308,9 @@ fn dry_run_counts_objects_and_bytes_and_changes_nothing() {
 #[test]
 fn large_group_over_a_thousand_objects() {
     let s = S3Store::demo(0);
-    let times: Vec<String> = (0..260).map(|i| pbs_mover::tree::SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string()).collect();
+    let times: Vec<String> = (0..260)
+        .map(|i| pbs_mover::tree::SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string())
+        .collect();
     let refs: Vec<&str> = times.iter().map(String::as_str).collect();
     s.store.add_group("", "vm/900", "root@pam", &refs);
     for t in &times {
@@ -198,10 +318,20 @@ fn large_group_over_a_thousand_objects() {
         std::fs::write(dir.join("drive-scsi0.img.fidx"), t.as_bytes()).unwrap();
         std::fs::write(dir.join("qemu-server.conf.blob"), b"conf").unwrap();
     }
-    s.env.rt.block_on(upload_tree(&s.env.bucket, STORE, &s.store.base, 16)).unwrap();
+    s.env
+        .rt
+        .block_on(upload_tree(&s.env.bucket, STORE, &s.store.base, 16))
+        .unwrap();
     let before = s.objects();
     assert!(before.len() > 1000);
-    let out = s.run(&["move-group", "--group", "vm/900", "--target-ns", "prod", "--json"]);
+    let out = s.run(&[
+        "move-group",
+        "--group",
+        "vm/900",
+        "--target-ns",
+        "prod",
+        "--json",
+    ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["moved"][0]["snapshots"], 260);
     assert_eq!(snapshot_objects(&before), snapshot_objects(&s.objects()));

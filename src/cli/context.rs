@@ -24,12 +24,36 @@ pub fn adhoc_s3(global: &GlobalArgs) -> Result<Option<AdHocS3>, Failure> {
     }
 }
 
+/// S3 client settings; `PBS_MOVER_S3_ATTEMPTS` and `PBS_MOVER_S3_BACKOFF_MS` tune retries
+/// (e.g. fewer, faster retries against a local test server), `PBS_MOVER_S3_CONCURRENCY` the
+/// number of copies in flight.
+pub fn backend_options() -> BackendOptions {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut opts = BackendOptions::default();
+    if let Some(n) = env("PBS_MOVER_S3_ATTEMPTS").filter(|n| (1..=20).contains(n)) {
+        opts.client.max_attempts = n as u32;
+    }
+    if let Some(ms) = env("PBS_MOVER_S3_BACKOFF_MS") {
+        opts.client.initial_backoff = std::time::Duration::from_millis(ms);
+        opts.client.max_backoff = opts.client.max_backoff.max(opts.client.initial_backoff);
+    }
+    if let Some(n) = env("PBS_MOVER_S3_CONCURRENCY").filter(|n| (1..=256).contains(n)) {
+        opts.concurrency = n as usize;
+    }
+    opts
+}
+
 /// Connects to the datastore's bucket (one request checks endpoint, TLS, credentials and
 /// bucket); `None` for a filesystem datastore. Must not run inside an async task.
 pub fn s3_backend(global: &GlobalArgs, ds: &Datastore) -> Result<Option<S3Backend>, Failure> {
     let adhoc = adhoc_s3(global)?;
-    open_backend(ds, &locator(global).s3_cfg(), adhoc.as_ref(), &BackendOptions::default())
-        .map_err(Failure::refused)
+    open_backend(
+        ds,
+        &locator(global).s3_cfg(),
+        adhoc.as_ref(),
+        &backend_options(),
+    )
+    .map_err(Failure::refused)
 }
 
 /// The datastore and, for S3 datastores, a connected bucket backend.

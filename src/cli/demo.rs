@@ -11,8 +11,8 @@ use super::exit::{Exit, Failure};
 use super::{open_datastore, print_json, run_tui};
 use crate::demo::{DemoSpec, create_demo};
 use crate::ops::context::MoveContext;
-use crate::tree::s3::{BackendOptions, EmbeddedS3, S3Backend, S3Target, serve_demo};
 use crate::tree::Datastore;
+use crate::tree::s3::{EmbeddedS3, S3Backend, S3Target, serve_demo};
 
 pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     let (dir, temp) = demo_dir(args)?;
@@ -21,7 +21,10 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
         full_chunk_store: true,
     };
     let summary = create_demo(&dir, spec).map_err(|e| {
-        Failure::refused(format!("cannot create demo datastore in {}: {e}", dir.display()))
+        Failure::refused(format!(
+            "cannot create demo datastore in {}: {e}",
+            dir.display()
+        ))
     })?;
     eprintln!(
         "demo datastore at {}: {} namespaces, {} groups, {} snapshots",
@@ -88,11 +91,10 @@ fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Fa
         return Ok(Exit::Done);
     }
     // The backend owns its own runtime; build it outside any async context.
-    let backend = S3Backend::connect(&target, &ds.name, &BackendOptions::default())
+    let backend = S3Backend::connect(&target, &ds.name, &super::context::backend_options())
         .map_err(Failure::refused)?;
     let ctx = MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend));
-    // TODO(tui2 merge): pass ctx once ui::run takes a MoveContext.
-    let result = crate::ui::run(ctx.ds.clone(), global.lock_dir.clone()).map_err(|e| Failure::refused(format!("{e:#}")));
+    let result = crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")));
     rt.block_on(server.shutdown());
     result.map(|()| Exit::Done)
 }
@@ -120,7 +122,9 @@ fn demo_dir(args: &DemoArgs) -> Result<(PathBuf, Option<tempfile::TempDir>), Fai
     match &args.dir {
         Some(dir) => {
             let non_empty = dir.exists()
-                && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true);
+                && std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true);
             if non_empty {
                 return Err(Failure::refused(format!(
                     "{} exists and is not empty: pass an empty or new --dir",
@@ -191,10 +195,12 @@ fn print_drift(r: &crate::tree::s3::DriftReport) {
         eprintln!("missing in local cache: {p}");
     }
     for m in &r.size_mismatch {
-        eprintln!("size differs: {} (local {} bytes, bucket {} bytes)", m.path, m.local, m.bucket);
+        eprintln!(
+            "size differs: {} (local {} bytes, bucket {} bytes)",
+            m.path, m.local, m.bucket
+        );
     }
     if r.is_clean() {
         eprintln!("no drift");
     }
 }
-

@@ -70,8 +70,8 @@ pub fn parse_ns(s: &str) -> Result<Namespace, Failure> {
 }
 
 pub fn run_tui(global: &GlobalArgs) -> Result<Exit, Failure> {
-    let ds = open_datastore(global)?;
-    let ctx = crate::ops::context::MoveContext::filesystem(ds, &global.lock_dir);
+    // S3 datastores get their bucket backend here, outside any async context.
+    let ctx = context::open_context(global)?;
     crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")))?;
     Ok(Exit::Done)
 }

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
-use super::exit::{Exit, Failure};
 use super::context::open_context;
+use super::exit::{Exit, Failure};
 use super::{parse_ns, print_json};
 use crate::ops::error::MoveError;
 use crate::ops::moves::{move_group, move_namespace};

@@ -40,8 +40,7 @@ impl Default for BackendOptions {
 }
 
 /// Cache vs bucket differences, as relative paths (`ns/a/vm/100/<time>/index.json.blob`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DriftReport {
     pub local_objects: usize,
     pub bucket_objects: usize,
