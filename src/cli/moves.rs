@@ -169,29 +169,26 @@ fn summary_error(report: &MoveReport) -> String {
         "{} group(s) could not be moved and remain at the source",
         report.failed.len()
     );
-    let fatal = list(FailReason::Error);
-    if !fatal.is_empty() {
-        msg.push_str(&format!(
-            "; {} with an error (investigate before retrying): {}",
-            fatal.len(),
-            fatal.join(", ")
-        ));
-    }
-    let locked = list(FailReason::LockConflict);
-    if !locked.is_empty() {
-        msg.push_str(&format!(
-            "; {} still lock-conflicted (rerun the move later): {}",
-            locked.len(),
-            locked.join(", ")
-        ));
-    }
-    let cancelled = list(FailReason::Cancelled);
-    if !cancelled.is_empty() {
-        msg.push_str(&format!(
-            "; {} cancelled: {}",
-            cancelled.len(),
-            cancelled.join(", ")
-        ));
+    let kinds = [
+        (
+            FailReason::Error,
+            "with an error (investigate before retrying)",
+        ),
+        (
+            FailReason::LockConflict,
+            "still lock-conflicted (rerun the move later)",
+        ),
+        (FailReason::Cancelled, "cancelled"),
+    ];
+    for (reason, label) in kinds {
+        let groups = list(reason);
+        if !groups.is_empty() {
+            msg.push_str(&format!(
+                "; {} {label}: {}",
+                groups.len(),
+                groups.join(", ")
+            ));
+        }
     }
     if report.failed.len() == 1 {
         msg = format!("{msg}: {}", report.failed[0].message);

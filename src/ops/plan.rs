@@ -145,34 +145,24 @@ pub fn plan_group(
         }
     };
     let locks = &ctx.locks;
-    let mut conflicts = Vec::new();
-    let what = |g: &str, n: &Namespace| format!("{g} in namespace '{}'", n.human());
-    conflicts.extend(
-        probe(
-            &locks.group(ns, group),
-            LockMode::Exclusive,
-            &what(&format!("group {group}"), ns),
-        )
-        .err(),
-    );
-    conflicts.extend(
-        probe(
-            &locks.group(target_ns, group),
-            LockMode::Exclusive,
-            &what(&format!("target group {group}"), target_ns),
-        )
-        .err(),
-    );
+    let what = |g: String, n: &Namespace| format!("{g} in namespace '{}'", n.human());
+    let mut wanted = vec![
+        (locks.group(ns, group), what(format!("group {group}"), ns)),
+        (
+            locks.group(target_ns, group),
+            what(format!("target group {group}"), target_ns),
+        ),
+    ];
     for t in &times {
-        conflicts.extend(
-            probe(
-                &locks.snapshot(ns, group, t),
-                LockMode::Exclusive,
-                &what(&format!("snapshot {group}/{t}"), ns),
-            )
-            .err(),
-        );
+        wanted.push((
+            locks.snapshot(ns, group, t),
+            what(format!("snapshot {group}/{t}"), ns),
+        ));
     }
+    let conflicts: Vec<MoveError> = wanted
+        .iter()
+        .filter_map(|(path, what)| probe(path, LockMode::Exclusive, what).err())
+        .collect();
     plan.conflicts = conflicts.into_iter().map(|e| e.to_string()).collect();
     plan
 }
