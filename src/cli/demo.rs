@@ -18,7 +18,8 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     let (dir, temp) = demo_dir(args)?;
     let spec = DemoSpec {
         groups: args.groups,
-        full_chunk_store: true,
+        // 16 prefix dirs, not 65,536: the demo starts (and is removed) in a moment.
+        full_chunk_store: false,
     };
     let summary = create_demo(&dir, spec).map_err(|e| {
         Failure::refused(format!(
@@ -87,6 +88,7 @@ fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Fa
         rt.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
         });
+        eprintln!("stopping the demo S3 server");
         rt.block_on(server.shutdown());
         return Ok(Exit::Done);
     }
