@@ -440,8 +440,20 @@ pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
     // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
     let mut buf = Vec::with_capacity(128);
     file.take(4096).read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    Ok(Some(
-        text.lines().next().unwrap_or("").trim_end().to_string(),
-    ))
+    // Strict: a lossy decode would let a corrupt owner through and the move would write
+    // the mangled text as the target's owner.
+    let text = String::from_utf8(buf).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not valid UTF-8 (corrupt file?)",
+        )
+    })?;
+    let line = text.lines().next().unwrap_or("").trim_end();
+    if line.chars().any(char::is_control) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "contains control characters (corrupt file?)",
+        ));
+    }
+    Ok(Some(line.to_string()))
 }
