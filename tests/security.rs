@@ -11,7 +11,7 @@
 mod s3_common;
 mod support;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -302,6 +302,35 @@ fn nothing_root_owned_is_created_in_datastore_or_lock_dir() {
         store.locks.join("store1").is_dir(),
         "the moves did create lock files"
     );
+}
+
+#[test]
+fn listing_never_reads_through_symlinked_dirs() {
+    let store = Store::demo(5);
+    let outside = store.tmp.path().join("outside");
+    std::fs::create_dir_all(outside.join("vm/666/2020-01-01T00:00:00Z")).unwrap();
+    std::fs::create_dir_all(outside.join("leak")).unwrap();
+    std::fs::create_dir_all(store.ns_dir("dev")).unwrap();
+    // A type dir and a namespace's `ns` dir that lead out of the datastore.
+    std::os::unix::fs::symlink(&outside, store.ns_dir("dev").join("vm")).unwrap();
+    std::fs::create_dir_all(store.ns_dir("empty")).unwrap();
+    std::os::unix::fs::symlink(&outside, store.ns_dir("empty").join("ns")).unwrap();
+    let out = store.run(&["ls", "--recursive", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("666") && !text.contains("leak"), "{text}");
+    let out = store.run(&[
+        "move-group",
+        "--ns",
+        "dev",
+        "--group",
+        "vm/666",
+        "--target-ns",
+        "prod",
+    ]);
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
+    assert!(outside.join("vm/666/2020-01-01T00:00:00Z").is_dir());
 }
 
 #[test]

@@ -51,6 +51,13 @@ enum Kind {
 }
 
 fn entries(dir: &Path) -> Result<Vec<(String, Kind, Option<fs::DirEntry>)>, ScanError> {
+    // read_dir follows a symlinked directory (e.g. a type dir `vm -> /elsewhere` or a
+    // namespace's `ns -> /elsewhere`): refuse to list through one.
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ScanError::Symlink {
+            path: dir.to_path_buf(),
+        });
+    }
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
