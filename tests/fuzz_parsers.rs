@@ -37,7 +37,7 @@ fn safe_id() -> impl Strategy<Value = String> {
 
 /// PBS's total-length rule: components + separators + 1 ≤ 256.
 fn pbs_len_ok(s: &str) -> bool {
-    s.is_empty() || s.len() + 1 <= 256
+    s.is_empty() || s.len() < 256
 }
 
 proptest! {
