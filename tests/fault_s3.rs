@@ -305,7 +305,11 @@ fn connection_reset_mid_copy_is_partial_and_rerun_finishes() {
     let j = json(&out);
     assert_eq!(j["failed"][0]["group"], "host/b", "{j}");
     let msgs = failed_messages(&j).join(" ");
-    assert!(msgs.contains("S3") || msgs.contains("copying"), "{msgs}");
+    eprintln!("reset mid-copy reported: {msgs}");
+    assert!(
+        msgs.contains("copying snapshot") && msgs.contains("Connection reset by peer"),
+        "{msgs}"
+    );
     assert!(fx.env.faults().injected() >= 3, "every attempt was reset");
     let orphans = orphans_of(&j);
     assert_nothing_lost(&fx, &before, &orphans);
