@@ -330,8 +330,17 @@ impl SnapshotTime {
         if !shape_ok {
             return Err(err());
         }
-        // humantime checks calendar validity (month lengths, leap years, ranges).
-        humantime::parse_rfc3339(s).map_err(|_| err())?;
+        // humantime checks calendar validity (month lengths, leap years, ranges)...
+        let t = humantime::parse_rfc3339(s).map_err(|_| err())?;
+        // ...but accepts a leap second (`23:59:60Z`), which names the same instant as the
+        // next `00:00:00Z` and never comes out of PBS: only the canonical form is a snapshot.
+        let secs = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| err())?
+            .as_secs();
+        if Self::from_epoch(secs).0 != s {
+            return Err(err());
+        }
         Ok(Self(s.to_string()))
     }
 
@@ -521,6 +530,7 @@ mod tests {
             "2025-07-14T24:00:00Z",
             "2025-07-14T14:20:02.5Z",
             "2025-07-14T14:20:02+00:00",
+            "2016-12-31T23:59:60Z",
             "x",
             "",
         ] {
