@@ -43,6 +43,8 @@ pub fn check_move_group(
             target_ns.human()
         )));
     }
+    // Symlinks, corrupt owners, odd notes: refused here, before any lock (security.rs).
+    super::security::preflight_group(ds, source_ns, target_ns, group)?;
     Ok(exists)
 }
 

@@ -1,5 +1,6 @@
 //! Everything a move needs to know about its datastore, and the refusals that apply before
-//! anything is touched: old-style locking, maintenance mode, a running garbage collection.
+//! anything is touched: an insecure datastore or lock dir, old-style locking, maintenance
+//! mode, a running garbage collection.
 
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 
 use super::error::MoveError;
 use super::lock_path::LockPaths;
+use super::security::{DirRole, check_trusted_dir};
 use crate::tree::Datastore;
 use crate::tree::backend::{ContentBackend, FilesystemBackend};
 
@@ -43,6 +45,9 @@ impl MoveContext {
 
     /// Refusals that hold for the whole datastore, checked before any plan or lock.
     pub fn check_datastore(&self) -> Result<(), MoveError> {
+        // First: every later check reads files another user could have planted.
+        check_trusted_dir(&self.ds.base, DirRole::Datastore)?;
+        check_trusted_dir(&self.locks.lock_dir, DirRole::LockDir)?;
         if self.locks.old_locking_marker().exists() {
             return Err(MoveError::refused(format!(
                 "{OLD_LOCKING_MSG} ({} exists: PBS was upgraded from < 3.3.5 and not rebooted yet; reboot first)",

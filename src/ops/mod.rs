@@ -17,3 +17,4 @@ pub mod ownership;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod security;

@@ -17,29 +17,51 @@ pub const MAX_NAMESPACE_LENGTH: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NameError {
     #[error(
-        "invalid namespace '{ns}': component '{component}' is not a valid name (letters, digits, '_', '-', '.'; not starting with '-' or '.')"
+        "invalid namespace '{}': component '{}' is not a valid name (letters, digits, '_', '-', '.'; not starting with '-' or '.')",
+        shown(ns),
+        shown(component)
     )]
     NamespaceComponent { ns: String, component: String },
     #[error(
-        "invalid namespace '{ns}': empty component (no '//', no leading or trailing '/' except for the root '/')"
+        "invalid namespace '{}': empty component (no '//', no leading or trailing '/' except for the root '/')",
+        shown(ns)
     )]
     NamespaceEmptyComponent { ns: String },
     #[error(
-        "invalid namespace '{ns}': {depth} levels exceed the maximum depth of {MAX_NAMESPACE_DEPTH}"
+        "invalid namespace '{}': {depth} levels exceed the maximum depth of {MAX_NAMESPACE_DEPTH}",
+        shown(ns)
     )]
     NamespaceTooDeep { ns: String, depth: usize },
-    #[error("invalid namespace '{ns}': length {len} exceeds the maximum of {MAX_NAMESPACE_LENGTH}")]
+    #[error(
+        "invalid namespace '{}': length {len} exceeds the maximum of {MAX_NAMESPACE_LENGTH}",
+        shown(ns)
+    )]
     NamespaceTooLong { ns: String, len: usize },
-    #[error("invalid backup type '{0}': expected vm, ct or host")]
+    #[error("invalid backup type '{}': expected vm, ct or host", shown(.0))]
     BackupType(String),
     #[error(
-        "invalid backup id '{0}': use letters, digits, '_', '-', '.' and do not start with '-' or '.'"
+        "invalid backup id '{}': use letters, digits, '_', '-', '.' and do not start with '-' or '.'",
+        shown(.0)
     )]
     BackupId(String),
-    #[error("invalid group '{0}': expected TYPE/ID, e.g. vm/100")]
+    #[error("invalid group '{}': expected TYPE/ID, e.g. vm/100", shown(.0))]
     Group(String),
-    #[error("invalid snapshot time '{0}': expected RFC3339 UTC like 2025-07-14T14:20:02Z")]
+    #[error(
+        "invalid snapshot time '{}': expected RFC3339 UTC like 2025-07-14T14:20:02Z",
+        shown(.0)
+    )]
     SnapshotTime(String),
+}
+
+/// User input as shown in an error: control characters (a newline in `--ns`) escaped so an
+/// error stays one line and cannot forge output, long input cut so it stays readable.
+fn shown(s: &str) -> String {
+    const MAX: usize = 300;
+    let mut out: String = s.chars().take(MAX).flat_map(char::escape_debug).collect();
+    if s.chars().count() > MAX {
+        out.push('…');
+    }
+    out
 }
 
 /// SAFE_ID: `[A-Za-z0-9_][A-Za-z0-9._\-]*` — also the BACKUP_ID rule.
@@ -308,8 +330,17 @@ impl SnapshotTime {
         if !shape_ok {
             return Err(err());
         }
-        // humantime checks calendar validity (month lengths, leap years, ranges).
-        humantime::parse_rfc3339(s).map_err(|_| err())?;
+        // humantime checks calendar validity (month lengths, leap years, ranges)...
+        let t = humantime::parse_rfc3339(s).map_err(|_| err())?;
+        // ...but accepts a leap second (`23:59:60Z`), which names the same instant as the
+        // next `00:00:00Z` and never comes out of PBS: only the canonical form is a snapshot.
+        let secs = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| err())?
+            .as_secs();
+        if Self::from_epoch(secs).0 != s {
+            return Err(err());
+        }
         Ok(Self(s.to_string()))
     }
 
@@ -499,6 +530,7 @@ mod tests {
             "2025-07-14T24:00:00Z",
             "2025-07-14T14:20:02.5Z",
             "2025-07-14T14:20:02+00:00",
+            "2016-12-31T23:59:60Z",
             "x",
             "",
         ] {

@@ -41,11 +41,24 @@ pub struct Faults {
     pub burst_503: u32,
     /// Added before every request.
     pub latency: Duration,
+    /// CopyObject touching (source or target) a key containing one of these never gets an
+    /// answer (a hung server): only the client's attempt timeout gets it out.
+    pub hang_copy: Vec<String>,
+    /// The same for DeleteObjects requests containing such a key.
+    pub hang_delete: Vec<String>,
+    /// CopyObject touching a key containing one of these kills every open connection
+    /// mid-request; connections accepted while a reset fault is set close with a TCP RST
+    /// (SO_LINGER 0), so the client sees "connection reset by peer".
+    pub reset_copy: Vec<String>,
+    /// The same for DeleteObjects requests containing such a key.
+    pub reset_delete: Vec<String>,
 }
 
 #[derive(Debug, Default)]
 pub struct FaultPlan {
     faults: Mutex<Faults>,
+    /// Wakes every connection task, which then drops its connection.
+    kill: tokio::sync::Notify,
     requests: AtomicU64,
     injected: AtomicU64,
 }
@@ -72,6 +85,38 @@ impl FaultPlan {
     fn lock(&self) -> std::sync::MutexGuard<'_, Faults> {
         // A panic while holding this lock cannot leave `Faults` half-written: use it anyway.
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops every open connection now, mid-request or idle (a dying server, a cut link).
+    pub fn kill_connections(&self) {
+        self.kill.notify_waiters();
+    }
+
+    fn reset_armed(&self) -> bool {
+        let f = self.lock();
+        !(f.reset_copy.is_empty() && f.reset_delete.is_empty())
+    }
+
+    /// Hangs or resets a CopyObject (`delete` false) or DeleteObjects request when one of
+    /// `keys` matches.
+    async fn disrupt(&self, delete: bool, keys: &[&str]) {
+        let f = self.snapshot();
+        let (hang, reset) = if delete {
+            (&f.hang_delete, &f.reset_delete)
+        } else {
+            (&f.hang_copy, &f.reset_copy)
+        };
+        let hit = |needles: &[String]| keys.iter().any(|k| matches_any(k, needles));
+        if hit(hang) {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            std::future::pending::<()>().await;
+        }
+        if hit(reset) {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            self.kill_connections();
+            // Never answer: the connection (and with it this future) is being dropped.
+            std::future::pending::<()>().await;
+        }
     }
 
     fn snapshot(&self) -> Faults {
@@ -189,6 +234,9 @@ impl S3 for FaultyFs {
             s3s::dto::CopySource::Bucket { key, .. } => key.to_string(),
             _ => String::new(),
         };
+        self.plan
+            .disrupt(false, &[&req.input.key, &source_key])
+            .await;
         let fail = self.plan.snapshot().fail_copy;
         if matches_any(&req.input.key, &fail) || matches_any(&source_key, &fail) {
             return Err(self
@@ -211,6 +259,14 @@ impl S3 for FaultyFs {
         mut req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         self.plan.before().await?;
+        let keys: Vec<&str> = req
+            .input
+            .delete
+            .objects
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect();
+        self.plan.disrupt(true, &keys).await;
         let faults = self.plan.snapshot();
         if faults.fail_delete_objects {
             return Err(self
@@ -314,6 +370,7 @@ impl EmbeddedS3 {
         let addr = listener.local_addr()?;
         let scheme = if acceptor.is_some() { "https" } else { "http" };
         let (stop, mut stopped) = oneshot::channel();
+        let conn_plan = plan.clone();
         let task = tokio::spawn(async move {
             loop {
                 let sock = tokio::select! {
@@ -323,17 +380,28 @@ impl EmbeddedS3 {
                         Err(_) => continue,
                     },
                 };
-                let (service, acceptor) = (service.clone(), acceptor.clone());
+                let (service, acceptor, plan) =
+                    (service.clone(), acceptor.clone(), conn_plan.clone());
+                if plan.reset_armed() {
+                    // Zero linger: dropping the socket sends RST, not FIN.
+                    let _ = sock.set_zero_linger();
+                }
                 // Per connection, so a slow TLS handshake never blocks the accept loop.
                 tokio::spawn(async move {
                     let http = ConnBuilder::new(TokioExecutor::new());
-                    let _ = match acceptor {
-                        None => http.serve_connection(TokioIo::new(sock), service).await,
-                        Some(a) => match a.accept(sock).await {
-                            Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
-                            Err(_) => Ok(()),
-                        },
+                    let serve = async {
+                        let _ = match acceptor {
+                            None => http.serve_connection(TokioIo::new(sock), service).await,
+                            Some(a) => match a.accept(sock).await {
+                                Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
+                                Err(_) => Ok(()),
+                            },
+                        };
                     };
+                    tokio::select! {
+                        () = plan.kill.notified() => {}
+                        () = serve => {}
+                    }
                 });
             }
         });

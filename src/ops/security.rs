@@ -1,0 +1,341 @@
+//! Refusals that protect the admin from a hostile or careless local environment:
+//!
+//! - a datastore or lock directory that someone other than root/backup could rewrite (a
+//!   group- or world-writable dir, or one owned by another user — `/tmp`-style dirs are the
+//!   classic attack: another user pre-creates or swaps the lock dir and PBS and pbs-mover
+//!   stop excluding each other);
+//! - a group to be moved whose type dir, group dir, snapshot dirs or files are symlinks:
+//!   renaming a symlinked snapshot would move a pointer, not the backup, and reading
+//!   through one could leave the datastore.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use super::error::MoveError;
+use super::ownership::backup_ids;
+use crate::tree::model::{NOTES_FILE, OWNER_FILE};
+use crate::tree::scan::read_first_line_nofollow;
+use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
+
+/// What a checked directory is for, in messages.
+#[derive(Debug, Clone, Copy)]
+pub enum DirRole {
+    Datastore,
+    LockDir,
+}
+
+impl DirRole {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Datastore => "datastore path",
+            Self::LockDir => "lock dir",
+        }
+    }
+}
+
+/// Owners we trust not to attack us: root, backup (PBS itself) and whoever runs us.
+fn trusted_uid(uid: u32) -> bool {
+    uid == 0
+        || backup_ids().is_some_and(|(b, _)| b == uid)
+        || uid == rustix::process::geteuid().as_raw()
+}
+
+fn trusted_gid(gid: u32) -> bool {
+    gid == 0 || backup_ids().is_some_and(|(_, b)| b == gid)
+}
+
+/// Why `meta` (of `path`, the checked dir itself when `is_target`) is unsafe, if it is.
+fn unsafe_reason(meta: &Metadata, is_target: bool) -> Option<String> {
+    let mode = meta.permissions().mode();
+    let (uid, gid) = (meta.uid(), meta.gid());
+    if !trusted_uid(uid) {
+        return Some(format!("owned by uid {uid}, not root or backup"));
+    }
+    if meta.file_type().is_symlink() {
+        // A trusted symlink is fine: its target is checked on the canonical path.
+        return None;
+    }
+    // A sticky ancestor owned by a trusted user (like /tmp) only lets others add their own
+    // entries; it cannot redirect ours. The checked dir itself must never be shared.
+    let sticky_ok = !is_target && mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !sticky_ok {
+        return Some(format!("world-writable (mode {:04o})", mode & 0o7777));
+    }
+    if mode & 0o020 != 0 && !trusted_gid(gid) && !sticky_ok {
+        return Some(format!(
+            "writable by group {gid}, not root or backup (mode {:04o})",
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+/// The existing part of `path` (it may not exist yet: we create lock dirs on demand).
+fn existing_prefix(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    while fs::symlink_metadata(&p).is_err() {
+        if !p.pop() {
+            break;
+        }
+    }
+    p
+}
+
+/// Checks every component of `path` (lstat, so symlinks are judged by their own owner).
+fn check_chain(path: &Path, target: &Path, role: DirRole) -> Result<(), MoveError> {
+    let mut p = PathBuf::new();
+    for comp in path.components() {
+        match comp {
+            Component::RootDir | Component::Normal(_) => p.push(comp),
+            Component::ParentDir => {
+                p.pop();
+                continue;
+            }
+            _ => continue,
+        }
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(MoveError::refused(format!(
+                    "cannot check {} {}: {e}",
+                    role.name(),
+                    p.display()
+                )));
+            }
+        };
+        if let Some(why) = unsafe_reason(&meta, p == target) {
+            return Err(insecure(role, target, &p, &why));
+        }
+    }
+    Ok(())
+}
+
+fn insecure(role: DirRole, target: &Path, culprit: &Path, why: &str) -> MoveError {
+    let at = if culprit == target {
+        String::new()
+    } else {
+        format!(" (at {})", culprit.display())
+    };
+    MoveError::refused(format!(
+        "refusing insecure {} {}{at}: {why}; other users could swap it under us — make it owned by root or backup and not group/world-writable (chmod go-w)",
+        role.name(),
+        target.display()
+    ))
+}
+
+/// Refuses `dir` (and its existing ancestors) when a user other than root/backup could
+/// rewrite it. Checks both the path as given and its canonical form (symlinks resolved).
+pub fn check_trusted_dir(dir: &Path, role: DirRole) -> Result<(), MoveError> {
+    let abs = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| MoveError::refused(format!("cannot resolve {}: {e}", dir.display())))?
+            .join(dir)
+    };
+    let existing = existing_prefix(&abs);
+    let target = if existing == abs {
+        abs.clone()
+    } else {
+        existing.clone()
+    };
+    check_chain(&abs, &target, role)?;
+    if let Ok(canon) = existing.canonicalize()
+        && canon != existing
+    {
+        check_chain(&canon, &canon, role)?;
+    }
+    Ok(())
+}
+
+fn symlink_refusal(path: &Path) -> MoveError {
+    MoveError::refused(format!(
+        "{} is a symlink; pbs-mover never moves or follows symlinks inside a datastore — replace it with the real directory or file first",
+        path.display()
+    ))
+}
+
+/// lstat that maps a symlink to a refusal; `Ok(None)` when absent.
+fn lstat_no_symlink(path: &Path) -> Result<Option<Metadata>, MoveError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(symlink_refusal(path)),
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(MoveError::refused(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Everything about one group's files that would make its move fail half-way or follow a
+/// symlink, checked before any lock is taken so a refusal leaves not even a lock file:
+/// symlinks anywhere in the source group, an unreadable or corrupt owner, notes that are
+/// not a regular file, a target type path that is not a directory, and for a merge the same
+/// owner/notes checks on the target group.
+pub fn preflight_group(
+    ds: &Datastore,
+    ns: &Namespace,
+    target_ns: &Namespace,
+    group: &GroupId,
+) -> Result<(), MoveError> {
+    check_group_tree(ds, ns, group)?;
+    check_group_files(&ds.group_path(ns, group))?;
+    let target = ds.group_path(target_ns, group);
+    if let Some(type_dir) = target.parent()
+        && let Some(meta) = lstat_no_symlink(type_dir)?
+        && !meta.is_dir()
+    {
+        return Err(MoveError::refused(format!(
+            "{} is not a directory, so no group can be created in it; move it out of the way first",
+            type_dir.display()
+        )));
+    }
+    if lstat_no_symlink(&target)?.is_some() {
+        check_group_files(&target)?;
+    }
+    Ok(())
+}
+
+/// The owner file must hold one readable owner; notes, if present, must be a regular file.
+fn check_group_files(dir: &Path) -> Result<(), MoveError> {
+    let owner = dir.join(OWNER_FILE);
+    let bad_owner = |why: String| {
+        MoveError::refused(format!(
+            "owner file {} {why}; fix it (one line, e.g. 'root@pam') before moving",
+            owner.display()
+        ))
+    };
+    lstat_no_symlink(&owner)?;
+    match read_first_line_nofollow(&owner) {
+        Ok(Some(o)) if !o.is_empty() => {}
+        Ok(Some(_)) => return Err(bad_owner("is empty".into())),
+        Ok(None) => return Err(bad_owner("is missing".into())),
+        Err(e) => return Err(bad_owner(format!("cannot be read: {e}"))),
+    }
+    let notes = dir.join(NOTES_FILE);
+    if let Some(meta) = lstat_no_symlink(&notes)?
+        && !meta.is_file()
+    {
+        return Err(MoveError::refused(format!(
+            "{} is not a regular file; fix it before moving",
+            notes.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses to move `group` when its type dir, group dir, any entry of the group dir
+/// (snapshot dirs, owner, notes) or any entry of a snapshot dir is a symlink.
+pub fn check_group_tree(ds: &Datastore, ns: &Namespace, group: &GroupId) -> Result<(), MoveError> {
+    let dir = ds.group_path(ns, group);
+    if let Some(type_dir) = dir.parent() {
+        lstat_no_symlink(type_dir)?;
+    }
+    if lstat_no_symlink(&dir)?.is_none() {
+        return Ok(());
+    }
+    for path in list(&dir)? {
+        let Some(meta) = lstat_no_symlink(&path)? else {
+            continue;
+        };
+        if meta.is_dir() {
+            for inner in list(&path)? {
+                lstat_no_symlink(&inner)?;
+            }
+        } else if is_snapshot_name(&path) {
+            // Skipped by listings, so the move would "finish" and leave the group behind.
+            return Err(MoveError::refused(format!(
+                "{} is named like a snapshot but is not a directory; move it out of the way first",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn is_snapshot_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| SnapshotTime::parse(n).is_ok())
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>, MoveError> {
+    let read = |e: io::Error| MoveError::refused(format!("cannot read {}: {e}", dir.display()));
+    fs::read_dir(dir)
+        .map_err(read)?
+        .map(|e| e.map(|e| e.path()).map_err(read))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn chmod(p: &Path, mode: u32) {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn tempdirs_and_missing_subdirs_are_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        check_trusted_dir(dir.path(), DirRole::Datastore).unwrap();
+        check_trusted_dir(&dir.path().join("run/locks"), DirRole::LockDir).unwrap();
+    }
+
+    #[test]
+    fn world_or_foreign_group_writable_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        fs::create_dir(&d).unwrap();
+        for mode in [0o777, 0o1777, 0o757] {
+            chmod(&d, mode);
+            let e = check_trusted_dir(&d, DirRole::LockDir)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("world-writable"), "{mode:o}: {e}");
+        }
+        // A missing lock dir below a world-writable non-sticky parent is refused too.
+        chmod(&d, 0o777);
+        let e = check_trusted_dir(&d.join("locks"), DirRole::LockDir).unwrap_err();
+        assert!(e.to_string().contains("world-writable"), "{e}");
+        // Sticky ancestors (like /tmp) are fine.
+        chmod(&d, 0o1777);
+        let inner = d.join("store");
+        fs::create_dir(&inner).unwrap();
+        check_trusted_dir(&inner, DirRole::Datastore).unwrap();
+        // Group-writable with group root is fine; with another group it is not.
+        chmod(&d, 0o770);
+        check_trusted_dir(&d, DirRole::Datastore).unwrap();
+        std::os::unix::fs::chown(&d, None, Some(12345)).unwrap();
+        let e = check_trusted_dir(&d, DirRole::Datastore)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("writable by group 12345"), "{e}");
+        chmod(&d, 0o750);
+        check_trusted_dir(&d, DirRole::Datastore).unwrap();
+    }
+
+    #[test]
+    fn foreign_owner_and_symlinked_paths_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        fs::create_dir(&d).unwrap();
+        std::os::unix::fs::chown(&d, Some(12345), None).unwrap();
+        let e = check_trusted_dir(&d, DirRole::LockDir)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("owned by uid 12345"), "{e}");
+        // Reached through a trusted symlink: the canonical target is still checked.
+        let link = dir.path().join("link");
+        symlink(&d, &link).unwrap();
+        let e = check_trusted_dir(&link, DirRole::LockDir)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("owned by uid 12345"), "{e}");
+    }
+}
