@@ -19,11 +19,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pbs_mover::tree::SnapshotTime;
+use pbs_mover::tree::backend::{ContentBackend, SnapshotRef};
 use pbs_mover::tree::s3::client::build_client;
 use pbs_mover::tree::s3::{
-    Bucket, ClientOptions, EmbeddedS3, S3Target, Secret, ServerOptions, upload_tree,
+    BackendOptions, Bucket, ClientOptions, EmbeddedS3, S3Backend, S3Target, Secret, ServerOptions,
+    upload_tree,
 };
+use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -324,6 +326,84 @@ fn bench_case(
     let _ = fs::remove_dir_all(&case_dir);
 }
 
+/// Backend level, before/after the batch API: the engine today copies and deletes one
+/// snapshot after the other (`copy_snapshot` + `delete_source`, no renames here); the batch
+/// API (`copy_snapshots` + `delete_sources`) does a lock batch at once. Same data, same proxy.
+fn bench_backend_batch(
+    rt: &tokio::runtime::Runtime,
+    root: &Path,
+    upstream: SocketAddr,
+    objects: usize,
+    latency_ms: u64,
+) {
+    let proxy = rt.block_on(Proxy::start(upstream));
+    let target = |url: String| S3Target {
+        url,
+        bucket: BUCKET.into(),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key: ACCESS.into(),
+        secret_key: Secret::new(SECRET),
+        fingerprint: None,
+    };
+    let direct = target(format!("http://{upstream}"));
+    let bucket = Bucket::new(
+        build_client(&direct, &ClientOptions::default()).expect("client"),
+        &direct,
+    );
+    let base = root.join(format!("backend-{objects}-{latency_ms}"));
+    build_cache(&base, objects, 1024);
+    let store = format!("be-{objects}-{latency_ms}");
+    rt.block_on(upload_tree(&bucket, &store, &base, 32))
+        .expect("seed");
+    let backend =
+        S3Backend::new(&target(proxy.url()), &store, &BackendOptions::default()).expect("backend");
+    proxy.delay_ms.store(latency_ms, Ordering::Relaxed);
+    let group = GroupId::parse("vm/100").expect("group");
+    let snap = |ns: &str, i: usize| SnapshotRef {
+        ns: Namespace::parse(ns).expect("ns"),
+        group: group.clone(),
+        time: SnapshotTime::from_epoch(1_600_000_000 + i as u64 * 3600),
+    };
+    let n = objects.div_ceil(PER_SNAPSHOT);
+    // Before: a → b, one snapshot at a time.
+    let r0 = proxy.requests.load(Ordering::Relaxed);
+    let start = Instant::now();
+    for i in 0..n {
+        let p =
+            ContentBackend::copy_snapshot(&backend, &snap("a", i), &snap("b", i)).expect("copy");
+        assert!(backend.delete_source(&p).is_empty(), "orphans");
+    }
+    let before = start.elapsed().as_secs_f64();
+    let r1 = proxy.requests.load(Ordering::Relaxed);
+    // After: b → c in lock batches of 512.
+    let start = Instant::now();
+    let all: Vec<(SnapshotRef, SnapshotRef)> =
+        (0..n).map(|i| (snap("b", i), snap("c", i))).collect();
+    for chunk in all.chunks(512) {
+        let prepared: Vec<_> = backend
+            .copy_snapshots(chunk)
+            .into_iter()
+            .map(|r| r.expect("copy"))
+            .collect();
+        assert!(backend.delete_sources(&prepared).is_empty(), "orphans");
+    }
+    let after = start.elapsed().as_secs_f64();
+    let r2 = proxy.requests.load(Ordering::Relaxed);
+    println!(
+        "| S3 backend copy+verify+delete, {} objects × 1 KiB, s3s-fs, +{latency_ms} ms: batch API (copy_snapshots/delete_sources) | {after:.2} s ({:.0} obj/s, {} req, floor {:.2} s) | per-snapshot copy_snapshot/delete_source (engine today) | {before:.2} s ({:.0} obj/s, {} req) | {:.2}x |",
+        n * PER_SNAPSHOT,
+        (n * PER_SNAPSHOT) as f64 / after,
+        r2 - r1,
+        (r2 - r1) as f64 * latency_ms as f64 / 1000.0 / 32.0,
+        (n * PER_SNAPSHOT) as f64 / before,
+        r1 - r0,
+        after / before
+    );
+    drop(backend);
+    let _ = fs::remove_dir_all(&base);
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -385,6 +465,13 @@ fn main() {
                 bench_case(&rt, root.path(), name, *addr, big, 4 << 20, lat, &tools);
             }
         }
+    }
+    if let Ok(spec) = std::env::var("BENCH_S3_BACKEND") {
+        // e.g. "5000:20": objects and added latency.
+        let mut it = spec.split(':').filter_map(|v| v.parse::<usize>().ok());
+        let objects = it.next().unwrap_or(5000);
+        let latency = it.next().unwrap_or(20) as u64;
+        bench_backend_batch(&rt, root.path(), embedded.addr(), objects, latency);
     }
     drop(embedded);
 }
