@@ -2,7 +2,10 @@
 //! floor measured in the same run on the same tree.
 //!
 //! `cargo bench --bench scale` (env `BENCH_GROUPS`, default 10000; `BENCH_SNAPSHOTS`,
-//! default 10000; `BENCH_NS_GROUPS`, default 1000). Prints a Markdown table.
+//! default 10000; `BENCH_NS_GROUPS`, default 1000; `BENCH_SCALE_SNAPSHOTS`, default
+//! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling`). Prints Markdown
+//! table rows `| case | ours | baseline | ratio |` (bench/run.sh adds machine and date) and
+//! notes. Ours and the baseline always run interleaved in the same process on the same tree.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -128,9 +131,27 @@ fn rename_loop(src: &Path, dst: &Path) -> Duration {
     start.elapsed()
 }
 
-fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
-    let groups = env_usize("BENCH_GROUPS", 10_000);
-    let base = root.join("scan-store");
+/// Median of interleaved runs: ours, baseline, ours, baseline, … (`prep` runs before each).
+fn interleaved(
+    runs: usize,
+    prep: &mut dyn FnMut(),
+    ours: &mut dyn FnMut() -> Command,
+    base: &mut dyn FnMut() -> Command,
+) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        prep();
+        a.push(time_cmd(1, &mut *ours));
+        prep();
+        b.push(time_cmd(1, &mut *base));
+    }
+    a.sort();
+    b.sort();
+    (a[a.len() / 2], b[b.len() / 2])
+}
+
+fn demo_store(root: &Path, name: &str, groups: usize, notes: &mut Vec<String>) -> (PathBuf, usize) {
+    let base = root.join(name);
     fs::create_dir(&base).unwrap();
     let t = Instant::now();
     let s = create_demo(
@@ -142,54 +163,198 @@ fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     )
     .unwrap();
     notes.push(format!(
-        "scan datastore: {} namespaces, {} groups, {} snapshots, {} files (generated in {})",
+        "{name}: {} namespaces, {} groups, {} snapshots, {} files (generated in {})",
         s.namespaces,
         s.groups,
         s.snapshots,
         s.files,
         ms(t.elapsed())
     ));
-    let locks = root.join("locks");
-    let warm_ours = time_cmd(5, || ours(&base, &locks, &["ls", "--recursive", "--json"]));
-    let warm_find = time_cmd(5, || find(&base));
-    rows.push(Row {
-        case: format!(
-            "ls --recursive --json, {} groups / {} snapshots, warm cache",
-            s.groups, s.snapshots
-        ),
-        ours: warm_ours,
-        baseline_name: "find -printf".into(),
-        baseline: warm_find,
-    });
-    if drop_caches() {
-        let cold_ours = time_cmd(1, || ours(&base, &locks, &["ls", "--recursive", "--json"]));
-        drop_caches();
-        let cold_find = time_cmd(1, || find(&base));
-        rows.push(Row {
-            case: "ls --recursive --json, cold cache (drop_caches)".into(),
-            ours: cold_ours,
-            baseline_name: "find -printf".into(),
-            baseline: cold_find,
-        });
-    } else {
-        notes.push("cold-cache scan skipped: /proc/sys/vm/drop_caches not writable".into());
-    }
-    notes.push(format!(
-        "peak RSS of ls --recursive --json: {:.1} MiB",
-        peak_rss_mib(&base, &locks)
-    ));
+    (base, s.snapshots)
 }
 
-fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
-    let n = env_usize("BENCH_SNAPSHOTS", 10_000);
-    let base = root.join("mg-store");
+fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>, cases: &str) {
+    let groups = env_usize("BENCH_GROUPS", 10_000);
+    let (base, snapshots) = demo_store(root, "scan-store", groups, notes);
+    let locks = root.join("locks");
+    let ls = ["ls", "--recursive", "--json"];
+    if cases.contains("scan") {
+        let (warm_ours, warm_find) =
+            interleaved(5, &mut || {}, &mut || ours(&base, &locks, &ls), &mut || {
+                find(&base)
+            });
+        rows.push(Row {
+            case: format!(
+                "scan: ls --recursive --json, {groups} groups / {snapshots} snapshots, warm cache"
+            ),
+            ours: warm_ours,
+            baseline_name: "find -printf".into(),
+            baseline: warm_find,
+        });
+        if drop_caches() {
+            let (cold_ours, cold_find) = interleaved(
+                3,
+                &mut || {
+                    drop_caches();
+                },
+                &mut || ours(&base, &locks, &ls),
+                &mut || find(&base),
+            );
+            rows.push(Row {
+                case: format!("scan: same, cold cache (drop_caches before each run)"),
+                ours: cold_ours,
+                baseline_name: "find -printf".into(),
+                baseline: cold_find,
+            });
+        } else {
+            notes.push("cold-cache scan skipped: /proc/sys/vm/drop_caches not writable".into());
+        }
+        notes.push(format!(
+            "peak RSS of ls --recursive --json ({snapshots} snapshots): {:.1} MiB",
+            peak_rss_mib(&base, &locks)
+        ));
+    }
+    if cases.contains("tui") {
+        bench_tui(&base, &locks, rows, notes, snapshots);
+    }
+}
+
+/// The TUI in a pty (`script`), with `PBS_MOVER_EXIT_AFTER_FIRST_FRAME=hook`: wall time from
+/// spawn to exit, and the time the TUI itself reports.
+fn tui_run(base: &Path, locks: &Path, hook: &str) -> Option<(Duration, f64)> {
+    let cmd = format!(
+        "{BIN} --path '{}' --lock-dir '{}' tui",
+        base.display(),
+        locks.display()
+    );
+    let start = Instant::now();
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("PBS_MOVER_EXIT_AFTER_FIRST_FRAME", hook)
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::piped())
+        .output()
+        .ok()?;
+    let wall = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let reported = text
+        .split(" after ")
+        .nth(1)
+        .and_then(|r| r.split(" ms").next())
+        .and_then(|v| v.trim().parse::<f64>().ok())?;
+    Some((wall, reported))
+}
+
+fn bench_tui(
+    base: &Path,
+    locks: &Path,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+    snaps: usize,
+) {
+    for (hook, what) in [("frame", "first frame"), ("loaded", "all scans done")] {
+        let mut walls = Vec::new();
+        let mut reported = Vec::new();
+        for _ in 0..5 {
+            if let Some((w, r)) = tui_run(base, locks, hook) {
+                walls.push(w);
+                reported.push(r);
+            }
+        }
+        if walls.is_empty() {
+            notes.push(format!("TUI {what}: could not run under script(1)"));
+            continue;
+        }
+        walls.sort();
+        reported.sort_by(f64::total_cmp);
+        // Baseline: the same process start and teardown through script(1) without a TUI.
+        let floor = time_cmd(5, || {
+            let mut c = Command::new("script");
+            c.args(["-qec", &format!("{BIN} --version"), "/dev/null"]);
+            c
+        });
+        rows.push(Row {
+            case: format!(
+                "TUI time to {what} ({snaps} snapshots; pty via script, wall incl. exec; in-app {:.1} ms)",
+                reported[reported.len() / 2]
+            ),
+            ours: walls[walls.len() / 2],
+            baseline_name: "`pbs-mover --version` via script".into(),
+            baseline: floor,
+        });
+    }
+    match tui_idle(base, locks) {
+        Some((cpu, bytes, secs)) => notes.push(format!(
+            "TUI idle ({secs} s after the scan finished, in a pty): {cpu:.2} % CPU, {bytes} bytes written to the terminal"
+        )),
+        None => notes.push("TUI idle: could not measure".into()),
+    }
+}
+
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit(')').next()?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": state is field 3; utime 14, stime 15 → indices 11, 12.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn child_pids(pid: u32) -> Vec<u32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Idle CPU % and terminal bytes over a quiet window after the TUI finished scanning.
+fn tui_idle(base: &Path, locks: &Path) -> Option<(f64, u64, u64)> {
+    let out_path = base.with_extension("tui-out");
+    let cmd = format!(
+        "{BIN} --path '{}' --lock-dir '{}' tui",
+        base.display(),
+        locks.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd])
+        .arg(&out_path)
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    // Let the background scan finish.
+    std::thread::sleep(Duration::from_secs(8));
+    let tui = child_pids(child.id()).into_iter().next();
+    let result = tui.and_then(|pid| {
+        let secs = 5;
+        let t0 = proc_cpu_ticks(pid)?;
+        let b0 = fs::metadata(&out_path).ok()?.len();
+        std::thread::sleep(Duration::from_secs(secs));
+        let t1 = proc_cpu_ticks(pid)?;
+        let b1 = fs::metadata(&out_path).ok()?.len();
+        let hz = 100.0; // USER_HZ on Linux
+        Some(((t1 - t0) as f64 / hz / secs as f64 * 100.0, b1 - b0, secs))
+    });
+    if let Some(pid) = tui {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// move-group of an `n`-snapshot group with our binary, then a rename(2) loop over an
+/// identical group, then `mv` of a third identical group dir: (ours, rename loop, mv).
+fn move_group_case(root: &Path, n: usize) -> (Duration, Duration, Duration) {
+    let base = root.join(format!("mg-store-{n}"));
     for ns in ["a", "b", "c", "d", "e"] {
         fs::create_dir_all(base.join("ns").join(ns)).unwrap();
     }
     write_group(&base.join("ns/a/vm/100"), n);
     write_group(&base.join("ns/c/vm/100"), n);
     write_group(&base.join("ns/e/vm/100"), n);
-    let locks = root.join("mg-locks");
+    let locks = root.join(format!("mg-locks-{n}"));
     let ours_t = time_cmd(1, || {
         ours(
             &base,
@@ -206,12 +371,6 @@ fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
         )
     });
     let floor = rename_loop(&base.join("ns/c/vm/100"), &base.join("ns/d/vm/100"));
-    rows.push(Row {
-        case: format!("move-group, {n} snapshots"),
-        ours: ours_t,
-        baseline_name: "rename(2) loop".into(),
-        baseline: floor,
-    });
     fs::create_dir_all(base.join("ns/d/ct")).unwrap();
     let mv = time_cmd(1, || {
         let mut c = Command::new("mv");
@@ -219,12 +378,70 @@ fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
             .arg(base.join("ns/d/ct/100"));
         c
     });
+    let _ = fs::remove_dir_all(&base);
+    (ours_t, floor, mv)
+}
+
+fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
+    let n = env_usize("BENCH_SNAPSHOTS", 10_000);
+    let (ours_t, floor, mv) = move_group_case(root, n);
     rows.push(Row {
-        case: format!("move-group, {n} snapshots"),
+        case: format!("FS move-group, {n} snapshots"),
+        ours: ours_t,
+        baseline_name: "rename(2) loop".into(),
+        baseline: floor,
+    });
+    rows.push(Row {
+        case: format!("FS move-group, {n} snapshots"),
         ours: ours_t,
         baseline_name: "mv of the group dir".into(),
         baseline: mv,
     });
+}
+
+/// Scan and move time against snapshot count: per-snapshot cost must stay flat.
+fn bench_scaling(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+    let sizes: Vec<usize> = std::env::var("BENCH_SCALE_SNAPSHOTS")
+        .unwrap_or_else(|_| "1000,10000,100000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let mut scan_line = Vec::new();
+    let mut move_line = Vec::new();
+    for &n in &sizes {
+        // The demo makes ~11 snapshots per group.
+        let (base, snaps) = demo_store(root, &format!("scale-{n}"), (n / 11).max(1), notes);
+        let locks = root.join("locks");
+        let ls = ["ls", "--recursive", "--json"];
+        let (o, f) = interleaved(3, &mut || {}, &mut || ours(&base, &locks, &ls), &mut || {
+            find(&base)
+        });
+        rows.push(Row {
+            case: format!("scaling: scan, {snaps} snapshots, warm"),
+            ours: o,
+            baseline_name: "find -printf".into(),
+            baseline: f,
+        });
+        scan_line.push(format!(
+            "{snaps}: {:.2} µs/snapshot",
+            o.as_secs_f64() * 1e6 / snaps as f64
+        ));
+        let _ = fs::remove_dir_all(&base);
+        let (o, floor, _) = move_group_case(root, n);
+        rows.push(Row {
+            case: format!("scaling: FS move-group, {n} snapshots"),
+            ours: o,
+            baseline_name: "rename(2) loop".into(),
+            baseline: floor,
+        });
+        move_line.push(format!(
+            "{n}: {:.1} µs/snapshot (rename loop {:.1})",
+            o.as_secs_f64() * 1e6 / n as f64,
+            floor.as_secs_f64() * 1e6 / n as f64
+        ));
+    }
+    notes.push(format!("scaling, scan: {}", scan_line.join("; ")));
+    notes.push(format!("scaling, FS move-group: {}", move_line.join("; ")));
 }
 
 fn bench_move_ns(root: &Path, rows: &mut Vec<Row>) {
@@ -252,11 +469,24 @@ fn bench_move_ns(root: &Path, rows: &mut Vec<Row>) {
             &base.join(format!("ns/dst/vm/{g}")),
         );
     }
+    let renames = start.elapsed();
+    // A move must also remove the emptied source group dirs (rmdir can stall on ext4).
+    let start = Instant::now();
+    for g in 0..groups {
+        let _ = fs::remove_dir(base.join(format!("ns/floor/vm/{g}")));
+    }
+    let rmdirs = start.elapsed();
     rows.push(Row {
-        case: format!("move-ns, {groups} groups x 5 snapshots"),
+        case: format!("FS move-ns, {groups} groups × 5 snapshots"),
         ours: ours_t,
         baseline_name: "rename(2) loop".into(),
-        baseline: start.elapsed(),
+        baseline: renames,
+    });
+    rows.push(Row {
+        case: format!("FS move-ns, {groups} groups × 5 snapshots"),
+        ours: ours_t,
+        baseline_name: "rename(2) loop + rmdir of emptied group dirs".into(),
+        baseline: renames + rmdirs,
     });
 }
 
@@ -270,14 +500,20 @@ fn main() {
         .unwrap();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    bench_scan(root.path(), &mut rows, &mut notes);
-    bench_move_group(root.path(), &mut rows);
-    bench_move_ns(root.path(), &mut rows);
-    println!("| case | ours | baseline | baseline time | ratio |");
-    println!("|---|---|---|---|---|");
+    let cases = std::env::var("BENCH_CASES").unwrap_or_else(|_| "scan,tui,move,scaling".into());
+    if cases.contains("scan") || cases.contains("tui") {
+        bench_scan(root.path(), &mut rows, &mut notes, &cases);
+    }
+    if cases.contains("move") {
+        bench_move_group(root.path(), &mut rows);
+        bench_move_ns(root.path(), &mut rows);
+    }
+    if cases.contains("scaling") {
+        bench_scaling(root.path(), &mut rows, &mut notes);
+    }
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {:.2}x |",
+            "| {} | {} | {}: {} | {:.2}x |",
             r.case,
             ms(r.ours),
             r.baseline_name,
@@ -286,6 +522,6 @@ fn main() {
         );
     }
     for n in notes {
-        println!("- {n}");
+        println!("NOTE {n}");
     }
 }

@@ -62,6 +62,36 @@ impl LockGuard {
     pub fn file(&self) -> &File {
         &self.file
     }
+
+    /// Releases the flock but keeps the file open, to take the lock again later with
+    /// [`relock`] without re-opening (and re-creating) the lock file.
+    pub fn unlock_keep_open(self) -> io::Result<File> {
+        self.file.unlock()?;
+        Ok(self.file)
+    }
+}
+
+/// Takes the flock again on a file kept open by [`LockGuard::unlock_keep_open`], with the
+/// same double-stat check as [`lock_file`]: `Ok(None)` when `path` no longer names the
+/// file's inode (deleted or replaced), in which case the caller must use [`lock_file`].
+pub fn relock(
+    file: File,
+    path: &Path,
+    mode: LockMode,
+    timeout: Duration,
+) -> Result<Option<LockGuard>, LockError> {
+    let deadline = Instant::now().checked_add(timeout);
+    if !flock_until(&file, mode, deadline).map_err(|e| LockError::io(path, e))? {
+        return Err(conflict(path, &file));
+    }
+    if !same_inode(&file, path).map_err(|e| LockError::io(path, e))? {
+        return Ok(None);
+    }
+    Ok(Some(LockGuard {
+        file,
+        path: path.to_path_buf(),
+        mode,
+    }))
 }
 
 #[derive(Debug, Error)]

@@ -64,6 +64,59 @@ pub fn append_moved_indices(paths: &LockPaths, indices: &[PathBuf]) -> Result<()
         .map_err(|source| JournalError::Io { path, source })
 }
 
+/// The move journal kept open across a batch of snapshot moves. Each [`append`] takes the
+/// exclusive flock, re-checks that the path still names the open inode (re-opening it when
+/// not), writes, and releases the flock before returning: the caller renames afterwards,
+/// never holding the journal lock across a rename (GC must be able to drain in between).
+/// Saves the open/close (and the parent-dir check) per snapshot of [`append_moved_indices`].
+///
+/// [`append`]: JournalWriter::append
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl JournalWriter {
+    pub fn new(paths: &LockPaths) -> Self {
+        Self {
+            path: paths.move_journal(),
+            file: None,
+        }
+    }
+
+    /// Records the post-rename index paths; rename only after this returned `Ok`.
+    pub fn append(&mut self, indices: &[PathBuf]) -> Result<(), JournalError> {
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let mut buf = String::new();
+        for index in indices {
+            buf.push_str(validated(index)?);
+            buf.push('\n');
+        }
+        let guard = match self.file.take() {
+            Some(file) => {
+                lock::relock(file, &self.path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?
+            }
+            None => None,
+        };
+        let guard = match guard {
+            Some(g) => g,
+            None => lock::lock_file(&self.path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?,
+        };
+        let io_err = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // O_APPEND: the write lands at EOF even if GC truncated the file meanwhile.
+        guard.file().write_all(buf.as_bytes()).map_err(io_err)?;
+        // On an unlock error the fd is dropped, and closing it releases the lock.
+        self.file = Some(guard.unlock_keep_open().map_err(io_err)?);
+        Ok(())
+    }
+}
+
 fn validated(index: &Path) -> Result<&str, JournalError> {
     if !index.is_absolute() {
         return Err(JournalError::NotAbsolute(index.to_path_buf()));
@@ -160,6 +213,32 @@ mod tests {
             assert!(err.to_string().starts_with(msg), "{err}");
         }
         assert!(!p.move_journal().exists());
+    }
+
+    #[test]
+    fn writer_appends_unlocked_between_calls_and_follows_replaced_journal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let mut w = JournalWriter::new(&p);
+        let a = vec![PathBuf::from("/ds/vm/1/t/a.fidx")];
+        let b = vec![PathBuf::from("/ds/vm/1/u/b.didx")];
+        w.append(&a).unwrap();
+        // Not held between appends: GC (another open file description) can drain at once.
+        let mut drained = Vec::new();
+        drain_move_journal(&p, |x| {
+            drained.push(x.to_path_buf());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(drained, a);
+        w.append(&b).unwrap();
+        assert_eq!(read_journal(&p).unwrap(), b);
+        // A journal deleted and recreated under us is followed, not written as an orphan.
+        std::fs::remove_file(p.move_journal()).unwrap();
+        std::fs::write(p.move_journal(), "").unwrap();
+        w.append(&a).unwrap();
+        assert_eq!(read_journal(&p).unwrap(), a);
+        assert!(w.append(&[PathBuf::from("rel")]).is_err());
     }
 
     #[test]

@@ -105,6 +105,20 @@ impl Datastore {
 
     /// Whether `rel` (below the base) is a real directory reached without any symlink.
     fn real_dir(&self, rel: &Path) -> Result<bool, ScanError> {
+        if rel.as_os_str().is_empty() {
+            return Ok(true);
+        }
+        // One openat2(RESOLVE_NO_SYMLINKS) resolves every component once, instead of an
+        // lstat per prefix (quadratic in the depth, and called for every exists check).
+        // Anything unusual (a symlink, no openat2) takes the component walk below, which
+        // names the offending path.
+        match real_dir_openat2(&self.base, rel) {
+            Some(found) => Ok(found),
+            None => self.real_dir_walk(rel),
+        }
+    }
+
+    fn real_dir_walk(&self, rel: &Path) -> Result<bool, ScanError> {
         let mut p = self.base.clone();
         for comp in rel.components() {
             p.push(comp);
@@ -428,6 +442,27 @@ impl Datastore {
             }],
             warnings,
         })
+    }
+}
+
+/// `Some(true)`: `base/rel` is a directory reached without any symlink below `base`;
+/// `Some(false)`: a component is missing or not a directory; `None`: undecided (a symlink,
+/// openat2 unavailable, or another error) and the caller must walk the components.
+fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let base_fd = rustix::fs::open(base, flags, Mode::empty()).ok()?;
+    match rustix::fs::openat2(
+        &base_fd,
+        rel,
+        flags | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(_) => Some(true),
+        Err(Errno::NOENT | Errno::NOTDIR) => Some(false),
+        Err(_) => None,
     }
 }
 

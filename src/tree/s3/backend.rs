@@ -140,6 +140,39 @@ impl S3Backend {
         }
     }
 
+    /// [`ContentBackend::copy_snapshot`] for a whole lock batch at once: up to
+    /// `concurrency / 4` snapshots are copied (and verified) concurrently, each with up to
+    /// `concurrency` objects in flight, so a group of many small snapshots is bounded by
+    /// requests × latency / concurrency instead of one snapshot's round trips after another.
+    /// Results are in input order; a failed snapshot's partial copies are already removed,
+    /// exactly as for `copy_snapshot`. The caller renames and deletes per snapshot as before.
+    pub fn copy_snapshots(
+        &self,
+        pairs: &[(SnapshotRef, SnapshotRef)],
+    ) -> Vec<Result<PreparedMove, BackendError>> {
+        let parallel = (self.concurrency / 4).max(1);
+        self.block_on(
+            stream::iter(pairs)
+                .map(|(src, dst)| async move {
+                    let (s, d) = (self.snapshot_prefix(src), self.snapshot_prefix(dst));
+                    self.copy_prefix(&s, &d).await.map_err(BackendError::from)
+                })
+                .buffered(parallel)
+                .collect(),
+        )
+    }
+
+    /// [`ContentBackend::delete_source`] for many renamed snapshots at once: one
+    /// DeleteObjects per 1,000 keys instead of one per snapshot. Only for snapshots whose
+    /// cache dir was already renamed (their copies are verified and journaled).
+    pub fn delete_sources(&self, prepared: &[PreparedMove]) -> Vec<Orphan> {
+        let keys: Vec<String> = prepared
+            .iter()
+            .flat_map(|p| p.source_keys.iter().cloned())
+            .collect();
+        self.block_on(self.delete_keys(&keys))
+    }
+
     /// `<store>/.cnt/`: every key this backend reads or writes starts with it.
     pub fn content_prefix(&self) -> String {
         format!("{}/.cnt/", self.store)
