@@ -40,6 +40,11 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     // The demo's locks live beside it, so the demo never touches the real /run.
     if g.lock_dir.as_path() == Path::new("/run/proxmox-backup/locks") {
         g.lock_dir = dir.with_extension("locks");
+        // Created now (0755) so the lock dir is never "a missing dir in world-writable /tmp".
+        crate::ops::ownership::create_dir_all_owned(&g.lock_dir, dir.parent().unwrap_or(&dir))
+            .map_err(|e| {
+                Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display()))
+            })?;
     }
     if args.s3 {
         return run_demo_s3(&g, &dir, args.no_tui);
