@@ -461,7 +461,9 @@ fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     ) {
         Ok(_) => Some(true),
-        Err(Errno::NOENT | Errno::NOTDIR) => Some(false),
+        Err(Errno::NOENT) => Some(false),
+        // ENOTDIR is also what a symlink as the last component gives (O_NOFOLLOW with
+        // O_DIRECTORY): let the walk tell a file from a symlink.
         Err(_) => None,
     }
 }
