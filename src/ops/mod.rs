@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod context;
 pub mod error;
+pub mod failpoint;
 pub mod group_mover;
 pub mod lock;
 pub mod lock_holder;
@@ -13,7 +14,10 @@ pub mod move_journal;
 pub mod moves;
 pub mod ns_cleanup;
 pub mod ns_lock;
+pub mod op_journal;
 pub mod ownership;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod undo;
+pub mod resume;
