@@ -122,7 +122,7 @@ struct HistoryItem {
 
 pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let ds = super::open_datastore(global)?;
-    let state = state_dir().unwrap_or(&global.state_dir);
+    let state = state_dir().unwrap_or(global.state_dir.as_path());
     let entries = list_entries(state, &ds.name, &ds.base).map_err(Failure::refused)?;
     let items: Vec<HistoryItem> = entries
         .iter()
@@ -158,9 +158,9 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     use crate::ops::plan::{plan_move_group, plan_move_namespace};
     use crate::ops::undo::{Reverse, pick, reverse_of};
     let op = "undo";
-    let prepared = (|| {
+    let prepared = (|| -> Result<_, Failure> {
         let ctx = open_context(global)?;
-        let state = state_dir().unwrap_or(&global.state_dir);
+        let state = state_dir().unwrap_or(global.state_dir.as_path());
         let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
         let entry = pick(&entries, args.id.as_deref()).map_err(Failure::refused)?;
         let reverse = reverse_of(entry).map_err(Failure::refused)?;

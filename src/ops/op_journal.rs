@@ -207,7 +207,10 @@ impl OpJournal {
         let Some(state) = state_dir() else {
             return Ok(None);
         };
-        fs::create_dir_all(state).map_err(|e| jerr("cannot create", state, e))?;
+        if let Some(parent) = state.parent() {
+            fs::create_dir_all(parent).map_err(|e| jerr("cannot create", parent, e))?;
+        }
+        create_owned_dir(state)?;
         let dir = store_dir(state, &ctx.ds.name);
         create_owned_dir(&dir)?;
         let id = new_id();

@@ -140,12 +140,14 @@ fn resume_one(
             target_ns,
             merge,
         } => {
+            // A target group this very move created is merged into, even with --no-merge.
+            let own_target = entry.groups().iter().any(|g| !g.target_existed);
             let req = MoveGroupRequest {
                 ns: parse_ns(ns)?,
                 group: GroupId::parse(group)
                     .map_err(|e| MoveError::failed(format!("operation journal: {e}")))?,
                 target_ns: parse_ns(target_ns)?,
-                merge: *merge,
+                merge: *merge || own_target,
             };
             let _ns_guards = lock_namespaces(
                 &ctx.locks,
@@ -220,7 +222,7 @@ fn repair_groups(
             ns: &ns,
             group: &group,
             target_ns: &target_ns,
-            actions,
+            actions: &mut *actions,
         }
         .run()?;
         if at_target > 0 && !ctx.ds.group_exists(&ns, &group)? {
@@ -248,7 +250,8 @@ struct GroupRepair<'a> {
 impl GroupRepair<'_> {
     /// Returns how many journaled snapshots are at the target.
     fn run(mut self) -> Result<usize, MoveError> {
-        let locks = &self.ctx.locks;
+        let ctx = self.ctx;
+        let locks = &ctx.locks;
         let what = format!("group {} in namespace '{}'", self.group, self.ns.human());
         let source_guard = take(&locks.group(self.ns, self.group), LockMode::Exclusive, &what)?;
         let target_guard = take(
@@ -268,7 +271,7 @@ impl GroupRepair<'_> {
         self.finish_source_destroy()?;
         // Lock files of groups that do not exist (any more) are not left behind.
         for ns in [self.ns, self.target_ns] {
-            if !self.ctx.ds.group_path(ns, self.group).exists() {
+            if !ctx.ds.group_path(ns, self.group).exists() {
                 remove_lock_file(&locks.group(ns, self.group));
             }
         }
@@ -292,7 +295,8 @@ impl GroupRepair<'_> {
 
     /// One journaled snapshot; returns whether it is at the target.
     fn repair_snapshot(&mut self, t: &str) -> Result<bool, MoveError> {
-        let ds = &self.ctx.ds;
+        let ctx = self.ctx;
+        let ds = &ctx.ds;
         let time = SnapshotTime::parse(t)
             .map_err(|e| MoveError::failed(format!("operation journal: {e}")))?;
         let src = ds.snapshot_path(self.ns, self.group, &time).exists();
@@ -341,7 +345,8 @@ impl GroupRepair<'_> {
                 orphan_note(orphans.len())
             ));
         }
-        let locks = &self.ctx.locks;
+        let ctx = self.ctx;
+        let locks = &ctx.locks;
         for path in [
             locks.manifest(self.ns, self.group, time),
             locks.snapshot(self.ns, self.group, time),
@@ -390,7 +395,8 @@ impl GroupRepair<'_> {
     /// The source group was emptied; its destroy (owner, notes, dir, bucket objects) may be
     /// half done. Notes still at the source move first when the target has none.
     fn finish_source_destroy(&mut self) -> Result<(), MoveError> {
-        let ds = &self.ctx.ds;
+        let ctx = self.ctx;
+        let ds = &ctx.ds;
         let dir = ds.group_path(self.ns, self.group);
         let exists = dir.exists();
         if exists {
