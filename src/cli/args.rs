@@ -190,7 +190,11 @@ pub struct JsonArgs {
 #[derive(Debug, Args)]
 pub struct UndoArgs {
     /// The move to undo (an ID from `history`)
-    #[arg(value_name = "ID", conflicts_with = "last", required_unless_present = "last")]
+    #[arg(
+        value_name = "ID",
+        conflicts_with = "last",
+        required_unless_present = "last"
+    )]
     pub id: Option<String>,
     /// Undo the newest finished move
     #[arg(long)]

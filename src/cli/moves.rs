@@ -199,7 +199,11 @@ fn summary_error(report: &MoveReport) -> String {
     msg
 }
 
-pub(crate) fn finish_plan(op: &str, json: bool, plan: Result<MovePlan, MoveError>) -> Result<Exit, Failure> {
+pub(crate) fn finish_plan(
+    op: &str,
+    json: bool,
+    plan: Result<MovePlan, MoveError>,
+) -> Result<Exit, Failure> {
     let plan = match plan {
         Ok(p) => p,
         Err(e) => return Err(refusal(op, true, json, e)),

@@ -50,7 +50,11 @@ fn failed_output(error: String) -> ResumeOutput {
 pub fn run_resume(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let outcome = open_context(global).and_then(|ctx| {
         resume(&ctx, &Progress::silent()).map_err(|e| Failure {
-            exit: if e.is_busy() { Exit::Busy } else { Exit::Refused },
+            exit: if e.is_busy() {
+                Exit::Busy
+            } else {
+                Exit::Refused
+            },
             message: e.to_string(),
         })
     });
@@ -140,7 +144,9 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
         })
         .collect();
     if json {
-        print_json(&serde_json::json!({"ok": true, "op": "history", "moves": items, "error": null}));
+        print_json(
+            &serde_json::json!({"ok": true, "op": "history", "moves": items, "error": null}),
+        );
     } else {
         for i in &items {
             println!(
@@ -180,7 +186,9 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     };
     let progress = Progress::silent();
     match (reverse, args.dry_run) {
-        (Reverse::Group(req), true) => super::moves::finish_plan(op, args.json, plan_move_group(&ctx, &req)),
+        (Reverse::Group(req), true) => {
+            super::moves::finish_plan(op, args.json, plan_move_group(&ctx, &req))
+        }
         (Reverse::Namespace(req), true) => {
             super::moves::finish_plan(op, args.json, plan_move_namespace(&ctx, &req))
         }

@@ -201,7 +201,11 @@ impl GroupMove<'_> {
     }
 
     /// S3: the copied keys, durable before any rename needs them for a later delete.
-    fn jot_copies(&self, batch: &[SnapshotTime], prepared: &[PreparedMove]) -> Result<(), MoveError> {
+    fn jot_copies(
+        &self,
+        batch: &[SnapshotTime],
+        prepared: &[PreparedMove],
+    ) -> Result<(), MoveError> {
         let Some(j) = self.journal else {
             return Ok(());
         };

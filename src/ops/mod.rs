@@ -19,5 +19,5 @@ pub mod ownership;
 pub mod plan;
 pub mod progress;
 pub mod report;
-pub mod undo;
 pub mod resume;
+pub mod undo;

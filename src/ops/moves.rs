@@ -250,7 +250,8 @@ fn move_groups(
             record_cancelled(report, progress, &ns, &group);
             continue;
         }
-        match lock_and_move_group_journaled(ctx, &ns, &group, &target, req.merge, progress, journal) {
+        match lock_and_move_group_journaled(ctx, &ns, &group, &target, req.merge, progress, journal)
+        {
             Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
                 progress.emit(ProgressEvent::GroupDeferred {
                     ns: ns.clone(),

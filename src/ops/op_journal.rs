@@ -108,7 +108,9 @@ pub enum Record {
         started: u64,
     },
     /// A target namespace now exists because of this operation.
-    NsCreated { ns: String },
+    NsCreated {
+        ns: String,
+    },
     /// Before the target group is created: the group's plan.
     Group {
         ns: String,
@@ -124,15 +126,28 @@ pub enum Record {
         dst: Vec<String>,
     },
     /// The local snapshot dir is at the target.
-    Renamed { t: String },
+    Renamed {
+        t: String,
+    },
     /// S3: the source objects are deleted.
-    Deleted { t: String },
+    Deleted {
+        t: String,
+    },
     /// The group's move ended (completely or with a reported, consistent split).
-    GroupDone { moved: usize, ok: bool },
-    NsRemoved { ns: String },
+    GroupDone {
+        moved: usize,
+        ok: bool,
+    },
+    NsRemoved {
+        ns: String,
+    },
     /// What a `resume` run did.
-    Resumed { actions: Vec<String> },
-    Done { status: String },
+    Resumed {
+        actions: Vec<String>,
+    },
+    Done {
+        status: String,
+    },
 }
 
 /// An open journal: appends are durable when `record` returns.
@@ -282,7 +297,8 @@ impl OpJournal {
     }
 
     fn append(&self, r: &Record, sync: bool) -> Result<(), MoveError> {
-        let mut line = serde_json::to_vec(r).map_err(|e| jerr("cannot encode for", &self.path, e))?;
+        let mut line =
+            serde_json::to_vec(r).map_err(|e| jerr("cannot encode for", &self.path, e))?;
         line.push(b'\n');
         self.append_raw(&line, sync)
     }
@@ -383,7 +399,9 @@ pub struct GroupProgress {
 impl GroupProgress {
     fn apply(&mut self, r: &Record) {
         match r {
-            Record::Copied { t, src, dst } => self.copied.push((t.clone(), src.clone(), dst.clone())),
+            Record::Copied { t, src, dst } => {
+                self.copied.push((t.clone(), src.clone(), dst.clone()))
+            }
             Record::Renamed { t } => self.renamed.push(t.clone()),
             Record::Deleted { t } => self.deleted.push(t.clone()),
             Record::GroupDone { ok, .. } => self.done = Some(*ok),
@@ -421,7 +439,11 @@ pub fn read_entry(path: &Path) -> io::Result<JournalEntry> {
 }
 
 /// Every journal of `store` whose operation ran on the datastore at `base`, oldest first.
-pub fn list_entries(state: &Path, store: &str, base: &Path) -> Result<Vec<JournalEntry>, MoveError> {
+pub fn list_entries(
+    state: &Path,
+    store: &str,
+    base: &Path,
+) -> Result<Vec<JournalEntry>, MoveError> {
     let dir = store_dir(state, store);
     let rd = match fs::read_dir(&dir) {
         Ok(rd) => rd,

@@ -253,7 +253,11 @@ impl GroupRepair<'_> {
         let ctx = self.ctx;
         let locks = &ctx.locks;
         let what = format!("group {} in namespace '{}'", self.group, self.ns.human());
-        let source_guard = take(&locks.group(self.ns, self.group), LockMode::Exclusive, &what)?;
+        let source_guard = take(
+            &locks.group(self.ns, self.group),
+            LockMode::Exclusive,
+            &what,
+        )?;
         let target_guard = take(
             &locks.group(self.target_ns, self.group),
             LockMode::Exclusive,
@@ -353,7 +357,11 @@ impl GroupRepair<'_> {
         ] {
             if path.exists() {
                 // PBS removes a lock file while holding it; waiters re-check the inode.
-                let guard = take(&path, LockMode::Exclusive, &format!("snapshot {}/{t}", self.group))?;
+                let guard = take(
+                    &path,
+                    LockMode::Exclusive,
+                    &format!("snapshot {}/{t}", self.group),
+                )?;
                 remove_lock_file(&path);
                 drop(guard);
                 self.actions
@@ -433,7 +441,8 @@ impl GroupRepair<'_> {
             .backend
             .put_notes(self.target_ns, self.group, &notes)?;
         fs::rename(&src, &dst).map_err(|e| io_failed("cannot move notes", &src, e))?;
-        self.actions.push(format!("moved the notes of group {}", self.group));
+        self.actions
+            .push(format!("moved the notes of group {}", self.group));
         Ok(())
     }
 }

@@ -20,7 +20,10 @@ fn parse(s: &str) -> Result<Namespace, MoveError> {
 /// Plans the reverse of `entry`, or says clearly why it cannot be undone.
 pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
     let Some((op, _, _)) = entry.begin() else {
-        return Err(MoveError::refused(format!("move {} has no readable journal", entry.id)));
+        return Err(MoveError::refused(format!(
+            "move {} has no readable journal",
+            entry.id
+        )));
     };
     match entry.status() {
         Some("ok" | "partial") => {}
@@ -39,14 +42,22 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
     }
     // A merge put snapshots into a group that already had some; the engine moves whole
     // groups, so moving back only the merged ones is not possible.
-    if let Some(g) = entry.groups().iter().find(|g| g.target_existed && !g.renamed.is_empty()) {
+    if let Some(g) = entry
+        .groups()
+        .iter()
+        .find(|g| g.target_existed && !g.renamed.is_empty())
+    {
         return Err(MoveError::refused(format!(
             "cannot undo move {}: it merged {} snapshot(s) of group '{}' into the existing group in '{}'; \
              moving only those back is not supported - move them by hand",
             entry.id,
             g.renamed.len(),
             g.group,
-            if g.target_ns.is_empty() { "/" } else { &g.target_ns }
+            if g.target_ns.is_empty() {
+                "/"
+            } else {
+                &g.target_ns
+            }
         )));
     }
     match op {
@@ -85,12 +96,16 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
 }
 
 /// `--last`: the newest move that can be undone; `ID`: that move.
-pub fn pick<'a>(entries: &'a [JournalEntry], id: Option<&str>) -> Result<&'a JournalEntry, MoveError> {
+pub fn pick<'a>(
+    entries: &'a [JournalEntry],
+    id: Option<&str>,
+) -> Result<&'a JournalEntry, MoveError> {
     match id {
-        Some(id) => entries
-            .iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| MoveError::refused(format!("no move with ID '{id}' in the journal (see 'pbs-mover history')"))),
+        Some(id) => entries.iter().find(|e| e.id == id).ok_or_else(|| {
+            MoveError::refused(format!(
+                "no move with ID '{id}' in the journal (see 'pbs-mover history')"
+            ))
+        }),
         None => entries
             .iter()
             .rev()
