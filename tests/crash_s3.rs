@@ -337,7 +337,7 @@ fn random_sigkill_then_resume_equals_a_clean_run() {
     let clean_ms = start.elapsed().as_millis().max(50) as u64;
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let expected = observe(&s);
-    let mut seed: u64 = 0x0ddb_a11_5eed;
+    let mut seed: u64 = 0x00dd_ba11_5eed;
     let mut tally = Tally::default();
     for trial in 0..20 {
         seed ^= seed << 13;

@@ -194,8 +194,12 @@ impl GroupMove<'_> {
         }
     }
 
+    /// Not synced: `resume` reads renames and deletes from the disk and the bucket (both
+    /// idempotent), so these records only feed `history`; one fsync per snapshot was the
+    /// whole cost of journaling.
     fn jot_lossy(&self, r: &Record) {
-        if let Err(e) = self.jot(r) {
+        let Some(j) = self.journal else { return };
+        if let Err(e) = j.record_unsynced(r) {
             self.progress.warn(e.to_string());
         }
     }
