@@ -39,6 +39,15 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub lock_dir: PathBuf,
+    /// Where pbs-mover keeps its operation journals (resume, history, undo)
+    #[arg(
+        long,
+        global = true,
+        env = "PBS_MOVER_STATE_DIR",
+        default_value = crate::ops::op_journal::DEFAULT_STATE_DIR,
+        value_name = "DIR"
+    )]
+    pub state_dir: PathBuf,
     /// S3 endpoint URL for an ad-hoc S3 datastore (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
     #[arg(long, global = true, value_name = "URL")]
     pub s3_endpoint: Option<String>,
@@ -65,6 +74,12 @@ pub enum Command {
     MoveGroup(MoveGroupArgs),
     /// Move a namespace (with its groups and children) to a new path
     MoveNs(MoveNsArgs),
+    /// Finish or roll back moves that were interrupted (crash, kill -9, power loss)
+    Resume(JsonArgs),
+    /// List finished and unfinished moves from the operation journal
+    History(JsonArgs),
+    /// Reverse a finished move (a new move in the opposite direction, same checks)
+    Undo(UndoArgs),
     /// Compare an S3 datastore's local cache with its bucket and report drift
     Verify(VerifyArgs),
 }
@@ -157,6 +172,33 @@ pub struct MoveNsArgs {
     /// Refuse instead of merging into existing target groups
     #[arg(long)]
     pub no_merge: bool,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The move to undo (an ID from `history`)
+    #[arg(
+        value_name = "ID",
+        conflicts_with = "last",
+        required_unless_present = "last"
+    )]
+    pub id: Option<String>,
+    /// Undo the newest finished move
+    #[arg(long)]
+    pub last: bool,
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,

@@ -7,6 +7,7 @@ pub mod exit;
 pub mod ls;
 pub mod moves;
 pub mod plan_text;
+pub mod resume;
 
 use std::io::Write;
 
@@ -40,6 +41,7 @@ pub fn run() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> Result<Exit, Failure> {
+    crate::ops::op_journal::configure(cli.global.state_dir.clone());
     match cli.command {
         None | Some(Command::Tui) => run_tui(&cli.global),
         Some(Command::Demo(args)) => demo::run_demo(&cli.global, &args),
@@ -47,6 +49,9 @@ fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         Some(Command::Ls(args)) => run_ls(&cli.global, &args),
         Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
         Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),
+        Some(Command::Resume(args)) => resume::run_resume(&cli.global, args.json),
+        Some(Command::History(args)) => resume::run_history(&cli.global, args.json),
+        Some(Command::Undo(args)) => resume::run_undo(&cli.global, &args),
     }
 }
 

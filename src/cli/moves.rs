@@ -196,7 +196,11 @@ fn summary_error(report: &MoveReport) -> String {
     msg
 }
 
-fn finish_plan(op: &str, json: bool, plan: Result<MovePlan, MoveError>) -> Result<Exit, Failure> {
+pub(crate) fn finish_plan(
+    op: &str,
+    json: bool,
+    plan: Result<MovePlan, MoveError>,
+) -> Result<Exit, Failure> {
     let plan = match plan {
         Ok(p) => p,
         Err(e) => return Err(refusal(op, true, json, e)),
@@ -229,7 +233,7 @@ fn refusal(op: &str, dry_run: bool, json: bool, e: MoveError) -> Failure {
     report_failure(op, dry_run, json, f)
 }
 
-fn finish_move(
+pub(crate) fn finish_move(
     op: &str,
     json: bool,
     result: Result<MoveReport, MoveError>,

@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use super::checks::{check_merge, check_move_group};
 use super::context::MoveContext;
 use super::error::{MoveError, io_failed};
+use super::failpoint;
 use super::lock::{LockGuard, LockMode, remove_lock_file};
 use super::locking::take;
 use super::move_journal::append_moved_indices;
+use super::op_journal::{OpJournal, Record};
 use super::ownership::{chown_backup, create_dir_all_owned};
 use super::progress::{Progress, ProgressEvent};
 use super::report::{FailReason, OrphanEntry};
@@ -73,6 +75,8 @@ struct GroupMove<'a> {
     outcome: GroupOutcome,
     /// What we created for the target group, undone if not a single snapshot moved.
     created: Created,
+    /// pbs-mover's crash journal (`resume`), when journaling is on.
+    journal: Option<&'a OpJournal>,
 }
 
 #[derive(Debug, Default)]
@@ -90,7 +94,21 @@ pub fn lock_and_move_group(
     merge: bool,
     progress: &Progress,
 ) -> Result<GroupOutcome, GroupFailure> {
+    lock_and_move_group_journaled(ctx, ns, group, target_ns, merge, progress, None)
+}
+
+/// [`lock_and_move_group`], recording each step in the operation journal first.
+pub fn lock_and_move_group_journaled(
+    ctx: &MoveContext,
+    ns: &Namespace,
+    group: &GroupId,
+    target_ns: &Namespace,
+    merge: bool,
+    progress: &Progress,
+    journal: Option<&OpJournal>,
+) -> Result<GroupOutcome, GroupFailure> {
     let mut mv = GroupMove {
+        journal,
         ctx,
         progress,
         ns,
@@ -99,14 +117,18 @@ pub fn lock_and_move_group(
         outcome: GroupOutcome::default(),
         created: Created::default(),
     };
-    match mv.run(merge) {
+    let result = mv.run(merge);
+    if result.is_err() && mv.outcome.snapshots == 0 {
+        mv.undo_target();
+    }
+    // Best effort: without this record `resume` re-checks the group on disk, which is safe.
+    let _ = mv.jot(&Record::GroupDone {
+        moved: mv.outcome.snapshots,
+        ok: result.is_ok(),
+    });
+    match result {
         Ok(()) => Ok(mv.outcome),
-        Err(e) => {
-            if mv.outcome.snapshots == 0 {
-                mv.undo_target();
-            }
-            Err(GroupFailure::from_error(e, mv.outcome.snapshots))
-        }
+        Err(e) => Err(GroupFailure::from_error(e, mv.outcome.snapshots)),
     }
 }
 
@@ -128,7 +150,16 @@ impl GroupMove<'_> {
             ))
         })?;
         let times = ds.list_snapshot_times(self.ns, self.group)?;
+        // Before the target group exists: `resume` must know whether this move created it.
+        self.jot(&Record::Group {
+            ns: self.ns.to_string(),
+            group: self.group.to_string(),
+            target_ns: self.target_ns.to_string(),
+            target_existed: ds.group_exists(self.target_ns, self.group)?,
+            snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
+        })?;
         let (created, _target_guard) = self.create_locked_target(&owner)?;
+        failpoint::hit("after-owner");
         if !created {
             if !merge {
                 return Err(MoveError::refused(format!(
@@ -150,7 +181,51 @@ impl GroupMove<'_> {
             self.move_batch(batch, times.len())?;
         }
         self.move_notes()?;
-        self.destroy_source(source_guard)
+        failpoint::hit("after-notes");
+        self.destroy_source(source_guard)?;
+        failpoint::hit("after-destroy");
+        Ok(())
+    }
+
+    fn jot(&self, r: &Record) -> Result<(), MoveError> {
+        match self.journal {
+            Some(j) => j.record(r),
+            None => Ok(()),
+        }
+    }
+
+    /// Not synced: `resume` reads renames and deletes from the disk and the bucket (both
+    /// idempotent), so these records only feed `history`; one fsync per snapshot was the
+    /// whole cost of journaling.
+    fn jot_lossy(&self, r: &Record) {
+        let Some(j) = self.journal else { return };
+        if let Err(e) = j.record_unsynced(r) {
+            self.progress.warn(e.to_string());
+        }
+    }
+
+    /// S3: the copied keys, durable before any rename needs them for a later delete.
+    fn jot_copies(
+        &self,
+        batch: &[SnapshotTime],
+        prepared: &[PreparedMove],
+    ) -> Result<(), MoveError> {
+        let Some(j) = self.journal else {
+            return Ok(());
+        };
+        let mut any = false;
+        for (t, p) in batch.iter().zip(prepared) {
+            if p.source_keys.is_empty() {
+                continue; // filesystem backend: nothing was copied
+            }
+            any = true;
+            j.record_unsynced(&Record::Copied {
+                t: t.as_str().to_string(),
+                src: p.source_keys.clone(),
+                dst: p.copied_keys.clone(),
+            })?;
+        }
+        if any { j.sync() } else { Ok(()) }
     }
 
     fn snap_ref(&self, ns: &Namespace, time: &SnapshotTime) -> SnapshotRef {
@@ -267,6 +342,11 @@ impl GroupMove<'_> {
         let batch = batch.as_slice();
         // Copy the whole batch before renaming anything: a copy failure leaves it intact.
         let prepared = self.copy_batch(batch)?;
+        if let Err(e) = self.jot_copies(batch, &prepared) {
+            self.discard(prepared);
+            return Err(e);
+        }
+        failpoint::hit("after-copy");
         let mut pending = prepared.into_iter();
         for time in batch {
             let Some(prep) = pending.next() else { break };
@@ -326,6 +406,7 @@ impl GroupMove<'_> {
         let indices = index_paths(&src, &dst)?;
         append_moved_indices(&self.ctx.locks, &indices)
             .map_err(|e| MoveError::failed(format!("cannot record moved indices for GC: {e}")))?;
+        failpoint::hit("after-gc-journal");
         // rename(2) replaces an empty directory silently; a merge must never do that.
         if fs::symlink_metadata(&dst).is_ok() {
             return Err(MoveError::failed(format!(
@@ -340,10 +421,19 @@ impl GroupMove<'_> {
                 dst.display()
             ))
         })?;
+        let t = time.as_str().to_string();
+        // After the rename nothing may fail this snapshot (its copies would be discarded);
+        // `resume` reads the rename from disk, the record only speeds up `history`.
+        self.jot_lossy(&Record::Renamed { t: t.clone() });
+        failpoint::hit("after-rename");
         let orphans = self.ctx.backend.delete_source(prep);
         self.outcome
             .orphans
             .extend(orphans.into_iter().map(Into::into));
+        if !prep.source_keys.is_empty() {
+            self.jot_lossy(&Record::Deleted { t });
+            failpoint::hit("after-delete");
+        }
         remove_lock_file(&self.ctx.locks.manifest(self.ns, self.group, time));
         remove_lock_file(&self.ctx.locks.snapshot(self.ns, self.group, time));
         Ok(())

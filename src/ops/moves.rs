@@ -4,10 +4,12 @@ use std::io;
 
 use super::context::MoveContext;
 use super::error::MoveError;
-use super::group_mover::{GroupFailure, GroupOutcome, lock_and_move_group};
+use super::failpoint;
+use super::group_mover::{GroupFailure, GroupOutcome, lock_and_move_group_journaled};
 use super::lock::LockMode;
 use super::locking::lock_namespaces;
 use super::ns_cleanup::{cleanup_plan, remove_namespace_flat};
+use super::op_journal::{OpJournal, OpKind, Record};
 use super::ownership::create_dir_all_owned;
 use super::plan::{MoveGroupRequest, MoveNsRequest, namespace_mapping};
 use super::progress::{Progress, ProgressEvent};
@@ -29,6 +31,34 @@ pub fn move_group(
             (req.target_ns.clone(), LockMode::Shared),
         ],
     )?;
+    let journal = OpJournal::begin(ctx, OpKind::from_group(req))?;
+    let result = move_group_locked(ctx, req, progress, journal.as_ref());
+    close_journal(journal.as_ref(), &result);
+    finish(result?, progress)
+}
+
+/// Closes an operation's journal: `resume` leaves finished operations alone.
+pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, MoveError>) {
+    let Some(j) = journal else { return };
+    let status = match result {
+        Ok(r) if r.failed.is_empty() => "ok",
+        Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => "partial",
+        Ok(_) => "failed",
+        Err(_) => "refused",
+    };
+    // Best effort: an unclosed journal only makes `resume` re-check a consistent datastore.
+    let _ = j.record(&Record::Done {
+        status: status.into(),
+    });
+}
+
+/// [`move_group`] once the namespace locks are held (also `resume`'s way of finishing one).
+pub fn move_group_locked(
+    ctx: &MoveContext,
+    req: &MoveGroupRequest,
+    progress: &Progress,
+    journal: Option<&OpJournal>,
+) -> Result<MoveReport, MoveError> {
     let snapshots = ctx.ds.list_snapshot_times(&req.ns, &req.group)?.len();
     progress.emit(ProgressEvent::Planned {
         groups: 1,
@@ -36,13 +66,14 @@ pub fn move_group(
         bytes: 0,
     });
     let mut report = MoveReport::default();
-    let result = lock_and_move_group(
+    let result = lock_and_move_group_journaled(
         ctx,
         &req.ns,
         &req.group,
         &req.target_ns,
         req.merge,
         progress,
+        journal,
     );
     record(
         &mut report,
@@ -52,7 +83,7 @@ pub fn move_group(
         &req.target_ns,
         result,
     );
-    finish(report, progress)
+    Ok(report)
 }
 
 fn finish(report: MoveReport, progress: &Progress) -> Result<MoveReport, MoveError> {
@@ -122,6 +153,19 @@ pub fn move_namespace(
             (req.target_ns.clone(), LockMode::Exclusive),
         ],
     )?;
+    let journal = OpJournal::begin(ctx, OpKind::from_ns(req))?;
+    let result = move_namespace_locked(ctx, req, progress, journal.as_ref());
+    close_journal(journal.as_ref(), &result);
+    finish(result?, progress)
+}
+
+/// [`move_namespace`] once the namespace locks are held (also `resume`'s way of finishing one).
+pub fn move_namespace_locked(
+    ctx: &MoveContext,
+    req: &MoveNsRequest,
+    progress: &Progress,
+    journal: Option<&OpJournal>,
+) -> Result<MoveReport, MoveError> {
     // Re-run under the locks: the authoritative gate.
     let mapping = namespace_mapping(ctx, req)?;
     let mut report = MoveReport::default();
@@ -149,15 +193,15 @@ pub fn move_namespace(
         snapshots,
         bytes: 0,
     });
-    let created = create_target_namespaces(ctx, &mapping, &mut report, progress)?;
-    move_groups(ctx, req, groups, &mut report, progress);
+    let created = create_target_namespaces(ctx, &mapping, &mut report, progress, journal)?;
+    move_groups(ctx, req, groups, &mut report, progress, journal);
     if report.moved.is_empty() && report.snapshots_moved() == 0 && !report.failed.is_empty() {
         // Nothing moved: take back the namespaces we created so nothing changed at all.
         remove_created(ctx, &created, &mut report);
     } else if req.delete_source {
-        cleanup_sources(ctx, req, &mapping, &mut report, progress)?;
+        cleanup_sources(ctx, req, &mapping, &mut report, progress, journal)?;
     }
-    finish(report, progress)
+    Ok(report)
 }
 
 fn create_target_namespaces(
@@ -165,6 +209,7 @@ fn create_target_namespaces(
     mapping: &[(Namespace, Namespace)],
     report: &mut MoveReport,
     progress: &Progress,
+    journal: Option<&OpJournal>,
 ) -> Result<Vec<Namespace>, MoveError> {
     let mut created = Vec::new();
     // `mapping` is parent-first, so parents are created before their children.
@@ -178,6 +223,12 @@ fn create_target_namespaces(
         create_dir_all_owned(&ctx.ds.ns_path(target), &ctx.ds.base).map_err(|e: io::Error| {
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
+        if let Some(j) = journal {
+            j.record(&Record::NsCreated {
+                ns: target.to_string(),
+            })?;
+        }
+        failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
         report.namespaces_created.push(target.to_string());
         created.push(target.clone());
@@ -191,6 +242,7 @@ fn move_groups(
     groups: Vec<(Namespace, GroupId, Namespace)>,
     report: &mut MoveReport,
     progress: &Progress,
+    journal: Option<&OpJournal>,
 ) {
     let mut deferred = Vec::new();
     for (ns, group, target) in groups {
@@ -198,7 +250,8 @@ fn move_groups(
             record_cancelled(report, progress, &ns, &group);
             continue;
         }
-        match lock_and_move_group(ctx, &ns, &group, &target, req.merge, progress) {
+        match lock_and_move_group_journaled(ctx, &ns, &group, &target, req.merge, progress, journal)
+        {
             Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
                 progress.emit(ProgressEvent::GroupDeferred {
                     ns: ns.clone(),
@@ -215,7 +268,8 @@ fn move_groups(
             record_cancelled(report, progress, &ns, &group);
             continue;
         }
-        let result = lock_and_move_group(ctx, &ns, &group, &target, req.merge, progress);
+        let result =
+            lock_and_move_group_journaled(ctx, &ns, &group, &target, req.merge, progress, journal);
         record(report, progress, &ns, &group, &target, result);
     }
 }
@@ -235,6 +289,7 @@ fn cleanup_sources(
     mapping: &[(Namespace, Namespace)],
     report: &mut MoveReport,
     progress: &Progress,
+    journal: Option<&OpJournal>,
 ) -> Result<(), MoveError> {
     let attempted: Vec<Namespace> = mapping.iter().map(|(s, _)| s.clone()).collect();
     let failed: Vec<Namespace> = report
@@ -249,6 +304,11 @@ fn cleanup_sources(
     for ns in plan.remove {
         match remove_namespace_flat(ctx, &ns) {
             Ok(true) => {
+                if let Some(j) = journal {
+                    // Informational only: `resume` re-plans the cleanup from disk.
+                    let _ = j.record(&Record::NsRemoved { ns: ns.to_string() });
+                }
+                failpoint::hit("after-ns-remove");
                 progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });
                 report.namespaces_removed.push(ns.to_string());
             }

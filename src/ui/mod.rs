@@ -38,7 +38,20 @@ use theme::Theme;
 pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     let started = Instant::now();
     let (keymap, keymap_note) = Keymap::load();
+    // Interrupted moves are named at start; finishing them is `pbs-mover resume`'s job.
+    let unfinished = crate::ops::resume::unfinished(&ctx).unwrap_or_default();
     let mut app = App::with_context(ctx, keymap, Theme::from_env());
+    if !unfinished.is_empty() {
+        let ids: Vec<&str> = unfinished.iter().map(|e| e.id.as_str()).collect();
+        app.status.push(
+            Level::Warn,
+            format!(
+                "{} interrupted move(s) ({}): quit and run 'pbs-mover resume' before moving again",
+                ids.len(),
+                ids.join(", ")
+            ),
+        );
+    }
     if let Some(note) = keymap_note {
         let level = if note.contains("ignored") {
             Level::Warn

@@ -1,0 +1,202 @@
+//! `resume` and `history`: the operation journal from the command line.
+
+use serde::Serialize;
+
+use super::args::{GlobalArgs, UndoArgs};
+use super::context::open_context;
+use super::exit::{Exit, Failure};
+use super::moves::exit_for;
+use super::print_json;
+use crate::ops::op_journal::{list_entries, state_dir};
+use crate::ops::progress::Progress;
+use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
+use crate::ops::resume::{ResumedOp, resume};
+
+/// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done per operation.
+#[derive(Debug, Serialize)]
+struct ResumeOutput {
+    ok: bool,
+    op: &'static str,
+    dry_run: bool,
+    moved: Vec<MovedGroup>,
+    failed: Vec<FailedGroup>,
+    error: Option<String>,
+    /// True when there was nothing to resume (a second run).
+    nothing_to_do: bool,
+    operations: Vec<ResumedOp>,
+    namespaces_created: Vec<String>,
+    namespaces_removed: Vec<String>,
+    orphans: Vec<OrphanEntry>,
+    warnings: Vec<String>,
+}
+
+fn failed_output(error: String) -> ResumeOutput {
+    ResumeOutput {
+        ok: false,
+        op: "resume",
+        dry_run: false,
+        moved: Vec::new(),
+        failed: Vec::new(),
+        error: Some(error),
+        nothing_to_do: false,
+        operations: Vec::new(),
+        namespaces_created: Vec::new(),
+        namespaces_removed: Vec::new(),
+        orphans: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+pub fn run_resume(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
+    let outcome = open_context(global).and_then(|ctx| {
+        resume(&ctx, &Progress::silent()).map_err(|e| Failure {
+            exit: if e.is_busy() {
+                Exit::Busy
+            } else {
+                Exit::Refused
+            },
+            message: e.to_string(),
+        })
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(f) => {
+            if json {
+                print_json(&failed_output(f.message.clone()));
+            }
+            return Err(f);
+        }
+    };
+    let errors = outcome.errors();
+    let mut exit = exit_for(&outcome.report);
+    if outcome.busy() {
+        exit = Exit::Busy;
+    } else if !errors.is_empty() && exit == Exit::Done {
+        exit = Exit::Refused;
+    }
+    let nothing = outcome.operations.is_empty();
+    if json {
+        let r = outcome.report;
+        print_json(&ResumeOutput {
+            ok: exit == Exit::Done,
+            op: "resume",
+            dry_run: false,
+            moved: r.moved,
+            failed: r.failed,
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+            nothing_to_do: nothing,
+            operations: outcome.operations,
+            namespaces_created: r.namespaces_created,
+            namespaces_removed: r.namespaces_removed,
+            orphans: r.orphans,
+            warnings: r.warnings,
+        });
+    } else if nothing {
+        eprintln!("nothing to resume: no unfinished moves for this datastore");
+    } else {
+        for op in &outcome.operations {
+            eprintln!("{} {} ({}):", op.status, op.op, op.id);
+            for a in &op.actions {
+                eprintln!("  {a}");
+            }
+            if let Some(e) = &op.error {
+                eprintln!("  error: {e}");
+            }
+        }
+        for m in &outcome.report.moved {
+            eprintln!(
+                "moved group '{}' from '{}' to '{}' ({} snapshots)",
+                m.group, m.ns, m.target_ns, m.snapshots
+            );
+        }
+    }
+    Ok(exit)
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryItem {
+    id: String,
+    op: String,
+    started: u64,
+    /// "ok", "partial", "failed", "refused" or "unfinished".
+    status: String,
+    groups: usize,
+    snapshots_renamed: usize,
+}
+
+pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
+    let ds = super::open_datastore(global)?;
+    let state = state_dir().unwrap_or(global.state_dir.as_path());
+    let entries = list_entries(state, &ds.name, &ds.base).map_err(Failure::refused)?;
+    let items: Vec<HistoryItem> = entries
+        .iter()
+        .filter_map(|e| {
+            let (op, _, started) = e.begin()?;
+            let groups = e.groups();
+            Some(HistoryItem {
+                id: e.id.clone(),
+                op: op.describe(),
+                started,
+                status: e.status().unwrap_or("unfinished").to_string(),
+                groups: groups.len(),
+                snapshots_renamed: groups.iter().map(|g| g.renamed.len()).sum(),
+            })
+        })
+        .collect();
+    if json {
+        print_json(
+            &serde_json::json!({"ok": true, "op": "history", "moves": items, "error": null}),
+        );
+    } else {
+        for i in &items {
+            println!(
+                "{}  {:<10}  {}  ({} group(s), {} snapshot(s))",
+                i.id, i.status, i.op, i.groups, i.snapshots_renamed
+            );
+        }
+    }
+    Ok(Exit::Done)
+}
+
+/// `undo [--last | ID] [--dry-run] [--json]`: the reverse move, run (or planned) like any move.
+pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
+    use crate::ops::moves::{move_group, move_namespace};
+    use crate::ops::plan::{plan_move_group, plan_move_namespace};
+    use crate::ops::undo::{Reverse, pick, reverse_of};
+    let op = "undo";
+    let prepared = (|| -> Result<_, Failure> {
+        let ctx = open_context(global)?;
+        let state = state_dir().unwrap_or(global.state_dir.as_path());
+        let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
+        let entry = pick(&entries, args.id.as_deref()).map_err(Failure::refused)?;
+        let reverse = reverse_of(entry).map_err(Failure::refused)?;
+        Ok((ctx, reverse))
+    })();
+    let (ctx, reverse) = match prepared {
+        Ok(p) => p,
+        Err(f) => {
+            if args.json {
+                let mut out = failed_output(f.message.clone());
+                out.op = op;
+                out.dry_run = args.dry_run;
+                print_json(&out);
+            }
+            return Err(f);
+        }
+    };
+    let progress = Progress::silent();
+    match (reverse, args.dry_run) {
+        (Reverse::Group(req), true) => {
+            super::moves::finish_plan(op, args.json, plan_move_group(&ctx, &req))
+        }
+        (Reverse::Namespace(req), true) => {
+            super::moves::finish_plan(op, args.json, plan_move_namespace(&ctx, &req))
+        }
+        (Reverse::Group(req), false) => {
+            super::moves::finish_move(op, args.json, move_group(&ctx, &req, &progress))
+        }
+        (Reverse::Namespace(req), false) => {
+            super::moves::finish_move(op, args.json, move_namespace(&ctx, &req, &progress))
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! pbs-mover's own operation journal: what a move intends and how far it got, durable before
+//! each step, so `resume` can finish (or roll back) a move cut short by a crash.
+//!
+//! One append-only JSON-lines file per operation under `<state dir>/<store>/<id>.jsonl`.
+//! Every record is one `write` of a whole line followed by `fdatasync`; a torn last line
+//! (crash mid-write) is ignored on reading. Snapshot records refer to the latest `group`
+//! record, which keeps the per-snapshot cost to one short line and one sync.
+//! A running operation holds an exclusive flock on its file; a crash releases it.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rustix::fs::{FlockOperation, flock};
+use serde::{Deserialize, Serialize};
+
+use super::context::MoveContext;
+use super::error::MoveError;
+use super::failpoint;
+use super::ownership::set_owned_mode;
+use super::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::tree::{GroupId, Namespace};
+
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
+const DIR_MODE: u32 = 0o750;
+const FILE_MODE: u32 = 0o640;
+const EXT: &str = "jsonl";
+
+/// Set once by the front end; the library alone (in-process tests) journals nothing.
+static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Turns journaling on for this process. Later calls are ignored (one state dir per process).
+pub fn configure(dir: PathBuf) {
+    let _ = STATE_DIR.set(dir);
+}
+
+pub fn state_dir() -> Option<&'static Path> {
+    STATE_DIR.get().map(PathBuf::as_path)
+}
+
+/// The operation a journal belongs to: enough to run it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum OpKind {
+    MoveGroup {
+        ns: String,
+        group: String,
+        target_ns: String,
+        merge: bool,
+    },
+    MoveNs {
+        ns: String,
+        target_ns: String,
+        max_depth: Option<usize>,
+        delete_source: bool,
+        merge: bool,
+    },
+}
+
+impl OpKind {
+    pub fn from_group(req: &MoveGroupRequest) -> Self {
+        Self::MoveGroup {
+            ns: req.ns.to_string(),
+            group: req.group.to_string(),
+            target_ns: req.target_ns.to_string(),
+            merge: req.merge,
+        }
+    }
+
+    pub fn from_ns(req: &MoveNsRequest) -> Self {
+        Self::MoveNs {
+            ns: req.ns.to_string(),
+            target_ns: req.target_ns.to_string(),
+            max_depth: req.max_depth,
+            delete_source: req.delete_source,
+            merge: req.merge,
+        }
+    }
+
+    /// `move-group vm/100 '' -> 'a'` for listings.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::MoveGroup {
+                ns,
+                group,
+                target_ns,
+                ..
+            } => format!("move-group {group} '{ns}' -> '{target_ns}'"),
+            Self::MoveNs { ns, target_ns, .. } => format!("move-ns '{ns}' -> '{target_ns}'"),
+        }
+    }
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "e", rename_all = "kebab-case")]
+pub enum Record {
+    Begin {
+        v: u32,
+        id: String,
+        op: OpKind,
+        store: String,
+        base: PathBuf,
+        backend: String,
+        started: u64,
+    },
+    /// A target namespace now exists because of this operation.
+    NsCreated {
+        ns: String,
+    },
+    /// Before the target group is created: the group's plan.
+    Group {
+        ns: String,
+        group: String,
+        target_ns: String,
+        target_existed: bool,
+        snapshots: Vec<String>,
+    },
+    /// S3: every object of the snapshot copied and verified (keys for a later delete).
+    Copied {
+        t: String,
+        src: Vec<String>,
+        dst: Vec<String>,
+    },
+    /// The local snapshot dir is at the target.
+    Renamed {
+        t: String,
+    },
+    /// S3: the source objects are deleted.
+    Deleted {
+        t: String,
+    },
+    /// The group's move ended (completely or with a reported, consistent split).
+    GroupDone {
+        moved: usize,
+        ok: bool,
+    },
+    NsRemoved {
+        ns: String,
+    },
+    /// What a `resume` run did.
+    Resumed {
+        actions: Vec<String>,
+    },
+    Done {
+        status: String,
+    },
+}
+
+/// An open journal: appends are durable when `record` returns.
+#[derive(Debug)]
+pub struct OpJournal {
+    pub id: String,
+    pub path: PathBuf,
+    file: File,
+}
+
+fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
+    MoveError::failed(format!(
+        "operation journal: {what} {}: {e} (set --state-dir or PBS_MOVER_STATE_DIR to a writable dir)",
+        path.display()
+    ))
+}
+
+/// `<state dir>/<store>`.
+pub fn store_dir(state: &Path, store: &str) -> PathBuf {
+    state.join(store)
+}
+
+fn create_owned_dir(dir: &Path) -> Result<(), MoveError> {
+    match DirBuilder::new().mode(DIR_MODE).create(dir) {
+        Ok(()) => {
+            let f = File::open(dir).map_err(|e| jerr("cannot open", dir, e))?;
+            set_owned_mode(&f, DIR_MODE).map_err(|e| jerr("cannot chown", dir, e))?;
+            sync_parent(dir)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(jerr("cannot create", dir, e)),
+    }
+}
+
+fn sync_parent(path: &Path) -> Result<(), MoveError> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| jerr("cannot sync", parent, e))
+}
+
+fn new_id() -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}-{:06}-{}-{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn lock_exclusive(file: &File, path: &Path) -> Result<(), MoveError> {
+    flock(file, FlockOperation::NonBlockingLockExclusive).map_err(|e| {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            MoveError::Busy(format!(
+                "operation {} is still running in another process",
+                path.display()
+            ))
+        } else {
+            jerr("cannot lock", path, e)
+        }
+    })
+}
+
+impl OpJournal {
+    /// Starts the journal of a new operation; `None` when journaling is off.
+    pub fn begin(ctx: &MoveContext, op: OpKind) -> Result<Option<Self>, MoveError> {
+        let Some(state) = state_dir() else {
+            return Ok(None);
+        };
+        if let Some(parent) = state.parent() {
+            fs::create_dir_all(parent).map_err(|e| jerr("cannot create", parent, e))?;
+        }
+        create_owned_dir(state)?;
+        let dir = store_dir(state, &ctx.ds.name);
+        create_owned_dir(&dir)?;
+        let id = new_id();
+        let path = dir.join(format!("{id}.{EXT}"));
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(|e| jerr("cannot create", &path, e))?;
+        set_owned_mode(&file, FILE_MODE).map_err(|e| jerr("cannot chown", &path, e))?;
+        lock_exclusive(&file, &path)?;
+        let j = Self { id, path, file };
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        j.record(&Record::Begin {
+            v: 1,
+            id: j.id.clone(),
+            op,
+            store: ctx.ds.name.clone(),
+            base: ctx.ds.base.clone(),
+            backend: ctx.backend.kind().to_string(),
+            started,
+        })?;
+        // The file's name must be durable too, or a crash could lose the whole journal.
+        sync_parent(&j.path)?;
+        failpoint::hit("after-journal");
+        Ok(Some(j))
+    }
+
+    /// Reopens an unfinished journal for `resume`; `Busy` while its operation still runs.
+    pub fn reopen(path: &Path) -> Result<Self, MoveError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+            .map_err(|e| jerr("cannot open", path, e))?;
+        lock_exclusive(&file, path)?;
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let j = Self {
+            id,
+            path: path.to_path_buf(),
+            file,
+        };
+        // A torn last line must not swallow the next record.
+        j.append_raw(b"\n", true)?;
+        Ok(j)
+    }
+
+    /// Appends one record and makes it durable.
+    pub fn record(&self, r: &Record) -> Result<(), MoveError> {
+        self.append(r, true)
+    }
+
+    /// Appends without syncing; a later `record` (or `sync`) makes it durable.
+    pub fn record_unsynced(&self, r: &Record) -> Result<(), MoveError> {
+        self.append(r, false)
+    }
+
+    pub fn sync(&self) -> Result<(), MoveError> {
+        self.file
+            .sync_data()
+            .map_err(|e| jerr("cannot sync", &self.path, e))
+    }
+
+    fn append(&self, r: &Record, sync: bool) -> Result<(), MoveError> {
+        let mut line =
+            serde_json::to_vec(r).map_err(|e| jerr("cannot encode for", &self.path, e))?;
+        line.push(b'\n');
+        self.append_raw(&line, sync)
+    }
+
+    fn append_raw(&self, bytes: &[u8], sync: bool) -> Result<(), MoveError> {
+        (&self.file)
+            .write_all(bytes)
+            .map_err(|e| jerr("cannot write", &self.path, e))?;
+        if sync { self.sync() } else { Ok(()) }
+    }
+}
+
+/// Records for one journal file, as read back.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub id: String,
+    pub path: PathBuf,
+    pub records: Vec<Record>,
+}
+
+impl JournalEntry {
+    pub fn begin(&self) -> Option<(&OpKind, &Path, u64)> {
+        self.records.iter().find_map(|r| match r {
+            Record::Begin {
+                op, base, started, ..
+            } => Some((op, base.as_path(), *started)),
+            _ => None,
+        })
+    }
+
+    pub fn status(&self) -> Option<&str> {
+        self.records.iter().rev().find_map(|r| match r {
+            Record::Done { status } => Some(status.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.status().is_some()
+    }
+
+    /// The group records with the snapshot records that follow each.
+    pub fn groups(&self) -> Vec<GroupProgress> {
+        let mut out: Vec<GroupProgress> = Vec::new();
+        for r in &self.records {
+            match r {
+                Record::Group {
+                    ns,
+                    group,
+                    target_ns,
+                    target_existed,
+                    snapshots,
+                } => out.push(GroupProgress {
+                    ns: ns.clone(),
+                    group: group.clone(),
+                    target_ns: target_ns.clone(),
+                    target_existed: *target_existed,
+                    snapshots: snapshots.clone(),
+                    ..Default::default()
+                }),
+                other => {
+                    if let Some(g) = out.last_mut() {
+                        g.apply(other);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn namespaces_created(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Record::NsCreated { ns } => Some(ns.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// One group's journaled progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupProgress {
+    pub ns: String,
+    pub group: String,
+    pub target_ns: String,
+    pub target_existed: bool,
+    pub snapshots: Vec<String>,
+    /// (time, source keys, target keys) of S3 copies.
+    pub copied: Vec<(String, Vec<String>, Vec<String>)>,
+    pub renamed: Vec<String>,
+    pub deleted: Vec<String>,
+    /// `Some(ok)` once the group's move ended.
+    pub done: Option<bool>,
+}
+
+impl GroupProgress {
+    fn apply(&mut self, r: &Record) {
+        match r {
+            Record::Copied { t, src, dst } => {
+                self.copied.push((t.clone(), src.clone(), dst.clone()))
+            }
+            Record::Renamed { t } => self.renamed.push(t.clone()),
+            Record::Deleted { t } => self.deleted.push(t.clone()),
+            Record::GroupDone { ok, .. } => self.done = Some(*ok),
+            _ => {}
+        }
+    }
+
+    pub fn parsed(&self) -> Result<(Namespace, GroupId, Namespace), MoveError> {
+        let bad = |e: String| MoveError::failed(format!("operation journal: {e}"));
+        Ok((
+            Namespace::parse(&self.ns).map_err(|e| bad(e.to_string()))?,
+            GroupId::parse(&self.group).map_err(|e| bad(e.to_string()))?,
+            Namespace::parse(&self.target_ns).map_err(|e| bad(e.to_string()))?,
+        ))
+    }
+}
+
+/// Parses a journal; unreadable lines (a torn tail) are skipped.
+pub fn read_entry(path: &Path) -> io::Result<JournalEntry> {
+    let text = fs::read_to_string(path)?;
+    let records = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(JournalEntry {
+        id,
+        path: path.to_path_buf(),
+        records,
+    })
+}
+
+/// Every journal of `store` whose operation ran on the datastore at `base`, oldest first.
+pub fn list_entries(
+    state: &Path,
+    store: &str,
+    base: &Path,
+) -> Result<Vec<JournalEntry>, MoveError> {
+    let dir = store_dir(state, store);
+    let rd = match fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(jerr("cannot read", &dir, e)),
+    };
+    let mut paths: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == EXT))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let entry = read_entry(&p).map_err(|e| jerr("cannot read", &p, e))?;
+        if entry.begin().is_some_and(|(_, b, _)| b == base) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_tail_is_ignored_and_groups_collect_their_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        let lines = [
+            r#"{"e":"group","ns":"","group":"vm/1","target_ns":"a","target_existed":false,"snapshots":["t1","t2"]}"#,
+            r#"{"e":"renamed","t":"t1"}"#,
+            r#"{"e":"renam"#,
+        ];
+        fs::write(&p, lines.join("\n")).unwrap();
+        let e = read_entry(&p).unwrap();
+        let g = e.groups();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].renamed, vec!["t1".to_string()]);
+        assert!(!e.is_finished());
+    }
+}
