@@ -439,7 +439,7 @@ impl Datastore {
 }
 
 /// `Some(true)`: `base/rel` is a directory reached without any symlink below `base`;
-/// `Some(false)`: a component is missing or not a directory; `None`: undecided (a symlink,
+/// `Some(false)`: a component is missing; `None`: undecided (a symlink, a non-directory,
 /// openat2 unavailable, or another error) and the caller must walk the components.
 fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -454,7 +454,9 @@ fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     ) {
         Ok(_) => Some(true),
-        Err(Errno::NOENT | Errno::NOTDIR) => Some(false),
+        Err(Errno::NOENT) => Some(false),
+        // ENOTDIR: a file, or a trailing symlink (O_PATH|O_NOFOLLOW opens the link itself):
+        // the walk tells them apart.
         Err(_) => None,
     }
 }
