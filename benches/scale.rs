@@ -269,13 +269,7 @@ fn tui_run(base: &Path, locks: &Path, hook: &str) -> Option<(Duration, f64)> {
     Some((wall, reported))
 }
 
-fn bench_tui(
-    base: &Path,
-    locks: &Path,
-    rows: &mut Rows,
-    notes: &mut Vec<String>,
-    snaps: usize,
-) {
+fn bench_tui(base: &Path, locks: &Path, rows: &mut Rows, notes: &mut Vec<String>, snaps: usize) {
     for (hook, what) in [("frame", "first frame"), ("loaded", "all scans done")] {
         let mut walls = Vec::new();
         let mut reported = Vec::new();
