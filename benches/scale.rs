@@ -30,6 +30,30 @@ struct Row {
     baseline: Duration,
 }
 
+impl Row {
+    fn print(&self) {
+        println!(
+            "| {} | {} | {}: {} | {:.2}x |",
+            self.case,
+            ms(self.ours),
+            self.baseline_name,
+            ms(self.baseline),
+            self.ours.as_secs_f64() / self.baseline.as_secs_f64().max(1e-9)
+        );
+    }
+}
+
+/// Rows go out as soon as they are measured, so an interrupted run keeps what it measured.
+#[derive(Default)]
+struct Rows(Vec<Row>);
+
+impl Rows {
+    fn push(&mut self, row: Row) {
+        row.print();
+        self.0.push(row);
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -173,7 +197,7 @@ fn demo_store(root: &Path, name: &str, groups: usize, notes: &mut Vec<String>) -
     (base, s.snapshots)
 }
 
-fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>, cases: &str) {
+fn bench_scan(root: &Path, rows: &mut Rows, notes: &mut Vec<String>, cases: &str) {
     let groups = env_usize("BENCH_GROUPS", 10_000);
     let (base, snapshots) = demo_store(root, "scan-store", groups, notes);
     let locks = root.join("locks");
@@ -201,7 +225,7 @@ fn bench_scan(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>, cases: 
                 &mut || find(&base),
             );
             rows.push(Row {
-                case: format!("scan: same, cold cache (drop_caches before each run)"),
+                case: "scan: same, cold cache (drop_caches before each run)".to_string(),
                 ours: cold_ours,
                 baseline_name: "find -printf".into(),
                 baseline: cold_find,
@@ -245,13 +269,7 @@ fn tui_run(base: &Path, locks: &Path, hook: &str) -> Option<(Duration, f64)> {
     Some((wall, reported))
 }
 
-fn bench_tui(
-    base: &Path,
-    locks: &Path,
-    rows: &mut Vec<Row>,
-    notes: &mut Vec<String>,
-    snaps: usize,
-) {
+fn bench_tui(base: &Path, locks: &Path, rows: &mut Rows, notes: &mut Vec<String>, snaps: usize) {
     for (hook, what) in [("frame", "first frame"), ("loaded", "all scans done")] {
         let mut walls = Vec::new();
         let mut reported = Vec::new();
@@ -382,7 +400,7 @@ fn move_group_case(root: &Path, n: usize) -> (Duration, Duration, Duration) {
     (ours_t, floor, mv)
 }
 
-fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
+fn bench_move_group(root: &Path, rows: &mut Rows) {
     let n = env_usize("BENCH_SNAPSHOTS", 10_000);
     let (ours_t, floor, mv) = move_group_case(root, n);
     rows.push(Row {
@@ -400,7 +418,7 @@ fn bench_move_group(root: &Path, rows: &mut Vec<Row>) {
 }
 
 /// Scan and move time against snapshot count: per-snapshot cost must stay flat.
-fn bench_scaling(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
     let sizes: Vec<usize> = std::env::var("BENCH_SCALE_SNAPSHOTS")
         .unwrap_or_else(|_| "1000,10000,100000".into())
         .split(',')
@@ -444,7 +462,7 @@ fn bench_scaling(root: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     notes.push(format!("scaling, FS move-group: {}", move_line.join("; ")));
 }
 
-fn bench_move_ns(root: &Path, rows: &mut Vec<Row>) {
+fn bench_move_ns(root: &Path, rows: &mut Rows) {
     let groups = env_usize("BENCH_NS_GROUPS", 1000);
     let base = root.join("mn-store");
     for ns in ["src", "floor", "dst"] {
@@ -498,7 +516,7 @@ fn main() {
         .prefix("pbs-mover-bench-")
         .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()))
         .unwrap();
-    let mut rows = Vec::new();
+    let mut rows = Rows::default();
     let mut notes = Vec::new();
     let cases = std::env::var("BENCH_CASES").unwrap_or_else(|_| "scan,tui,move,scaling".into());
     if cases.contains("scan") || cases.contains("tui") {
@@ -511,16 +529,7 @@ fn main() {
     if cases.contains("scaling") {
         bench_scaling(root.path(), &mut rows, &mut notes);
     }
-    for r in &rows {
-        println!(
-            "| {} | {} | {}: {} | {:.2}x |",
-            r.case,
-            ms(r.ours),
-            r.baseline_name,
-            ms(r.baseline),
-            r.ours.as_secs_f64() / r.baseline.as_secs_f64().max(1e-9)
-        );
-    }
+    println!("NOTE {} rows", rows.0.len());
     for n in notes {
         println!("NOTE {n}");
     }

@@ -51,13 +51,6 @@ enum Kind {
 }
 
 fn entries(dir: &Path) -> Result<Vec<(String, Kind, Option<fs::DirEntry>)>, ScanError> {
-    // read_dir follows a symlinked directory (e.g. a type dir `vm -> /elsewhere` or a
-    // namespace's `ns -> /elsewhere`): refuse to list through one.
-    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(ScanError::Symlink {
-            path: dir.to_path_buf(),
-        });
-    }
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -446,7 +439,7 @@ impl Datastore {
 }
 
 /// `Some(true)`: `base/rel` is a directory reached without any symlink below `base`;
-/// `Some(false)`: a component is missing or not a directory; `None`: undecided (a symlink,
+/// `Some(false)`: a component is missing; `None`: undecided (a symlink, a non-directory,
 /// openat2 unavailable, or another error) and the caller must walk the components.
 fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -462,8 +455,8 @@ fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
     ) {
         Ok(_) => Some(true),
         Err(Errno::NOENT) => Some(false),
-        // ENOTDIR is also what a symlink as the last component gives (O_NOFOLLOW with
-        // O_DIRECTORY): let the walk tell a file from a symlink.
+        // ENOTDIR: a file, or a trailing symlink (O_PATH|O_NOFOLLOW opens the link itself):
+        // the walk tells them apart.
         Err(_) => None,
     }
 }
@@ -484,20 +477,8 @@ pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
     // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
     let mut buf = Vec::with_capacity(128);
     file.take(4096).read_to_end(&mut buf)?;
-    // Strict: a lossy decode would let a corrupt owner through and the move would write
-    // the mangled text as the target's owner.
-    let text = String::from_utf8(buf).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not valid UTF-8 (corrupt file?)",
-        )
-    })?;
-    let line = text.lines().next().unwrap_or("").trim_end();
-    if line.chars().any(char::is_control) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "contains control characters (corrupt file?)",
-        ));
-    }
-    Ok(Some(line.to_string()))
+    let text = String::from_utf8_lossy(&buf);
+    Ok(Some(
+        text.lines().next().unwrap_or("").trim_end().to_string(),
+    ))
 }
