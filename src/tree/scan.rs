@@ -51,6 +51,13 @@ enum Kind {
 }
 
 fn entries(dir: &Path) -> Result<Vec<(String, Kind, Option<fs::DirEntry>)>, ScanError> {
+    // read_dir follows a symlinked directory (e.g. a type dir `vm -> /elsewhere` or a
+    // namespace's `ns -> /elsewhere`): refuse to list through one.
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ScanError::Symlink {
+            path: dir.to_path_buf(),
+        });
+    }
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -98,20 +105,6 @@ impl Datastore {
 
     /// Whether `rel` (below the base) is a real directory reached without any symlink.
     fn real_dir(&self, rel: &Path) -> Result<bool, ScanError> {
-        if rel.as_os_str().is_empty() {
-            return Ok(true);
-        }
-        // One openat2(RESOLVE_NO_SYMLINKS) resolves every component once, instead of an
-        // lstat per prefix (quadratic in the depth, and called for every exists check).
-        // Anything unusual (a symlink, no openat2) takes the component walk below, which
-        // names the offending path.
-        match real_dir_openat2(&self.base, rel) {
-            Some(found) => Ok(found),
-            None => self.real_dir_walk(rel),
-        }
-    }
-
-    fn real_dir_walk(&self, rel: &Path) -> Result<bool, ScanError> {
         let mut p = self.base.clone();
         for comp in rel.components() {
             p.push(comp);
@@ -438,29 +431,6 @@ impl Datastore {
     }
 }
 
-/// `Some(true)`: `base/rel` is a directory reached without any symlink below `base`;
-/// `Some(false)`: a component is missing; `None`: undecided (a symlink, a non-directory,
-/// openat2 unavailable, or another error) and the caller must walk the components.
-fn real_dir_openat2(base: &Path, rel: &Path) -> Option<bool> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    use rustix::io::Errno;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let base_fd = rustix::fs::open(base, flags, Mode::empty()).ok()?;
-    match rustix::fs::openat2(
-        &base_fd,
-        rel,
-        flags | OFlags::NOFOLLOW,
-        Mode::empty(),
-        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    ) {
-        Ok(_) => Some(true),
-        Err(Errno::NOENT) => Some(false),
-        // ENOTDIR: a file, or a trailing symlink (O_PATH|O_NOFOLLOW opens the link itself):
-        // the walk tells them apart.
-        Err(_) => None,
-    }
-}
-
 /// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
 pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
     use std::io::Read;
@@ -477,8 +447,20 @@ pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
     // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
     let mut buf = Vec::with_capacity(128);
     file.take(4096).read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    Ok(Some(
-        text.lines().next().unwrap_or("").trim_end().to_string(),
-    ))
+    // Strict: a lossy decode would let a corrupt owner through and the move would write
+    // the mangled text as the target's owner.
+    let text = String::from_utf8(buf).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not valid UTF-8 (corrupt file?)",
+        )
+    })?;
+    let line = text.lines().next().unwrap_or("").trim_end();
+    if line.chars().any(char::is_control) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "contains control characters (corrupt file?)",
+        ));
+    }
+    Ok(Some(line.to_string()))
 }
