@@ -48,6 +48,14 @@ pub fn check_move_group(
     Ok(exists)
 }
 
+/// The refusal for a group whose owner file is missing or unreadable (PBS's get_owner fails).
+pub fn no_owner(ns: &Namespace, group: &GroupId) -> MoveError {
+    MoveError::refused(format!(
+        "group '{group}' in '{}' has no readable owner file; fix it before moving",
+        ns.human()
+    ))
+}
+
 /// PBS's merge invariants: same owner, and every target snapshot strictly older than the
 /// oldest source snapshot (so the merged group stays a clean time-ordered sequence).
 pub fn check_merge(

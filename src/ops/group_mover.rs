@@ -142,13 +142,9 @@ impl GroupMove<'_> {
         )?;
         // Post-lock re-validation: the authoritative gate (no namespace lock in PBS).
         check_move_group(ds, self.ns, self.target_ns, self.group, merge)?;
-        let owner = ds.read_owner(self.ns, self.group)?.ok_or_else(|| {
-            MoveError::refused(format!(
-                "group '{}' in '{}' has no readable owner file; fix it before moving",
-                self.group,
-                self.ns.human()
-            ))
-        })?;
+        let owner = ds
+            .read_owner(self.ns, self.group)?
+            .ok_or_else(|| super::checks::no_owner(self.ns, self.group))?;
         let times = ds.list_snapshot_times(self.ns, self.group)?;
         // Before the target group exists: `resume` must know whether this move created it.
         self.jot(&Record::Group {

@@ -199,12 +199,7 @@ fn fill_group_plan(
         (true, false) => NotesPlan::Move,
         (true, true) => NotesPlan::KeepTarget,
     };
-    let owner = owner.ok_or_else(|| {
-        MoveError::refused(format!(
-            "group '{group}' in '{}' has no readable owner file; fix it before moving",
-            ns.human()
-        ))
-    })?;
+    let owner = owner.ok_or_else(|| super::checks::no_owner(ns, group))?;
     if plan.merge {
         check_merge(ds, ns, target_ns, group, &owner, &times)?;
     }
