@@ -42,6 +42,8 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
     let Some(j) = journal else { return };
     let status = match result {
         Ok(r) if r.failed.is_empty() => "ok",
+        // The user stopped it: `resume` must not continue what was cancelled on purpose.
+        Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => "cancelled",
         Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => "partial",
         Ok(_) => "failed",
         Err(_) => "refused",
