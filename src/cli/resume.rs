@@ -118,7 +118,7 @@ struct HistoryItem {
     id: String,
     op: String,
     started: u64,
-    /// "ok", "partial", "failed", "refused" or "unfinished".
+    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up" or "unfinished".
     status: String,
     groups: usize,
     snapshots_renamed: usize,

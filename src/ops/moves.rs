@@ -45,6 +45,14 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
         // The user stopped it: `resume` must not continue what was cancelled on purpose.
         Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => "cancelled",
         Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => "partial",
+        // Nothing changed, only locks were in the way (exit 3): the user retries, not `resume`.
+        Ok(r)
+            if r.failed
+                .iter()
+                .all(|f| f.reason == FailReason::LockConflict) =>
+        {
+            "busy"
+        }
         Ok(_) => "failed",
         Err(_) => "refused",
     };

@@ -68,7 +68,9 @@ impl ResumeOutcome {
 pub const GAVE_UP: &str = "gave-up";
 
 /// Whether `resume` still has work for this operation: it never ended (crash), or it ended
-/// with groups left at the source by an error or a lock conflict.
+/// with groups left at the source by an error (`failed`: nothing moved; `partial`: some
+/// did). `busy` (only locks were in the way, nothing changed), `refused`, `cancelled`,
+/// `gave-up` and `ok` are final.
 pub fn is_resumable(entry: &JournalEntry) -> bool {
     matches!(entry.status(), None | Some("partial" | "failed"))
 }
