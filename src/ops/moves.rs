@@ -54,7 +54,11 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
             "busy"
         }
         Ok(_) => "failed",
-        Err(_) => "refused",
+        // An I/O or S3 error stopped it (a fault): `resume` retries once the cause is gone.
+        Err(MoveError::Failed(_)) => "failed",
+        Err(MoveError::Busy(_)) => "busy",
+        Err(MoveError::Cancelled) => "cancelled",
+        Err(MoveError::Refused(_)) => "refused",
     };
     // Best effort: an unclosed journal only makes `resume` re-check a consistent datastore.
     let _ = j.record(&Record::Done {
