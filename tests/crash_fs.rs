@@ -108,14 +108,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "move-ns --no-merge",
         build: ns_store,
-        args: &[
-            "move-ns",
-            "--ns",
-            "src",
-            "--target-ns",
-            "other/moved",
-            "--no-merge",
-        ],
+        args: support::MOVE_NS_NO_MERGE,
     },
 ];
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{Store, exit_code, stderr};
+use support::{Store, assert_nothing_to_resume, assert_resumed, error_line, exit_code, stderr};
 
 /// A tmpfs mounted for one test, unmounted (lazily) on drop, before its temp dir goes.
 struct Mount {
@@ -111,21 +111,9 @@ impl FsEnv {
 
     /// `resume` finishes the cut move; a second `resume` has nothing to do and says so.
     fn resume_finishes(&self) {
-        let out = self.run(&["resume", "--json"]);
-        let j = support::json(&out);
-        assert_eq!(exit_code(&out), 0, "resume: {j} {}", stderr(&out));
-        assert_eq!(j["ok"], true, "{j}");
-        assert_eq!(j["nothing_to_do"], false, "{j}");
-        assert_eq!(j["operations"][0]["status"], "completed", "{j}");
-        assert!(!j["moved"].as_array().unwrap().is_empty(), "{j}");
+        assert_resumed(&self.run(&["resume", "--json"]));
         let tree = self.store.snapshot();
-        let again = self.run(&["resume"]);
-        assert_eq!(exit_code(&again), 0, "{}", stderr(&again));
-        assert!(
-            stderr(&again).contains("nothing to resume"),
-            "{}",
-            stderr(&again)
-        );
+        assert_nothing_to_resume(&self.run(&["resume"]));
         assert_eq!(
             tree,
             self.store.snapshot(),
@@ -152,14 +140,6 @@ fn contents(store: &Store) -> (BTreeMap<String, String>, BTreeMap<String, String
         }
     }
     (files, meta)
-}
-
-fn error_line(out: &Output) -> String {
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    lines[0].to_string()
 }
 
 /// Creates files in `dir` until the filesystem says ENOSPC; returns how many.
@@ -280,8 +260,7 @@ fn read_only_datastore_refuses_and_resume_finishes() {
     assert_eq!(j["operations"].as_array().unwrap().len(), 2, "{j}");
     assert!(env.store.group_dir("dev/prod", "vm/100").is_dir(), "{j}");
     assert!(!env.store.ns_dir("prod").exists());
-    let again = env.run(&["resume"]);
-    assert!(stderr(&again).contains("nothing to resume"));
+    assert_nothing_to_resume(&env.run(&["resume"]));
     assert_eq!(before.0, contents(&env.store).0);
     assert_eq!(before.1.len(), contents(&env.store).1.len());
 }

@@ -10,7 +10,7 @@ use std::process::{Output, Stdio};
 
 use pbs_mover::ops::lock_path::LockPaths;
 use pbs_mover::tree::{GroupId, Namespace};
-use support::{HeldLock, Store, TreeSnapshot, exit_code, json, stderr};
+use support::{HeldLock, Store, TreeSnapshot, error_line, exit_code, json, stderr};
 
 const T: [&str; 3] = [
     "2024-01-01T00:00:00Z",
@@ -90,15 +90,6 @@ fn backup_owned(dir: &std::path::Path) {
     if !out.status.success() {
         eprintln!("no backup user here; the tree stays root-owned");
     }
-}
-
-/// Exactly one `error: ` line on stderr, no panic; returns it.
-fn error_line(out: &Output) -> String {
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    lines[0].to_string()
 }
 
 /// Undo refused: exit 1, one line naming `needle`, the datastore untouched.

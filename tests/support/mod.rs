@@ -128,6 +128,42 @@ pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_str(lines[0]).unwrap()
 }
 
+/// Exactly one `error: ` line on stderr and no panic; returns that line.
+pub fn error_line(o: &Output) -> String {
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    lines[0].to_string()
+}
+
+/// `resume --json` that found one cut move and completed it; returns its JSON.
+pub fn assert_resumed(o: &Output) -> serde_json::Value {
+    let j = json(o);
+    assert_eq!(exit_code(o), 0, "resume: {j} {}", stderr(o));
+    assert_eq!(j["ok"], true, "{j}");
+    assert_eq!(j["nothing_to_do"], false, "{j}");
+    assert_eq!(j["operations"][0]["status"], "completed", "{j}");
+    assert!(!j["moved"].as_array().unwrap().is_empty(), "{j}");
+    j
+}
+
+/// A (text) `resume` with nothing left to do, saying so.
+pub fn assert_nothing_to_resume(o: &Output) {
+    assert_eq!(exit_code(o), 0, "{}", stderr(o));
+    assert!(stderr(o).contains("nothing to resume"), "{}", stderr(o));
+}
+
+/// `move-ns src → other/moved` with merging off (crash harness scenario).
+pub const MOVE_NS_NO_MERGE: &[&str] = &[
+    "move-ns",
+    "--ns",
+    "src",
+    "--target-ns",
+    "other/moved",
+    "--no-merge",
+];
+
 /// Every entry under a directory: path → (kind, sha256 of content, mode, uid, gid).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeSnapshot(pub BTreeMap<String, Entry>);
