@@ -86,6 +86,75 @@ pub fn unfinished(ctx: &MoveContext) -> Result<Vec<JournalEntry>, MoveError> {
         .collect())
 }
 
+/// One operation `resume` would finish, summarised for a prompt (the TUI at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMove {
+    pub id: String,
+    /// "move-group" or "move-ns".
+    pub kind: &'static str,
+    /// `vm/100 in 'a'` or `'a/b'`.
+    pub source: String,
+    pub target: String,
+    /// "interrupted" (crash), or the journal status of a move a fault cut short.
+    pub state: String,
+    pub groups_done: usize,
+    pub groups_total: usize,
+    pub snapshots_moved: usize,
+    /// Namespaces whose listing `resume` may change (sources, targets and their parents).
+    pub namespaces: Vec<Namespace>,
+}
+
+/// [`unfinished`], summarised.
+pub fn pending(ctx: &MoveContext) -> Result<Vec<PendingMove>, MoveError> {
+    Ok(unfinished(ctx)?.iter().filter_map(summarise).collect())
+}
+
+fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
+    let (op, _, _) = entry.begin()?;
+    let (kind, source, target, ns, target_ns) = match op {
+        OpKind::MoveGroup {
+            ns,
+            group,
+            target_ns,
+            ..
+        } => (
+            "move-group",
+            format!("{group} in '{}'", human(ns)),
+            format!("'{}'", human(target_ns)),
+            ns,
+            target_ns,
+        ),
+        OpKind::MoveNs { ns, target_ns, .. } => (
+            "move-ns",
+            format!("'{}'", human(ns)),
+            format!("'{}'", human(target_ns)),
+            ns,
+            target_ns,
+        ),
+    };
+    let mut namespaces = Vec::new();
+    for n in [ns, target_ns] {
+        if let Ok(n) = Namespace::parse(n) {
+            namespaces.extend(n.parent());
+            namespaces.push(n);
+        }
+    }
+    namespaces.sort();
+    namespaces.dedup();
+    let (groups_done, groups_total, snapshots_moved) = progress_of(entry);
+    Some(PendingMove {
+        id: entry.id.clone(),
+        kind,
+        source,
+        target,
+        state: entry.status().unwrap_or("interrupted").to_string(),
+        groups_done,
+        groups_total,
+        snapshots_moved,
+        namespaces,
+    })
+}
+
 /// How far an operation got, for listings: (groups done, groups planned, snapshots moved).
 pub fn progress_of(entry: &JournalEntry) -> (usize, usize, usize) {
     let mut keys = BTreeSet::new();
