@@ -25,15 +25,11 @@ fn the_tui_prompts_at_start_and_resumes_an_interrupted_namespace_move() {
     s.add_group("prod/db", "ct/200", "root@pam", &T[..2]);
     let before = s.snapshot().snapshot_files();
     let state = s.tmp.path().join("state");
-    let cut = s
-        .cmd()
-        .env("PBS_MOVER_STATE_DIR", &state)
-        .env("PBS_MOVER_FAILPOINT", "after-rename:2")
-        .args(["move-ns", "--ns", "prod", "--target-ns", "archive/prod"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(cut.status.code().is_none(), "killed: {}", stderr(&cut));
+    s.cut_at(
+        &state,
+        "after-rename:2",
+        &["move-ns", "--ns", "prod", "--target-ns", "archive/prod"],
+    );
     // Split: two snapshots of vm/100 moved, two still at the source.
     assert!(s.group_dir("prod", "vm/100").join(T[3]).is_dir());
     assert!(s.group_dir("archive/prod", "vm/100").join(T[0]).is_dir());
@@ -79,15 +75,11 @@ fn later_leaves_the_move_alone_and_r_offers_it_again() {
     let s = Store::empty(&["", "b"]);
     s.add_group("", "vm/7", "root@pam", &T);
     let state = s.tmp.path().join("state");
-    let cut = s
-        .cmd()
-        .env("PBS_MOVER_STATE_DIR", &state)
-        .env("PBS_MOVER_FAILPOINT", "after-rename:1")
-        .args(["move-group", "--group", "vm/7", "--target-ns", "b"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(cut.status.code().is_none());
+    s.cut_at(
+        &state,
+        "after-rename:1",
+        &["move-group", "--group", "vm/7", "--target-ns", "b"],
+    );
     let split = s.snapshot();
     let mut tui = Session::start(&s, 80, 24, &[("PBS_MOVER_STATE_DIR", &state)]);
     tui.wait_text("vm/7 in '/' → 'b'");

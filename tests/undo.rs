@@ -274,15 +274,11 @@ fn undo_with_an_unknown_id_or_nothing_to_undo() {
 #[test]
 fn undo_of_an_unfinished_move_asks_for_resume_first() {
     let fx = Fx::new();
-    let out =
-        fx.s.cmd()
-            .env("PBS_MOVER_STATE_DIR", fx.state())
-            .env("PBS_MOVER_FAILPOINT", "after-rename:2")
-            .args(["move-group", "--group", "vm/100", "--target-ns", "archive"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-    assert!(out.status.code().is_none(), "killed at the fail-point");
+    fx.s.cut_at(
+        &fx.state(),
+        "after-rename:2",
+        &["move-group", "--group", "vm/100", "--target-ns", "archive"],
+    );
     let id = fx.ids()[0].clone();
     assert_refused(&fx, &["undo", &id], "run 'pbs-mover resume' first");
     fx.ok(&["resume"]);

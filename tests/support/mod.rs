@@ -92,6 +92,24 @@ impl Store {
         self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
     }
 
+    /// Runs `args` with journals in `state` and the fail-point `failpoint` armed; asserts
+    /// that the process was killed there (the move is left interrupted).
+    pub fn cut_at(&self, state: &Path, failpoint: &str, args: &[&str]) {
+        let out = self
+            .cmd()
+            .env("PBS_MOVER_STATE_DIR", state)
+            .env("PBS_MOVER_FAILPOINT", failpoint)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().is_none(),
+            "{args:?} not killed at {failpoint}: {}",
+            stderr(&out)
+        );
+    }
+
     /// Path of the store's lock dir (`<lock-dir>/<store>`).
     pub fn store_locks(&self) -> PathBuf {
         self.locks.join("store1")
