@@ -359,9 +359,7 @@ fn resume_one(
                     move_namespace_locked(ctx, &req, progress, Some(journal))?,
                 );
             }
-            if req.delete_source {
-                remove_stale_markers(ctx, entry, &req, actions)?;
-            }
+            finish_ns_removals(ctx, entry, journal, actions)?;
             // A group whose completion failed above fails the re-run too: report it once.
             let mut failed = BTreeSet::new();
             report
@@ -416,57 +414,24 @@ fn complete_own_groups(
     Ok(())
 }
 
-/// A source namespace is removed directory first, bucket marker second: a crash in between
-/// leaves a marker of a namespace the cache no longer has (`verify` drift). Every source
-/// namespace of this move that is gone from the cache without a `ns-removed` record gets its
-/// marker deleted (idempotent). Deepest first, like the removal itself.
-fn remove_stale_markers(
+/// A removal interrupted between the namespace dir's rmdir and its bucket marker's delete:
+/// the dir is gone, so no listing finds it again; only the journal knows the marker is left.
+fn finish_ns_removals(
     ctx: &MoveContext,
     entry: &JournalEntry,
-    req: &MoveNsRequest,
+    journal: &OpJournal,
     actions: &mut Vec<String>,
 ) -> Result<(), MoveError> {
-    if ctx.backend.kind() == "filesystem" {
-        return Ok(());
-    }
-    let removed: BTreeSet<&str> = entry
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            Record::NsRemoved { ns } => Some(ns.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut sources = BTreeSet::new();
-    let created = entry.namespaces_created();
-    let from_targets = created
-        .iter()
-        .filter_map(|t| parse_ns(t).ok()?.map_prefix(&req.target_ns, &req.ns).ok());
-    let from_groups = entry
-        .groups()
-        .into_iter()
-        .filter_map(|g| parse_ns(&g.ns).ok());
-    for mut ns in from_targets.chain(from_groups) {
-        // The namespaces between a group's and the moved one were removed too.
-        while req.ns.contains(&ns).is_some() {
-            let parent = ns.parent();
-            sources.insert(ns);
-            match parent {
-                Some(p) => ns = p,
-                None => break,
-            }
-        }
-    }
-    let mut deepest_first: Vec<Namespace> = sources.into_iter().collect();
-    deepest_first.sort_by_key(|n| std::cmp::Reverse(n.depth()));
-    for ns in deepest_first {
-        if removed.contains(ns.to_string().as_str()) || ctx.ds.namespace_exists(&ns)? {
-            continue;
+    for name in entry.namespaces_removing() {
+        let ns = parse_ns(&name)?;
+        if ctx.ds.namespace_exists(&ns)? {
+            continue; // still there: kept, or removed by the cleanup of this resume
         }
         ctx.backend.remove_namespace(&ns)?;
-        actions.push(format!(
-            "deleted the bucket marker of source namespace '{ns}' (its directory was already removed)"
-        ));
+        journal.record(&Record::NsRemoved { ns: name.clone() })?;
+        if ctx.backend.kind() != "filesystem" {
+            actions.push(format!("removed the bucket marker of namespace '{name}'"));
+        }
     }
     Ok(())
 }
