@@ -103,6 +103,13 @@ const SCENARIOS: &[Scenario] = &[
         build: ns_store,
         args: &["move-ns", "--ns", "src", "--target-ns", "other/moved"],
     },
+    // Cut mid-group, the group is split between source and the target group this move
+    // created; `resume` must finish it although merging is off.
+    Scenario {
+        name: "move-ns --no-merge",
+        build: ns_store,
+        args: support::MOVE_NS_NO_MERGE,
+    },
 ];
 
 const BOUNDARIES: &[(&str, &[u32])] = &[
@@ -296,15 +303,31 @@ fn random_sigkill_then_resume_equals_a_clean_run() {
         build: big_store,
         args: &["move-ns", "--ns", "src", "--target-ns", "dst"],
     };
-    let expected = clean_result(&sc);
+    random_sigkills(&sc, 0x5eed_cafe_f00d, 20);
+}
+
+/// Killed mid-group, a `--no-merge` move leaves a group split between source and the target
+/// group it created; `resume` must complete it like a merge move.
+#[test]
+fn random_sigkill_of_a_no_merge_move_then_resume_equals_a_clean_run() {
+    let sc = Scenario {
+        name: "move-ns --no-merge (450 snapshots)",
+        build: big_store,
+        args: &["move-ns", "--ns", "src", "--target-ns", "dst", "--no-merge"],
+    };
+    random_sigkills(&sc, 0x0b5e_55ed_d00d, 12);
+}
+
+fn random_sigkills(sc: &Scenario, seed: u64, trials: usize) {
+    let expected = clean_result(sc);
     let timing = (sc.build)();
     let start = Instant::now();
     let out = cmd(&timing, sc.args).output().unwrap();
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let clean_ms = start.elapsed().as_millis().max(20) as u64;
-    let mut rng = Rng(0x5eed_cafe_f00d);
+    let mut rng = Rng(seed);
     let mut tally = Tally::default();
-    for trial in 0..20 {
+    for trial in 0..trials {
         let s = (sc.build)();
         let before = s.snapshot().snapshot_files();
         let original = observe(&s);

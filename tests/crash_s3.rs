@@ -5,21 +5,16 @@
 
 #[path = "common/s3.rs"]
 mod s3_common;
+#[path = "common/s3_store.rs"]
+mod s3_store;
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pbs_mover::tree::s3::upload_tree;
-use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE};
-use sha2::{Digest, Sha256};
+use s3_store::{S3Store, snapshot_objects};
 use support::{Store, TreeSnapshot, exit_code, json, stderr};
-
-struct S3Store {
-    env: S3Env,
-    store: Store,
-}
 
 fn times(n: usize) -> Vec<String> {
     (0..n)
@@ -66,6 +61,13 @@ const SCENARIOS: &[Scenario] = &[
         build: ns_store,
         args: &["move-ns", "--ns", "src", "--target-ns", "other/moved"],
     },
+    // Cut mid-group, the group is split between source and the target group this move
+    // created; `resume` must finish it although merging is off.
+    Scenario {
+        name: "s3 move-ns --no-merge",
+        build: ns_store,
+        args: support::MOVE_NS_NO_MERGE,
+    },
 ];
 
 const BOUNDARIES: &[(&str, &[u32])] = &[
@@ -80,79 +82,6 @@ const BOUNDARIES: &[(&str, &[u32])] = &[
     ("after-destroy", &[1, 2]),
     ("after-ns-remove", &[1]),
 ];
-
-impl S3Store {
-    fn new(build: fn() -> Store) -> Self {
-        let store = build();
-        let env = S3Env::start();
-        env.rt
-            .block_on(upload_tree(&env.bucket, STORE, &store.base, 16))
-            .unwrap();
-        Self { env, store }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.store.cmd();
-        c.args([
-            "--s3-endpoint",
-            self.env.target.url.as_str(),
-            "--s3-bucket",
-            BUCKET,
-            "--s3-path-style",
-        ])
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("PBS_MOVER_S3_ATTEMPTS", "3")
-        .env("PBS_MOVER_S3_BACKOFF_MS", "10")
-        .env("PBS_MOVER_STATE_DIR", self.store.tmp.path().join("state"))
-        .env_remove("PBS_MOVER_FAILPOINT")
-        .args(args)
-        .stdin(Stdio::null());
-        c
-    }
-
-    /// Every object: key (without `<store>/.cnt/`) → sha256 of its bytes.
-    fn objects(&self) -> BTreeMap<String, String> {
-        use futures::StreamExt;
-        let prefix = format!("{STORE}/.cnt/");
-        let keys = self.env.keys(&prefix);
-        let bucket = &self.env.bucket;
-        let fetched: Vec<(String, Vec<u8>)> = self.env.rt.block_on(
-            futures::stream::iter(keys)
-                .map(|k| async move {
-                    let data = bucket.get(&k).await.unwrap();
-                    (k, data)
-                })
-                .buffer_unordered(32)
-                .collect(),
-        );
-        fetched
-            .into_iter()
-            .map(|(k, d)| {
-                (
-                    k[prefix.len()..].to_string(),
-                    format!("{:x}", Sha256::digest(&d)),
-                )
-            })
-            .collect()
-    }
-}
-
-/// Snapshot objects keyed by `<type>/<id>/<time>/<file>`; a key twice is a duplicate.
-fn snapshot_objects(objects: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (k, v) in objects {
-        let parts: Vec<&str> = k.split('/').collect();
-        let n = parts.len();
-        if n >= 4 && matches!(parts[n - 4], "vm" | "ct" | "host") {
-            assert!(
-                out.insert(parts[n - 4..].join("/"), v.clone()).is_none(),
-                "{k} twice"
-            );
-        }
-    }
-    out
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Observed {
@@ -279,7 +208,7 @@ fn check_after_crash(
 }
 
 fn clean_result(sc: &Scenario) -> Observed {
-    let s = S3Store::new(sc.build);
+    let s = S3Store::upload((sc.build)());
     let out = s.cmd(sc.args).output().unwrap();
     assert_eq!(exit_code(&out), 0, "{}: {}", sc.name, stderr(&out));
     observe(&s)
@@ -292,7 +221,7 @@ fn every_fail_point_then_resume_equals_a_clean_run() {
         let expected = clean_result(sc);
         for (step, hits) in BOUNDARIES {
             for n in *hits {
-                let s = S3Store::new(sc.build);
+                let s = S3Store::upload((sc.build)());
                 let b = before(&s);
                 let original = observe(&s);
                 let out = s
@@ -331,7 +260,7 @@ fn every_fail_point_then_resume_equals_a_clean_run() {
 #[test]
 fn random_sigkill_then_resume_equals_a_clean_run() {
     let sc = &SCENARIOS[1];
-    let s = S3Store::new(sc.build);
+    let s = S3Store::upload((sc.build)());
     let start = Instant::now();
     let out = s.cmd(sc.args).output().unwrap();
     let clean_ms = start.elapsed().as_millis().max(50) as u64;
@@ -344,7 +273,7 @@ fn random_sigkill_then_resume_equals_a_clean_run() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = seed % clean_ms;
-        let s = S3Store::new(sc.build);
+        let s = S3Store::upload((sc.build)());
         let b = before(&s);
         let original = observe(&s);
         let mut child = s

@@ -3,11 +3,10 @@
 //! remounted read-only (EROFS), one group immutable (`chattr +i`, EPERM) or behind a
 //! read-only bind mount (EXDEV/EROFS). Each case: the documented exit code, a clear error
 //! line naming the cause, every snapshot complete in exactly one place with identical
-//! checksums, and the same command finishing the job once the fault is removed.
+//! checksums, and `pbs-mover resume` finishing the job once the fault is removed (a second
+//! `resume` then says there is nothing to do and changes nothing).
 //!
 //! Needs root and mount(2); each test prints why it skips when that is not available.
-//! When `resume` lands (issue 8 items 1-3), the "re-run the move" steps should become
-//! `pbs-mover resume` followed by a check that it reports nothing left to do.
 
 mod support;
 
@@ -15,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{Store, exit_code, stderr};
+use support::{Store, assert_nothing_to_resume, assert_resumed, error_line, exit_code, stderr};
 
 /// A tmpfs mounted for one test, unmounted (lazily) on drop, before its temp dir goes.
 struct Mount {
@@ -98,8 +97,28 @@ impl FsEnv {
         self.store.base.parent().unwrap()
     }
 
+    /// The binary, with its operation journals in the temp dir (not on the faulty mount).
     fn run(&self, args: &[&str]) -> Output {
-        self.store.run(args)
+        self.store
+            .cmd()
+            .env("PBS_MOVER_STATE_DIR", self.store.tmp.path().join("state"))
+            .env_remove("PBS_MOVER_FAILPOINT")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// `resume` finishes the cut move; a second `resume` has nothing to do and says so.
+    fn resume_finishes(&self) {
+        assert_resumed(&self.run(&["resume", "--json"]));
+        let tree = self.store.snapshot();
+        assert_nothing_to_resume(&self.run(&["resume"]));
+        assert_eq!(
+            tree,
+            self.store.snapshot(),
+            "second resume changed something"
+        );
     }
 }
 
@@ -123,14 +142,6 @@ fn contents(store: &Store) -> (BTreeMap<String, String>, BTreeMap<String, String
     (files, meta)
 }
 
-fn error_line(out: &Output) -> String {
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    lines[0].to_string()
-}
-
 /// Creates files in `dir` until the filesystem says ENOSPC; returns how many.
 fn fill(dir: &Path, chunk: usize) -> usize {
     std::fs::create_dir_all(dir).unwrap();
@@ -145,7 +156,7 @@ fn fill(dir: &Path, chunk: usize) -> usize {
 }
 
 #[test]
-fn enospc_on_create_refuses_cleanly_and_rerun_finishes() {
+fn enospc_on_create_refuses_cleanly_and_resume_finishes() {
     let Some(env) = FsEnv::new("size=8m,nr_inodes=200,mode=0755") else {
         return;
     };
@@ -160,8 +171,7 @@ fn enospc_on_create_refuses_cleanly_and_rerun_finishes() {
     assert!(line.contains("vm/100"), "{line}");
     assert_eq!(tree_before, env.store.snapshot(), "nothing changed");
     std::fs::remove_dir_all(env.mnt().join("filler")).unwrap();
-    let out = env.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    env.resume_finishes();
     let after = contents(&env.store);
     assert_eq!(before.0, after.0, "every snapshot once, same bytes");
     assert!(
@@ -187,10 +197,10 @@ fn enospc_on_namespace_create_during_move_ns() {
     assert!(line.contains("dev/prod"), "{line}");
     assert_eq!(tree_before, env.store.snapshot(), "nothing changed");
     std::fs::remove_dir_all(env.mnt().join("filler")).unwrap();
-    let out = env.run(&["move-ns", "--ns", "prod", "--target-ns", "dev/prod"]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    env.resume_finishes();
     assert_eq!(before.0, contents(&env.store).0);
     assert!(!env.store.ns_dir("prod").exists());
+    assert!(env.store.group_dir("dev/prod/db", "ct/200").is_dir());
 }
 
 #[test]
@@ -218,14 +228,14 @@ fn enospc_in_the_lock_dir_stops_before_any_rename() {
     );
     assert_eq!(tree_before, env.store.snapshot(), "nothing changed");
     std::fs::remove_dir_all(lock_mnt.dir.join("filler")).unwrap();
-    let out = env.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    env.resume_finishes();
     assert_eq!(before.0, contents(&env.store).0);
+    assert!(env.store.group_dir("prod", "vm/100").is_dir());
     drop(lock_mnt);
 }
 
 #[test]
-fn read_only_datastore_refuses_and_rerun_finishes() {
+fn read_only_datastore_refuses_and_resume_finishes() {
     let Some(env) = FsEnv::new("size=8m,mode=0755") else {
         return;
     };
@@ -243,8 +253,14 @@ fn read_only_datastore_refuses_and_rerun_finishes() {
         assert_eq!(tree_before, env.store.snapshot(), "nothing changed");
     }
     sh("mount", &["-o", "remount,rw", env.mnt().to_str().unwrap()]).unwrap();
-    let out = env.run(&["move-ns", "--ns", "prod", "--target-ns", "dev/prod"]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    // Both refused moves are journaled as failed; resume finishes them in order.
+    let out = env.run(&["resume", "--json"]);
+    let j = support::json(&out);
+    assert_eq!(exit_code(&out), 0, "resume: {j} {}", stderr(&out));
+    assert_eq!(j["operations"].as_array().unwrap().len(), 2, "{j}");
+    assert!(env.store.group_dir("dev/prod", "vm/100").is_dir(), "{j}");
+    assert!(!env.store.ns_dir("prod").exists());
+    assert_nothing_to_resume(&env.run(&["resume"]));
     assert_eq!(before.0, contents(&env.store).0);
     assert_eq!(before.1.len(), contents(&env.store).1.len());
 }
@@ -326,9 +342,8 @@ fn one_group_blocked(make: fn(&Path) -> Option<Blocker>, needle: &str) {
         "no empty target group left"
     );
     blocker.remove();
-    // The same command finishes the job: the remaining group merges into the target.
-    let out = env.run(&["move-ns", "--ns", "prod", "--target-ns", "dev/prod"]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    // `resume` finishes the job: the remaining group moves into the target.
+    env.resume_finishes();
     let after = contents(&env.store);
     assert_eq!(before.0, after.0);
     assert_eq!(before.1.values().collect::<Vec<_>>().len(), after.1.len());
@@ -341,11 +356,11 @@ fn one_group_blocked(make: fn(&Path) -> Option<Blocker>, needle: &str) {
 }
 
 #[test]
-fn immutable_group_is_left_complete_and_rerun_finishes() {
+fn immutable_group_is_left_complete_and_resume_finishes() {
     one_group_blocked(Blocker::immutable, "Operation not permitted");
 }
 
 #[test]
-fn read_only_bind_mounted_group_is_left_complete_and_rerun_finishes() {
+fn read_only_bind_mounted_group_is_left_complete_and_resume_finishes() {
     one_group_blocked(Blocker::ro_bind, "failed to move snapshot");
 }

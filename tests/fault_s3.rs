@@ -3,18 +3,20 @@
 //! the client's attempt timeout, and the server dying mid-move. Each case: the documented
 //! exit code, a clear message that never shows the secret, nothing lost (every snapshot
 //! complete in exactly one place in the cache, and the bucket holding exactly what the cache
-//! holds, plus only the left-over objects the report lists as orphans), and re-running the
-//! same move after the fault is gone finishes the job.
-//!
-//! When `resume` lands (issue 8 items 1-3), the re-run steps should become `pbs-mover resume`
-//! and the orphan assertions should expect resume to delete the reported orphans.
+//! holds, plus only the left-over objects the report lists as orphans), and `pbs-mover
+//! resume` after the fault is gone finishes the job; a second `resume` says there is
+//! nothing to do and changes nothing.
 
 #[path = "common/s3.rs"]
 mod s3_common;
+#[path = "common/s3_store.rs"]
+mod s3_store;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Output, Stdio};
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
+use std::process::{Child, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,15 +24,11 @@ use pbs_mover::ops::context::MoveContext;
 use pbs_mover::ops::moves::move_group;
 use pbs_mover::ops::plan::MoveGroupRequest;
 use pbs_mover::ops::progress::Progress;
-use pbs_mover::tree::s3::client::build_client;
-use pbs_mover::tree::s3::{
-    BackendOptions, Bucket, ClientOptions, EmbeddedS3, S3Backend, Secret, ServerOptions,
-    upload_tree,
-};
+use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
 use pbs_mover::tree::{GroupId, Locator, Namespace};
-use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_client};
-use sha2::{Digest, Sha256};
-use support::{Store, exit_code, json, stderr};
+use s3_common::{SECRET_KEY, STORE, fast_client};
+use s3_store::S3Store;
+use support::{Store, assert_nothing_to_resume, assert_resumed, exit_code, json, stderr};
 
 const T: [&str; 3] = [
     "2024-01-01T00:00:00Z",
@@ -38,9 +36,24 @@ const T: [&str; 3] = [
     "2024-01-03T00:00:00Z",
 ];
 
+/// The fault fixture: an S3 datastore whose every command output is checked for the secret.
 struct Fx {
-    env: S3Env,
-    store: Store,
+    s3: S3Store,
+    /// The operation journals the binary reads (`resume`).
+    journal: PathBuf,
+}
+
+impl Deref for Fx {
+    type Target = S3Store;
+    fn deref(&self) -> &S3Store {
+        &self.s3
+    }
+}
+
+impl DerefMut for Fx {
+    fn deref_mut(&mut self) -> &mut S3Store {
+        &mut self.s3
+    }
 }
 
 impl Fx {
@@ -52,71 +65,19 @@ impl Fx {
         }
         store.add_group("prod/db", "ct/200", "root@pam", &T[..2]);
         std::fs::write(store.group_dir("prod", "host/b").join("notes"), "b notes\n").unwrap();
-        let env = S3Env::start();
-        env.rt
-            .block_on(upload_tree(&env.bucket, STORE, &store.base, 16))
-            .unwrap();
-        Self { env, store }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.store.cmd();
-        c.args([
-            "--s3-endpoint",
-            self.env.target.url.as_str(),
-            "--s3-bucket",
-            BUCKET,
-            "--s3-path-style",
-        ])
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("PBS_MOVER_S3_ATTEMPTS", "3")
-        .env("PBS_MOVER_S3_BACKOFF_MS", "10")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        c
+        let s3 = S3Store::upload(store);
+        let journal = s3.state_dir();
+        Self { s3, journal }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let out = self.cmd(args).output().unwrap();
+        let out = self
+            .cmd(args)
+            .env("PBS_MOVER_STATE_DIR", &self.journal)
+            .output()
+            .unwrap();
         no_secret(&out);
         out
-    }
-
-    /// Every object of the store: key below `<store>/.cnt/` → sha256.
-    fn objects(&self) -> BTreeMap<String, String> {
-        let prefix = format!("{STORE}/.cnt/");
-        self.env
-            .keys(&prefix)
-            .into_iter()
-            .map(|k| {
-                let hash = format!("{:x}", Sha256::digest(self.env.get(&k)));
-                (k[prefix.len()..].to_string(), hash)
-            })
-            .collect()
-    }
-
-    /// Starts a new server on the same data (new port), after the old one died.
-    fn restart(&mut self) {
-        let server = self
-            .env
-            .rt
-            .block_on(EmbeddedS3::start(ServerOptions {
-                root: self.env.dir.path().join("s3"),
-                buckets: vec![BUCKET.into()],
-                access_key: ACCESS_KEY.into(),
-                secret_key: Secret::new(SECRET_KEY),
-                tls: None,
-            }))
-            .unwrap();
-        self.env.target.url = server.url().to_string();
-        self.env.bucket = Bucket::new(
-            build_client(&self.env.target, &fast_client()).unwrap(),
-            &self.env.target,
-        );
-        self.env.server = server;
     }
 }
 
@@ -167,7 +128,7 @@ fn assert_nothing_lost(fx: &Fx, before: &BTreeMap<String, String>, orphans: &BTr
 /// Reported orphans plus, for each failed group whose message says partial copies could
 /// not be removed (the server was gone), its target prefix: those copies are only counted
 /// in the message, not listed in `orphans` (a gap reported to the S3 backend's owner). A
-/// re-run copies over them, so the final check after the re-run stays strict.
+/// `resume` copies over them, so the final check after it stays strict.
 fn leftovers_of(j: &serde_json::Value) -> BTreeSet<String> {
     let mut out = orphans_of(j);
     for f in j["failed"].as_array().into_iter().flatten() {
@@ -237,21 +198,31 @@ const MOVE_NS: &[&str] = &[
     "--json",
 ];
 
-fn rerun_finishes_move_ns(fx: &Fx, before: &BTreeMap<String, String>, orphans: &BTreeSet<String>) {
-    let out = fx.run(MOVE_NS);
-    assert_eq!(exit_code(&out), 0, "re-run: {}", stderr(&out));
+/// `pbs-mover resume` once the fault is gone: it finishes the cut move (nothing lost), and
+/// a second `resume` says there is nothing to do and changes nothing (cache and bucket).
+fn resume_finishes(fx: &Fx, before: &BTreeMap<String, String>, orphans: &BTreeSet<String>) {
+    let j = assert_resumed(&fx.run(&["resume", "--json"]));
+    assert_eq!(j["operations"].as_array().unwrap().len(), 1, "{j}");
     let mut all = orphans.clone();
-    all.extend(orphans_of(&json(&out)));
+    all.extend(orphans_of(&j));
+    assert_nothing_lost(fx, before, &all);
+    let (tree, objects) = (fx.store.snapshot(), fx.objects());
+    assert_nothing_to_resume(&fx.run(&["resume"]));
+    assert_eq!(tree, fx.store.snapshot(), "second resume changed the cache");
+    assert_eq!(objects, fx.objects(), "second resume changed the bucket");
+}
+
+fn resume_finishes_move_ns(fx: &Fx, before: &BTreeMap<String, String>, orphans: &BTreeSet<String>) {
+    resume_finishes(fx, before, orphans);
     assert!(
         !fx.store.ns_dir("prod").exists(),
         "source namespace removed"
     );
     assert!(fx.store.group_dir("archive/prod", "host/d").is_dir());
-    assert_nothing_lost(fx, before, &all);
 }
 
 #[test]
-fn copy_500_mid_move_group_changes_nothing_and_rerun_finishes() {
+fn copy_500_mid_move_group_changes_nothing_and_resume_finishes() {
     let fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     let tree = fx.store.snapshot();
@@ -269,14 +240,13 @@ fn copy_500_mid_move_group_changes_nothing_and_rerun_finishes() {
     assert_eq!(tree, fx.store.snapshot(), "cache unchanged");
     assert_nothing_lost(&fx, &before, &BTreeSet::new());
     fx.env.faults().update(|f| f.fail_copy.clear());
-    let out = fx.run(&["move-group", "--group", "vm/100", "--target-ns", "archive"]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-    assert_nothing_lost(&fx, &before, &BTreeSet::new());
+    resume_finishes(&fx, &before, &BTreeSet::new());
     assert!(fx.store.group_dir("archive", "vm/100").is_dir());
+    assert!(!fx.store.group_dir("", "vm/100").exists());
 }
 
 #[test]
-fn copy_500_in_one_group_of_move_ns_is_partial_and_rerun_finishes() {
+fn copy_500_in_one_group_of_move_ns_is_partial_and_resume_finishes() {
     let fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     fx.env
@@ -290,11 +260,11 @@ fn copy_500_in_one_group_of_move_ns_is_partial_and_rerun_finishes() {
     let orphans = orphans_of(&j);
     assert_nothing_lost(&fx, &before, &orphans);
     fx.env.faults().update(|f| f.fail_copy.clear());
-    rerun_finishes_move_ns(&fx, &before, &orphans);
+    resume_finishes_move_ns(&fx, &before, &orphans);
 }
 
 #[test]
-fn connection_reset_mid_copy_is_partial_and_rerun_finishes() {
+fn connection_reset_mid_copy_is_partial_and_resume_finishes() {
     let fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     fx.env
@@ -314,7 +284,7 @@ fn connection_reset_mid_copy_is_partial_and_rerun_finishes() {
     let orphans = orphans_of(&j);
     assert_nothing_lost(&fx, &before, &orphans);
     fx.env.faults().update(|f| f.reset_copy.clear());
-    rerun_finishes_move_ns(&fx, &before, &orphans);
+    resume_finishes_move_ns(&fx, &before, &orphans);
     assert_eq!(
         std::fs::read_to_string(fx.store.group_dir("archive/prod", "host/b").join("notes"))
             .unwrap(),
@@ -364,7 +334,7 @@ fn delete_500_leaves_reported_orphans_only() {
 }
 
 #[test]
-fn storm_of_503_mid_move_then_rerun_finishes() {
+fn storm_of_503_mid_move_then_resume_finishes() {
     let mut fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     fx.env
@@ -385,11 +355,11 @@ fn storm_of_503_mid_move_then_rerun_finishes() {
     assert!(text.contains("SlowDown") || text.contains("503"), "{text}");
     let orphans = orphans_of(&j);
     assert_nothing_lost(&fx, &before, &leftovers_of(&j));
-    rerun_finishes_move_ns(&fx, &before, &orphans);
+    resume_finishes_move_ns(&fx, &before, &orphans);
 }
 
 #[test]
-fn server_dying_mid_move_then_rerun_on_a_restarted_server_finishes() {
+fn server_dying_mid_move_then_resume_on_a_restarted_server_finishes() {
     let mut fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     fx.env
@@ -412,11 +382,22 @@ fn server_dying_mid_move_then_rerun_on_a_restarted_server_finishes() {
     );
     let orphans = orphans_of(&j);
     assert_nothing_lost(&fx, &before, &leftovers_of(&j));
-    rerun_finishes_move_ns(&fx, &before, &orphans);
+    resume_finishes_move_ns(&fx, &before, &orphans);
 }
 
-/// In-process move with a 1 s attempt timeout (the CLI's is 120 s: too slow for a test).
-fn move_in_process(fx: &Fx, group: &str, target: &str) -> pbs_mover::ops::report::MoveReport {
+/// Journals of in-process moves: one state dir per process (journaling is configured once
+/// per process), kept until the process ends.
+fn in_process_journal() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    pbs_mover::ops::op_journal::configure(dir.to_path_buf());
+    dir.to_path_buf()
+}
+
+/// In-process move with a 1 s attempt timeout (the CLI's is 120 s: too slow for a test),
+/// journaled like the binary's, so `pbs-mover resume` can finish it.
+fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> pbs_mover::ops::report::MoveReport {
+    fx.journal = in_process_journal();
     let ds = Locator {
         path: Some(fx.store.base.clone()),
         config_dir: Some(fx.store.tmp.path().join("etc")),
@@ -444,15 +425,15 @@ fn move_in_process(fx: &Fx, group: &str, target: &str) -> pbs_mover::ops::report
 }
 
 #[test]
-fn hung_copy_times_out_changes_nothing_and_rerun_finishes() {
-    let fx = Fx::new();
+fn hung_copy_times_out_changes_nothing_and_resume_finishes() {
+    let mut fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     let tree = fx.store.snapshot();
     fx.env
         .faults()
         .update(|f| f.hang_copy = vec![format!("vm/100/{}/", T[2])]);
     let started = Instant::now();
-    let report = move_in_process(&fx, "vm/100", "archive");
+    let report = move_in_process(&mut fx, "vm/100", "archive");
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(
@@ -463,19 +444,18 @@ fn hung_copy_times_out_changes_nothing_and_rerun_finishes() {
     assert_eq!(tree, fx.store.snapshot());
     assert_nothing_lost(&fx, &before, &BTreeSet::new());
     fx.env.faults().update(|f| f.hang_copy.clear());
-    let report = move_in_process(&fx, "vm/100", "archive");
-    assert!(report.failed.is_empty(), "{report:?}");
-    assert_nothing_lost(&fx, &before, &BTreeSet::new());
+    resume_finishes(&fx, &before, &BTreeSet::new());
+    assert!(fx.store.group_dir("archive", "vm/100").is_dir());
 }
 
 #[test]
 fn hung_delete_times_out_into_reported_orphans() {
-    let fx = Fx::new();
+    let mut fx = Fx::new();
     let before = fx.store.snapshot().snapshot_files();
     fx.env
         .faults()
         .update(|f| f.hang_delete = vec!["/.cnt/vm/100/".into()]);
-    let report = move_in_process(&fx, "vm/100", "archive");
+    let report = move_in_process(&mut fx, "vm/100", "archive");
     assert!(report.failed.is_empty(), "{report:?}");
     assert!(
         report.orphans.iter().any(|o| o.error.contains("timed out")),

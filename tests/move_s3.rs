@@ -4,95 +4,14 @@
 
 #[path = "common/s3.rs"]
 mod s3_common;
+#[path = "common/s3_store.rs"]
+mod s3_store;
 mod support;
 
-use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
-
 use pbs_mover::tree::s3::upload_tree;
-use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE};
-use sha2::{Digest, Sha256};
-use support::{Store, exit_code, json, stderr};
-
-struct S3Store {
-    env: S3Env,
-    store: Store,
-}
-
-impl S3Store {
-    fn demo(groups: usize) -> Self {
-        let store = Store::demo(groups);
-        let env = S3Env::start();
-        env.rt
-            .block_on(upload_tree(&env.bucket, STORE, &store.base, 16))
-            .unwrap();
-        Self { env, store }
-    }
-
-    fn cmd(&self, secret: &str) -> Command {
-        let mut c = self.store.cmd();
-        c.args([
-            "--s3-endpoint",
-            self.env.target.url.as_str(),
-            "--s3-bucket",
-            BUCKET,
-            "--s3-path-style",
-        ])
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("PBS_MOVER_S3_ATTEMPTS", "3")
-        .env("PBS_MOVER_S3_BACKOFF_MS", "10")
-        .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(SECRET_KEY).args(args).output().unwrap()
-    }
-
-    /// Every object of the store: key (without `<store>/.cnt/`) → sha256 of its bytes,
-    /// fetched over HTTP 32 at a time (one GET waits ~40 ms for the server's delayed ACK).
-    fn objects(&self) -> BTreeMap<String, String> {
-        use futures::StreamExt;
-        let prefix = format!("{STORE}/.cnt/");
-        let keys = self.env.keys(&prefix);
-        let bucket = &self.env.bucket;
-        let fetched: Vec<(String, Vec<u8>)> = self.env.rt.block_on(
-            futures::stream::iter(keys)
-                .map(|k| async move {
-                    let data = bucket.get(&k).await.unwrap();
-                    (k, data)
-                })
-                .buffer_unordered(32)
-                .collect(),
-        );
-        fetched
-            .into_iter()
-            .map(|(k, data)| {
-                (
-                    k[prefix.len()..].to_string(),
-                    format!("{:x}", Sha256::digest(&data)),
-                )
-            })
-            .collect()
-    }
-}
-
-/// Snapshot objects keyed by `<type>/<id>/<time>/<file>` (namespace-independent).
-fn snapshot_objects(objects: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (k, v) in objects {
-        let parts: Vec<&str> = k.split('/').collect();
-        let n = parts.len();
-        if n >= 4 && matches!(parts[n - 4], "vm" | "ct" | "host") {
-            assert!(
-                out.insert(parts[n - 4..].join("/"), v.clone()).is_none(),
-                "{k} twice"
-            );
-        }
-    }
-    out
-}
+use s3_common::{SECRET_KEY, STORE};
+use s3_store::{S3Store, snapshot_objects};
+use support::{exit_code, json, stderr};
 
 fn assert_verify_clean(s: &S3Store) {
     let out = s.run(&["verify", "--json"]);
@@ -265,7 +184,7 @@ fn wrong_credentials_change_nothing_and_never_print_the_secret() {
     let before = s.objects();
     let local = s.store.snapshot();
     let out = s
-        .cmd("wrong-secret-value")
+        .cmd_with_secret("wrong-secret-value")
         .args(["move-group", "--group", "vm/100", "--target-ns", "prod"])
         .output()
         .unwrap();

@@ -560,3 +560,159 @@ fn help_lists_the_move_keys_from_the_keymap() {
     assert!(footer.contains("t move"), "{footer}");
     let _ = s;
 }
+
+// ----- interrupted moves: the resume prompt -----
+
+/// One state dir per test process (journaling is configured once per process); the binary
+/// that leaves an interrupted move behind writes its journal there too.
+fn journal_dir() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    pbs_mover::ops::op_journal::configure(dir.to_path_buf());
+    dir.to_path_buf()
+}
+
+/// `vm/100` root → `b`, killed by a fail-point after its second snapshot: split in two.
+fn interrupted_move(s: &Store) {
+    s.cut_at(
+        &journal_dir(),
+        "after-rename:2",
+        &["move-group", "--group", "vm/100", "--target-ns", "b"],
+    );
+    assert!(exists(s, "", "vm/100") && exists(s, "b", "vm/100"));
+}
+
+fn fixed_pending() -> Vec<pbs_mover::ops::resume::PendingMove> {
+    use pbs_mover::ops::resume::PendingMove;
+    vec![
+        PendingMove {
+            id: "1732530000-000001-4242-0".into(),
+            kind: "move-group",
+            source: "vm/100 in '/'".into(),
+            target: "'b'".into(),
+            state: "interrupted".into(),
+            groups_done: 0,
+            groups_total: 1,
+            snapshots_moved: 2,
+            namespaces: vec![Namespace::root(), Namespace::parse("b").unwrap()],
+        },
+        PendingMove {
+            id: "1732530100-000002-4243-0".into(),
+            kind: "move-ns",
+            source: "'a'".into(),
+            target: "'b/a'".into(),
+            state: "partial".into(),
+            groups_done: 1,
+            groups_total: 2,
+            snapshots_moved: 2,
+            namespaces: vec![
+                Namespace::root(),
+                Namespace::parse("a").unwrap(),
+                Namespace::parse("b").unwrap(),
+                Namespace::parse("b/a").unwrap(),
+            ],
+        },
+    ]
+}
+
+#[test]
+fn resume_prompt_at_start_80x24() {
+    let s = store();
+    snap_both("resume_prompt_80x24", |no_color| {
+        let mut app = app_on(&s, no_color);
+        app.offer_resume(fixed_pending());
+        app
+    });
+}
+
+#[test]
+fn resume_prompt_lists_the_moves_and_focuses_later() {
+    let s = store();
+    let mut app = app_on(&s, true);
+    app.offer_resume(fixed_pending());
+    let text = screen(&mut app);
+    for needle in [
+        "1732530000-000001-4242-0",
+        "move-group",
+        "vm/100 in '/' → 'b'",
+        "interrupted: 0/1 group(s) done, 2 snapshot(s) moved",
+        "move-ns",
+        "'a' → 'b/a'",
+        "partial: 1/2 group(s) done",
+        ">[ Later ]<",
+        "[ Resume ]",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    // The footer comes from the keymap of the prompt's context.
+    assert!(
+        text.contains("y resume") && text.contains("n later"),
+        "{text}"
+    );
+    assert!(matches!(app.popup, Some(Popup::Resume(_))));
+    // No prompt without interrupted moves.
+    let mut quiet = app_on(&s, true);
+    quiet.offer_resume(Vec::new());
+    assert!(quiet.popup.is_none());
+}
+
+#[test]
+fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
+    let s = store();
+    let before = s.snapshot().snapshot_files();
+    interrupted_move(&s);
+    let split = s.snapshot();
+    let mut app = app_on(&s, true);
+    let pending = pbs_mover::ops::resume::pending(&app.ctx).unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].state, "interrupted");
+    assert_eq!(pending[0].snapshots_moved, 2);
+    app.offer_resume(pending);
+
+    // Enter on the focused (safe) button: Later. Nothing runs, nothing changes.
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(app.popup.is_none());
+    assert!(app.take_commands().is_empty());
+    assert_eq!(split, s.snapshot(), "Later changed the datastore");
+    assert!(
+        status_text(&app).contains("left as they are"),
+        "{}",
+        status_text(&app)
+    );
+
+    // R reads the journal again (a background command) and shows the prompt.
+    press_only(&mut app, &[KeyCode::Char('R')]);
+    assert!(screen(&mut app).contains("reading the operation journal"));
+    let commands = app.take_commands();
+    assert_eq!(commands, vec![Command::ListPending]);
+    for c in commands {
+        for ev in pbs_mover::ui::workflow::run_command_inline(&app.ds, &app.ctx, c) {
+            app.handle_event(ev);
+        }
+    }
+    assert!(screen(&mut app).contains("vm/100 in '/' → 'b'"));
+    // Tab to [Resume], Enter: the CLI's resume engine runs as a job.
+    press(&mut app, &[KeyCode::Tab, KeyCode::Enter]);
+    assert!(app.popup.is_none());
+    assert!(!exists(&s, "", "vm/100"), "the rest moved");
+    assert_eq!(before, s.snapshot().snapshot_files(), "every snapshot once");
+    assert!(s.group_dir("b", "vm/100").join(T3).is_dir());
+    let log = status_text(&app);
+    assert!(
+        log.contains("resume move-group vm/100 '' -> 'b'") && log.contains("completed"),
+        "{log}"
+    );
+    assert!(log.contains("moving what is still at the source"), "{log}");
+    assert!(log.contains("resume #1 finished: moved 1 group"), "{log}");
+    assert_eq!(app.jobs.list[0].state, JobState::Finished);
+    // The tree was refreshed: the root lists no group any more (it had vm/100).
+    let text = screen(&mut app);
+    let root = text.lines().find(|l| l.contains("> - /")).unwrap();
+    assert!(root.contains("2 ns") && !root.contains("group"), "{text}");
+    // Nothing left: the prompt says so and Resume does nothing.
+    press(&mut app, &[KeyCode::Char('R')]);
+    assert!(screen(&mut app).contains("nothing to resume"));
+    press(&mut app, &[KeyCode::Char('y')]);
+    assert!(app.popup.is_none());
+    assert_eq!(app.jobs.list.len(), 1, "no second job");
+}

@@ -118,7 +118,7 @@ struct HistoryItem {
     id: String,
     op: String,
     started: u64,
-    /// "ok", "partial", "failed", "refused" or "unfinished".
+    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up" or "unfinished".
     status: String,
     groups: usize,
     snapshots_renamed: usize,
@@ -158,21 +158,36 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     Ok(Exit::Done)
 }
 
-/// `undo [--last | ID] [--dry-run] [--json]`: the reverse move, run (or planned) like any move.
+/// `undo [--last | ID] [--dry-run] [--json]`: the reverse move, run (or planned) like any move,
+/// after checking that the datastore still holds exactly what the move left.
 pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
-    use crate::ops::moves::{move_group, move_namespace};
+    use crate::ops::error::MoveError;
     use crate::ops::plan::{plan_move_group, plan_move_namespace};
-    use crate::ops::undo::{Reverse, pick, reverse_of};
+    use crate::ops::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
     let op = "undo";
+    let to_failure = |e: MoveError| Failure {
+        exit: if e.is_busy() {
+            Exit::Busy
+        } else {
+            Exit::Refused
+        },
+        message: e.to_string(),
+    };
     let prepared = (|| -> Result<_, Failure> {
         let ctx = open_context(global)?;
         let state = state_dir().unwrap_or(global.state_dir.as_path());
         let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
-        let entry = pick(&entries, args.id.as_deref()).map_err(Failure::refused)?;
-        let reverse = reverse_of(entry).map_err(Failure::refused)?;
-        Ok((ctx, reverse))
+        let entry = pick(&entries, args.id.as_deref())
+            .map_err(Failure::refused)?
+            .clone();
+        let reverse = reverse_of(&entry).map_err(Failure::refused)?;
+        if args.dry_run {
+            ctx.check_datastore().map_err(to_failure)?;
+            check_unchanged(&ctx, &entry).map_err(to_failure)?;
+        }
+        Ok((ctx, entry, reverse))
     })();
-    let (ctx, reverse) = match prepared {
+    let (ctx, entry, reverse) = match prepared {
         Ok(p) => p,
         Err(f) => {
             if args.json {
@@ -184,19 +199,17 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
             return Err(f);
         }
     };
-    let progress = Progress::silent();
-    match (reverse, args.dry_run) {
+    match (&reverse, args.dry_run) {
         (Reverse::Group(req), true) => {
-            super::moves::finish_plan(op, args.json, plan_move_group(&ctx, &req))
+            super::moves::finish_plan(op, args.json, plan_move_group(&ctx, req))
         }
         (Reverse::Namespace(req), true) => {
-            super::moves::finish_plan(op, args.json, plan_move_namespace(&ctx, &req))
+            super::moves::finish_plan(op, args.json, plan_move_namespace(&ctx, req))
         }
-        (Reverse::Group(req), false) => {
-            super::moves::finish_move(op, args.json, move_group(&ctx, &req, &progress))
-        }
-        (Reverse::Namespace(req), false) => {
-            super::moves::finish_move(op, args.json, move_namespace(&ctx, &req, &progress))
-        }
+        (_, false) => super::moves::finish_move(
+            op,
+            args.json,
+            undo(&ctx, &entry, &reverse, &Progress::silent()),
+        ),
     }
 }

@@ -42,9 +42,23 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
     let Some(j) = journal else { return };
     let status = match result {
         Ok(r) if r.failed.is_empty() => "ok",
+        // The user stopped it: `resume` must not continue what was cancelled on purpose.
+        Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => "cancelled",
         Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => "partial",
+        // Nothing changed, only locks were in the way (exit 3): the user retries, not `resume`.
+        Ok(r)
+            if r.failed
+                .iter()
+                .all(|f| f.reason == FailReason::LockConflict) =>
+        {
+            "busy"
+        }
         Ok(_) => "failed",
-        Err(_) => "refused",
+        // An I/O or S3 error stopped it (a fault): `resume` retries once the cause is gone.
+        Err(MoveError::Failed(_)) => "failed",
+        Err(MoveError::Busy(_)) => "busy",
+        Err(MoveError::Cancelled) => "cancelled",
+        Err(MoveError::Refused(_)) => "refused",
     };
     // Best effort: an unclosed journal only makes `resume` re-check a consistent datastore.
     let _ = j.record(&Record::Done {

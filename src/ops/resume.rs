@@ -5,7 +5,14 @@
 //! group, and (S3) which keys were copied. Repairs happen under the same PBS locks a move
 //! takes; then the operation is simply run again, which moves whatever is still at the
 //! source with every check of a normal move. Running it twice finds nothing to do.
+//!
+//! Besides interrupted operations, `resume` retries operations that ended `partial` or
+//! `failed` (an I/O or S3 error, a lock held at the time): the fault is reported, nothing is
+//! lost, and `resume` finishes the job once the cause is gone. A retry that moves nothing
+//! and fails for another reason than a lock ends the operation as `gave-up`, so `resume`
+//! does not repeat a failure that needs a person. Cancelled moves are never continued.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 
@@ -21,7 +28,7 @@ use super::op_journal::{
 };
 use super::plan::{MoveGroupRequest, MoveNsRequest};
 use super::progress::Progress;
-use super::report::{MoveReport, MovedGroup};
+use super::report::{FailReason, MoveReport, MovedGroup};
 use crate::tree::backend::PreparedMove;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -32,7 +39,8 @@ pub struct ResumedOp {
     pub id: String,
     pub op: String,
     pub actions: Vec<String>,
-    /// "completed", "busy" or "failed".
+    /// "completed", "partial" (some groups are still at the source), "gave-up", "busy" or
+    /// "failed".
     pub status: String,
     pub error: Option<String>,
 }
@@ -56,15 +64,111 @@ impl ResumeOutcome {
     }
 }
 
-/// Unfinished operations of this datastore, oldest first.
+/// Journal status of an operation whose retry by `resume` moved nothing and failed again.
+pub const GAVE_UP: &str = "gave-up";
+
+/// Whether `resume` still has work for this operation: it never ended (crash), or it ended
+/// with groups left at the source by an error (`failed`: nothing moved; `partial`: some
+/// did). `busy` (only locks were in the way, nothing changed), `refused`, `cancelled`,
+/// `gave-up` and `ok` are final.
+pub fn is_resumable(entry: &JournalEntry) -> bool {
+    matches!(entry.status(), None | Some("partial" | "failed"))
+}
+
+/// Operations `resume` would finish on this datastore, oldest first.
 pub fn unfinished(ctx: &MoveContext) -> Result<Vec<JournalEntry>, MoveError> {
     let Some(state) = state_dir() else {
         return Ok(Vec::new());
     };
     Ok(list_entries(state, &ctx.ds.name, &ctx.ds.base)?
         .into_iter()
-        .filter(|e| !e.is_finished())
+        .filter(is_resumable)
         .collect())
+}
+
+/// One operation `resume` would finish, summarised for a prompt (the TUI at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMove {
+    pub id: String,
+    /// "move-group" or "move-ns".
+    pub kind: &'static str,
+    /// `vm/100 in 'a'` or `'a/b'`.
+    pub source: String,
+    pub target: String,
+    /// "interrupted" (crash), or the journal status of a move a fault cut short.
+    pub state: String,
+    pub groups_done: usize,
+    pub groups_total: usize,
+    pub snapshots_moved: usize,
+    /// Namespaces whose listing `resume` may change (sources, targets and their parents).
+    pub namespaces: Vec<Namespace>,
+}
+
+/// [`unfinished`], summarised.
+pub fn pending(ctx: &MoveContext) -> Result<Vec<PendingMove>, MoveError> {
+    Ok(unfinished(ctx)?.iter().filter_map(summarise).collect())
+}
+
+fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
+    let (op, _, _) = entry.begin()?;
+    let (kind, source, target, ns, target_ns) = match op {
+        OpKind::MoveGroup {
+            ns,
+            group,
+            target_ns,
+            ..
+        } => (
+            "move-group",
+            format!("{group} in '{}'", human(ns)),
+            format!("'{}'", human(target_ns)),
+            ns,
+            target_ns,
+        ),
+        OpKind::MoveNs { ns, target_ns, .. } => (
+            "move-ns",
+            format!("'{}'", human(ns)),
+            format!("'{}'", human(target_ns)),
+            ns,
+            target_ns,
+        ),
+    };
+    let mut namespaces = Vec::new();
+    for n in [ns, target_ns] {
+        if let Ok(n) = Namespace::parse(n) {
+            namespaces.extend(n.parent());
+            namespaces.push(n);
+        }
+    }
+    namespaces.sort();
+    namespaces.dedup();
+    let (groups_done, groups_total, snapshots_moved) = progress_of(entry);
+    Some(PendingMove {
+        id: entry.id.clone(),
+        kind,
+        source,
+        target,
+        state: entry.status().unwrap_or("interrupted").to_string(),
+        groups_done,
+        groups_total,
+        snapshots_moved,
+        namespaces,
+    })
+}
+
+/// How far an operation got, for listings: (groups done, groups planned, snapshots moved).
+pub fn progress_of(entry: &JournalEntry) -> (usize, usize, usize) {
+    let mut keys = BTreeSet::new();
+    let mut done = BTreeSet::new();
+    let mut renamed = 0;
+    for g in entry.groups() {
+        let key = (g.ns.clone(), g.group.clone());
+        if g.done == Some(true) {
+            done.insert(key.clone());
+        }
+        renamed += g.renamed.len();
+        keys.insert(key);
+    }
+    (done.len(), keys.len(), renamed)
 }
 
 /// Finishes every unfinished operation of the datastore.
@@ -75,6 +179,8 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
         let Some((op, _, _)) = entry.begin() else {
             continue; // a journal torn before its first record: nothing was done
         };
+        // Ended with failures (not a crash): this run is a retry of what is left.
+        let retry = entry.is_finished();
         let mut done = ResumedOp {
             id: entry.id.clone(),
             op: op.describe(),
@@ -87,14 +193,35 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
                 let r = resume_one(ctx, &entry, op, &j, progress, &mut done.actions);
                 // The journal is closed even on failure: what is left is a consistent state
                 // (or reported as an error), and the next resume re-checks from scratch.
-                if let Err(e) = &r {
-                    done.status = if e.is_busy() { "busy" } else { "failed" }.into();
-                    done.error = Some(e.to_string());
-                }
+                let gave_up = match &r {
+                    Err(e) => {
+                        done.status = if e.is_busy() { "busy" } else { "failed" }.into();
+                        done.error = Some(e.to_string());
+                        false
+                    }
+                    Ok(report) if !report.failed.is_empty() => {
+                        let gave_up = retry && gives_up(report);
+                        done.status = if gave_up { GAVE_UP } else { "partial" }.into();
+                        done.error = Some(still_at_source(report));
+                        if gave_up {
+                            done.actions.push(
+                                "gave up: this retry moved nothing; move what is left by hand \
+                                 once the cause is fixed"
+                                    .into(),
+                            );
+                        }
+                        gave_up
+                    }
+                    Ok(_) => false,
+                };
                 let _ = j.record(&Record::Resumed {
                     actions: done.actions.clone(),
                 });
-                if !matches!(&r, Err(e) if e.is_busy()) {
+                if gave_up {
+                    let _ = j.record(&Record::Done {
+                        status: GAVE_UP.into(),
+                    });
+                } else if !matches!(&r, Err(e) if e.is_busy()) {
                     close_journal(Some(&j), &r);
                 }
                 if let Ok(report) = r {
@@ -109,6 +236,33 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
         out.operations.push(done);
     }
     Ok(out)
+}
+
+/// A retry that moved nothing and failed for another reason than a lock held right now.
+fn gives_up(report: &MoveReport) -> bool {
+    report.moved.is_empty()
+        && report.snapshots_moved() == 0
+        && report
+            .failed
+            .iter()
+            .any(|f| f.reason != FailReason::LockConflict)
+}
+
+fn still_at_source(report: &MoveReport) -> String {
+    let groups: Vec<String> = report
+        .failed
+        .iter()
+        .map(|f| format!("{} in '{}': {}", f.group, human(&f.ns), f.message))
+        .collect();
+    format!(
+        "{} group(s) still at the source: {}",
+        groups.len(),
+        groups.join("; ")
+    )
+}
+
+fn human(ns: &str) -> &str {
+    if ns.is_empty() { "/" } else { ns }
 }
 
 fn merge_report(into: &mut MoveReport, from: MoveReport) {
@@ -192,6 +346,9 @@ fn resume_one(
                 ],
             )?;
             let mut report = repair_groups(ctx, entry, actions)?;
+            if !req.merge {
+                complete_own_groups(ctx, entry, progress, journal, actions, &mut report)?;
+            }
             if ctx.ds.namespace_exists(&req.ns)? {
                 actions.push(format!(
                     "moving what is still in source namespace '{}' to '{}'",
@@ -203,9 +360,58 @@ fn resume_one(
                 );
             }
             finish_ns_removals(ctx, entry, journal, actions)?;
+            // A group whose completion failed above fails the re-run too: report it once.
+            let mut failed = BTreeSet::new();
+            report
+                .failed
+                .retain(|f| failed.insert((f.ns.clone(), f.group.clone())));
             Ok(report)
         }
     }
+}
+
+/// `--no-merge` namespace moves: a group cut short (crash, error) is split between its source
+/// and the target group this very move created. The re-run would refuse it ("exists and
+/// merging is disabled"), so it is finished here first: what is still at the source is
+/// merged into the group we created, with PBS's merge checks (same owner, only newer
+/// snapshots). If those checks fail now, both halves stay as they are (each a consistent
+/// group) and the group is reported as failed.
+fn complete_own_groups(
+    ctx: &MoveContext,
+    entry: &JournalEntry,
+    progress: &Progress,
+    journal: &OpJournal,
+    actions: &mut Vec<String>,
+    report: &mut MoveReport,
+) -> Result<(), MoveError> {
+    let mut seen = BTreeSet::new();
+    for g in entry.groups() {
+        // The first record of a group says whether the target existed before this move.
+        let key = (g.ns.clone(), g.group.clone(), g.target_ns.clone());
+        if !seen.insert(key) || g.target_existed {
+            continue;
+        }
+        let (ns, group, target_ns) = g.parsed()?;
+        if !ctx.ds.group_exists(&ns, &group)? || !ctx.ds.group_exists(&target_ns, &group)? {
+            continue;
+        }
+        actions.push(format!(
+            "completing group {group}: moving what is still in '{}' into the group this move created in '{}'",
+            ns.human(),
+            target_ns.human()
+        ));
+        let req = MoveGroupRequest {
+            ns,
+            group,
+            target_ns,
+            merge: true,
+        };
+        merge_report(
+            report,
+            move_group_locked(ctx, &req, progress, Some(journal))?,
+        );
+    }
+    Ok(())
 }
 
 /// A removal interrupted between the namespace dir's rmdir and its bucket marker's delete:

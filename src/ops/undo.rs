@@ -1,10 +1,20 @@
 //! `undo`: reverses a finished move as a new move in the opposite direction, with every
 //! check of a normal move (and its own journal, so an interrupted undo resumes too).
+//!
+//! Before anything runs, the datastore must still hold exactly what the move left: every
+//! moved group at its target with the journaled snapshots, nothing new in a moved
+//! namespace, and the old places free. Otherwise undo refuses and changes nothing.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::context::MoveContext;
 use super::error::MoveError;
-use super::op_journal::{JournalEntry, OpKind};
+use super::moves::{move_group, move_namespace};
+use super::op_journal::{GroupProgress, JournalEntry, OpKind};
 use super::plan::{MoveGroupRequest, MoveNsRequest};
-use crate::tree::{GroupId, Namespace};
+use super::progress::Progress;
+use super::report::MoveReport;
+use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 /// The move that reverses a journaled one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +51,10 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
         }
     }
     // A merge put snapshots into a group that already had some; the engine moves whole
-    // groups, so moving back only the merged ones is not possible.
-    if let Some(g) = entry
-        .groups()
-        .iter()
+    // groups, so moving back only the merged ones is not possible. Only a group's first
+    // record counts: a `resume` that finished a group records its own target as existing.
+    if let Some(g) = first_records(entry)
+        .into_values()
         .find(|g| g.target_existed && !g.renamed.is_empty())
     {
         return Err(MoveError::refused(format!(
@@ -111,5 +121,174 @@ pub fn pick<'a>(
             .rev()
             .find(|e| matches!(e.status(), Some("ok" | "partial")))
             .ok_or_else(|| MoveError::refused("no finished move to undo in the journal")),
+    }
+}
+
+/// (source ns, group, target ns) → the first journal record of that group in the move.
+fn first_records(entry: &JournalEntry) -> BTreeMap<(String, String, String), GroupProgress> {
+    let mut out = BTreeMap::new();
+    for g in entry.groups() {
+        out.entry((g.ns.clone(), g.group.clone(), g.target_ns.clone()))
+            .or_insert(g);
+    }
+    out
+}
+
+fn refuse(entry: &JournalEntry, why: String) -> MoveError {
+    MoveError::refused(format!("cannot undo move {}: {why}", entry.id))
+}
+
+fn times(ctx: &MoveContext, ns: &Namespace, group: &GroupId) -> Result<Vec<String>, MoveError> {
+    Ok(ctx
+        .ds
+        .list_snapshot_times(ns, group)?
+        .iter()
+        .map(SnapshotTime::to_string)
+        .collect())
+}
+
+/// Refuses (changing nothing) unless the datastore still holds exactly what `entry` left:
+/// each moved group at its target with the journaled snapshots and its old place free, and
+/// for a namespace move no group in the moved subtree that the move did not bring there.
+pub fn check_unchanged(ctx: &MoveContext, entry: &JournalEntry) -> Result<(), MoveError> {
+    let ds = &ctx.ds;
+    let mut moved = BTreeSet::new();
+    for ((ns, group, target), first) in first_records(entry) {
+        let (ns_p, group_p, target_p) = first.parsed()?;
+        let at_target = ds.group_exists(&target_p, &group_p)?;
+        let at_source = ds.group_exists(&ns_p, &group_p)?;
+        let ended_ok = entry
+            .groups()
+            .iter()
+            .rev()
+            .find(|g| g.ns == ns && g.group == group && g.target_ns == target)
+            .and_then(|g| g.done)
+            .unwrap_or(false);
+        if !ended_ok && !at_target {
+            continue; // this group did not move (a partial move): nothing to take back
+        }
+        if !ended_ok && at_source {
+            return Err(refuse(
+                entry,
+                format!(
+                    "group '{group}' was only partly moved (part in '{}', part in '{}'); run 'pbs-mover resume' or move it by hand",
+                    ns_p.human(),
+                    target_p.human()
+                ),
+            ));
+        }
+        if !at_target {
+            return Err(refuse(
+                entry,
+                format!(
+                    "group '{group}' is no longer in '{}' (moved again or removed since)",
+                    target_p.human()
+                ),
+            ));
+        }
+        let mut planned = first.snapshots.clone();
+        planned.sort();
+        if times(ctx, &target_p, &group_p)? != planned {
+            return Err(refuse(
+                entry,
+                format!(
+                    "group '{group}' in '{}' changed since the move (snapshots added or removed); move it back by hand",
+                    target_p.human()
+                ),
+            ));
+        }
+        if at_source {
+            return Err(refuse(
+                entry,
+                format!(
+                    "group '{group}' exists again in '{}'; moving it back would merge into it",
+                    ns_p.human()
+                ),
+            ));
+        }
+        moved.insert((target_p, group_p));
+    }
+    if let Some((OpKind::MoveNs { ns, target_ns, .. }, _, _)) = entry.begin() {
+        let (source, target) = (parse(ns)?, parse(target_ns)?);
+        if !ds.namespace_exists(&target)? {
+            return Err(refuse(
+                entry,
+                format!(
+                    "namespace '{}' no longer exists (moved again or removed since)",
+                    target.human()
+                ),
+            ));
+        }
+        for sub in ds.list_namespaces_recursive(&target, None)?.items {
+            for group in ds.list_group_ids(&sub)?.items {
+                if !moved.contains(&(sub.clone(), group.clone())) {
+                    return Err(refuse(
+                        entry,
+                        format!(
+                            "group '{group}' in '{}' was not part of the move (added since); move it out first",
+                            sub.human()
+                        ),
+                    ));
+                }
+            }
+        }
+        if ds.namespace_exists(&source)? {
+            for sub in ds.list_namespaces_recursive(&source, None)?.items {
+                if let Some(group) = ds.list_group_ids(&sub)?.items.first() {
+                    return Err(refuse(
+                        entry,
+                        format!(
+                            "namespace '{}' holds group '{group}' again; moving '{}' back would merge into it",
+                            sub.human(),
+                            target.human()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the reverse of `entry` after [`check_unchanged`]; then removes the empty type dir or
+/// `ns` container the original move had to create, so the tree is as it was before.
+pub fn undo(
+    ctx: &MoveContext,
+    entry: &JournalEntry,
+    reverse: &Reverse,
+    progress: &Progress,
+) -> Result<MoveReport, MoveError> {
+    ctx.check_datastore()?;
+    check_unchanged(ctx, entry)?;
+    let report = match reverse {
+        Reverse::Group(req) => move_group(ctx, req, progress)?,
+        Reverse::Namespace(req) => move_namespace(ctx, req, progress)?,
+    };
+    if report.failed.is_empty() {
+        tidy(ctx, entry, reverse);
+    }
+    Ok(report)
+}
+
+/// Best effort, and only empty dirs (`rmdir`): a type dir (`vm/`) the original move created
+/// in its target namespace, or the `ns/` container of a namespace it created.
+fn tidy(ctx: &MoveContext, entry: &JournalEntry, reverse: &Reverse) {
+    let ds = &ctx.ds;
+    match reverse {
+        Reverse::Group(req) => {
+            let ours = first_records(entry).values().any(|g| !g.target_existed);
+            if let Some(type_dir) = ds.group_path(&req.ns, &req.group).parent()
+                && ours
+            {
+                let _ = std::fs::remove_dir(type_dir);
+            }
+        }
+        Reverse::Namespace(req) => {
+            if let Some(container) = ds.ns_path(&req.ns).parent()
+                && !req.ns.is_root()
+            {
+                let _ = std::fs::remove_dir(container);
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ use tui_tree_widget::{TreeItem, TreeState};
 
 use crate::ops::context::MoveContext;
 use crate::ops::progress::CancelToken;
+use crate::ops::resume::PendingMove;
 use crate::tree::{Datastore, GroupId, Namespace, ScanWarning, SnapshotTime};
 
 use super::jobs::{JobId, JobMsg, Jobs, MoveSpec};
@@ -58,17 +59,19 @@ pub enum Action {
     No,
     NextLog,
     PrevLog,
+    /// Open the prompt listing interrupted moves (`resume`).
+    Resume,
 }
 
 use Context::{
     Confirm as CC, Filter as CF, Global as CG, Help as CH, Picker as CP, Preview as CV,
-    Status as CS, Tree as CT,
+    Resume as CR, Status as CS, Tree as CT,
 };
 
 /// (action, keymap name, contexts it may be bound in). Order = order in help.
 const ACTIONS: &[(Action, &str, &[Context])] = &[
-    (Action::Up, "up", &[CT, CH, CP, CV, CS]),
-    (Action::Down, "down", &[CT, CH, CP, CV, CS]),
+    (Action::Up, "up", &[CT, CH, CP, CV, CS, CR]),
+    (Action::Down, "down", &[CT, CH, CP, CV, CS, CR]),
     (Action::PageUp, "page_up", &[CT, CP, CV, CS]),
     (Action::PageDown, "page_down", &[CT, CP, CV, CS]),
     (Action::Top, "top", &[CT, CS]),
@@ -79,20 +82,21 @@ const ACTIONS: &[(Action, &str, &[Context])] = &[
     (Action::Select, "select", &[CT]),
     (Action::Unmark, "unmark", &[CT]),
     (Action::PickTarget, "pick_target", &[CT]),
-    (Action::NextField, "next_field", &[CP, CV]),
-    (Action::PrevField, "prev_field", &[CP, CV]),
+    (Action::Resume, "resume", &[CT]),
+    (Action::NextField, "next_field", &[CP, CV, CR]),
+    (Action::PrevField, "prev_field", &[CP, CV, CR]),
     (Action::Toggle, "toggle", &[CP]),
     (Action::Increase, "increase", &[CP]),
     (Action::Decrease, "decrease", &[CP]),
-    (Action::Yes, "yes", &[CV, CC]),
-    (Action::No, "no", &[CV, CC]),
+    (Action::Yes, "yes", &[CV, CC, CR]),
+    (Action::No, "no", &[CV, CC, CR]),
     (Action::NextLog, "next_log", &[CS]),
     (Action::PrevLog, "prev_log", &[CS]),
     (Action::CancelMove, "cancel_move", &[CT, CS]),
     (Action::StatusFocus, "status", &[CT]),
     (Action::Refresh, "refresh", &[CT]),
     (Action::Filter, "filter", &[CT]),
-    (Action::Accept, "accept", &[CF, CP, CV]),
+    (Action::Accept, "accept", &[CF, CP, CV, CR]),
     (Action::Backspace, "backspace", &[CF, CP]),
     (Action::ClearFilter, "clear_filter", &[CT, CF]),
     (Action::Help, "help", &[CT]),
@@ -101,7 +105,7 @@ const ACTIONS: &[(Action, &str, &[Context])] = &[
     (
         Action::ForceQuit,
         "force_quit",
-        &[CG, CT, CH, CF, CP, CV, CC, CS],
+        &[CG, CT, CH, CF, CP, CV, CC, CS, CR],
     ),
 ];
 
@@ -136,8 +140,17 @@ impl Action {
     /// What the action does, as shown in help.
     pub fn describe(self, ctx: Context) -> &'static str {
         match (self, ctx) {
-            (Action::Up, Context::Help | Context::Preview | Context::Status) => "scroll up",
-            (Action::Down, Context::Help | Context::Preview | Context::Status) => "scroll down",
+            (Action::Up, Context::Help | Context::Preview | Context::Status | Context::Resume) => {
+                "scroll up"
+            }
+            (
+                Action::Down,
+                Context::Help | Context::Preview | Context::Status | Context::Resume,
+            ) => "scroll down",
+            (Action::Yes, Context::Resume) => "resume them now (same engine as 'pbs-mover resume')",
+            (Action::No, Context::Resume) => "later: nothing changes",
+            (Action::Accept, Context::Resume) => "press the focused button",
+            (Action::NextField | Action::PrevField, Context::Resume) => "switch button",
             (Action::Top, Context::Status) => "oldest line",
             (Action::Bottom, Context::Status) => "newest line (follow)",
             (Action::Accept, Context::Picker) => "preview the move (dry run)",
@@ -157,6 +170,7 @@ impl Action {
             (Action::Select, _) => "add/remove the group to a multi-selection",
             (Action::Unmark, _) => "clear all marks",
             (Action::PickTarget, _) => "move the marked items (or the cursor's): pick target",
+            (Action::Resume, _) => "list interrupted moves and resume them",
             (Action::CancelMove, _) => "cancel the running move (between snapshots)",
             (Action::StatusFocus, _) => "focus the status pane (scroll the move logs)",
             (Action::NextField, _) => "next field",
@@ -199,6 +213,10 @@ impl Action {
             (Action::ForceQuit, Context::Confirm) => "force quit",
             (Action::Yes, Context::Confirm) => "quit",
             (Action::No, Context::Confirm) => "stay",
+            (Action::Yes, Context::Resume) => "resume",
+            (Action::No, Context::Resume) => "later",
+            (Action::NextField, Context::Resume) => "button",
+            (Action::Accept, Context::Resume) => "press",
             _ => self.hint(),
         }
     }
@@ -225,6 +243,7 @@ impl Action {
             Action::Yes => "move",
             Action::No => "cancel",
             Action::NextLog => "next log",
+            Action::Resume => "resume",
             other => other.name(),
         }
     }
@@ -245,6 +264,8 @@ pub enum AppEvent {
     },
     /// Progress and results of a background move.
     Job(JobMsg),
+    /// The moves `resume` would finish (read from the operation journal).
+    Pending(Result<Vec<PendingMove>, String>),
 }
 
 /// Side effects requested by the state, executed outside it.
@@ -262,6 +283,8 @@ pub enum Command {
         spec: MoveSpec,
         cancel: CancelToken,
     },
+    /// Reads the operation journal for moves `resume` would finish.
+    ListPending,
 }
 
 impl PartialEq for Command {
@@ -271,6 +294,7 @@ impl PartialEq for Command {
             (Command::ListNamespaces, Command::ListNamespaces) => true,
             (Command::Plan { seq: a, .. }, Command::Plan { seq: b, .. }) => a == b,
             (Command::StartMove { id: a, .. }, Command::StartMove { id: b, .. }) => a == b,
+            (Command::ListPending, Command::ListPending) => true,
             _ => false,
         }
     }
@@ -418,6 +442,7 @@ impl App {
             AppEvent::Namespaces(result) => self.on_namespaces(result),
             AppEvent::Plan { seq, outcome } => self.on_plan(seq, outcome),
             AppEvent::Job(msg) => self.on_job(msg),
+            AppEvent::Pending(result) => self.on_pending(result),
         }
     }
 
@@ -477,6 +502,7 @@ impl App {
             Context::Preview => self.apply_preview(action),
             Context::Confirm => self.apply_confirm(action),
             Context::Status => self.apply_status(action),
+            Context::Resume => self.apply_resume(action),
             _ => self.apply_tree(action),
         }
     }
@@ -538,6 +564,7 @@ impl App {
             Action::Select => self.toggle_select(),
             Action::Unmark => self.unmark(),
             Action::PickTarget => self.open_picker(),
+            Action::Resume => self.open_resume(),
             Action::CancelMove => self.cancel_running(),
             Action::StatusFocus => {
                 self.status_view.focused = true;

@@ -174,6 +174,13 @@ fn dispatch(app: &mut App, tx: &mpsc::UnboundedSender<AppEvent>) {
                     let _ = tx.send(AppEvent::Plan { seq, outcome });
                 });
             }
+            Command::ListPending => {
+                let ctx = app.ctx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let pending = crate::ops::resume::pending(&ctx).map_err(|e| e.to_string());
+                    let _ = tx.send(AppEvent::Pending(pending));
+                });
+            }
             Command::StartMove { id, spec, cancel } => {
                 let ctx = app.ctx.clone();
                 let emit: Emit = Arc::new(move |m| {

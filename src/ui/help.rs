@@ -10,10 +10,11 @@ use super::keymap::{Context, Keymap};
 use super::theme::Theme;
 
 /// Contexts in the order help lists them.
-const HELP_ORDER: [Context; 8] = [
+const HELP_ORDER: [Context; 9] = [
     Context::Tree,
     Context::Picker,
     Context::Preview,
+    Context::Resume,
     Context::Status,
     Context::Confirm,
     Context::Filter,
@@ -100,6 +101,7 @@ pub fn hints(keymap: &Keymap, ctx: Context, theme: &Theme, width: usize) -> Line
             Action::Filter,
             Action::Expand,
             Action::Refresh,
+            Action::Resume,
         ],
         Context::Filter => &[Action::Accept, Action::ClearFilter],
         Context::Help => &[Action::Close],
@@ -111,6 +113,7 @@ pub fn hints(keymap: &Keymap, ctx: Context, theme: &Theme, width: usize) -> Line
         ],
         Context::Preview => &[Action::Yes, Action::No, Action::NextField, Action::Down],
         Context::Confirm => &[Action::Yes, Action::No, Action::ForceQuit],
+        Context::Resume => &[Action::Yes, Action::No, Action::NextField, Action::Accept],
         Context::Status => &[
             Action::Close,
             Action::Up,

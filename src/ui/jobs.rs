@@ -11,6 +11,7 @@ use crate::ops::moves::{move_group, move_namespace};
 use crate::ops::plan::{MoveGroupRequest, MoveNsRequest, MovePlan};
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 use crate::ops::report::MoveReport;
+use crate::ops::resume::resume;
 use crate::tree::{GroupId, Namespace};
 
 pub type JobId = u32;
@@ -26,6 +27,12 @@ pub enum MoveSpec {
         merge: bool,
     },
     Namespace(MoveNsRequest),
+    /// `pbs-mover resume`: finishes every interrupted move of the datastore (`ids` as listed
+    /// when the user chose it); `namespaces` are the listings it may change.
+    Resume {
+        ids: Vec<String>,
+        namespaces: Vec<Namespace>,
+    },
 }
 
 impl MoveSpec {
@@ -37,6 +44,7 @@ impl MoveSpec {
                 _ => format!("{} groups → {}", groups.len(), target.human()),
             },
             MoveSpec::Namespace(r) => format!("ns {} → {}", r.ns.human(), r.target_ns.human()),
+            MoveSpec::Resume { ids, .. } => format!("resume {} interrupted move(s)", ids.len()),
         }
     }
 
@@ -53,6 +61,7 @@ impl MoveSpec {
                 out.extend(r.target_ns.parent());
                 out.push(r.ns.clone());
             }
+            MoveSpec::Resume { namespaces, .. } => out.extend(namespaces.iter().cloned()),
         }
         out.sort();
         out.dedup();
@@ -71,6 +80,12 @@ pub enum JobMsg {
         what: String,
         error: String,
         busy: bool,
+    },
+    /// A line for the job's log (what `resume` did).
+    Note {
+        job: JobId,
+        warn: bool,
+        text: String,
     },
     /// The job returned; no more messages for it.
     Done(JobId),
@@ -117,8 +132,46 @@ pub fn run_job(ctx: &MoveContext, id: JobId, spec: &MoveSpec, cancel: &CancelTok
                 emit(rejected(id, format!("namespace {}", req.ns.human()), &e));
             }
         }
+        MoveSpec::Resume { .. } => run_resume(ctx, id, &progress, emit),
     }
     emit(JobMsg::Done(id));
+}
+
+/// The CLI's `resume`, reported line by line into the job's log.
+fn run_resume(ctx: &MoveContext, id: JobId, progress: &Progress, emit: &Emit) {
+    let note = |warn: bool, text: String| {
+        emit(JobMsg::Note {
+            job: id,
+            warn,
+            text,
+        })
+    };
+    match resume(ctx, progress) {
+        Ok(outcome) => {
+            if outcome.operations.is_empty() {
+                note(false, "nothing to resume: no unfinished moves".into());
+            }
+            for op in &outcome.operations {
+                note(
+                    op.status != "completed",
+                    format!("resume {} ({}): {}", op.op, op.id, op.status),
+                );
+                for a in &op.actions {
+                    note(false, format!("  {a}"));
+                }
+                if let Some(e) = &op.error {
+                    note(true, format!("  error: {e}"));
+                }
+            }
+            emit(JobMsg::Engine(
+                id,
+                ProgressEvent::Finished {
+                    report: outcome.report,
+                },
+            ));
+        }
+        Err(e) => emit(rejected(id, "resume".into(), &e)),
+    }
 }
 
 fn rejected(job: JobId, what: String, e: &MoveError) -> JobMsg {

@@ -29,10 +29,12 @@ pub enum Context {
     Confirm,
     /// The focused status pane (move logs).
     Status,
+    /// "Interrupted moves found — resume them?" (at start, or on request).
+    Resume,
 }
 
 impl Context {
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Tree,
         Context::Help,
@@ -41,6 +43,7 @@ impl Context {
         Context::Preview,
         Context::Confirm,
         Context::Status,
+        Context::Resume,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Context {
             Context::Preview => "preview",
             Context::Confirm => "confirm",
             Context::Status => "status",
+            Context::Resume => "resume",
         }
     }
 
@@ -66,6 +70,7 @@ impl Context {
             Context::Preview => "Dry-run preview",
             Context::Confirm => "Quit while moves run",
             Context::Status => "Status pane (move logs)",
+            Context::Resume => "Interrupted moves (resume prompt)",
         }
     }
 

@@ -16,6 +16,7 @@ pub mod keymap;
 pub mod model;
 pub mod picker;
 pub mod preview;
+pub mod resume_prompt;
 pub mod scan_jobs;
 pub mod status;
 pub mod terminal;
@@ -38,19 +39,16 @@ use theme::Theme;
 pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     let started = Instant::now();
     let (keymap, keymap_note) = Keymap::load();
-    // Interrupted moves are named at start; finishing them is `pbs-mover resume`'s job.
-    let unfinished = crate::ops::resume::unfinished(&ctx).unwrap_or_default();
+    // Interrupted moves are offered for resuming at start (a prompt; `R` opens it later).
+    // Reading the journal is a few small files: done before the first frame.
+    let pending = crate::ops::resume::pending(&ctx);
     let mut app = App::with_context(ctx, keymap, Theme::from_env());
-    if !unfinished.is_empty() {
-        let ids: Vec<&str> = unfinished.iter().map(|e| e.id.as_str()).collect();
-        app.status.push(
+    match pending {
+        Ok(pending) => app.offer_resume(pending),
+        Err(e) => app.status.push(
             Level::Warn,
-            format!(
-                "{} interrupted move(s) ({}): quit and run 'pbs-mover resume' before moving again",
-                ids.len(),
-                ids.join(", ")
-            ),
-        );
+            format!("cannot read the operation journal: {e}"),
+        ),
     }
     if let Some(note) = keymap_note {
         let level = if note.contains("ignored") {

@@ -63,6 +63,8 @@ pub fn compute(ctx: &MoveContext, spec: &MoveSpec) -> PlanOutcome {
             Ok(p) => out.plan = p,
             Err(e) => out.errors.push(e.to_string()),
         },
+        // Resume is offered by its own prompt, never previewed.
+        MoveSpec::Resume { .. } => {}
     }
     out
 }

@@ -9,7 +9,7 @@ use super::app::{Action, App};
 use super::keymap::Context;
 use super::theme::Theme;
 use super::workflow::Popup;
-use super::{details, help, picker, preview, status, tree_view};
+use super::{details, help, picker, preview, resume_prompt, status, tree_view};
 
 /// Below this the layout cannot show a usable tree and details side by side.
 pub const MIN_WIDTH: u16 = 60;
@@ -63,6 +63,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Popup::Picker(p)) => picker::render(frame, area, p, &theme),
         Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
         Some(Popup::ConfirmQuit) => confirm_quit(frame, area, app),
+        Some(Popup::Resume(p)) => resume_prompt::render(frame, area, p, &app.keymap, &theme),
         None => {}
     }
     if let Some(scroll) = app.help {

@@ -20,7 +20,10 @@ use super::jobs::{Emit, Job, JobId, JobMsg, JobState, MoveSpec, run_job};
 use super::keymap::Context;
 use super::picker::{MoveSource, PickerState};
 use super::preview::{Button, PlanOutcome, PreviewState};
+use super::resume_prompt::{ResumeButton, ResumeState};
 use super::status::Level;
+use crate::ops::plan::MovePlan;
+use crate::ops::resume::PendingMove;
 
 /// What `m` and Space chose as the move source: groups (any namespaces) or one namespace.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -54,6 +57,7 @@ pub enum Popup {
     Picker(PickerState),
     Preview(PreviewState),
     ConfirmQuit,
+    Resume(ResumeState),
 }
 
 impl Popup {
@@ -62,6 +66,7 @@ impl Popup {
             Popup::Picker(_) => Context::Picker,
             Popup::Preview(_) => Context::Preview,
             Popup::ConfirmQuit => Context::Confirm,
+            Popup::Resume(_) => Context::Resume,
         }
     }
 }
@@ -349,6 +354,10 @@ impl App {
                 let text = format!("{what} not moved ({kind}): {error}");
                 self.status.push_job(job, Level::Error, text);
             }
+            JobMsg::Note { job, warn, text } => {
+                let level = if warn { Level::Warn } else { Level::Info };
+                self.status.push_job(job, level, text);
+            }
             JobMsg::Done(id) => self.on_job_done(id),
         }
         true
@@ -364,9 +373,17 @@ impl App {
                 groups, snapshots, ..
             } => {
                 // A batch reports one plan per group; its totals come from the preview.
-                if matches!(job.spec, MoveSpec::Namespace(_)) {
-                    job.groups_total = groups;
-                    job.snaps_total = snapshots;
+                match job.spec {
+                    MoveSpec::Namespace(_) => {
+                        job.groups_total = groups;
+                        job.snaps_total = snapshots;
+                    }
+                    // Each move `resume` finishes announces what is left of it.
+                    MoveSpec::Resume { .. } => {
+                        job.groups_total += groups;
+                        job.snaps_total += snapshots;
+                    }
+                    MoveSpec::Groups { .. } => {}
                 }
                 None
             }
@@ -411,6 +428,99 @@ impl App {
             return;
         }
         self.start_next_job();
+    }
+
+    // ----- resume prompt -----
+
+    /// At start: asks whether to resume the interrupted moves, when there are any.
+    pub fn offer_resume(&mut self, pending: Vec<PendingMove>) {
+        if pending.is_empty() {
+            return;
+        }
+        let msg = format!(
+            "{} interrupted move(s) found in the operation journal",
+            pending.len()
+        );
+        self.status.push(Level::Warn, msg);
+        self.popup = Some(Popup::Resume(ResumeState::new(Some(Ok(pending)))));
+    }
+
+    /// `R`: re-reads the journal and shows the prompt.
+    pub(super) fn open_resume(&mut self) -> bool {
+        self.popup = Some(Popup::Resume(ResumeState::new(None)));
+        self.commands.push(Command::ListPending);
+        true
+    }
+
+    pub(super) fn on_pending(&mut self, result: Result<Vec<PendingMove>, String>) -> bool {
+        match &mut self.popup {
+            Some(Popup::Resume(p)) if p.pending.is_none() => {
+                p.pending = Some(result);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn apply_resume(&mut self, action: Action) -> bool {
+        let Some(Popup::Resume(p)) = &mut self.popup else {
+            return false;
+        };
+        match action {
+            Action::Up => p.scroll = p.scroll.saturating_sub(1),
+            Action::Down => p.scroll = p.scroll.saturating_add(1),
+            Action::NextField | Action::PrevField => {
+                p.focus = match p.focus {
+                    ResumeButton::Later => ResumeButton::Resume,
+                    ResumeButton::Resume => ResumeButton::Later,
+                };
+            }
+            Action::Accept if p.focus == ResumeButton::Resume => return self.start_resume(),
+            Action::Yes => return self.start_resume(),
+            Action::Accept | Action::No => {
+                self.popup = None;
+                let key = self.keymap.first_key(Context::Tree, Action::Resume);
+                let again = key.map_or(String::new(), |k| format!("press {k} or "));
+                let msg = format!(
+                    "interrupted moves left as they are; {again}run 'pbs-mover resume' to finish them"
+                );
+                self.status.push(Level::Info, msg);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Queues the resume job (the CLI's engine) and starts it when nothing else runs.
+    fn start_resume(&mut self) -> bool {
+        let Some(Popup::Resume(p)) = &self.popup else {
+            return false;
+        };
+        let Some(Ok(pending)) = &p.pending else {
+            return false; // still reading the journal, or it could not be read
+        };
+        if pending.is_empty() {
+            self.popup = None;
+            return true;
+        }
+        let mut namespaces: Vec<Namespace> = pending
+            .iter()
+            .flat_map(|m| m.namespaces.iter().cloned())
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        let spec = MoveSpec::Resume {
+            ids: pending.iter().map(|m| m.id.clone()).collect(),
+            namespaces,
+        };
+        self.popup = None;
+        let id = self.jobs.add(spec.clone(), &MovePlan::default());
+        if self.jobs.running().is_some() {
+            let msg = format!("#{id} queued: {}", spec.describe());
+            self.status.push_job(id, Level::Info, msg);
+        }
+        self.start_next_job();
+        true
     }
 
     // ----- status pane -----
@@ -570,7 +680,11 @@ fn summary(job: &Job) -> (Level, String) {
             job.id
         )
     } else {
-        format!("move #{} finished: {moved}, {} failed", job.id, t.failed)
+        let what = match job.spec {
+            MoveSpec::Resume { .. } => "resume",
+            _ => "move",
+        };
+        format!("{what} #{} finished: {moved}, {} failed", job.id, t.failed)
     };
     if !t.kept.is_empty() {
         let kept: Vec<&str> = t.kept.iter().map(|(ns, _)| ns.as_str()).collect();
@@ -604,6 +718,9 @@ pub fn run_command_inline(ds: &Datastore, ctx: &MoveContext, command: Command) -
             seq,
             outcome: super::preview::compute(ctx, &spec),
         }],
+        Command::ListPending => vec![AppEvent::Pending(
+            crate::ops::resume::pending(ctx).map_err(|e| e.to_string()),
+        )],
         Command::StartMove { id, spec, cancel } => {
             let msgs = Arc::new(Mutex::new(Vec::new()));
             let sink = Arc::clone(&msgs);

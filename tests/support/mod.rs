@@ -2,6 +2,8 @@
 //! real binary, and locks held by other processes.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -90,6 +92,24 @@ impl Store {
         self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
     }
 
+    /// Runs `args` with journals in `state` and the fail-point `failpoint` armed; asserts
+    /// that the process was killed there (the move is left interrupted).
+    pub fn cut_at(&self, state: &Path, failpoint: &str, args: &[&str]) {
+        let out = self
+            .cmd()
+            .env("PBS_MOVER_STATE_DIR", state)
+            .env("PBS_MOVER_FAILPOINT", failpoint)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().is_none(),
+            "{args:?} not killed at {failpoint}: {}",
+            stderr(&out)
+        );
+    }
+
     /// Path of the store's lock dir (`<lock-dir>/<store>`).
     pub fn store_locks(&self) -> PathBuf {
         self.locks.join("store1")
@@ -127,6 +147,42 @@ pub fn json(o: &Output) -> serde_json::Value {
     );
     serde_json::from_str(lines[0]).unwrap()
 }
+
+/// Exactly one `error: ` line on stderr and no panic; returns that line.
+pub fn error_line(o: &Output) -> String {
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    lines[0].to_string()
+}
+
+/// `resume --json` that found one cut move and completed it; returns its JSON.
+pub fn assert_resumed(o: &Output) -> serde_json::Value {
+    let j = json(o);
+    assert_eq!(exit_code(o), 0, "resume: {j} {}", stderr(o));
+    assert_eq!(j["ok"], true, "{j}");
+    assert_eq!(j["nothing_to_do"], false, "{j}");
+    assert_eq!(j["operations"][0]["status"], "completed", "{j}");
+    assert!(!j["moved"].as_array().unwrap().is_empty(), "{j}");
+    j
+}
+
+/// A (text) `resume` with nothing left to do, saying so.
+pub fn assert_nothing_to_resume(o: &Output) {
+    assert_eq!(exit_code(o), 0, "{}", stderr(o));
+    assert!(stderr(o).contains("nothing to resume"), "{}", stderr(o));
+}
+
+/// `move-ns src → other/moved` with merging off (crash harness scenario).
+pub const MOVE_NS_NO_MERGE: &[&str] = &[
+    "move-ns",
+    "--ns",
+    "src",
+    "--target-ns",
+    "other/moved",
+    "--no-merge",
+];
 
 /// Every entry under a directory: path → (kind, sha256 of content, mode, uid, gid).
 #[derive(Debug, Clone, PartialEq, Eq)]

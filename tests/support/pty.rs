@@ -1,0 +1,206 @@
+//! The real binary in a pseudo-terminal on a test datastore: keys in, screen text out.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+use super::{BIN, Store};
+
+pub const LEAVE_ALT_SCREEN: &str = "\x1b[?1049l";
+pub const ENTER_ALT_SCREEN: &str = "\x1b[?1049h";
+
+pub struct Session {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    output: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Session {
+    /// The TUI on `store` (its lock, config and state dirs, no user keymap) in a
+    /// `cols`×`rows` terminal, with extra environment variables.
+    pub fn start<K, V>(store: &Store, cols: u16, rows: u16, env: &[(K, V)]) -> Self
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.arg("--path");
+        cmd.arg(&store.base);
+        cmd.arg("--lock-dir");
+        cmd.arg(&store.locks);
+        cmd.arg("--config-dir");
+        cmd.arg(store.tmp.path().join("etc"));
+        cmd.env("TERM", "xterm-256color");
+        // No user keymap from the machine running the tests.
+        cmd.env("XDG_CONFIG_HOME", store.tmp.path().join("config"));
+        cmd.env_remove("PBS_MOVER_FAILPOINT");
+        // Its own operation journals, not the machine's.
+        cmd.env("PBS_MOVER_STATE_DIR", store.tmp.path().join("state"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        // Our copy of the slave must go, or reading the master never sees the end.
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&output);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Self {
+            child,
+            writer,
+            output,
+            reader: Some(reader),
+            _master: pair.master,
+        }
+    }
+
+    /// Bytes printed so far.
+    pub fn len(&self) -> usize {
+        self.output.lock().unwrap().len()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
+    }
+
+    /// Waits until no output arrived for `quiet`, bounded by `timeout`.
+    pub fn wait_quiet(&self, quiet: Duration, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        let mut last = (self.len(), Instant::now());
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+            let n = self.len();
+            if n != last.0 {
+                last = (n, Instant::now());
+            } else if last.1.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+
+    /// Everything printed so far, escape sequences included.
+    pub fn raw(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// The printed text without escape sequences and without any white space: ratatui moves
+    /// the cursor over unchanged cells instead of printing them.
+    pub fn text(&self) -> String {
+        strip_escapes(&self.raw()).split_whitespace().collect()
+    }
+
+    /// Waits until `needle` (white space ignored) was printed `n` times. Bounded: 20 s.
+    pub fn wait_count(&self, needle: &str, n: usize) {
+        let needle: String = needle.split_whitespace().collect();
+        let end = Instant::now() + Duration::from_secs(20);
+        while self.text().matches(&needle).count() < n {
+            assert!(
+                Instant::now() < end,
+                "'{needle}' not seen {n} time(s):\n{}",
+                strip_escapes(&self.raw())
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn wait_text(&self, needle: &str) {
+        self.wait_count(needle, 1);
+    }
+
+    /// Types `keys` one byte at a time, at a human's pace (no Esc-sequence ambiguity).
+    pub fn send(&mut self, keys: &str) {
+        for b in keys.bytes() {
+            self.writer.write_all(&[b]).unwrap();
+            self.writer.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    /// Waits for the process to end (killing it after `timeout`) and for its last output.
+    pub fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Collect whatever the child wrote last (the restore sequences).
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
+                }
+                return status;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("no exit within {timeout:?}; output:\n{}", self.raw());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The terminal was left in its normal screen after the last time it was entered.
+    pub fn assert_restored(&self) {
+        let raw = self.raw();
+        let enter = raw
+            .rfind(ENTER_ALT_SCREEN)
+            .expect("entered the alternate screen");
+        let leave = raw
+            .rfind(LEAVE_ALT_SCREEN)
+            .expect("left the alternate screen");
+        assert!(leave > enter, "left before entering?");
+    }
+}
+
+/// Drops CSI/OSC/other escape sequences, keeping the printed text.
+pub fn strip_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('\x40'..='\x7e').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                for c in chars.by_ref() {
+                    if c == '\x07' {
+                        break;
+                    }
+                }
+            }
+            // Charset selection like ESC ( B has one more byte.
+            Some('(' | ')') => {
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    out
+}
