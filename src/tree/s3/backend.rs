@@ -4,7 +4,7 @@
 //! The move engine calls it from a blocking thread; each call runs its requests on a small
 //! runtime the backend owns, so callers never need to be async.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::path::Path;
 
@@ -178,11 +178,11 @@ impl S3Backend {
         }
     }
 
-    /// A whole lock batch of one group: the source and the target snapshots are each listed
-    /// as one key range, then every object of the batch is copied and verified with up to
-    /// `concurrency` requests in flight, so many small snapshots cost requests × latency /
-    /// concurrency instead of one snapshot's round trips after another. On error all copies
-    /// of the batch are removed again.
+    /// A whole lock batch of one group: every source and target snapshot prefix listed,
+    /// then every object of the batch copied and verified, all with up to `concurrency`
+    /// requests in flight, so many small snapshots cost requests × latency / concurrency
+    /// instead of one snapshot's round trips after another. On error all copies of the batch
+    /// are removed again.
     async fn copy_batch(
         &self,
         pairs: &[(SnapshotRef, SnapshotRef)],
@@ -209,41 +209,16 @@ impl S3Backend {
         Ok(prepared)
     }
 
-    /// Objects of each snapshot prefix. Prefixes of one group in time order (a lock batch)
-    /// come from one ranged listing of the group prefix; anything else is listed one by one.
+    /// Objects of each snapshot prefix, listed concurrently. One prefix listing per
+    /// snapshot, not one ranged listing (StartAfter) of the group: SeaweedFS skips a whole
+    /// "directory" named by StartAfter, and a listing that silently misses objects would
+    /// make us move a snapshot without them.
     async fn list_snapshots(&self, prefixes: &[String]) -> Result<Vec<Vec<ObjectInfo>>, S3Error> {
-        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
-            return Ok(Vec::new());
-        };
-        let group = group_prefix(first);
-        let ranged = prefixes.len() > 2
-            && prefixes.windows(2).all(|w| w[0] < w[1])
-            && prefixes.iter().all(|p| group_prefix(p) == group);
-        if !ranged {
-            return stream::iter(prefixes)
-                .map(|p| self.bucket.list(p))
-                .buffered(self.concurrency)
-                .try_collect()
-                .await;
-        }
-        // "<group><time>" sorts before every key of that snapshot ("<group><time>/file"),
-        // "<group><time>0" after all of them ('0' follows '/').
-        let start_after = first.trim_end_matches('/');
-        let end = format!("{}0", last.trim_end_matches('/'));
-        let listed = self.bucket.list_range(group, start_after, &end).await?;
-        let index: HashMap<&str, usize> = prefixes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.as_str(), i))
-            .collect();
-        let mut out = vec![Vec::new(); prefixes.len()];
-        for o in listed {
-            // Keys of snapshots outside the batch (pruned meanwhile) are not ours to copy.
-            if let Some(&i) = snapshot_prefix_of(&o.key, group).and_then(|s| index.get(s)) {
-                out[i].push(o);
-            }
-        }
-        Ok(out)
+        stream::iter(prefixes)
+            .map(|p| self.bucket.list(p))
+            .buffered(self.concurrency)
+            .try_collect()
+            .await
     }
 
     /// Copies and verifies every (snapshot index, source object, target key); an error
@@ -391,21 +366,6 @@ fn prepare_copy(
         });
     }
     Ok((prepared, work))
-}
-
-/// `<store>/.cnt/<ns>/<type>/<id>/` of a snapshot prefix `…/<id>/<time>/`.
-fn group_prefix(snapshot_prefix: &str) -> &str {
-    let trimmed = snapshot_prefix.trim_end_matches('/');
-    trimmed
-        .rfind('/')
-        .map_or(snapshot_prefix, |i| &snapshot_prefix[..=i])
-}
-
-/// `<group><time>/` of a key `<group><time>/<file>`.
-fn snapshot_prefix_of<'k>(key: &'k str, group: &str) -> Option<&'k str> {
-    let rest = key.strip_prefix(group)?;
-    let end = rest.find('/')?;
-    Some(&key[..group.len() + end + 1])
 }
 
 fn rebase(key: &str, src: &str, dst: &str) -> Result<String, S3Error> {
