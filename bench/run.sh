@@ -63,11 +63,6 @@ echo "== filesystem benches" >&2
 cargo bench --bench scale >"$WORK/scale.out"
 echo "== S3 benches" >&2
 cargo bench --bench s3 >"$WORK/s3.out"
-echo "== S3 backend: per-snapshot (engine today) vs batch API" >&2
-for spec in ${BENCH_S3_BACKEND_SPECS:-1000:20 1000:0}; do
-    BENCH_S3_SERVERS=none BENCH_S3_SMALL=0 BENCH_S3_BIG=0 BENCH_S3_BACKEND=$spec \
-        cargo bench --bench s3 >>"$WORK/s3.out"
-done
 
 MACHINE="$(nproc)-core $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r), $(findmnt -no FSTYPE -T "$BENCH_DIR") on $BENCH_DIR, load $(cut -d' ' -f1 /proc/loadavg)"
 DATE=$(date -u +%Y-%m-%dT%H:%MZ)

@@ -19,13 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pbs_mover::tree::backend::{ContentBackend, SnapshotRef};
+use pbs_mover::tree::SnapshotTime;
 use pbs_mover::tree::s3::client::build_client;
 use pbs_mover::tree::s3::{
-    BackendOptions, Bucket, ClientOptions, EmbeddedS3, S3Backend, S3Target, Secret, ServerOptions,
-    upload_tree,
+    Bucket, ClientOptions, EmbeddedS3, S3Target, Secret, ServerOptions, upload_tree,
 };
-use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -132,6 +130,8 @@ impl Proxy {
 }
 
 struct Tools {
+    /// Our S3 requests in flight, one run each (`BENCH_S3_CONCURRENCY`, e.g. `64,256`).
+    concurrency: Vec<usize>,
     s5cmd: Option<PathBuf>,
     aws: Option<PathBuf>,
     aws_config: PathBuf,
@@ -227,48 +227,78 @@ fn bench_case(
     let endpoint = proxy.url();
     let moved_objects = objects.div_ceil(PER_SNAPSHOT) * PER_SNAPSHOT;
 
-    let mut ours = Command::new(BIN);
-    ours.arg("--path")
-        .arg(&base)
-        .arg("--store")
-        .arg(&store)
-        .arg("--lock-dir")
-        .arg(case_dir.join("locks"))
-        .args([
-            "--s3-endpoint",
-            &endpoint,
-            "--s3-bucket",
-            BUCKET,
-            "--s3-path-style",
-        ])
-        .args([
-            "move-group",
-            "--ns",
-            "a",
-            "--group",
-            "vm/100",
-            "--target-ns",
-            "b",
-        ])
-        .env("AWS_ACCESS_KEY_ID", ACCESS)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .env("PBS_MOVER_CONFIG_DIR", case_dir.join("no-config"))
-        .stdin(Stdio::null());
-    let ours_m = run_timed(&proxy, ours);
+    // Ours at each concurrency, moving the group a → b → a …; the tools then move it on.
+    let mut ours_runs = Vec::new();
+    let mut here = "a";
+    for &conc in &tools.concurrency {
+        let there = if here == "a" { "b" } else { "a" };
+        let mut ours = Command::new(BIN);
+        ours.arg("--path")
+            .arg(&base)
+            .arg("--store")
+            .arg(&store)
+            .arg("--lock-dir")
+            .arg(case_dir.join("locks"))
+            .arg("--state-dir")
+            .arg(case_dir.join("state"))
+            .args([
+                "--s3-endpoint",
+                &endpoint,
+                "--s3-bucket",
+                BUCKET,
+                "--s3-path-style",
+            ])
+            .args([
+                "move-group",
+                "--ns",
+                here,
+                "--group",
+                "vm/100",
+                "--target-ns",
+                there,
+            ])
+            .env("AWS_ACCESS_KEY_ID", ACCESS)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("PBS_MOVER_S3_CONCURRENCY", conc.to_string())
+            .env("PBS_MOVER_CONFIG_DIR", case_dir.join("no-config"))
+            .stdin(Stdio::null());
+        ours_runs.push((conc, run_timed(&proxy, ours)));
+        here = there;
+    }
 
     let prefix = |ns: &str| format!("s3://{BUCKET}/{store}/.cnt/ns/{ns}/vm/100/");
     let mut baselines = Vec::new();
+    let mut hops = ["c", "d", "e", "f"].into_iter();
+    let mut from = here.to_string();
+    let mut hop = |from: &mut String| {
+        let to = hops.next().unwrap_or("z");
+        let pair = (format!("{}*", prefix(from)), prefix(to));
+        *from = to.to_string();
+        pair
+    };
     if let Some(s5) = &tools.s5cmd {
-        let mut c = Command::new(s5);
-        c.args(["--endpoint-url", &endpoint, "mv"])
-            .arg(format!("{}*", prefix("b")))
-            .arg(prefix("c"))
-            .env("AWS_ACCESS_KEY_ID", ACCESS)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_REGION", "us-east-1");
-        baselines.push(("s5cmd mv", run_timed(&proxy, c)));
+        for workers in [None, tools.concurrency.first().copied()] {
+            let (src, dst) = hop(&mut from);
+            let mut c = Command::new(s5);
+            c.args(["--endpoint-url", &endpoint]);
+            if let Some(w) = workers {
+                c.args(["--numworkers", &w.to_string()]);
+            }
+            c.arg("mv")
+                .arg(src)
+                .arg(dst)
+                .env("AWS_ACCESS_KEY_ID", ACCESS)
+                .env("AWS_SECRET_ACCESS_KEY", SECRET)
+                .env("AWS_REGION", "us-east-1");
+            let name = match workers {
+                None => "s5cmd mv (default 256 workers)".to_string(),
+                Some(w) => format!("s5cmd --numworkers {w} mv"),
+            };
+            baselines.push((name, run_timed(&proxy, c)));
+        }
     }
     if let Some(aws) = &tools.aws {
+        let (src, dst) = hop(&mut from);
         let mut c = Command::new(aws);
         c.args([
             "--endpoint-url",
@@ -278,13 +308,13 @@ fn bench_case(
             "--recursive",
             "--only-show-errors",
         ])
-        .arg(prefix("c"))
-        .arg(prefix("d"))
+        .arg(src.trim_end_matches('*'))
+        .arg(dst)
         .env("AWS_ACCESS_KEY_ID", ACCESS)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_CONFIG_FILE", &tools.aws_config)
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
-        baselines.push(("aws s3 mv --recursive", run_timed(&proxy, c)));
+        baselines.push(("aws s3 mv --recursive".to_string(), run_timed(&proxy, c)));
     }
     let size_label = if size >= 1 << 20 {
         format!("{} MiB", size >> 20)
@@ -294,114 +324,39 @@ fn bench_case(
     let case = format!(
         "S3 move-group, {moved_objects} objects × {size_label}, {server_name}, +{latency_ms} ms"
     );
-    let floor = |m: &Measured, conc: f64| m.requests as f64 * latency_ms as f64 / 1000.0 / conc;
+    let floor =
+        |m: &Measured, conc: usize| m.requests as f64 * latency_ms as f64 / 1000.0 / conc as f64;
     let ops = |m: &Measured| moved_objects as f64 / m.secs;
-    eprintln!(
-        "{case}: seeded {} objects / {} bytes; ours {:.2}s {} req",
-        stats.objects, stats.bytes, ours_m.secs, ours_m.requests
-    );
-    for (name, b) in &baselines {
-        println!(
-            "| {case} | {:.2} s ({:.0} obj/s, {} req, floor {:.2} s) | {name} | {:.2} s ({:.0} obj/s, {} req) | {:.2}x |",
-            ours_m.secs,
-            ops(&ours_m),
-            ours_m.requests,
-            floor(&ours_m, 32.0),
-            b.secs,
-            ops(b),
-            b.requests,
-            ours_m.secs / b.secs
+    for (conc, ours_m) in &ours_runs {
+        eprintln!(
+            "{case}: seeded {} objects / {} bytes; ours ({conc} in flight) {:.2}s {} req",
+            stats.objects, stats.bytes, ours_m.secs, ours_m.requests
         );
-    }
-    if baselines.is_empty() {
-        println!(
-            "| {case} | {:.2} s ({:.0} obj/s, {} req) | floor requests×latency/32 | {:.2} s | {:.2}x |",
+        let ours_cell = format!(
+            "{:.2} s ({:.0} obj/s, {} req, {conc} in flight, floor {:.2} s)",
             ours_m.secs,
-            ops(&ours_m),
+            ops(ours_m),
             ours_m.requests,
-            floor(&ours_m, 32.0),
-            ours_m.secs / floor(&ours_m, 32.0).max(1e-9)
+            floor(ours_m, *conc)
         );
+        for (name, b) in &baselines {
+            println!(
+                "| {case} | {ours_cell} | {name} | {:.2} s ({:.0} obj/s, {} req) | {:.2}x |",
+                b.secs,
+                ops(b),
+                b.requests,
+                ours_m.secs / b.secs
+            );
+        }
+        if baselines.is_empty() || latency_ms > 0 {
+            println!(
+                "| {case} | {ours_cell} | floor requests × latency / {conc} | {:.2} s | {:.2}x |",
+                floor(ours_m, *conc),
+                ours_m.secs / floor(ours_m, *conc).max(1e-9)
+            );
+        }
     }
     let _ = fs::remove_dir_all(&case_dir);
-}
-
-/// Backend level, before/after the batch API: the engine today copies and deletes one
-/// snapshot after the other (`copy_snapshot` + `delete_source`, no renames here); the batch
-/// API (`copy_snapshots` + `delete_sources`) does a lock batch at once. Same data, same proxy.
-fn bench_backend_batch(
-    rt: &tokio::runtime::Runtime,
-    root: &Path,
-    upstream: SocketAddr,
-    objects: usize,
-    latency_ms: u64,
-) {
-    let proxy = rt.block_on(Proxy::start(upstream));
-    let target = |url: String| S3Target {
-        url,
-        bucket: BUCKET.into(),
-        region: "us-east-1".into(),
-        path_style: true,
-        access_key: ACCESS.into(),
-        secret_key: Secret::new(SECRET),
-        fingerprint: None,
-    };
-    let direct = target(format!("http://{upstream}"));
-    let bucket = Bucket::new(
-        build_client(&direct, &ClientOptions::default()).expect("client"),
-        &direct,
-    );
-    let base = root.join(format!("backend-{objects}-{latency_ms}"));
-    build_cache(&base, objects, 1024);
-    let store = format!("be-{objects}-{latency_ms}");
-    rt.block_on(upload_tree(&bucket, &store, &base, 32))
-        .expect("seed");
-    let backend =
-        S3Backend::new(&target(proxy.url()), &store, &BackendOptions::default()).expect("backend");
-    proxy.delay_ms.store(latency_ms, Ordering::Relaxed);
-    let group = GroupId::parse("vm/100").expect("group");
-    let snap = |ns: &str, i: usize| SnapshotRef {
-        ns: Namespace::parse(ns).expect("ns"),
-        group: group.clone(),
-        time: SnapshotTime::from_epoch(1_600_000_000 + i as u64 * 3600),
-    };
-    let n = objects.div_ceil(PER_SNAPSHOT);
-    // Before: a → b, one snapshot at a time.
-    let r0 = proxy.requests.load(Ordering::Relaxed);
-    let start = Instant::now();
-    for i in 0..n {
-        let p =
-            ContentBackend::copy_snapshot(&backend, &snap("a", i), &snap("b", i)).expect("copy");
-        assert!(backend.delete_source(&p).is_empty(), "orphans");
-    }
-    let before = start.elapsed().as_secs_f64();
-    let r1 = proxy.requests.load(Ordering::Relaxed);
-    // After: b → c in lock batches of 512.
-    let start = Instant::now();
-    let all: Vec<(SnapshotRef, SnapshotRef)> =
-        (0..n).map(|i| (snap("b", i), snap("c", i))).collect();
-    for chunk in all.chunks(512) {
-        let prepared: Vec<_> = backend
-            .copy_snapshots(chunk)
-            .into_iter()
-            .map(|r| r.expect("copy"))
-            .collect();
-        assert!(backend.delete_sources(&prepared).is_empty(), "orphans");
-    }
-    let after = start.elapsed().as_secs_f64();
-    let r2 = proxy.requests.load(Ordering::Relaxed);
-    println!(
-        "| S3 backend copy+verify+delete, {} objects × 1 KiB, s3s-fs, +{latency_ms} ms: batch API (copy_snapshots/delete_sources) | {after:.2} s ({:.0} obj/s, {} req, floor {:.2} s) | per-snapshot copy_snapshot/delete_source (engine today) | {before:.2} s ({:.0} obj/s, {} req) | {:.2}x |",
-        n * PER_SNAPSHOT,
-        (n * PER_SNAPSHOT) as f64 / after,
-        r2 - r1,
-        (r2 - r1) as f64 * latency_ms as f64 / 1000.0 / 32.0,
-        (n * PER_SNAPSHOT) as f64 / before,
-        r1 - r0,
-        after / before
-    );
-    drop(backend);
-    let _ = fs::remove_dir_all(&base);
 }
 
 fn main() {
@@ -424,6 +379,13 @@ fn main() {
     )
     .expect("aws config");
     let tools = Tools {
+        concurrency: env_str(
+            "BENCH_S3_CONCURRENCY",
+            &pbs_mover::tree::s3::DEFAULT_CONCURRENCY.to_string(),
+        )
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect(),
         s5cmd: std::env::var_os("BENCH_S5CMD").map(PathBuf::from),
         aws: std::env::var_os("BENCH_AWS").map(PathBuf::from),
         aws_config,
@@ -465,13 +427,6 @@ fn main() {
                 bench_case(&rt, root.path(), name, *addr, big, 4 << 20, lat, &tools);
             }
         }
-    }
-    if let Ok(spec) = std::env::var("BENCH_S3_BACKEND") {
-        // e.g. "5000:20": objects and added latency.
-        let mut it = spec.split(':').filter_map(|v| v.parse::<usize>().ok());
-        let objects = it.next().unwrap_or(5000);
-        let latency = it.next().unwrap_or(20) as u64;
-        bench_backend_batch(&rt, root.path(), embedded.addr(), objects, latency);
     }
     drop(embedded);
 }

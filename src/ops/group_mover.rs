@@ -16,7 +16,7 @@ use super::error::{MoveError, io_failed};
 use super::failpoint;
 use super::lock::{LockGuard, LockMode, remove_lock_file};
 use super::locking::take;
-use super::move_journal::append_moved_indices;
+use super::move_journal::{JournalError, JournalWriter};
 use super::op_journal::{OpJournal, Record};
 use super::ownership::{chown_backup, create_dir_all_owned};
 use super::progress::{Progress, ProgressEvent};
@@ -77,6 +77,8 @@ struct GroupMove<'a> {
     created: Created,
     /// pbs-mover's crash journal (`resume`), when journaling is on.
     journal: Option<&'a OpJournal>,
+    /// PBS's GC move journal, kept open for the whole group.
+    gc_journal: JournalWriter,
 }
 
 #[derive(Debug, Default)]
@@ -116,6 +118,7 @@ pub fn lock_and_move_group_journaled(
         target_ns,
         outcome: GroupOutcome::default(),
         created: Created::default(),
+        gc_journal: JournalWriter::new(&ctx.locks),
     };
     let result = mv.run(merge);
     if result.is_err() && mv.outcome.snapshots == 0 {
@@ -312,9 +315,13 @@ impl GroupMove<'_> {
         chown_backup(&path).map_err(|e| io_failed("cannot chown", &path, e))
     }
 
+    /// One lock batch: lock every snapshot, (S3) copy and verify all of them, record all
+    /// their post-rename index paths for GC in one append, rename them one by one, then
+    /// (S3) delete the sources of the renamed ones and drop their stale lock files. A
+    /// failure part-way keeps the time-ordered split: renamed snapshots are complete at the
+    /// target, the rest (copies discarded) at the source.
     fn move_batch(&mut self, batch: &[SnapshotTime], total: usize) -> Result<(), MoveError> {
         let locks = &self.ctx.locks;
-        let ds = &self.ctx.ds;
         let guards = batch
             .iter()
             .map(|t| {
@@ -329,60 +336,52 @@ impl GroupMove<'_> {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        // A prune may have removed a snapshot between listing and locking; skip it.
-        let batch: Vec<SnapshotTime> = batch
-            .iter()
-            .filter(|t| ds.snapshot_path(self.ns, self.group, t).is_dir())
-            .cloned()
-            .collect();
-        let batch = batch.as_slice();
-        // Copy the whole batch before renaming anything: a copy failure leaves it intact.
-        let prepared = self.copy_batch(batch)?;
-        if let Err(e) = self.jot_copies(batch, &prepared) {
+        // Read under the locks: the index list must be the one that gets renamed.
+        let present = self.present_snapshots(batch)?;
+        let times: Vec<SnapshotTime> = present.iter().map(|(t, _)| t.clone()).collect();
+        let mut prepared = self.copy_batch(&times)?;
+        if let Err(e) = self.jot_copies(&times, &prepared) {
             self.discard(prepared);
             return Err(e);
         }
         failpoint::hit("after-copy");
-        let mut pending = prepared.into_iter();
-        for time in batch {
-            let Some(prep) = pending.next() else { break };
-            if self.progress.cancel.is_cancelled() {
-                self.discard(std::iter::once(prep).chain(pending));
-                return Err(MoveError::Cancelled);
-            }
-            if let Err(e) = self.move_snapshot(time, &prep) {
-                self.discard(std::iter::once(prep).chain(pending));
-                return Err(e);
-            }
-            self.outcome.snapshots += 1;
-            self.progress.emit(ProgressEvent::SnapshotMoved {
-                ns: self.ns.clone(),
-                group: self.group.clone(),
-                time: time.clone(),
-                done: self.outcome.snapshots,
-                total,
-            });
-        }
+        let (renamed, result) = self.rename_batch(&present, total);
+        let unrenamed = prepared.split_off(renamed.min(prepared.len()));
+        self.discard(unrenamed);
+        self.delete_sources(&times[..renamed], &prepared);
         drop(guards);
-        Ok(())
+        result
+    }
+
+    /// The batch's snapshots still there after locking (a prune may have removed one since
+    /// the listing), each with the post-rename paths of its index files.
+    fn present_snapshots(
+        &self,
+        batch: &[SnapshotTime],
+    ) -> Result<Vec<(SnapshotTime, Vec<PathBuf>)>, MoveError> {
+        let ds = &self.ctx.ds;
+        let mut present = Vec::with_capacity(batch.len());
+        for time in batch {
+            let src = ds.snapshot_path(self.ns, self.group, time);
+            let dst = ds.snapshot_path(self.target_ns, self.group, time);
+            if let Some(indices) = index_paths(&src, &dst)? {
+                present.push((time.clone(), indices));
+            }
+        }
+        Ok(present)
     }
 
     fn copy_batch(&mut self, batch: &[SnapshotTime]) -> Result<Vec<PreparedMove>, MoveError> {
-        let mut prepared = Vec::with_capacity(batch.len());
-        for time in batch {
-            let src = self.snap_ref(self.ns, time);
-            let dst = self.snap_ref(self.target_ns, time);
-            match self.ctx.backend.copy_snapshot(&src, &dst) {
-                Ok(p) => prepared.push(p),
-                Err(e) => {
-                    self.discard(prepared);
-                    return Err(MoveError::failed(format!(
-                        "copying snapshot {src} failed: {e}"
-                    )));
-                }
-            }
-        }
-        Ok(prepared)
+        let pairs: Vec<(SnapshotRef, SnapshotRef)> = batch
+            .iter()
+            .map(|t| (self.snap_ref(self.ns, t), self.snap_ref(self.target_ns, t)))
+            .collect();
+        self.ctx.backend.copy_snapshots(&pairs).map_err(|e| {
+            let what = pairs
+                .get(e.index)
+                .map_or_else(|| format!("group {}", self.group), |(s, _)| s.to_string());
+            MoveError::failed(format!("copying snapshot {what} failed: {}", e.error))
+        })
     }
 
     fn discard(&mut self, prepared: impl IntoIterator<Item = PreparedMove>) {
@@ -394,14 +393,56 @@ impl GroupMove<'_> {
         }
     }
 
-    /// `BackupDir::move_to`: journal, rename, delete source objects, drop stale lock files.
-    fn move_snapshot(&mut self, time: &SnapshotTime, prep: &PreparedMove) -> Result<(), MoveError> {
+    /// GC journal for the whole batch, then `rename(2)` per snapshot. Returns how many were
+    /// renamed, and why it stopped early.
+    fn rename_batch(
+        &mut self,
+        present: &[(SnapshotTime, Vec<PathBuf>)],
+        total: usize,
+    ) -> (usize, Result<(), MoveError>) {
+        if let Err(e) = self.record_for_gc(present) {
+            return (0, Err(e));
+        }
+        for (k, (time, _)) in present.iter().enumerate() {
+            if self.progress.cancel.is_cancelled() {
+                return (k, Err(MoveError::Cancelled));
+            }
+            let recorded = self.gc_journal.still_recorded().map_err(gc_journal_error);
+            let recorded = match recorded {
+                Ok(true) => Ok(()),
+                Ok(false) => self.record_for_gc(&present[k..]),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = recorded.and_then(|()| self.rename_snapshot(time)) {
+                return (k, Err(e));
+            }
+            self.outcome.snapshots += 1;
+            self.progress.emit(ProgressEvent::SnapshotMoved {
+                ns: self.ns.clone(),
+                group: self.group.clone(),
+                time: time.clone(),
+                done: self.outcome.snapshots,
+                total,
+            });
+        }
+        (present.len(), Ok(()))
+    }
+
+    /// PBS's write-ahead rule, batched: every post-rename index path is in the move journal
+    /// before its rename (GC drains the journal at the end of its phase 1).
+    fn record_for_gc(&mut self, present: &[(SnapshotTime, Vec<PathBuf>)]) -> Result<(), MoveError> {
+        let indices: Vec<PathBuf> = present
+            .iter()
+            .flat_map(|(_, i)| i.iter().cloned())
+            .collect();
+        self.gc_journal.append(&indices).map_err(gc_journal_error)
+    }
+
+    /// `BackupDir::move_to` of one snapshot whose indices are already in the GC journal.
+    fn rename_snapshot(&mut self, time: &SnapshotTime) -> Result<(), MoveError> {
         let ds = &self.ctx.ds;
         let src = ds.snapshot_path(self.ns, self.group, time);
         let dst = ds.snapshot_path(self.target_ns, self.group, time);
-        let indices = index_paths(&src, &dst)?;
-        append_moved_indices(&self.ctx.locks, &indices)
-            .map_err(|e| MoveError::failed(format!("cannot record moved indices for GC: {e}")))?;
         failpoint::hit("after-gc-journal");
         // rename(2) replaces an empty directory silently; a merge must never do that.
         if fs::symlink_metadata(&dst).is_ok() {
@@ -417,22 +458,32 @@ impl GroupMove<'_> {
                 dst.display()
             ))
         })?;
-        let t = time.as_str().to_string();
         // After the rename nothing may fail this snapshot (its copies would be discarded);
         // `resume` reads the rename from disk, the record only speeds up `history`.
-        self.jot_lossy(&Record::Renamed { t: t.clone() });
+        self.jot_lossy(&Record::Renamed {
+            t: time.as_str().to_string(),
+        });
         failpoint::hit("after-rename");
-        let orphans = self.ctx.backend.delete_source(prep);
+        Ok(())
+    }
+
+    /// After the renames: the renamed snapshots' source objects (S3, batched) and their
+    /// stale source lock files, as PBS's `move_to` does last.
+    fn delete_sources(&mut self, renamed: &[SnapshotTime], prepared: &[PreparedMove]) {
+        let orphans = self.ctx.backend.delete_sources(prepared);
         self.outcome
             .orphans
             .extend(orphans.into_iter().map(Into::into));
-        if !prep.source_keys.is_empty() {
-            self.jot_lossy(&Record::Deleted { t });
-            failpoint::hit("after-delete");
+        for (time, prep) in renamed.iter().zip(prepared) {
+            if !prep.source_keys.is_empty() {
+                self.jot_lossy(&Record::Deleted {
+                    t: time.as_str().to_string(),
+                });
+                failpoint::hit("after-delete");
+            }
+            remove_lock_file(&self.ctx.locks.manifest(self.ns, self.group, time));
+            remove_lock_file(&self.ctx.locks.snapshot(self.ns, self.group, time));
         }
-        remove_lock_file(&self.ctx.locks.manifest(self.ns, self.group, time));
-        remove_lock_file(&self.ctx.locks.snapshot(self.ns, self.group, time));
-        Ok(())
     }
 
     /// `move_notes_to`: the target keeps its own notes; otherwise the source's move over.
@@ -506,12 +557,20 @@ impl GroupMove<'_> {
     }
 }
 
-/// Post-rename absolute paths of the snapshot's index files, for GC's move journal.
-pub fn index_paths(src: &Path, dst: &Path) -> Result<Vec<PathBuf>, MoveError> {
+fn gc_journal_error(e: JournalError) -> MoveError {
+    MoveError::failed(format!("cannot record moved indices for GC: {e}"))
+}
+
+/// Post-rename absolute paths of the snapshot's index files, for GC's move journal;
+/// `None` when the snapshot dir is gone.
+pub fn index_paths(src: &Path, dst: &Path) -> Result<Option<Vec<PathBuf>>, MoveError> {
     let mut out = Vec::new();
-    for entry in
-        fs::read_dir(src).map_err(|e| io_failed("failed to list source snapshot dir", src, e))?
-    {
+    let entries = match fs::read_dir(src) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_failed("failed to list source snapshot dir", src, e)),
+    };
+    for entry in entries {
         let entry = entry.map_err(|e| io_failed("failed to list source snapshot dir", src, e))?;
         let name = entry.file_name();
         if is_index_name(&name.to_string_lossy()) {
@@ -519,7 +578,7 @@ pub fn index_paths(src: &Path, dst: &Path) -> Result<Vec<PathBuf>, MoveError> {
         }
     }
     out.sort();
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Contents of a regular file (never through a symlink); `None` when absent.

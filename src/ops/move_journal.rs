@@ -9,6 +9,7 @@
 
 use std::error::Error as StdError;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -75,6 +76,8 @@ pub fn append_moved_indices(paths: &LockPaths, indices: &[PathBuf]) -> Result<()
 pub struct JournalWriter {
     path: PathBuf,
     file: Option<std::fs::File>,
+    /// End offset and last line of the latest append, to tell whether GC drained it since.
+    last: Option<(u64, Vec<u8>)>,
 }
 
 impl JournalWriter {
@@ -82,11 +85,13 @@ impl JournalWriter {
         Self {
             path: paths.move_journal(),
             file: None,
+            last: None,
         }
     }
 
     /// Records the post-rename index paths; rename only after this returned `Ok`.
     pub fn append(&mut self, indices: &[PathBuf]) -> Result<(), JournalError> {
+        self.last = None;
         if indices.is_empty() {
             return Ok(());
         }
@@ -111,9 +116,43 @@ impl JournalWriter {
         };
         // O_APPEND: the write lands at EOF even if GC truncated the file meanwhile.
         guard.file().write_all(buf.as_bytes()).map_err(io_err)?;
+        // Still under the flock, so nobody appended after us: the size is our end offset.
+        let end = guard.file().metadata().map_err(io_err)?.len();
         // On an unlock error the fd is dropped, and closing it releases the lock.
         self.file = Some(guard.unlock_keep_open().map_err(io_err)?);
+        let last_line = buf[..buf.len() - 1].rfind('\n').map_or(0, |i| i + 1);
+        self.last = Some((end, buf.as_bytes()[last_line..].to_vec()));
         Ok(())
+    }
+
+    /// Whether the entries of the latest [`append`](Self::append) are still in the journal.
+    /// GC drains (truncates) it at the end of its phase 1, so a caller that appends a whole
+    /// batch first must check this before each rename and append the rest again when it
+    /// returns `false`: an entry drained before its rename would be missing for the *next*
+    /// GC. No lock is taken: a drain racing this check is the same window PBS has between
+    /// its append and its rename.
+    pub fn still_recorded(&self) -> Result<bool, JournalError> {
+        let (Some(file), Some((end, tail))) = (&self.file, &self.last) else {
+            return Ok(self.last.is_none());
+        };
+        let io_err = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let ours = file.metadata().map_err(io_err)?;
+        let named = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err(e)),
+        };
+        if (named.ino(), named.dev()) != (ours.ino(), ours.dev()) || ours.len() < *end {
+            return Ok(false);
+        }
+        // Truncated and refilled by other movers past our offset: our bytes are gone.
+        let mut found = vec![0; tail.len()];
+        file.read_exact_at(&mut found, end - tail.len() as u64)
+            .map_err(io_err)?;
+        Ok(found == *tail)
     }
 }
 
@@ -239,6 +278,38 @@ mod tests {
         w.append(&a).unwrap();
         assert_eq!(read_journal(&p).unwrap(), a);
         assert!(w.append(&[PathBuf::from("rel")]).is_err());
+    }
+
+    #[test]
+    fn writer_notices_a_drain_of_its_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let mut w = JournalWriter::new(&p);
+        assert!(
+            w.still_recorded().unwrap(),
+            "nothing appended, nothing to lose"
+        );
+        let batch = vec![
+            PathBuf::from("/ds/vm/1/t/a.fidx"),
+            PathBuf::from("/ds/vm/1/u/b.didx"),
+        ];
+        w.append(&batch).unwrap();
+        assert!(w.still_recorded().unwrap());
+        // Another mover appending keeps ours in place.
+        append_moved_indices(&p, &[PathBuf::from("/ds/ct/2/t/c.didx")]).unwrap();
+        assert!(w.still_recorded().unwrap());
+        drain_move_journal(&p, |_| Ok(())).unwrap();
+        assert!(!w.still_recorded().unwrap(), "drained");
+        // Refilled past our old end offset by someone else: still gone.
+        append_moved_indices(&p, &[PathBuf::from("/ds/ct/2/t/a-very-long-name.didx")]).unwrap();
+        append_moved_indices(&p, &[PathBuf::from("/ds/ct/2/t/another-long-name.didx")]).unwrap();
+        assert!(!w.still_recorded().unwrap(), "refilled by others");
+        w.append(&batch[1..]).unwrap();
+        assert!(w.still_recorded().unwrap());
+        std::fs::remove_file(p.move_journal()).unwrap();
+        assert!(!w.still_recorded().unwrap(), "journal removed");
+        w.append(&[]).unwrap();
+        assert!(w.still_recorded().unwrap());
     }
 
     #[test]

@@ -302,6 +302,11 @@ fn cleanup_sources(
         keep(report, progress, kept);
     }
     for ns in plan.remove {
+        if let Some(j) = journal {
+            // Durable before the dir goes: a crash between the rmdir and the bucket marker's
+            // delete leaves nothing on disk that `resume` could re-plan the cleanup from.
+            j.record(&Record::NsRemoving { ns: ns.to_string() })?;
+        }
         match remove_namespace_flat(ctx, &ns) {
             Ok(true) => {
                 if let Some(j) = journal {

@@ -138,6 +138,10 @@ pub enum Record {
         moved: usize,
         ok: bool,
     },
+    /// About to remove an emptied source namespace (its dir, then its bucket marker).
+    NsRemoving {
+        ns: String,
+    },
     NsRemoved {
         ns: String,
     },
@@ -364,6 +368,19 @@ impl JournalEntry {
                         g.apply(other);
                     }
                 }
+            }
+        }
+        out
+    }
+
+    /// Namespaces whose removal started but was not recorded as finished.
+    pub fn namespaces_removing(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.records {
+            match r {
+                Record::NsRemoving { ns } => out.push(ns.clone()),
+                Record::NsRemoved { ns } => out.retain(|n| n != ns),
+                _ => {}
             }
         }
         out

@@ -202,9 +202,32 @@ fn resume_one(
                     move_namespace_locked(ctx, &req, progress, Some(journal))?,
                 );
             }
+            finish_ns_removals(ctx, entry, journal, actions)?;
             Ok(report)
         }
     }
+}
+
+/// A removal interrupted between the namespace dir's rmdir and its bucket marker's delete:
+/// the dir is gone, so no listing finds it again; only the journal knows the marker is left.
+fn finish_ns_removals(
+    ctx: &MoveContext,
+    entry: &JournalEntry,
+    journal: &OpJournal,
+    actions: &mut Vec<String>,
+) -> Result<(), MoveError> {
+    for name in entry.namespaces_removing() {
+        let ns = parse_ns(&name)?;
+        if ctx.ds.namespace_exists(&ns)? {
+            continue; // still there: kept, or removed by the cleanup of this resume
+        }
+        ctx.backend.remove_namespace(&ns)?;
+        journal.record(&Record::NsRemoved { ns: name.clone() })?;
+        if ctx.backend.kind() != "filesystem" {
+            actions.push(format!("removed the bucket marker of namespace '{name}'"));
+        }
+    }
+    Ok(())
 }
 
 /// Repairs every group whose move was in flight (no `group-done` record).

@@ -71,6 +71,29 @@ pub struct PreparedMove {
     pub stats: ObjectStats,
 }
 
+/// A failed [`ContentBackend::copy_snapshots`]: which snapshot of the batch failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchCopyError {
+    pub index: usize,
+    pub error: BackendError,
+}
+
+impl BatchCopyError {
+    /// `orphans`: copies that could not be removed again; they would block a retry.
+    pub fn new(index: usize, error: BackendError, orphans: &[Orphan]) -> Self {
+        let error = match orphans.first() {
+            None => error,
+            Some(first) => BackendError(format!(
+                "{error} (and {} partial copies could not be removed, first: {}: {})",
+                orphans.len(),
+                first.key,
+                first.error
+            )),
+        };
+        Self { index, error }
+    }
+}
+
 /// Source objects left behind after a successful move (deleting them failed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orphan {
@@ -92,6 +115,36 @@ pub trait ContentBackend: Send + Sync {
         src: &SnapshotRef,
         dst: &SnapshotRef,
     ) -> Result<PreparedMove, BackendError>;
+
+    /// [`copy_snapshot`](Self::copy_snapshot) for one lock batch of a group, in order. On
+    /// error every copy made for the batch is already removed again (the error says if that
+    /// failed) and `index` names the snapshot that failed. Backends override it to copy the
+    /// whole batch concurrently.
+    fn copy_snapshots(
+        &self,
+        pairs: &[(SnapshotRef, SnapshotRef)],
+    ) -> Result<Vec<PreparedMove>, BatchCopyError> {
+        let mut done: Vec<PreparedMove> = Vec::with_capacity(pairs.len());
+        for (index, (src, dst)) in pairs.iter().enumerate() {
+            match self.copy_snapshot(src, dst) {
+                Ok(p) => done.push(p),
+                Err(error) => {
+                    let orphans: Vec<Orphan> =
+                        done.iter().flat_map(|p| self.discard_copy(p)).collect();
+                    return Err(BatchCopyError::new(index, error, &orphans));
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// [`delete_source`](Self::delete_source) for many renamed snapshots at once.
+    fn delete_sources(&self, prepared: &[PreparedMove]) -> Vec<Orphan> {
+        prepared
+            .iter()
+            .flat_map(|p| self.delete_source(p))
+            .collect()
+    }
 
     /// Removes the copies made by a failed `copy_snapshot` (best effort).
     fn discard_copy(&self, prepared: &PreparedMove) -> Vec<Orphan>;

@@ -4,7 +4,7 @@
 //! The move engine calls it from a blocking thread; each call runs its requests on a small
 //! runtime the backend owns, so callers never need to be async.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::Path;
 
@@ -16,12 +16,15 @@ use super::config::S3Target;
 use super::error::S3Error;
 use super::walk::{NAMESPACE_MARKER, local_objects};
 use crate::tree::backend::{
-    BackendError, ContentBackend, ObjectStats, Orphan, PreparedMove, SnapshotRef,
+    BackendError, BatchCopyError, ContentBackend, ObjectStats, Orphan, PreparedMove, SnapshotRef,
 };
 use crate::tree::names::{GroupId, Namespace};
 
 /// Objects in flight during a copy unless configured otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// DeleteObjects requests (up to 1,000 keys each) in flight at once.
+const DELETES_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct BackendOptions {
@@ -140,39 +143,6 @@ impl S3Backend {
         }
     }
 
-    /// [`ContentBackend::copy_snapshot`] for a whole lock batch at once: up to
-    /// `concurrency / 4` snapshots are copied (and verified) concurrently, each with up to
-    /// `concurrency` objects in flight, so a group of many small snapshots is bounded by
-    /// requests × latency / concurrency instead of one snapshot's round trips after another.
-    /// Results are in input order; a failed snapshot's partial copies are already removed,
-    /// exactly as for `copy_snapshot`. The caller renames and deletes per snapshot as before.
-    pub fn copy_snapshots(
-        &self,
-        pairs: &[(SnapshotRef, SnapshotRef)],
-    ) -> Vec<Result<PreparedMove, BackendError>> {
-        let parallel = (self.concurrency / 4).max(1);
-        self.block_on(
-            stream::iter(pairs)
-                .map(|(src, dst)| async move {
-                    let (s, d) = (self.snapshot_prefix(src), self.snapshot_prefix(dst));
-                    self.copy_prefix(&s, &d).await.map_err(BackendError::from)
-                })
-                .buffered(parallel)
-                .collect(),
-        )
-    }
-
-    /// [`ContentBackend::delete_source`] for many renamed snapshots at once: one
-    /// DeleteObjects per 1,000 keys instead of one per snapshot. Only for snapshots whose
-    /// cache dir was already renamed (their copies are verified and journaled).
-    pub fn delete_sources(&self, prepared: &[PreparedMove]) -> Vec<Orphan> {
-        let keys: Vec<String> = prepared
-            .iter()
-            .flat_map(|p| p.source_keys.iter().cloned())
-            .collect();
-        self.block_on(self.delete_keys(&keys))
-    }
-
     /// `<store>/.cnt/`: every key this backend reads or writes starts with it.
     pub fn content_prefix(&self) -> String {
         format!("{}/.cnt/", self.store)
@@ -199,62 +169,100 @@ impl S3Backend {
 
     async fn copy_prefix(&self, src: &str, dst: &str) -> Result<PreparedMove, S3Error> {
         let objects = self.bucket.list(src).await?;
-        if objects.is_empty() {
-            // The cache has the snapshot but the bucket does not: moving it would only move
-            // the drift. Leave the group where it is and let the admin look.
-            return Err(S3Error::Drift {
-                prefix: src.to_string(),
-            });
-        }
-        self.refuse_foreign_target(src, dst, &objects).await?;
-        let mut prepared = PreparedMove::default();
-        let mut pairs = Vec::with_capacity(objects.len());
-        for o in objects {
-            let dst_key = rebase(&o.key, src, dst)?;
-            prepared.stats.objects += 1;
-            prepared.stats.bytes += o.size;
-            prepared.source_keys.push(o.key.clone());
-            prepared.copied_keys.push(dst_key.clone());
-            pairs.push((o, dst_key));
-        }
-        let copied = stream::iter(pairs)
-            .map(|(o, d)| async move { self.copy_verified(&o, &d).await })
-            .buffer_unordered(self.concurrency)
-            .try_for_each(|()| async { Ok(()) })
-            .await;
-        match copied {
+        let existing = self.bucket.list(dst).await?;
+        let (prepared, work) = prepare_copy(src, dst, objects, &existing)?;
+        let work = work.into_iter().map(|(o, d)| (0, o, d)).collect();
+        match self.copy_all(work).await {
             Ok(()) => Ok(prepared),
-            Err(e) => Err(self.undo_copy(e, &prepared).await),
+            Err((_, e)) => Err(self.undo_copy(e, &prepared.copied_keys).await),
         }
     }
 
-    /// A target prefix holding objects the source does not have is someone else's data:
-    /// overwriting or later discarding it could destroy a backup. Objects that match source
-    /// keys are left-overs of an interrupted attempt and are simply copied over.
-    async fn refuse_foreign_target(
+    /// A whole lock batch of one group: the source and the target snapshots are each listed
+    /// as one key range, then every object of the batch is copied and verified with up to
+    /// `concurrency` requests in flight, so many small snapshots cost requests × latency /
+    /// concurrency instead of one snapshot's round trips after another. On error all copies
+    /// of the batch are removed again.
+    async fn copy_batch(
         &self,
-        src: &str,
-        dst: &str,
-        source: &[ObjectInfo],
-    ) -> Result<(), S3Error> {
-        let existing = self.bucket.list(dst).await?;
-        let expected: std::collections::HashSet<String> = source
-            .iter()
-            .filter_map(|o| rebase(&o.key, src, dst).ok())
-            .collect();
-        match existing.iter().find(|o| !expected.contains(&o.key)) {
-            None => Ok(()),
-            Some(o) => Err(S3Error::VerifyFailed {
-                key: o.key.clone(),
-                detail: "target prefix already holds an object the source does not have; refusing to copy over it".into(),
-            }),
+        pairs: &[(SnapshotRef, SnapshotRef)],
+    ) -> Result<Vec<PreparedMove>, (usize, S3Error)> {
+        let src: Vec<String> = pairs.iter().map(|(s, _)| self.snapshot_prefix(s)).collect();
+        let dst: Vec<String> = pairs.iter().map(|(_, d)| self.snapshot_prefix(d)).collect();
+        let sources = self.list_snapshots(&src).await.map_err(|e| (0, e))?;
+        let targets = self.list_snapshots(&dst).await.map_err(|e| (0, e))?;
+        let mut prepared = Vec::with_capacity(pairs.len());
+        let mut work = Vec::new();
+        let listed = sources.into_iter().zip(targets);
+        for (i, ((s, d), (objects, existing))) in src.iter().zip(&dst).zip(listed).enumerate() {
+            let (p, w) = prepare_copy(s, d, objects, &existing).map_err(|e| (i, e))?;
+            prepared.push(p);
+            work.extend(w.into_iter().map(|(o, d)| (i, o, d)));
         }
+        if let Err((failed, e)) = self.copy_all(work).await {
+            let keys: Vec<String> = prepared
+                .iter()
+                .flat_map(|p| p.copied_keys.iter().cloned())
+                .collect();
+            return Err((failed, self.undo_copy(e, &keys).await));
+        }
+        Ok(prepared)
+    }
+
+    /// Objects of each snapshot prefix. Prefixes of one group in time order (a lock batch)
+    /// come from one ranged listing of the group prefix; anything else is listed one by one.
+    async fn list_snapshots(&self, prefixes: &[String]) -> Result<Vec<Vec<ObjectInfo>>, S3Error> {
+        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
+            return Ok(Vec::new());
+        };
+        let group = group_prefix(first);
+        let ranged = prefixes.len() > 2
+            && prefixes.windows(2).all(|w| w[0] < w[1])
+            && prefixes.iter().all(|p| group_prefix(p) == group);
+        if !ranged {
+            return stream::iter(prefixes)
+                .map(|p| self.bucket.list(p))
+                .buffered(self.concurrency)
+                .try_collect()
+                .await;
+        }
+        // "<group><time>" sorts before every key of that snapshot ("<group><time>/file"),
+        // "<group><time>0" after all of them ('0' follows '/').
+        let start_after = first.trim_end_matches('/');
+        let end = format!("{}0", last.trim_end_matches('/'));
+        let listed = self.bucket.list_range(group, start_after, &end).await?;
+        let index: HashMap<&str, usize> = prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_str(), i))
+            .collect();
+        let mut out = vec![Vec::new(); prefixes.len()];
+        for o in listed {
+            // Keys of snapshots outside the batch (pruned meanwhile) are not ours to copy.
+            if let Some(&i) = snapshot_prefix_of(&o.key, group).and_then(|s| index.get(s)) {
+                out[i].push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Copies and verifies every (snapshot index, source object, target key); an error
+    /// names the snapshot it belongs to.
+    async fn copy_all(
+        &self,
+        work: Vec<(usize, ObjectInfo, String)>,
+    ) -> Result<(), (usize, S3Error)> {
+        stream::iter(work)
+            .map(|(i, o, d)| async move { self.copy_verified(&o, &d).await.map_err(|e| (i, e)) })
+            .buffer_unordered(self.concurrency)
+            .try_for_each(|()| async { Ok(()) })
+            .await
     }
 
     /// Removes every possibly-copied target object after a failed copy; the error says
     /// whether that worked, since left-over copies would block a retry.
-    async fn undo_copy(&self, err: S3Error, prepared: &PreparedMove) -> S3Error {
-        let orphans = self.delete_keys(&prepared.copied_keys).await;
+    async fn undo_copy(&self, err: S3Error, copied: &[String]) -> S3Error {
+        let orphans = self.delete_keys(copied).await;
         if orphans.is_empty() {
             return err;
         }
@@ -293,18 +301,15 @@ impl S3Backend {
             })
             .collect();
         let ours: Vec<String> = ours.into_iter().cloned().collect();
-        for batch in ours.chunks(DELETE_BATCH) {
-            orphans.extend(
-                self.bucket
-                    .delete_batch(batch)
-                    .await
-                    .into_iter()
-                    .map(|f| Orphan {
-                        key: f.key,
-                        error: f.error,
-                    }),
-            );
-        }
+        let failed: Vec<Vec<_>> = stream::iter(ours.chunks(DELETE_BATCH))
+            .map(|batch| self.bucket.delete_batch(batch))
+            .buffer_unordered(DELETES_IN_FLIGHT)
+            .collect()
+            .await;
+        orphans.extend(failed.into_iter().flatten().map(|f| Orphan {
+            key: f.key,
+            error: f.error,
+        }));
         orphans
     }
 
@@ -349,6 +354,58 @@ fn compare(local: &BTreeMap<String, u64>, remote: &BTreeMap<String, u64>) -> Dri
         .cloned()
         .collect();
     r
+}
+
+/// The copy plan of one snapshot: refuses a snapshot missing from the bucket (drift) and a
+/// target prefix holding objects the source does not have (someone else's data: copying
+/// over or later discarding it could destroy a backup). Target objects matching source keys
+/// are left-overs of an interrupted attempt and are simply copied over.
+fn prepare_copy(
+    src: &str,
+    dst: &str,
+    objects: Vec<ObjectInfo>,
+    existing: &[ObjectInfo],
+) -> Result<(PreparedMove, Vec<(ObjectInfo, String)>), S3Error> {
+    if objects.is_empty() {
+        // The cache has the snapshot but the bucket does not: moving it would only move
+        // the drift. Leave the group where it is and let the admin look.
+        return Err(S3Error::Drift {
+            prefix: src.to_string(),
+        });
+    }
+    let mut prepared = PreparedMove::default();
+    let mut work = Vec::with_capacity(objects.len());
+    for o in objects {
+        let dst_key = rebase(&o.key, src, dst)?;
+        prepared.stats.objects += 1;
+        prepared.stats.bytes += o.size;
+        prepared.source_keys.push(o.key.clone());
+        prepared.copied_keys.push(dst_key.clone());
+        work.push((o, dst_key));
+    }
+    let expected: HashSet<&str> = prepared.copied_keys.iter().map(String::as_str).collect();
+    if let Some(o) = existing.iter().find(|o| !expected.contains(o.key.as_str())) {
+        return Err(S3Error::VerifyFailed {
+            key: o.key.clone(),
+            detail: "target prefix already holds an object the source does not have; refusing to copy over it".into(),
+        });
+    }
+    Ok((prepared, work))
+}
+
+/// `<store>/.cnt/<ns>/<type>/<id>/` of a snapshot prefix `…/<id>/<time>/`.
+fn group_prefix(snapshot_prefix: &str) -> &str {
+    let trimmed = snapshot_prefix.trim_end_matches('/');
+    trimmed
+        .rfind('/')
+        .map_or(snapshot_prefix, |i| &snapshot_prefix[..=i])
+}
+
+/// `<group><time>/` of a key `<group><time>/<file>`.
+fn snapshot_prefix_of<'k>(key: &'k str, group: &str) -> Option<&'k str> {
+    let rest = key.strip_prefix(group)?;
+    let end = rest.find('/')?;
+    Some(&key[..group.len() + end + 1])
 }
 
 fn rebase(key: &str, src: &str, dst: &str) -> Result<String, S3Error> {
@@ -401,6 +458,23 @@ impl ContentBackend for S3Backend {
     ) -> Result<PreparedMove, BackendError> {
         let (s, d) = (self.snapshot_prefix(src), self.snapshot_prefix(dst));
         Ok(self.block_on(self.copy_prefix(&s, &d))?)
+    }
+
+    fn copy_snapshots(
+        &self,
+        pairs: &[(SnapshotRef, SnapshotRef)],
+    ) -> Result<Vec<PreparedMove>, BatchCopyError> {
+        self.block_on(self.copy_batch(pairs))
+            .map_err(|(index, e)| BatchCopyError::new(index, e.into(), &[]))
+    }
+
+    /// One DeleteObjects per 1,000 keys, a few in flight, instead of one per snapshot.
+    fn delete_sources(&self, prepared: &[PreparedMove]) -> Vec<Orphan> {
+        let keys: Vec<String> = prepared
+            .iter()
+            .flat_map(|p| p.source_keys.iter().cloned())
+            .collect();
+        self.block_on(self.delete_keys(&keys))
     }
 
     fn discard_copy(&self, prepared: &PreparedMove) -> Vec<Orphan> {

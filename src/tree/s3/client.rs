@@ -183,6 +183,50 @@ impl Bucket {
         }
     }
 
+    /// Objects under `prefix` with keys after `start_after` and before `end`, in key order:
+    /// one lock batch of snapshots is one such range of its group prefix, so a batch of 512
+    /// small snapshots is listed in a few pages instead of one request per snapshot.
+    pub async fn list_range(
+        &self,
+        prefix: &str,
+        start_after: &str,
+        end: &str,
+    ) -> Result<Vec<ObjectInfo>, S3Error> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let first = token.is_none();
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.name)
+                .prefix(prefix)
+                .set_start_after(first.then(|| start_after.to_string()))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.fail("ListObjectsV2", prefix, &e))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                if key >= end {
+                    return Ok(out);
+                }
+                if key <= start_after {
+                    continue; // servers that ignore StartAfter
+                }
+                out.push(ObjectInfo {
+                    key: key.to_string(),
+                    size: o.size().unwrap_or(0).max(0).unsigned_abs(),
+                    etag: o.e_tag().map(str::to_string),
+                });
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Size and ETag of one object.
     pub async fn head(&self, key: &str) -> Result<ObjectInfo, S3Error> {
         let h = self

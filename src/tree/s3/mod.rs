@@ -14,7 +14,7 @@ pub mod walk;
 
 use std::path::Path;
 
-pub use backend::{BackendOptions, DriftReport, S3Backend, SizeMismatch};
+pub use backend::{BackendOptions, DEFAULT_CONCURRENCY, DriftReport, S3Backend, SizeMismatch};
 pub use client::{Bucket, ClientOptions};
 pub use config::{AdHocS3, S3Target, Secret};
 pub use error::S3Error;
