@@ -6,6 +6,12 @@
 //! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling`). Prints Markdown
 //! table rows `| case | ours | baseline | ratio |` (bench/run.sh adds machine and date) and
 //! notes. Ours and the baseline always run interleaved in the same process on the same tree.
+//!
+//! Cases: `scan` (ls vs find, warm and cold; the scanner's before/after: parallel group
+//! reads and the openat2 fast path against the same binary with `PBS_MOVER_SCAN_THREADS=1`
+//! and `PBS_MOVER_SCAN_NO_OPENAT2=1`), `tui` (first frame, fully loaded, idle CPU and
+//! bytes), `move` (move-group, move-ns), `scaling` (scan and move-group at every size of
+//! `BENCH_SCALE_SNAPSHOTS`, each cell with its µs per snapshot).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,16 +34,31 @@ struct Row {
     ours: Duration,
     baseline_name: String,
     baseline: Duration,
+    /// Snapshots handled: the cells then also show µs per snapshot (scaling rows), so
+    /// linearity is visible down a column. Kept inside the cells: bench/run.sh owns the
+    /// table's columns.
+    per_snapshot: Option<usize>,
 }
 
 impl Row {
+    fn cell(&self, d: Duration) -> String {
+        match self.per_snapshot {
+            Some(n) => format!(
+                "{} ({:.2} µs/snapshot)",
+                ms(d),
+                d.as_secs_f64() * 1e6 / n.max(1) as f64
+            ),
+            None => ms(d),
+        }
+    }
+
     fn print(&self) {
         println!(
             "| {} | {} | {}: {} | {:.2}x |",
             self.case,
-            ms(self.ours),
+            self.cell(self.ours),
             self.baseline_name,
-            ms(self.baseline),
+            self.cell(self.baseline),
             self.ours.as_secs_f64() / self.baseline.as_secs_f64().max(1e-9)
         );
     }
@@ -82,6 +103,8 @@ fn drop_caches() -> bool {
 
 fn ours(base: &Path, locks: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
+    c.env_remove("PBS_MOVER_SCAN_THREADS")
+        .env_remove("PBS_MOVER_SCAN_NO_OPENAT2");
     c.arg("--path")
         .arg(base)
         .arg("--lock-dir")
@@ -162,16 +185,93 @@ fn interleaved(
     ours: &mut dyn FnMut() -> Command,
     base: &mut dyn FnMut() -> Command,
 ) -> (Duration, Duration) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let t = interleaved_n(runs, prep, &mut [ours, base]);
+    (t[0], t[1])
+}
+
+/// Median per command of `runs` rounds, each round running every command once in turn.
+fn interleaved_n(
+    runs: usize,
+    prep: &mut dyn FnMut(),
+    cmds: &mut [&mut dyn FnMut() -> Command],
+) -> Vec<Duration> {
+    let mut times = vec![Vec::new(); cmds.len()];
     for _ in 0..runs {
-        prep();
-        a.push(time_cmd(1, &mut *ours));
-        prep();
-        b.push(time_cmd(1, &mut *base));
+        for (cmd, t) in cmds.iter_mut().zip(&mut times) {
+            prep();
+            t.push(time_cmd(1, &mut **cmd));
+        }
     }
-    a.sort();
-    b.sort();
-    (a[a.len() / 2], b[b.len() / 2])
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
+/// `ours` with the scanner's before/after switches: `threads` caps the threads per
+/// namespace (1: sequential), `walk` disables the openat2 fast path (lstat per component).
+fn ours_scan(base: &Path, locks: &Path, threads: Option<usize>, walk: bool) -> Command {
+    let mut c = ours(base, locks, &["ls", "--recursive", "--json"]);
+    if let Some(n) = threads {
+        c.env("PBS_MOVER_SCAN_THREADS", n.to_string());
+    }
+    if walk {
+        c.env("PBS_MOVER_SCAN_NO_OPENAT2", "1");
+    }
+    c
+}
+
+/// Scan before/after in one run: today (parallel groups + openat2) against the same
+/// binary with the sequential component walk of before, and each change on its own.
+fn bench_scan_variants(
+    base: &Path,
+    locks: &Path,
+    rows: &mut Rows,
+    what: &str,
+    runs: usize,
+    prep: &mut dyn FnMut(),
+) {
+    let t = interleaved_n(
+        runs,
+        prep,
+        &mut [
+            &mut || ours_scan(base, locks, None, false),
+            &mut || ours_scan(base, locks, Some(1), false),
+            &mut || ours_scan(base, locks, Some(1), true),
+        ],
+    );
+    let (today, seq_openat2, before) = (t[0], t[1], t[2]);
+    for (case, ours, baseline_name, baseline) in [
+        (
+            "parallel groups + openat2 (today)",
+            today,
+            "sequential + lstat walk (before, PBS_MOVER_SCAN_THREADS=1 PBS_MOVER_SCAN_NO_OPENAT2=1)",
+            before,
+        ),
+        (
+            "sequential + openat2",
+            seq_openat2,
+            "sequential + lstat walk",
+            before,
+        ),
+        (
+            "parallel groups + openat2",
+            today,
+            "sequential + openat2 (PBS_MOVER_SCAN_THREADS=1)",
+            seq_openat2,
+        ),
+    ] {
+        rows.push(Row {
+            case: format!("scan before/after, {what}: {case}"),
+            ours,
+            baseline_name: baseline_name.into(),
+            baseline,
+            per_snapshot: None,
+        });
+    }
 }
 
 fn demo_store(root: &Path, name: &str, groups: usize, notes: &mut Vec<String>) -> (PathBuf, usize) {
@@ -214,6 +314,7 @@ fn bench_scan(root: &Path, rows: &mut Rows, notes: &mut Vec<String>, cases: &str
             ours: warm_ours,
             baseline_name: "find -printf".into(),
             baseline: warm_find,
+            per_snapshot: None,
         });
         if drop_caches() {
             let (cold_ours, cold_find) = interleaved(
@@ -229,9 +330,24 @@ fn bench_scan(root: &Path, rows: &mut Rows, notes: &mut Vec<String>, cases: &str
                 ours: cold_ours,
                 baseline_name: "find -printf".into(),
                 baseline: cold_find,
+                per_snapshot: None,
             });
         } else {
             notes.push("cold-cache scan skipped: /proc/sys/vm/drop_caches not writable".into());
+        }
+        let size = format!("{groups} groups / {snapshots} snapshots");
+        bench_scan_variants(&base, &locks, rows, &format!("{size}, warm"), 5, &mut || {});
+        if drop_caches() {
+            bench_scan_variants(
+                &base,
+                &locks,
+                rows,
+                &format!("{size}, cold"),
+                3,
+                &mut || {
+                    drop_caches();
+                },
+            );
         }
         notes.push(format!(
             "peak RSS of ls --recursive --json ({snapshots} snapshots): {:.1} MiB",
@@ -299,6 +415,7 @@ fn bench_tui(base: &Path, locks: &Path, rows: &mut Rows, notes: &mut Vec<String>
             ours: walls[walls.len() / 2],
             baseline_name: "`pbs-mover --version` via script".into(),
             baseline: floor,
+            per_snapshot: None,
         });
     }
     match tui_idle(base, locks) {
@@ -363,15 +480,18 @@ fn tui_idle(base: &Path, locks: &Path) -> Option<(f64, u64, u64)> {
 }
 
 /// move-group of an `n`-snapshot group with our binary, then a rename(2) loop over an
-/// identical group, then `mv` of a third identical group dir: (ours, rename loop, mv).
-fn move_group_case(root: &Path, n: usize) -> (Duration, Duration, Duration) {
+/// identical group, then (`with_mv`) `mv` of a third identical group dir:
+/// (ours, rename loop, mv or zero).
+fn move_group_case(root: &Path, n: usize, with_mv: bool) -> (Duration, Duration, Duration) {
     let base = root.join(format!("mg-store-{n}"));
     for ns in ["a", "b", "c", "d", "e"] {
         fs::create_dir_all(base.join("ns").join(ns)).unwrap();
     }
     write_group(&base.join("ns/a/vm/100"), n);
     write_group(&base.join("ns/c/vm/100"), n);
-    write_group(&base.join("ns/e/vm/100"), n);
+    if with_mv {
+        write_group(&base.join("ns/e/vm/100"), n);
+    }
     let locks = root.join(format!("mg-locks-{n}"));
     let ours_t = time_cmd(1, || {
         ours(
@@ -390,34 +510,42 @@ fn move_group_case(root: &Path, n: usize) -> (Duration, Duration, Duration) {
     });
     let floor = rename_loop(&base.join("ns/c/vm/100"), &base.join("ns/d/vm/100"));
     fs::create_dir_all(base.join("ns/d/ct")).unwrap();
-    let mv = time_cmd(1, || {
-        let mut c = Command::new("mv");
-        c.arg(base.join("ns/e/vm/100"))
-            .arg(base.join("ns/d/ct/100"));
-        c
-    });
+    let mv = if with_mv {
+        time_cmd(1, || {
+            let mut c = Command::new("mv");
+            c.arg(base.join("ns/e/vm/100"))
+                .arg(base.join("ns/d/ct/100"));
+            c
+        })
+    } else {
+        Duration::ZERO
+    };
     let _ = fs::remove_dir_all(&base);
     (ours_t, floor, mv)
 }
 
 fn bench_move_group(root: &Path, rows: &mut Rows) {
     let n = env_usize("BENCH_SNAPSHOTS", 10_000);
-    let (ours_t, floor, mv) = move_group_case(root, n);
+    let (ours_t, floor, mv) = move_group_case(root, n, true);
     rows.push(Row {
         case: format!("FS move-group, {n} snapshots"),
         ours: ours_t,
         baseline_name: "rename(2) loop".into(),
         baseline: floor,
+        per_snapshot: None,
     });
     rows.push(Row {
         case: format!("FS move-group, {n} snapshots"),
         ours: ours_t,
         baseline_name: "mv of the group dir".into(),
         baseline: mv,
+        per_snapshot: None,
     });
 }
 
-/// Scan and move time against snapshot count: per-snapshot cost must stay flat.
+/// Scan and move time against snapshot count (issue 7 case 4): one row per size for the
+/// scan (against `find`) and for move-group (against a bare rename(2) loop), every cell with
+/// its cost per snapshot, which must stay flat as the count grows 10× and 100×.
 fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
     let sizes: Vec<usize> = std::env::var("BENCH_SCALE_SNAPSHOTS")
         .unwrap_or_else(|_| "1000,10000,100000".into())
@@ -426,6 +554,7 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
         .collect();
     let mut scan_line = Vec::new();
     let mut move_line = Vec::new();
+    let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
     for &n in &sizes {
         // The demo makes ~11 snapshots per group.
         let (base, snaps) = demo_store(root, &format!("scale-{n}"), (n / 11).max(1), notes);
@@ -435,27 +564,33 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
             find(&base)
         });
         rows.push(Row {
-            case: format!("scaling: scan, {snaps} snapshots, warm"),
+            case: format!(
+                "scaling: scan (ls --recursive --json), {} groups / {snaps} snapshots, warm",
+                (n / 11).max(1)
+            ),
             ours: o,
             baseline_name: "find -printf".into(),
             baseline: f,
+            per_snapshot: Some(snaps),
         });
         scan_line.push(format!(
-            "{snaps}: {:.2} µs/snapshot",
-            o.as_secs_f64() * 1e6 / snaps as f64
+            "{snaps}: {:.2} µs/snapshot (find {:.2})",
+            per(o, snaps),
+            per(f, snaps)
         ));
         let _ = fs::remove_dir_all(&base);
-        let (o, floor, _) = move_group_case(root, n);
+        let (o, floor, _) = move_group_case(root, n, false);
         rows.push(Row {
-            case: format!("scaling: FS move-group, {n} snapshots"),
+            case: format!("scaling: FS move-group, 1 group / {n} snapshots"),
             ours: o,
             baseline_name: "rename(2) loop".into(),
             baseline: floor,
+            per_snapshot: Some(n),
         });
         move_line.push(format!(
             "{n}: {:.1} µs/snapshot (rename loop {:.1})",
-            o.as_secs_f64() * 1e6 / n as f64,
-            floor.as_secs_f64() * 1e6 / n as f64
+            per(o, n),
+            per(floor, n)
         ));
     }
     notes.push(format!("scaling, scan: {}", scan_line.join("; ")));
@@ -499,12 +634,14 @@ fn bench_move_ns(root: &Path, rows: &mut Rows) {
         ours: ours_t,
         baseline_name: "rename(2) loop".into(),
         baseline: renames,
+        per_snapshot: None,
     });
     rows.push(Row {
         case: format!("FS move-ns, {groups} groups × 5 snapshots"),
         ours: ours_t,
         baseline_name: "rename(2) loop + rmdir of emptied group dirs".into(),
         baseline: renames + rmdirs,
+        per_snapshot: None,
     });
 }
 

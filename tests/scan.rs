@@ -290,3 +290,136 @@ fn ls_text_golden() {
     assert_eq!(exit_code(&out), 0);
     insta::assert_snapshot!("ls_text", String::from_utf8_lossy(&out.stdout));
 }
+
+/// A namespace large enough to be read by several threads, with every kind of odd entry
+/// among its groups, plus symlinked namespaces and type dirs.
+fn big_store() -> Store {
+    let store = golden_store();
+    std::fs::create_dir_all(store.ns_dir("big")).unwrap();
+    for i in 0..300 {
+        let ty = ["vm", "ct", "host"][i % 3];
+        let times: Vec<String> = (0..(i % 4))
+            .map(|d| format!("2025-01-{:02}T00:00:00Z", d + 1))
+            .collect();
+        let times: Vec<&str> = times.iter().map(String::as_str).collect();
+        store.add_group("big", &format!("{ty}/{i}"), &format!("user{i}@pbs"), &times);
+    }
+    let big = store.ns_dir("big");
+    let outside = store.tmp.path().join("outside");
+    std::fs::create_dir_all(outside.join("vm/666/2020-01-01T00:00:00Z")).unwrap();
+    symlink(outside.join("vm/666"), big.join("vm/666")).unwrap();
+    std::fs::remove_file(big.join("vm/30/owner")).unwrap();
+    std::fs::write(big.join("ct/31/owner"), b"").unwrap();
+    std::fs::create_dir_all(big.join("host/32/not-a-time")).unwrap();
+    symlink("/etc/passwd", big.join("vm/33/notes")).unwrap();
+    std::fs::write(big.join("vm/stray"), b"x").unwrap();
+    std::fs::create_dir_all(big.join("vm/-bad")).unwrap();
+    // A group dir that is itself a symlink into the datastore and a symlinked type dir.
+    symlink(big.join("vm/0"), big.join("vm/alias")).unwrap();
+    std::fs::create_dir_all(store.ns_dir("dev")).unwrap();
+    symlink(&outside, store.ns_dir("dev").join("vm")).unwrap();
+    symlink(store.tmp.path(), store.ns_dir("prod").join("ns/evil")).unwrap();
+    store
+}
+
+/// Parallel group scanning and the openat2 fast path change nothing in any output: same
+/// stdout, stderr and exit code as the sequential component walk.
+#[test]
+fn parallel_scan_and_openat2_match_the_sequential_walk() {
+    let store = big_store();
+    let commands: [&[&str]; 6] = [
+        &["ls", "--recursive", "--json"],
+        &["ls", "--recursive", "--snapshots", "--json"],
+        &["ls", "--recursive"],
+        &["ls", "--ns", "prod/evil"],
+        &["ls", "--ns", "missing", "--json"],
+        &[
+            "move-group",
+            "--ns",
+            "dev",
+            "--group",
+            "vm/666",
+            "--target-ns",
+            "prod",
+            "--dry-run",
+        ],
+    ];
+    let variants: [&[(&str, &str)]; 4] = [
+        &[
+            ("PBS_MOVER_SCAN_THREADS", "1"),
+            ("PBS_MOVER_SCAN_NO_OPENAT2", "1"),
+        ],
+        &[],
+        &[("PBS_MOVER_SCAN_THREADS", "7")],
+        &[
+            ("PBS_MOVER_SCAN_THREADS", "3"),
+            ("PBS_MOVER_SCAN_NO_OPENAT2", "1"),
+        ],
+    ];
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = store.cmd();
+        c.args(args).stdin(std::process::Stdio::null());
+        c.env_remove("PBS_MOVER_SCAN_THREADS")
+            .env_remove("PBS_MOVER_SCAN_NO_OPENAT2");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (
+            exit_code(&out),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    };
+    for args in commands {
+        let reference = run(args, variants[0]);
+        for env in &variants[1..] {
+            assert_eq!(run(args, env), reference, "{args:?} with {env:?}");
+        }
+    }
+    // The reference itself is right: everything listed, nothing reached outside.
+    let (code, out, err) = run(&["ls", "--recursive", "--json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let big = j["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["ns"] == "big")
+        .unwrap();
+    let groups = big["groups"].as_array().unwrap();
+    assert_eq!(
+        groups.len(),
+        300,
+        "vm/666 and vm/alias are symlinks, skipped"
+    );
+    let order: Vec<&str> = groups
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_by_key(|g| {
+        let (ty, id) = g.split_once('/').unwrap();
+        (
+            ["vm", "ct", "host"].iter().position(|t| *t == ty),
+            id.to_string(),
+        )
+    });
+    assert_eq!(order, sorted, "type order vm, ct, host, then id");
+    assert!(
+        !out.contains("666/2020") && !out.contains("outside/"),
+        "{out}"
+    );
+    for needle in [
+        "vm/666: symlink skipped",
+        "vm/alias: symlink skipped",
+        "owner file missing",
+        "empty owner file",
+        "not-a-time",
+        "vm/stray",
+        "-bad",
+        "ns/evil",
+    ] {
+        assert!(out.contains(needle), "{needle} in {out}");
+    }
+}

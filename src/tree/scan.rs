@@ -6,6 +6,8 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use thiserror::Error;
 
@@ -104,7 +106,25 @@ impl Datastore {
     }
 
     /// Whether `rel` (below the base) is a real directory reached without any symlink.
+    ///
+    /// One `openat2(RESOLVE_NO_SYMLINKS)` of plain names below the base resolves every
+    /// component in one syscall instead of an `lstat` per prefix. Only "it is there" and "a component is
+    /// missing" are answered by it; everything else (a symlink anywhere, a non-directory,
+    /// no openat2 on this kernel or under seccomp, any other error) takes the component walk,
+    /// which produces exactly the result and error (naming the offending path) it always did.
     fn real_dir(&self, rel: &Path) -> Result<bool, ScanError> {
+        if rel.as_os_str().is_empty() {
+            return Ok(true);
+        }
+        match real_dir_openat2(&self.base, rel) {
+            Openat2::RealDir => Ok(true),
+            Openat2::Missing => Ok(false),
+            Openat2::Undecided => self.real_dir_walk(rel),
+        }
+    }
+
+    /// The reference implementation of [`Self::real_dir`]: `lstat` every prefix.
+    fn real_dir_walk(&self, rel: &Path) -> Result<bool, ScanError> {
         let mut p = self.base.clone();
         for comp in rel.components() {
             p.push(comp);
@@ -244,8 +264,9 @@ impl Datastore {
             items: Vec::with_capacity(ids.items.len()),
             warnings: ids.warnings,
         };
-        for group in ids.items {
-            match self.group_info(ns, &group, sizes) {
+        let infos = self.group_infos(ns, &ids.items, sizes);
+        for (group, info) in ids.items.into_iter().zip(infos) {
+            match info {
                 Ok(info) => {
                     out.warnings.extend(info.warnings);
                     out.items.extend(info.items);
@@ -258,6 +279,65 @@ impl Datastore {
             }
         }
         Ok(out)
+    }
+
+    /// `group_info` of every group, in the order given. Large namespaces are read by up to
+    /// `available_parallelism` threads (see `PARALLEL_MIN_GROUPS`); the result is the same.
+    fn group_infos(
+        &self,
+        ns: &Namespace,
+        groups: &[GroupId],
+        sizes: bool,
+    ) -> Vec<Result<Listing<GroupInfo>, ScanError>> {
+        let threads = scan_threads(groups.len());
+        if threads <= 1 {
+            return groups
+                .iter()
+                .map(|g| self.group_info(ns, g, sizes))
+                .collect();
+        }
+        // Work-stealing by index: each worker takes the next unclaimed group, so one slow
+        // (cold, huge) group does not hold up a whole pre-cut chunk.
+        let next = AtomicUsize::new(0);
+        let mut slots: Vec<Option<Result<Listing<GroupInfo>, ScanError>>> =
+            std::iter::repeat_with(|| None).take(groups.len()).collect();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(group) = groups.get(i) else { break };
+                            done.push((i, self.group_info(ns, group, sizes)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            for worker in workers {
+                match worker.join() {
+                    Ok(done) => {
+                        for (i, info) in done {
+                            slots[i] = Some(info);
+                        }
+                    }
+                    // group_info does not panic; if it ever does, re-raise it here as the
+                    // sequential loop would have.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+        groups
+            .iter()
+            .zip(slots)
+            .map(|(group, slot)| {
+                // Every index below groups.len() was claimed by exactly one worker, and
+                // every worker was joined above: a slot is never empty. Fall back to the
+                // sequential read rather than panic should that ever change.
+                slot.unwrap_or_else(|| self.group_info(ns, group, sizes))
+            })
+            .collect()
     }
 
     /// One group's summary (a listing of one item, carrying its warnings).
@@ -431,6 +511,89 @@ impl Datastore {
     }
 }
 
+/// Below this many groups a namespace is read on the calling thread: spawning costs more
+/// than it saves.
+const PARALLEL_MIN_GROUPS: usize = 64;
+
+/// How many threads read the groups of one namespace.
+fn scan_threads(groups: usize) -> usize {
+    if groups < PARALLEL_MIN_GROUPS {
+        return 1;
+    }
+    let max =
+        SCAN_THREADS.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    max.min(groups / (PARALLEL_MIN_GROUPS / 2)).max(1)
+}
+
+/// `PBS_MOVER_SCAN_THREADS=N` caps the threads per namespace (1: sequential), for
+/// before/after benchmarks; default `available_parallelism`.
+static SCAN_THREADS: LazyLock<Option<usize>> = LazyLock::new(|| {
+    std::env::var("PBS_MOVER_SCAN_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+});
+
+/// What one `openat2` call could tell about `base/rel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Openat2 {
+    /// Every component below `base` is a real directory (no symlink was resolved).
+    RealDir,
+    /// A component is missing, and every component before it is a real directory.
+    Missing,
+    /// Anything else: the caller must walk the components to find out (and name) what.
+    Undecided,
+}
+
+/// Set once openat2 turned out to be unavailable (ENOSYS on kernels before 5.6, EPERM/ENOSYS
+/// under a seccomp filter), so the walk is taken without a failing syscall every time.
+static OPENAT2_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// `PBS_MOVER_SCAN_NO_OPENAT2=1` takes the component walk always, as on a kernel without
+/// openat2: for tests of that path and for before/after benchmarks.
+static OPENAT2_DISABLED: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("PBS_MOVER_SCAN_NO_OPENAT2").is_some_and(|v| v == "1"));
+
+fn real_dir_openat2(base: &Path, rel: &Path) -> Openat2 {
+    use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    use std::path::Component;
+    if OPENAT2_UNAVAILABLE.load(Ordering::Relaxed) || *OPENAT2_DISABLED {
+        return Openat2::Undecided;
+    }
+    // Only plain names below the base (what validated names produce): no `..`, no root,
+    // so the path cannot leave the base (RESOLVE_BENEATH by construction).
+    if !base.is_absolute() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Openat2::Undecided;
+    }
+    // The absolute path in one call (no open/close of the base per check). The base is
+    // canonical (`Locator::locate`), so NO_SYMLINKS only ever meets a symlink below it; if
+    // the base path itself contains one, every call says ELOOP and the walk decides (the
+    // walk trusts the base as given, as before).
+    match rustix::fs::openat2(
+        CWD,
+        base.join(rel),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+        // NO_SYMLINKS implies NO_MAGICLINKS.
+        ResolveFlags::NO_SYMLINKS,
+    ) {
+        Ok(_) => Openat2::RealDir,
+        // Resolution goes left to right and a symlink before the missing component would
+        // have stopped it with ELOOP, so this is exactly the walk's `Ok(false)` on NotFound.
+        Err(Errno::NOENT) => Openat2::Missing,
+        Err(Errno::NOSYS | Errno::PERM) => {
+            OPENAT2_UNAVAILABLE.store(true, Ordering::Relaxed);
+            Openat2::Undecided
+        }
+        // ELOOP: a symlink (the walk names it). ENOTDIR: a file on the way or at the end
+        // (the walk's `Ok(false)`), or a trailing symlink, which O_PATH|O_NOFOLLOW opens
+        // as itself and O_DIRECTORY then rejects (the walk's `Symlink`). EACCES, EAGAIN, …:
+        // the walk decides too, with the error it always gave.
+        Err(_) => Openat2::Undecided,
+    }
+}
+
 /// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
 pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
     use std::io::Read;
@@ -463,4 +626,109 @@ pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
         ));
     }
     Ok(Some(line.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+    use crate::tree::BackendConfig;
+
+    fn outcome(r: Result<bool, ScanError>) -> String {
+        match r {
+            Ok(b) => format!("ok {b}"),
+            Err(ScanError::Symlink { path }) => format!("symlink {}", path.display()),
+            Err(ScanError::Io { path, source }) => {
+                format!("io {} {:?}", path.display(), source.kind())
+            }
+            Err(e) => format!("other {e}"),
+        }
+    }
+
+    /// The openat2 fast path answers exactly what the component walk answers, for every
+    /// shape of path a datastore can contain (and some it should not).
+    #[test]
+    fn real_dir_fast_path_equals_the_walk() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Canonical, as `Locator::locate` makes it (TMPDIR may be reached through a symlink).
+        let root = tmp.path().canonicalize().unwrap();
+        let base = root.join("store");
+        let outside = root.join("outside");
+        fs::create_dir_all(base.join("ns/a/vm/100/2025-01-01T00:00:00Z")).unwrap();
+        fs::create_dir_all(base.join("ns/a/ns/b")).unwrap();
+        fs::create_dir_all(outside.join("vm/666")).unwrap();
+        fs::write(base.join("ns/a/ct"), b"file").unwrap();
+        fs::write(base.join("ns/a/vm/100/owner"), b"root@pam\n").unwrap();
+        symlink(base.join("ns/a"), base.join("ns/inside")).unwrap();
+        symlink(&outside, base.join("ns/out")).unwrap();
+        symlink("../../nowhere", base.join("ns/dangling")).unwrap();
+        symlink(outside.join("vm"), base.join("ns/a/ns/b/vm")).unwrap();
+        let ds = Datastore {
+            name: "store".into(),
+            base: base.clone(),
+            backend: BackendConfig::Filesystem,
+            maintenance: None,
+        };
+        let cases = [
+            ("", "ok true"),
+            ("ns", "ok true"),
+            ("ns/a", "ok true"),
+            ("ns/a/vm/100", "ok true"),
+            ("ns/a/vm/100/2025-01-01T00:00:00Z", "ok true"),
+            ("ns/missing", "ok false"),
+            ("ns/missing/vm/1", "ok false"),
+            ("ns/a/ct", "ok false"),
+            ("ns/a/ct/101", "ok false"),
+            ("ns/a/vm/100/owner", "ok false"),
+            ("ns/a/vm/100/owner/x", "ok false"),
+            ("ns/inside", "symlink ns/inside"),
+            ("ns/inside/vm/100", "symlink ns/inside"),
+            ("ns/out", "symlink ns/out"),
+            ("ns/out/vm/666", "symlink ns/out"),
+            ("ns/dangling", "symlink ns/dangling"),
+            ("ns/dangling/vm", "symlink ns/dangling"),
+            ("ns/a/ns/b/vm", "symlink ns/a/ns/b/vm"),
+            ("ns/a/ns/b/vm/666", "symlink ns/a/ns/b/vm"),
+        ];
+        for (rel, want) in cases {
+            let want = match want.strip_prefix("symlink ") {
+                Some(p) => format!("symlink {}", base.join(p).display()),
+                None => want.to_string(),
+            };
+            let rel = Path::new(rel);
+            assert_eq!(outcome(ds.real_dir_walk(rel)), want, "walk: {rel:?}");
+            assert_eq!(outcome(ds.real_dir(rel)), want, "real_dir: {rel:?}");
+            if !rel.as_os_str().is_empty() {
+                let fast = real_dir_openat2(&base, rel);
+                let expected = match want.as_str() {
+                    "ok true" => Openat2::RealDir,
+                    "ok false" if fast == Openat2::Missing => Openat2::Missing,
+                    _ => Openat2::Undecided,
+                };
+                // Where openat2 exists it must decide the common cases by itself.
+                if !OPENAT2_UNAVAILABLE.load(Ordering::Relaxed) {
+                    assert_eq!(fast, expected, "openat2: {rel:?}");
+                }
+            }
+        }
+        if !OPENAT2_UNAVAILABLE.load(Ordering::Relaxed) {
+            assert_eq!(
+                real_dir_openat2(&base, Path::new("ns/missing/vm/1")),
+                Openat2::Missing
+            );
+        }
+    }
+
+    #[test]
+    fn scan_threads_bounded() {
+        assert_eq!(scan_threads(0), 1);
+        assert_eq!(scan_threads(PARALLEL_MIN_GROUPS - 1), 1);
+        let n = scan_threads(100_000);
+        assert!(n >= 1);
+        assert!(
+            n <= SCAN_THREADS
+                .unwrap_or_else(|| { std::thread::available_parallelism().map_or(1, usize::from) })
+        );
+    }
 }
