@@ -32,11 +32,20 @@ export BENCH_S5CMD=$VENV/bin/s5cmd BENCH_AWS=$VENV/bin/aws
 
 WORK=$(mktemp -d "$BENCH_DIR/pbs-mover-run-XXXXXX")
 WEED_PID=
+LOCK_MNT=
 cleanup() {
     if [ -n "$WEED_PID" ]; then kill "$WEED_PID" 2>/dev/null || true; wait "$WEED_PID" 2>/dev/null || true; fi
+    if [ -n "$LOCK_MNT" ]; then umount "$LOCK_MNT" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# PBS keeps its lock files on tmpfs (/run/proxmox-backup/locks); so do the FS move benches
+# when we may mount one (root), else they use $BENCH_DIR and say so in the table's machine.
+if [ -z "${BENCH_LOCK_DIR:-}" ] && [ "$(id -u)" = 0 ]; then
+    mkdir -p "$WORK/locks" && mount -t tmpfs -o mode=0755 tmpfs "$WORK/locks" && LOCK_MNT=$WORK/locks \
+        && export BENCH_LOCK_DIR=$WORK/locks
+fi
 
 if [[ "${BENCH_S3_SERVERS:-s3s-fs,seaweedfs}" == *seaweedfs* ]]; then
     echo "== SeaweedFS on 127.0.0.1:$WEED_S3_PORT" >&2
