@@ -48,21 +48,8 @@ pub enum JournalError {
 /// Records the post-rename index paths; the caller renames only after this returns.
 /// All lines go out in one write under the exclusive flock, which is released at once.
 pub fn append_moved_indices(paths: &LockPaths, indices: &[PathBuf]) -> Result<(), JournalError> {
-    if indices.is_empty() {
-        return Ok(());
-    }
-    let mut buf = String::new();
-    for index in indices {
-        buf.push_str(validated(index)?);
-        buf.push('\n');
-    }
-    let path = paths.move_journal();
-    let guard = lock::lock_file(&path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?;
-    // O_APPEND: the write lands at EOF even if GC truncated the file meanwhile.
-    guard
-        .file()
-        .write_all(buf.as_bytes())
-        .map_err(|source| JournalError::Io { path, source })
+    // Dropping the writer closes the journal fd.
+    JournalWriter::new(paths).append(indices)
 }
 
 /// The move journal kept open across a batch of snapshot moves. Each [`append`] takes the

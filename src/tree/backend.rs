@@ -81,16 +81,21 @@ pub struct BatchCopyError {
 impl BatchCopyError {
     /// `orphans`: copies that could not be removed again; they would block a retry.
     pub fn new(index: usize, error: BackendError, orphans: &[Orphan]) -> Self {
-        let error = match orphans.first() {
-            None => error,
-            Some(first) => BackendError(format!(
-                "{error} (and {} partial copies could not be removed, first: {}: {})",
-                orphans.len(),
-                first.key,
-                first.error
-            )),
-        };
+        let error = BackendError(with_leftover_copies(&error, orphans));
         Self { index, error }
+    }
+}
+
+/// A copy error, plus the copies that could not be removed again (they would block a retry).
+pub fn with_leftover_copies(error: &dyn fmt::Display, orphans: &[Orphan]) -> String {
+    match orphans.first() {
+        None => error.to_string(),
+        Some(first) => format!(
+            "{error} (and {} partial copies could not be removed, first: {}: {})",
+            orphans.len(),
+            first.key,
+            first.error
+        ),
     }
 }
 

@@ -17,6 +17,7 @@ use super::error::S3Error;
 use super::walk::{NAMESPACE_MARKER, local_objects};
 use crate::tree::backend::{
     BackendError, BatchCopyError, ContentBackend, ObjectStats, Orphan, PreparedMove, SnapshotRef,
+    with_leftover_copies,
 };
 use crate::tree::names::{GroupId, Namespace};
 
@@ -241,12 +242,7 @@ impl S3Backend {
         if orphans.is_empty() {
             return err;
         }
-        S3Error::Local(format!(
-            "{err} (and {} partial copies could not be removed, first: {}: {})",
-            orphans.len(),
-            orphans[0].key,
-            orphans[0].error
-        ))
+        S3Error::Local(with_leftover_copies(&err, &orphans))
     }
 
     async fn copy_verified(&self, src: &ObjectInfo, dst: &str) -> Result<(), S3Error> {
