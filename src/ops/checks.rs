@@ -2,6 +2,7 @@
 //! locked (fail fast) and again after locking (the authoritative gate).
 
 use super::error::MoveError;
+use super::security::TreeDepth;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
@@ -12,6 +13,7 @@ pub fn check_move_group(
     target_ns: &Namespace,
     group: &GroupId,
     merge: bool,
+    depth: TreeDepth,
 ) -> Result<bool, MoveError> {
     if source_ns == target_ns {
         return Err(MoveError::refused(
@@ -44,7 +46,7 @@ pub fn check_move_group(
         )));
     }
     // Symlinks, corrupt owners, odd notes: refused here, before any lock (security.rs).
-    super::security::preflight_group(ds, source_ns, target_ns, group)?;
+    super::security::preflight_group(ds, source_ns, target_ns, group, depth)?;
     Ok(exists)
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::error::MoveError;
 use super::lock::{self, LockError, LockGuard, LockMode};
 use super::lock_path::LockPaths;
-use crate::tree::Namespace;
+use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 /// `what` names what the lock protects: "group vm/100 in namespace 'a'".
 fn map_lock_error(what: &str, e: LockError) -> MoveError {
@@ -22,6 +22,28 @@ fn map_lock_error(what: &str, e: LockError) -> MoveError {
 /// Takes a PBS lock without waiting (group and snapshot locks are always non-blocking).
 pub fn take(path: &Path, mode: LockMode, what: &str) -> Result<LockGuard, MoveError> {
     lock::lock_file(path, mode, Duration::ZERO).map_err(|e| map_lock_error(what, e))
+}
+
+/// Exclusive locks on a batch of snapshots of one group, in order; the first conflict
+/// stops (dropping the ones taken). All live in one lock dir, checked once.
+pub fn take_snapshot_locks(
+    paths: &LockPaths,
+    ns: &Namespace,
+    group: &GroupId,
+    times: &[SnapshotTime],
+) -> Result<Vec<LockGuard>, MoveError> {
+    let mut guards = Vec::with_capacity(times.len());
+    for (i, t) in times.iter().enumerate() {
+        let path = paths.snapshot(ns, group, t);
+        let guard = if i == 0 {
+            lock::lock_file(&path, LockMode::Exclusive, Duration::ZERO)
+        } else {
+            lock::lock_file_in_existing_dir(&path, LockMode::Exclusive, Duration::ZERO)
+        };
+        let what = || format!("snapshot {group}/{t} in namespace '{}'", ns.human());
+        guards.push(guard.map_err(|e| map_lock_error(&what(), e))?);
+    }
+    Ok(guards)
 }
 
 /// Dry-run: would `take` succeed now? Creates nothing.

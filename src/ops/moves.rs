@@ -5,7 +5,7 @@ use std::io;
 use super::context::MoveContext;
 use super::error::MoveError;
 use super::failpoint;
-use super::group_mover::{GroupFailure, GroupOutcome, lock_and_move_group_journaled};
+use super::group_mover::{GroupFailure, GroupOpts, GroupOutcome, lock_and_move_group_journaled};
 use super::lock::LockMode;
 use super::locking::lock_namespaces;
 use super::ns_cleanup::{cleanup_plan, remove_namespace_flat};
@@ -14,6 +14,7 @@ use super::ownership::create_dir_all_owned;
 use super::plan::{MoveGroupRequest, MoveNsRequest, namespace_mapping};
 use super::progress::{Progress, ProgressEvent};
 use super::report::{FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup};
+use super::security::TreeDepth;
 use crate::tree::{GroupId, Namespace};
 
 /// Moves one group. `Err` means refused or busy before anything changed.
@@ -23,7 +24,14 @@ pub fn move_group(
     progress: &Progress,
 ) -> Result<MoveReport, MoveError> {
     ctx.check_datastore()?;
-    super::checks::check_move_group(&ctx.ds, &req.ns, &req.target_ns, &req.group, req.merge)?;
+    super::checks::check_move_group(
+        &ctx.ds,
+        &req.ns,
+        &req.target_ns,
+        &req.group,
+        req.merge,
+        TreeDepth::Snapshots,
+    )?;
     let _ns_guards = lock_namespaces(
         &ctx.locks,
         &[
@@ -32,7 +40,7 @@ pub fn move_group(
         ],
     )?;
     let journal = OpJournal::begin(ctx, OpKind::from_group(req))?;
-    let result = move_group_locked(ctx, req, progress, journal.as_ref());
+    let result = move_group_locked(ctx, req, true, progress, journal.as_ref());
     close_journal(journal.as_ref(), &result);
     finish(result?, progress)
 }
@@ -67,9 +75,11 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
 }
 
 /// [`move_group`] once the namespace locks are held (also `resume`'s way of finishing one).
+/// `tree_checked`: the full pre-flight just ran (see [`GroupOpts`]).
 pub fn move_group_locked(
     ctx: &MoveContext,
     req: &MoveGroupRequest,
+    tree_checked: bool,
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) -> Result<MoveReport, MoveError> {
@@ -85,7 +95,10 @@ pub fn move_group_locked(
         &req.ns,
         &req.group,
         &req.target_ns,
-        req.merge,
+        GroupOpts {
+            merge: req.merge,
+            tree_checked,
+        },
         progress,
         journal,
     );
@@ -258,14 +271,18 @@ fn move_groups(
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) {
+    // Each group's full pre-flight runs under its group lock (there is no earlier one).
+    let opts = GroupOpts {
+        merge: req.merge,
+        tree_checked: false,
+    };
     let mut deferred = Vec::new();
     for (ns, group, target) in groups {
         if progress.cancel.is_cancelled() {
             record_cancelled(report, progress, &ns, &group);
             continue;
         }
-        match lock_and_move_group_journaled(ctx, &ns, &group, &target, req.merge, progress, journal)
-        {
+        match lock_and_move_group_journaled(ctx, &ns, &group, &target, opts, progress, journal) {
             Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
                 progress.emit(ProgressEvent::GroupDeferred {
                     ns: ns.clone(),
@@ -283,7 +300,7 @@ fn move_groups(
             continue;
         }
         let result =
-            lock_and_move_group_journaled(ctx, &ns, &group, &target, req.merge, progress, journal);
+            lock_and_move_group_journaled(ctx, &ns, &group, &target, opts, progress, journal);
         record(report, progress, &ns, &group, &target, result);
     }
 }

@@ -9,6 +9,7 @@ use super::error::MoveError;
 use super::lock::LockMode;
 use super::locking::{probe, probe_namespaces};
 use super::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
+use super::security::TreeDepth;
 use crate::tree::backend::{ObjectStats, SnapshotRef};
 use crate::tree::model::NOTES_FILE;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
@@ -180,7 +181,7 @@ fn fill_group_plan(
     plan.merge = if target_created {
         false
     } else {
-        check_move_group(ds, ns, target_ns, group, merge)?
+        check_move_group(ds, ns, target_ns, group, merge, TreeDepth::Snapshots)?
     };
     let owner = ds.read_owner(ns, group)?;
     plan.owner = owner.clone();

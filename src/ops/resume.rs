@@ -319,7 +319,7 @@ fn resume_one(
                 ));
                 merge_report(
                     &mut report,
-                    move_group_locked(ctx, &req, progress, Some(journal))?,
+                    move_group_locked(ctx, &req, false, progress, Some(journal))?,
                 );
             }
             Ok(report)
@@ -408,7 +408,7 @@ fn complete_own_groups(
         };
         merge_report(
             report,
-            move_group_locked(ctx, &req, progress, Some(journal))?,
+            move_group_locked(ctx, &req, false, progress, Some(journal))?,
         );
     }
     Ok(())

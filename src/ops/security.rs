@@ -151,7 +151,7 @@ pub fn check_trusted_dir(dir: &Path, role: DirRole) -> Result<(), MoveError> {
     Ok(())
 }
 
-fn symlink_refusal(path: &Path) -> MoveError {
+pub(crate) fn symlink_refusal(path: &Path) -> MoveError {
     MoveError::refused(format!(
         "{} is a symlink; pbs-mover never moves or follows symlinks inside a datastore — replace it with the real directory or file first",
         path.display()
@@ -181,8 +181,9 @@ pub fn preflight_group(
     ns: &Namespace,
     target_ns: &Namespace,
     group: &GroupId,
+    depth: TreeDepth,
 ) -> Result<(), MoveError> {
-    check_group_tree(ds, ns, group)?;
+    check_group_tree(ds, ns, group, depth)?;
     check_group_files(&ds.group_path(ns, group))?;
     let target = ds.group_path(target_ns, group);
     if let Some(type_dir) = target.parent()
@@ -228,9 +229,26 @@ fn check_group_files(dir: &Path) -> Result<(), MoveError> {
     Ok(())
 }
 
+/// How far [`check_group_tree`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeDepth {
+    /// Into every snapshot dir: one directory read per snapshot.
+    Snapshots,
+    /// The group dir only, when the snapshot dirs were checked moments before locking:
+    /// the move reads each snapshot dir again under its snapshot lock anyway
+    /// (`group_mover::index_paths` refuses symlinks there), so a third read would only cost time.
+    GroupOnly,
+}
+
 /// Refuses to move `group` when its type dir, group dir, any entry of the group dir
-/// (snapshot dirs, owner, notes) or any entry of a snapshot dir is a symlink.
-pub fn check_group_tree(ds: &Datastore, ns: &Namespace, group: &GroupId) -> Result<(), MoveError> {
+/// (snapshot dirs, owner, notes) or, with [`TreeDepth::Snapshots`], any entry of a snapshot
+/// dir is a symlink.
+pub fn check_group_tree(
+    ds: &Datastore,
+    ns: &Namespace,
+    group: &GroupId,
+    depth: TreeDepth,
+) -> Result<(), MoveError> {
     let dir = ds.group_path(ns, group);
     if let Some(type_dir) = dir.parent() {
         lstat_no_symlink(type_dir)?;
@@ -238,17 +256,17 @@ pub fn check_group_tree(ds: &Datastore, ns: &Namespace, group: &GroupId) -> Resu
     if lstat_no_symlink(&dir)?.is_none() {
         return Ok(());
     }
-    // d_type from the listing instead of one lstat per entry: this runs twice per move for
-    // every file of the group (before and after locking), so it dominated large moves.
+    // d_type from the listing instead of one lstat per entry: this runs for every file of
+    // the group, so it dominated large moves.
     for (path, kind) in list(&dir)? {
         if kind.is_symlink() {
             return Err(symlink_refusal(&path));
         }
         if kind.is_dir() {
-            for (inner, inner_kind) in list(&path)? {
-                if inner_kind.is_symlink() {
-                    return Err(symlink_refusal(&inner));
-                }
+            if depth == TreeDepth::Snapshots
+                && let Some((inner, _)) = list(&path)?.into_iter().find(|(_, k)| k.is_symlink())
+            {
+                return Err(symlink_refusal(&inner));
             }
         } else if is_snapshot_name(&path) {
             // Skipped by listings, so the move would "finish" and leave the group behind.
