@@ -630,8 +630,7 @@ fn index_paths(
         Err(e) => return Err(list_err(e)),
     };
     let mut out = Vec::new();
-    let mut dir = Dir::new(fd).map_err(list_err)?;
-    while let Some(entry) = dir.next() {
+    for entry in Dir::new(fd).map_err(list_err)? {
         let entry = entry.map_err(list_err)?;
         let name = entry.file_name().to_string_lossy();
         if entry.file_type() == FileType::Symlink {
