@@ -3,7 +3,9 @@
 //!
 //! `cargo bench --bench scale` (env `BENCH_GROUPS`, default 10000; `BENCH_SNAPSHOTS`,
 //! default 10000; `BENCH_NS_GROUPS`, default 1000; `BENCH_SCALE_SNAPSHOTS`, default
-//! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling`). Prints Markdown
+//! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling`; `BENCH_MOVE_RUNS`,
+//! rounds per FS move case, default 3, median reported; `BENCH_LOCK_DIR`, where the lock
+//! dirs go, e.g. a tmpfs like PBS's /run). Prints Markdown
 //! table rows `| case | ours | baseline | ratio |` (bench/run.sh adds machine and date) and
 //! notes. Ours and the baseline always run interleaved in the same process on the same tree.
 //!
@@ -488,53 +490,75 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(500));
 }
 
-fn move_group_case(root: &Path, n: usize, with_mv: bool) -> (Duration, Duration, Duration) {
-    let base = root.join(format!("mg-store-{n}"));
-    for ns in ["a", "b", "c", "d", "e"] {
-        fs::create_dir_all(base.join("ns").join(ns)).unwrap();
-    }
-    write_group(&base.join("ns/a/vm/100"), n);
-    write_group(&base.join("ns/c/vm/100"), n);
-    if with_mv {
-        write_group(&base.join("ns/e/vm/100"), n);
-    }
-    // PBS keeps its locks on tmpfs (/run); `BENCH_LOCK_DIR` puts ours on one as well.
-    let locks = std::env::var_os("BENCH_LOCK_DIR")
+/// Timed rounds per FS move case (`BENCH_MOVE_RUNS`, default 3): each round builds fresh
+/// trees, and the median of ours and of the rename loop is reported.
+fn move_runs() -> usize {
+    env_usize("BENCH_MOVE_RUNS", 3).max(1)
+}
+
+fn median(mut t: Vec<Duration>) -> Duration {
+    t.sort();
+    t.get(t.len() / 2).copied().unwrap_or_default()
+}
+
+/// PBS keeps its locks on tmpfs (/run); `BENCH_LOCK_DIR` puts ours on one as well.
+fn lock_dir(root: &Path, name: &str) -> PathBuf {
+    std::env::var_os("BENCH_LOCK_DIR")
         .map_or_else(|| root.to_path_buf(), PathBuf::from)
-        .join(format!("mg-locks-{n}"));
-    // Flush the freshly written trees first: otherwise the first timed run (ours) pays for
-    // the writeback of every inode just created and the rename loop after it does not.
-    settle();
-    let ours_t = time_cmd(1, || {
-        ours(
-            &base,
-            &locks,
-            &[
-                "move-group",
-                "--ns",
-                "a",
-                "--group",
-                "vm/100",
-                "--target-ns",
-                "b",
-            ],
-        )
-    });
-    settle();
-    let floor = rename_loop(&base.join("ns/c/vm/100"), &base.join("ns/d/vm/100"));
-    fs::create_dir_all(base.join("ns/d/ct")).unwrap();
-    let mv = if with_mv {
-        time_cmd(1, || {
-            let mut c = Command::new("mv");
-            c.arg(base.join("ns/e/vm/100"))
-                .arg(base.join("ns/d/ct/100"));
-            c
-        })
-    } else {
-        Duration::ZERO
-    };
-    let _ = fs::remove_dir_all(&base);
-    (ours_t, floor, mv)
+        .join(name)
+}
+
+fn move_group_case(root: &Path, n: usize, with_mv: bool) -> (Duration, Duration, Duration) {
+    let (mut ours_t, mut floor_t) = (Vec::new(), Vec::new());
+    let mut mv = Duration::ZERO;
+    for round in 0..move_runs() {
+        let base = root.join(format!("mg-store-{n}"));
+        for ns in ["a", "b", "c", "d", "e"] {
+            fs::create_dir_all(base.join("ns").join(ns)).unwrap();
+        }
+        write_group(&base.join("ns/a/vm/100"), n);
+        write_group(&base.join("ns/c/vm/100"), n);
+        let with_mv = with_mv && round == 0;
+        if with_mv {
+            write_group(&base.join("ns/e/vm/100"), n);
+        }
+        let locks = lock_dir(root, &format!("mg-locks-{n}-{round}"));
+        // Flush the freshly written trees first: otherwise the first timed run (ours) pays
+        // for the writeback of every inode just created and the rename loop after it does not.
+        settle();
+        ours_t.push(time_cmd(1, || {
+            ours(
+                &base,
+                &locks,
+                &[
+                    "move-group",
+                    "--ns",
+                    "a",
+                    "--group",
+                    "vm/100",
+                    "--target-ns",
+                    "b",
+                ],
+            )
+        }));
+        settle();
+        floor_t.push(rename_loop(
+            &base.join("ns/c/vm/100"),
+            &base.join("ns/d/vm/100"),
+        ));
+        fs::create_dir_all(base.join("ns/d/ct")).unwrap();
+        if with_mv {
+            mv = time_cmd(1, || {
+                let mut c = Command::new("mv");
+                c.arg(base.join("ns/e/vm/100"))
+                    .arg(base.join("ns/d/ct/100"));
+                c
+            });
+        }
+        let _ = fs::remove_dir_all(&base);
+        let _ = fs::remove_dir_all(&locks);
+    }
+    (median(ours_t), median(floor_t), mv)
 }
 
 fn bench_move_group(root: &Path, rows: &mut Rows) {
@@ -612,36 +636,44 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
 
 fn bench_move_ns(root: &Path, rows: &mut Rows) {
     let groups = env_usize("BENCH_NS_GROUPS", 1000);
-    let base = root.join("mn-store");
-    for ns in ["src", "floor", "dst"] {
-        fs::create_dir_all(base.join("ns").join(ns)).unwrap();
+    let (mut ours_t, mut renames_t, mut rmdirs_t) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..move_runs() {
+        let base = root.join("mn-store");
+        for ns in ["src", "floor", "dst"] {
+            fs::create_dir_all(base.join("ns").join(ns)).unwrap();
+        }
+        for g in 0..groups {
+            write_group(&base.join(format!("ns/src/vm/{g}")), 5);
+            write_group(&base.join(format!("ns/floor/vm/{g}")), 5);
+        }
+        let locks = lock_dir(root, &format!("mn-locks-{round}"));
+        settle();
+        ours_t.push(time_cmd(1, || {
+            ours(
+                &base,
+                &locks,
+                &["move-ns", "--ns", "src", "--target-ns", "moved"],
+            )
+        }));
+        settle();
+        let start = Instant::now();
+        for g in 0..groups {
+            rename_loop(
+                &base.join(format!("ns/floor/vm/{g}")),
+                &base.join(format!("ns/dst/vm/{g}")),
+            );
+        }
+        renames_t.push(start.elapsed());
+        // A move must also remove the emptied source group dirs (rmdir can stall on ext4).
+        let start = Instant::now();
+        for g in 0..groups {
+            let _ = fs::remove_dir(base.join(format!("ns/floor/vm/{g}")));
+        }
+        rmdirs_t.push(start.elapsed());
+        let _ = fs::remove_dir_all(&base);
+        let _ = fs::remove_dir_all(&locks);
     }
-    for g in 0..groups {
-        write_group(&base.join(format!("ns/src/vm/{g}")), 5);
-        write_group(&base.join(format!("ns/floor/vm/{g}")), 5);
-    }
-    let locks = root.join("mn-locks");
-    let ours_t = time_cmd(1, || {
-        ours(
-            &base,
-            &locks,
-            &["move-ns", "--ns", "src", "--target-ns", "moved"],
-        )
-    });
-    let start = Instant::now();
-    for g in 0..groups {
-        rename_loop(
-            &base.join(format!("ns/floor/vm/{g}")),
-            &base.join(format!("ns/dst/vm/{g}")),
-        );
-    }
-    let renames = start.elapsed();
-    // A move must also remove the emptied source group dirs (rmdir can stall on ext4).
-    let start = Instant::now();
-    for g in 0..groups {
-        let _ = fs::remove_dir(base.join(format!("ns/floor/vm/{g}")));
-    }
-    let rmdirs = start.elapsed();
+    let (ours_t, renames, rmdirs) = (median(ours_t), median(renames_t), median(rmdirs_t));
     rows.push(Row {
         case: format!("FS move-ns, {groups} groups × 5 snapshots"),
         ours: ours_t,

@@ -1,6 +1,8 @@
 //! `move-group` and `move-ns`: run the engine (or its dry-run), print the result, pick the
 //! exit code.
 
+use std::io::Write;
+
 use serde::Serialize;
 
 use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
@@ -267,37 +269,44 @@ fn cli_progress(json: bool) -> Progress {
         return Progress::silent();
     }
     Progress::new(
-        |ev| match ev {
-            ProgressEvent::GroupStarted {
-                ns,
-                group,
-                target_ns,
-                snapshots,
-                merge,
-            } => eprintln!(
-                "{} group '{group}' from '{}' to '{}' ({snapshots} snapshots)",
-                if merge { "merging" } else { "moving" },
-                ns.human(),
-                target_ns.human()
-            ),
-            ProgressEvent::GroupDeferred { group, ns, message } => {
-                eprintln!(
-                    "deferring group '{group}' in '{}' - lock conflict, will retry: {message}",
-                    ns.human()
-                )
+        |ev| {
+            // One write per line: stderr is unbuffered, and eprintln! with arguments issues
+            // a write per piece (a dozen per group in a namespace move).
+            if let Some(line) = progress_line(ev) {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
-            ProgressEvent::GroupFailed {
-                group, ns, message, ..
-            } => {
-                eprintln!(
-                    "failed to move group '{group}' in '{}': {message}",
-                    ns.human()
-                )
-            }
-            ProgressEvent::NamespaceCreated { ns } => eprintln!("created namespace '{ns}'"),
-            ProgressEvent::NamespaceRemoved { ns } => eprintln!("removed source namespace '{ns}'"),
-            _ => {}
         },
         CancelToken::new(),
     )
+}
+
+fn progress_line(ev: ProgressEvent) -> Option<String> {
+    let line = match ev {
+        ProgressEvent::GroupStarted {
+            ns,
+            group,
+            target_ns,
+            snapshots,
+            merge,
+        } => format!(
+            "{} group '{group}' from '{}' to '{}' ({snapshots} snapshots)",
+            if merge { "merging" } else { "moving" },
+            ns.human(),
+            target_ns.human()
+        ),
+        ProgressEvent::GroupDeferred { group, ns, message } => format!(
+            "deferring group '{group}' in '{}' - lock conflict, will retry: {message}",
+            ns.human()
+        ),
+        ProgressEvent::GroupFailed {
+            group, ns, message, ..
+        } => format!(
+            "failed to move group '{group}' in '{}': {message}",
+            ns.human()
+        ),
+        ProgressEvent::NamespaceCreated { ns } => format!("created namespace '{ns}'"),
+        ProgressEvent::NamespaceRemoved { ns } => format!("removed source namespace '{ns}'"),
+        _ => return None,
+    };
+    Some(line + "\n")
 }

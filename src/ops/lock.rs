@@ -7,8 +7,8 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -84,7 +84,7 @@ pub fn relock(
     if !flock_until(&file, mode, deadline).map_err(|e| LockError::io(path, e))? {
         return Err(conflict(path, &file));
     }
-    if !same_inode(&file, path).map_err(|e| LockError::io(path, e))? {
+    if !same_inode(&file, &At::path(path)).map_err(|e| LockError::io(path, e))? {
         return Ok(None);
     }
     Ok(Some(LockGuard {
@@ -160,24 +160,43 @@ impl LockError {
 /// `timeout` zero means a single non-blocking attempt.
 pub fn lock_file(path: &Path, mode: LockMode, timeout: Duration) -> Result<LockGuard, LockError> {
     ensure_parent(path)?;
-    lock_file_in_existing_dir(path, mode, timeout)
+    lock_at(&At::path(path), path, mode, timeout)
 }
 
-/// [`lock_file`] for a path whose parent dir the caller just made sure of (the other locks
-/// of one batch live in the same dir): saves a stat per lock. A parent removed meanwhile
-/// is an I/O error, never a silent success.
-pub fn lock_file_in_existing_dir(
+/// A lock file as a name relative to a directory fd (`CWD` for absolute paths), and the
+/// directory for O_TMPFILE relative to the same fd: a [`super::lock_dir::LockDir`] locks
+/// many files of one dir with one-component lookups instead of a path walk each.
+pub(super) struct At<'a> {
+    pub dir: BorrowedFd<'a>,
+    pub name: &'a Path,
+    pub parent: &'a Path,
+}
+
+impl<'a> At<'a> {
+    /// An absolute (or cwd-relative) path.
+    fn path(path: &'a Path) -> Self {
+        Self {
+            dir: CWD,
+            name: path,
+            parent: path.parent().unwrap_or(path),
+        }
+    }
+}
+
+/// Open or create, flock, double stat; `path` (the full path) names it in errors and guards.
+pub(super) fn lock_at(
+    at: &At<'_>,
     path: &Path,
     mode: LockMode,
     timeout: Duration,
 ) -> Result<LockGuard, LockError> {
     let deadline = Instant::now().checked_add(timeout);
     for _ in 0..MAX_INODE_RETRIES {
-        let file = open_or_create(path).map_err(|e| LockError::io(path, e))?;
+        let file = open_or_create(at).map_err(|e| LockError::io(path, e))?;
         if !flock_until(&file, mode, deadline).map_err(|e| LockError::io(path, e))? {
             return Err(conflict(path, &file));
         }
-        if same_inode(&file, path).map_err(|e| LockError::io(path, e))? {
+        if same_inode(&file, at).map_err(|e| LockError::io(path, e))? {
             return Ok(LockGuard {
                 file,
                 path: path.to_path_buf(),
@@ -300,7 +319,8 @@ fn conflict(path: &Path, file: &File) -> LockError {
     }
 }
 
-fn ensure_parent(path: &Path) -> Result<(), LockError> {
+/// Creates the parent dir of a lock file if needed (0755 backup:backup) and returns it.
+pub(super) fn ensure_parent(path: &Path) -> Result<&Path, LockError> {
     let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         let e = io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -309,19 +329,21 @@ fn ensure_parent(path: &Path) -> Result<(), LockError> {
         return Err(LockError::io(path, e));
     };
     if fs::symlink_metadata(parent).is_ok_and(|m| m.is_dir()) {
-        return Ok(());
+        return Ok(parent);
     }
-    ownership::create_dir_all_owned(parent, Path::new("/")).map_err(|e| LockError::io(parent, e))
+    ownership::create_dir_all_owned(parent, Path::new("/"))
+        .map_err(|e| LockError::io(parent, e))?;
+    Ok(parent)
 }
 
 /// Opens the lock file O_RDWR|O_APPEND, creating it if needed. Never follows a symlink.
-fn open_or_create(path: &Path) -> io::Result<File> {
+fn open_or_create(at: &At<'_>) -> io::Result<File> {
     for _ in 0..MAX_OPEN_RETRIES {
-        match open_existing(path) {
+        match open_existing(at) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             other => return other,
         }
-        match create_lock_file(path) {
+        match create_lock_file(at) {
             // Lost a creation race: open the winner's file.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             other => return other,
@@ -332,31 +354,27 @@ fn open_or_create(path: &Path) -> io::Result<File> {
     ))
 }
 
-fn open_existing(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .append(true)
-        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
+fn open_existing(at: &At<'_>) -> io::Result<File> {
+    let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(at.dir, at.name, flags, Mode::empty())?.into())
 }
 
 /// Creates the file with mode and owner already set when it appears (like proxmox-sys's
 /// `atomic_open_or_create_file`), so PBS never sees a root-owned lock file.
-fn create_lock_file(path: &Path) -> io::Result<File> {
-    let Some(dir) = path.parent() else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "lock path has no parent",
-        ));
-    };
+fn create_lock_file(at: &At<'_>) -> io::Result<File> {
     let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::APPEND | OFlags::CLOEXEC;
-    match rustix::fs::open(dir, flags, Mode::from_raw_mode(LOCK_FILE_MODE)) {
+    match rustix::fs::openat(
+        at.dir,
+        at.parent,
+        flags,
+        Mode::from_raw_mode(LOCK_FILE_MODE),
+    ) {
         Ok(fd) => {
             ownership::set_owned_mode(&fd, LOCK_FILE_MODE)?;
-            link_tmpfile(&fd, path)?;
+            link_tmpfile(&fd, at)?;
             Ok(File::from(fd))
         }
-        Err(e) if tmpfile_unsupported(e) => create_exclusive(path),
+        Err(e) if tmpfile_unsupported(e) => create_exclusive(at),
         Err(e) => Err(e.into()),
     }
 }
@@ -365,30 +383,30 @@ fn tmpfile_unsupported(e: Errno) -> bool {
     [Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL, Errno::NOSYS].contains(&e)
 }
 
-fn link_tmpfile(fd: &OwnedFd, path: &Path) -> io::Result<()> {
-    match rustix::fs::linkat(fd, "", CWD, path, AtFlags::EMPTY_PATH) {
+fn link_tmpfile(fd: &OwnedFd, at: &At<'_>) -> io::Result<()> {
+    match rustix::fs::linkat(fd, "", at.dir, at.name, AtFlags::EMPTY_PATH) {
         Ok(()) => Ok(()),
         // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc route works for everyone.
         Err(Errno::NOENT | Errno::PERM) => {
             let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            rustix::fs::linkat(CWD, proc_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)
-                .map_err(Into::into)
+            let follow = AtFlags::SYMLINK_FOLLOW;
+            rustix::fs::linkat(CWD, proc_path.as_str(), at.dir, at.name, follow).map_err(Into::into)
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// Fallback for filesystems without O_TMPFILE: a short window with the wrong owner.
-fn create_exclusive(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(true)
-        .mode(LOCK_FILE_MODE)
-        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
-        .open(path)?;
-    ownership::set_owned_mode(&file, LOCK_FILE_MODE)?;
-    Ok(file)
+fn create_exclusive(at: &At<'_>) -> io::Result<File> {
+    let flags = OFlags::CREATE
+        | OFlags::EXCL
+        | OFlags::RDWR
+        | OFlags::APPEND
+        | OFlags::NOFOLLOW
+        | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(at.dir, at.name, flags, Mode::from_raw_mode(LOCK_FILE_MODE))?;
+    ownership::set_owned_mode(&fd, LOCK_FILE_MODE)?;
+    Ok(fd.into())
 }
 
 /// One non-blocking flock(2) attempt (std's `try_lock*` are flock(2) on Linux, the call PBS
@@ -426,12 +444,12 @@ fn flock_until(file: &File, mode: LockMode, deadline: Option<Instant>) -> io::Re
 }
 
 /// The double stat: is the inode we locked still the one at `path`?
-fn same_inode(file: &File, path: &Path) -> io::Result<bool> {
+fn same_inode(file: &File, at: &At<'_>) -> io::Result<bool> {
     let ours = rustix::fs::fstat(file.as_fd())?;
-    match fs::symlink_metadata(path) {
-        Ok(now) => Ok(now.ino() == ours.st_ino && now.dev() == ours.st_dev),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
+    match rustix::fs::statat(at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(now) => Ok(now.st_ino == ours.st_ino && now.st_dev == ours.st_dev),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -511,14 +529,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("lck");
         let g = lock_file(&path, LockMode::Exclusive, Duration::ZERO).unwrap();
-        assert!(same_inode(g.file(), &path).unwrap());
+        assert!(same_inode(g.file(), &At::path(&path)).unwrap());
         remove_lock_file(&path);
-        assert!(!same_inode(g.file(), &path).unwrap());
+        assert!(!same_inode(g.file(), &At::path(&path)).unwrap());
         fs::write(&path, b"").unwrap();
-        assert!(!same_inode(g.file(), &path).unwrap());
+        assert!(!same_inode(g.file(), &At::path(&path)).unwrap());
         // A fresh lock lands on the new inode, not the orphan we still hold.
         let g2 = lock_file(&path, LockMode::Exclusive, Duration::ZERO).unwrap();
-        assert!(same_inode(g2.file(), &path).unwrap());
+        assert!(same_inode(g2.file(), &At::path(&path)).unwrap());
     }
 
     #[test]

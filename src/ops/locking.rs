@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::error::MoveError;
 use super::lock::{self, LockError, LockGuard, LockMode};
+use super::lock_dir::LockDir;
 use super::lock_path::LockPaths;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
@@ -25,25 +26,31 @@ pub fn take(path: &Path, mode: LockMode, what: &str) -> Result<LockGuard, MoveEr
 }
 
 /// Exclusive locks on a batch of snapshots of one group, in order; the first conflict
-/// stops (dropping the ones taken). All live in one lock dir, checked once.
+/// stops (dropping the ones taken). They share the group's lock dir, opened once and
+/// returned for removing the lock files later.
 pub fn take_snapshot_locks(
     paths: &LockPaths,
     ns: &Namespace,
     group: &GroupId,
     times: &[SnapshotTime],
-) -> Result<Vec<LockGuard>, MoveError> {
-    let mut guards = Vec::with_capacity(times.len());
-    for (i, t) in times.iter().enumerate() {
-        let path = paths.snapshot(ns, group, t);
-        let guard = if i == 0 {
-            lock::lock_file(&path, LockMode::Exclusive, Duration::ZERO)
-        } else {
-            lock::lock_file_in_existing_dir(&path, LockMode::Exclusive, Duration::ZERO)
-        };
-        let what = || format!("snapshot {group}/{t} in namespace '{}'", ns.human());
-        guards.push(guard.map_err(|e| map_lock_error(&what(), e))?);
-    }
-    Ok(guards)
+) -> Result<(LockDir, Vec<LockGuard>), MoveError> {
+    let dir = LockDir::of(&paths.group(ns, group))
+        .map_err(|e| map_lock_error(&format!("namespace '{}'", ns.human()), e))?;
+    let guards = times
+        .iter()
+        .map(|t| {
+            dir.lock(
+                &paths.snapshot(ns, group, t),
+                LockMode::Exclusive,
+                Duration::ZERO,
+            )
+            .map_err(|e| {
+                let what = format!("snapshot {group}/{t} in namespace '{}'", ns.human());
+                map_lock_error(&what, e)
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((dir, guards))
 }
 
 /// Dry-run: would `take` succeed now? Creates nothing.

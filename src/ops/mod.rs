@@ -7,6 +7,7 @@ pub mod error;
 pub mod failpoint;
 pub mod group_mover;
 pub mod lock;
+pub mod lock_dir;
 pub mod lock_holder;
 pub mod lock_path;
 pub mod locking;
