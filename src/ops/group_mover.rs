@@ -239,12 +239,8 @@ impl GroupMove<'_> {
     /// idempotent), so these records only feed `history`; one fsync per snapshot was the
     /// whole cost of journaling.
     fn jot_lossy(&self, r: &Record) {
-        self.jot_lossy_all(std::slice::from_ref(r));
-    }
-
-    fn jot_lossy_all(&self, records: &[Record]) {
         let Some(j) = self.journal else { return };
-        if let Err(e) = j.record_all_unsynced(records) {
+        if let Err(e) = j.record_unsynced(r) {
             self.progress.warn(e.to_string());
         }
     }
@@ -442,25 +438,6 @@ impl GroupMove<'_> {
         if let Err(e) = self.record_for_gc(present) {
             return (0, Err(e));
         }
-        let (renamed, result) = self.rename_all(present, total);
-        // After the renames nothing may fail a snapshot (its copies would be discarded);
-        // `resume` reads renames from disk, the records only speed up `history`, so one
-        // unsynced write per batch does.
-        let records: Vec<Record> = present[..renamed]
-            .iter()
-            .map(|(t, _)| Record::Renamed {
-                t: t.as_str().to_string(),
-            })
-            .collect();
-        self.jot_lossy_all(&records);
-        (renamed, result)
-    }
-
-    fn rename_all(
-        &mut self,
-        present: &[(SnapshotTime, Vec<PathBuf>)],
-        total: usize,
-    ) -> (usize, Result<(), MoveError>) {
         for (k, (time, _)) in present.iter().enumerate() {
             if self.progress.cancel.is_cancelled() {
                 return (k, Err(MoveError::Cancelled));
@@ -517,6 +494,12 @@ impl GroupMove<'_> {
                 io::Error::from(e)
             ))
         })?;
+        // After the rename nothing may fail this snapshot (its copies would be discarded).
+        // Unsynced, but written now rather than per batch: a crashed move's journal then
+        // still tells `resume` and the TUI's prompt how many snapshots already moved.
+        self.jot_lossy(&Record::Renamed {
+            t: time.as_str().to_string(),
+        });
         failpoint::hit("after-rename");
         Ok(())
     }

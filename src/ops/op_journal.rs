@@ -294,20 +294,6 @@ impl OpJournal {
         self.append(r, false)
     }
 
-    /// Several records in one unsynced write.
-    pub fn record_all_unsynced(&self, records: &[Record]) -> Result<(), MoveError> {
-        let mut bytes = Vec::new();
-        for r in records {
-            serde_json::to_writer(&mut bytes, r)
-                .map_err(|e| jerr("cannot encode for", &self.path, e))?;
-            bytes.push(b'\n');
-        }
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        self.append_raw(&bytes, false)
-    }
-
     pub fn sync(&self) -> Result<(), MoveError> {
         self.file
             .sync_data()
