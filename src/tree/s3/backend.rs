@@ -23,8 +23,11 @@ use crate::tree::backend::{
 };
 use crate::tree::names::{GroupId, Namespace};
 
-/// Objects in flight during a copy unless configured otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Objects in flight during a copy unless configured otherwise. With one request per
+/// object the copy is bound by the server (SeaweedFS on 2 cores: ~300-450 CopyObject/s), and
+/// 128 in flight beat 64 in each of four back-to-back pairs on it, by 7-19 % at +0 and
+/// +20 ms added latency (s5cmd uses 256 workers).
+pub const DEFAULT_CONCURRENCY: usize = 128;
 
 /// DeleteObjects requests (up to 1,000 keys each) in flight at once.
 const DELETES_IN_FLIGHT: usize = 4;
