@@ -50,9 +50,13 @@ fi
 if [[ "${BENCH_S3_SERVERS:-s3s-fs,seaweedfs}" == *seaweedfs* ]]; then
     echo "== SeaweedFS on 127.0.0.1:$WEED_S3_PORT" >&2
     mkdir -p "$WORK/weed"
+    # -volume.max: the default of 8 volumes is used up by the 7 the master grows for the
+    # default collection plus one for the bucket; once that one is full (the 4 MiB case and
+    # its copies pass 1 GiB) no volume can grow ("Not enough data nodes found!" in the log)
+    # and PutObject answers InternalError. Volumes are not preallocated: 100 costs nothing.
     "$VENV/bin/weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$WORK/weed" \
         -master.port=$((WEED_S3_PORT + 1000)) -volume.port=$((WEED_S3_PORT - 253)) \
-        -filer.port=$((WEED_S3_PORT + 555)) -master.volumeSizeLimitMB=1024 \
+        -filer.port=$((WEED_S3_PORT + 555)) -master.volumeSizeLimitMB=1024 -volume.max=100 \
         -s3 -s3.port="$WEED_S3_PORT" >"$WORK/weed.log" 2>&1 &
     WEED_PID=$!
     for _ in $(seq 1 120); do

@@ -412,6 +412,7 @@ fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> pbs_mover::ops::re
             attempt_timeout: Duration::from_secs(1),
             ..fast_client()
         },
+        ..BackendOptions::default()
     };
     let backend = S3Backend::connect(&fx.env.target, STORE, &opts).unwrap();
     let ctx = MoveContext::with_backend(ds, &fx.store.locks, Arc::new(backend));

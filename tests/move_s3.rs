@@ -256,3 +256,92 @@ fn large_group_over_a_thousand_objects() {
     assert_eq!(snapshot_objects(&before), snapshot_objects(&s.objects()));
     assert_verify_clean(&s);
 }
+
+/// A group moved by a backend whose group listings are capped far below its size (every
+/// batch lists per snapshot prefix instead), then a group of two lock batches (more than 512
+/// snapshots) through the binary with the default cap (one paged group listing per side and
+/// batch): every object moves, byte for byte, and the sources are gone.
+#[test]
+fn groups_over_the_listing_cap_and_over_one_lock_batch_move_every_object() {
+    use std::sync::Arc;
+
+    use pbs_mover::ops::context::MoveContext;
+    use pbs_mover::ops::moves::move_group;
+    use pbs_mover::ops::plan::MoveGroupRequest;
+    use pbs_mover::ops::progress::Progress;
+    use pbs_mover::tree::s3::{BackendOptions, S3Backend};
+    use pbs_mover::tree::{GroupId, Locator, Namespace};
+
+    let s = S3Store::demo(0);
+    let times = |n: u64| -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                pbs_mover::tree::SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string()
+            })
+            .collect()
+    };
+    fn as_refs(t: &[String]) -> Vec<&str> {
+        t.iter().map(String::as_str).collect()
+    }
+    s.store
+        .add_group("", "ct/901", "root@pam", &as_refs(&times(40)));
+    s.store
+        .add_group("", "ct/902", "root@pam", &as_refs(&times(530)));
+    s.env
+        .rt
+        .block_on(upload_tree(&s.env.bucket, STORE, &s.store.base, 16))
+        .unwrap();
+    let before = s.objects();
+    assert!(before.len() > 1140, "{}", before.len());
+
+    let ds = Locator {
+        path: Some(s.store.base.clone()),
+        config_dir: Some(s.store.tmp.path().join("etc")),
+        ..Default::default()
+    }
+    .locate()
+    .unwrap();
+    // At most 2 pages of 10 keys: the 80 objects of ct/901 are far over the cap.
+    let opts = BackendOptions {
+        list_page_keys: 10,
+        group_list_pages: 2,
+        ..s3_common::fast_options()
+    };
+    let backend = S3Backend::connect(&s.env.target, STORE, &opts).unwrap();
+    let ctx = MoveContext::with_backend(ds, &s.store.locks, Arc::new(backend));
+    let req = MoveGroupRequest {
+        ns: Namespace::root(),
+        group: GroupId::parse("ct/901").unwrap(),
+        target_ns: Namespace::parse("prod").unwrap(),
+        merge: true,
+    };
+    let report = move_group(&ctx, &req, &Progress::silent()).unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert!(report.orphans.is_empty(), "{report:?}");
+
+    let out = s.run(&[
+        "move-group",
+        "--group",
+        "ct/902",
+        "--target-ns",
+        "prod",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["moved"][0]["snapshots"], 530);
+
+    let moved = s.objects();
+    assert_eq!(snapshot_objects(&before), snapshot_objects(&moved));
+    assert!(
+        !moved.keys().any(|k| k.starts_with("ct/")),
+        "sources deleted"
+    );
+    assert_eq!(
+        moved
+            .keys()
+            .filter(|k| k.starts_with("ns/prod/ct/"))
+            .count(),
+        before.keys().filter(|k| k.starts_with("ct/")).count()
+    );
+    assert_verify_clean(&s);
+}

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use pbs_mover::demo::{DemoSpec, create_demo};
 use pbs_mover::tree::backend::{ContentBackend, SnapshotRef};
-use pbs_mover::tree::s3::{AdHocS3, S3Backend, S3Error, S3Target, upload_tree};
+use pbs_mover::tree::s3::{AdHocS3, BackendOptions, S3Backend, S3Error, S3Target, upload_tree};
 use pbs_mover::tree::{GroupId, Namespace};
 use s3_common::*;
 
@@ -441,4 +441,218 @@ fn serve_demo_uploads_a_browsable_bucket() {
     assert_eq!(target.url, server.url());
     let be = S3Backend::connect(&target, "demo", &fast_options()).unwrap();
     assert!(be.check_drift(&base).unwrap().is_clean());
+}
+
+/// A backend whose group listings use pages of `page_keys` keys, at most `pages` of them.
+fn backend_with_cap(env: &S3Env, page_keys: i32, pages: usize) -> S3Backend {
+    let opts = BackendOptions {
+        list_page_keys: page_keys,
+        group_list_pages: pages,
+        ..fast_options()
+    };
+    S3Backend::connect(&env.target, STORE, &opts).unwrap()
+}
+
+/// `n` snapshots of `group` in namespace `ns`, two objects each, plus the group's owner.
+fn seed_group(env: &S3Env, ns: &str, group: &str, n: usize) -> Vec<SnapshotRef> {
+    let snaps: Vec<SnapshotRef> = (0..n)
+        .map(|i| {
+            snap(
+                ns,
+                group,
+                &format!("2025-07-14T14:{:02}:{:02}Z", i / 60, i % 60),
+            )
+        })
+        .collect();
+    for s in &snaps {
+        seed_snapshot(env, s, &[("index.json.blob", 40), ("root.pxar.didx", 90)]);
+    }
+    let gp = group_prefix(&snaps[0]);
+    env.put(&format!("{gp}owner"), b"root@pam\n");
+    snaps
+}
+
+fn group_prefix(s: &SnapshotRef) -> String {
+    let p = prefix(s);
+    let trimmed = &p[..p.len() - 1];
+    trimmed[..=trimmed.rfind('/').unwrap()].to_string()
+}
+
+fn moved_to(s: &SnapshotRef, ns: &str) -> SnapshotRef {
+    SnapshotRef {
+        ns: Namespace::parse(ns).unwrap(),
+        ..s.clone()
+    }
+}
+
+/// Every object of `src` is at `dst` with the same bytes.
+fn assert_copied(env: &S3Env, src: &SnapshotRef, dst: &SnapshotRef) {
+    let (sp, dp) = (prefix(src), prefix(dst));
+    let keys = env.keys(&sp);
+    assert!(!keys.is_empty(), "{sp}");
+    for k in &keys {
+        let copy = format!("{dp}{}", &k[sp.len()..]);
+        assert_eq!(env.get(k), env.get(&copy), "{copy}");
+    }
+    assert_eq!(env.keys(&dp).len(), keys.len(), "{dp}");
+}
+
+#[test]
+fn batch_lists_each_group_once_following_continuation_tokens() {
+    let env = S3Env::start();
+    // Pages of 3 keys: the source group (10 snapshot objects + owner) takes 4 pages.
+    let be = backend_with_cap(&env, 3, 8);
+    let snaps = seed_group(&env, "", "vm/200", 5);
+    // The batch: 4 of the 5 snapshots; the target group already holds another snapshot.
+    let pairs: Vec<_> = snaps[..4]
+        .iter()
+        .map(|s| (s.clone(), moved_to(s, "t")))
+        .collect();
+    let other = snap("t", "vm/200", "2020-01-01T00:00:00Z");
+    seed_snapshot(&env, &other, &[("index.json.blob", 10)]);
+    let lists = env.faults().lists();
+    let prepared = be.copy_snapshots(&pairs).unwrap();
+    // Source group: 4 pages; target before: 1 page (1 key); target after: 9 keys, 3 pages.
+    // One listing per snapshot prefix would have taken 4 + 4 + 4.
+    assert_eq!(env.faults().lists() - lists, 4 + 1 + 3);
+    assert_eq!(prepared.len(), 4);
+    for (p, (s, d)) in prepared.iter().zip(&pairs) {
+        assert_eq!(p.stats.objects, 2);
+        assert!(p.source_keys.iter().all(|k| k.starts_with(&prefix(s))));
+        assert_copied(&env, s, d);
+    }
+    assert!(env.keys(&prefix(&moved_to(&snaps[4], "t"))).is_empty());
+    assert!(
+        env.keys(&format!("{}owner", group_prefix(&pairs[0].1)))
+            .is_empty()
+    );
+    assert_eq!(
+        env.keys(&prefix(&other)).len(),
+        1,
+        "other snapshot untouched"
+    );
+
+    assert!(be.delete_sources(&prepared).is_empty());
+    // A snapshot missing from the group listing is listed under its own prefix before it
+    // counts as drift, and nothing of the batch is copied.
+    let gone = snap("", "vm/200", "2025-07-14T15:00:00Z");
+    let pairs = vec![
+        (snaps[4].clone(), moved_to(&snaps[4], "t")),
+        (gone.clone(), moved_to(&gone, "t")),
+    ];
+    let lists = env.faults().lists();
+    let err = be.copy_snapshots(&pairs).unwrap_err();
+    assert_eq!(err.index, 1);
+    assert!(
+        err.error.to_string().contains("no S3 objects under"),
+        "{}",
+        err.error
+    );
+    // Source group (1 page, 2 objects + owner) + the missing snapshot's own prefix +
+    // target group (3 pages of 9 keys).
+    assert_eq!(env.faults().lists() - lists, 1 + 1 + 3);
+    assert!(env.keys(&prefix(&moved_to(&snaps[4], "t"))).is_empty());
+}
+
+#[test]
+fn large_group_falls_back_to_snapshot_listings_and_remembers_it() {
+    let env = S3Env::start();
+    // At most 2 pages of 2 keys: a group of more than 4 keys is "large".
+    let be = backend_with_cap(&env, 2, 2);
+    let snaps = seed_group(&env, "", "ct/300", 6);
+    let pairs: Vec<_> = snaps
+        .iter()
+        .map(|s| (s.clone(), moved_to(s, "big")))
+        .collect();
+    let lists = env.faults().lists();
+    let prepared = be.copy_snapshots(&pairs[..3]).unwrap();
+    // Source: 2 capped pages, then 3 prefixes; target before: 1 page (empty); target
+    // after: 6 keys, 2 capped pages, then 3 prefixes.
+    assert_eq!(env.faults().lists() - lists, (2 + 3) + 1 + (2 + 3));
+    assert_eq!(prepared.len(), 3);
+    let lists = env.faults().lists();
+    let prepared2 = be.copy_snapshots(&pairs[3..]).unwrap();
+    // Both groups are known to be large now: straight to one listing per prefix.
+    assert_eq!(env.faults().lists() - lists, 3 + 3 + 3);
+    for (s, d) in &pairs {
+        assert_copied(&env, s, d);
+    }
+    assert_eq!(prepared2.iter().map(|p| p.stats.objects).sum::<u64>(), 6);
+}
+
+/// A batch of three snapshots where the server mistreats one copy of the third: the batch
+/// is refused, naming that snapshot, every copy of the batch is removed, the source stays.
+fn refused_copy(fault: impl FnOnce(&mut pbs_mover::tree::s3::Faults), want: &str) {
+    let env = S3Env::start();
+    let be = env.backend();
+    let snaps = seed_group(&env, "", "vm/400", 3);
+    let pairs: Vec<_> = snaps
+        .iter()
+        .map(|s| (s.clone(), moved_to(s, "v")))
+        .collect();
+    env.faults().update(fault);
+    let err = be.copy_snapshots(&pairs).unwrap_err();
+    let msg = err.error.to_string();
+    assert_eq!(err.index, 2, "{msg}");
+    assert!(
+        msg.contains("does not match its source") && msg.contains(want),
+        "{msg}"
+    );
+    assert!(msg.contains(&prefix(&pairs[2].1)), "{msg}");
+    assert!(env.faults().injected() >= 1);
+    assert!(
+        env.keys(&group_prefix(&pairs[0].1)).is_empty(),
+        "copies of the batch removed"
+    );
+    for s in &snaps {
+        assert_eq!(env.keys(&prefix(s)).len(), 2, "source intact");
+    }
+}
+
+#[test]
+fn copy_missing_from_the_target_listing_is_refused_and_the_batch_removed() {
+    refused_copy(
+        |f| f.lose_copy = vec!["ns/v/vm/400/2025-07-14T14:00:02Z/root".into()],
+        "not in the target listing",
+    );
+}
+
+#[test]
+fn copy_listed_with_the_wrong_size_is_refused_and_the_batch_removed() {
+    refused_copy(
+        |f| f.truncate_copy = vec!["ns/v/vm/400/2025-07-14T14:00:02Z/index".into()],
+        "listed with size 39 instead of 40",
+    );
+}
+
+#[test]
+fn copy_answered_with_a_wrong_etag_is_refused_and_the_batch_removed() {
+    refused_copy(
+        |f| f.wrong_copy_etag = vec!["ns/v/vm/400/2025-07-14T14:00:02Z/index".into()],
+        "answered with ETag",
+    );
+}
+
+#[test]
+fn batch_with_a_foreign_object_in_a_target_snapshot_is_refused() {
+    let env = S3Env::start();
+    let be = env.backend();
+    let snaps = seed_group(&env, "", "vm/500", 3);
+    let pairs: Vec<_> = snaps
+        .iter()
+        .map(|s| (s.clone(), moved_to(s, "w")))
+        .collect();
+    let foreign = format!("{}unrelated.blob", prefix(&pairs[1].1));
+    env.put(&foreign, b"keep me");
+    let lists = env.faults().lists();
+    let err = be.copy_snapshots(&pairs).unwrap_err();
+    assert_eq!(
+        env.faults().lists() - lists,
+        2,
+        "one group listing per side"
+    );
+    assert_eq!(err.index, 1);
+    assert!(err.error.to_string().contains("refusing"), "{}", err.error);
+    assert_eq!(env.get(&foreign), b"keep me");
+    assert_eq!(env.keys(&group_prefix(&pairs[0].1)), vec![foreign]);
 }

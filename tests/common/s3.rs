@@ -42,6 +42,7 @@ pub fn fast_options() -> BackendOptions {
     BackendOptions {
         concurrency: 32,
         client: fast_client(),
+        ..BackendOptions::default()
     }
 }
 

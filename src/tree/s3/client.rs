@@ -156,14 +156,40 @@ impl Bucket {
 
     /// Every object under `prefix`, following continuation tokens.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, S3Error> {
+        let all = self.list_pages(prefix, None, usize::MAX).await?;
+        // Invariant: with no page limit the listing always runs to its end.
+        Ok(all.unwrap_or_default())
+    }
+
+    /// Every object under `prefix` in pages of up to `page_keys` keys, following
+    /// continuation tokens (never StartAfter: SeaweedFS skips a whole "directory" named by
+    /// StartAfter), or `None` when the listing needs more than `max_pages` pages: the
+    /// caller then lists some narrower way instead of paying for a huge listing.
+    pub async fn list_capped(
+        &self,
+        prefix: &str,
+        page_keys: i32,
+        max_pages: usize,
+    ) -> Result<Option<Vec<ObjectInfo>>, S3Error> {
+        self.list_pages(prefix, Some(page_keys), max_pages.max(1))
+            .await
+    }
+
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        page_keys: Option<i32>,
+        max_pages: usize,
+    ) -> Result<Option<Vec<ObjectInfo>>, S3Error> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for _ in 0..max_pages {
             let page = self
                 .client
                 .list_objects_v2()
                 .bucket(&self.name)
                 .prefix(prefix)
+                .set_max_keys(page_keys)
                 .set_continuation_token(token.take())
                 .send()
                 .await
@@ -178,9 +204,10 @@ impl Bucket {
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => return Ok(out),
+                _ => return Ok(Some(out)),
             }
         }
+        Ok(None)
     }
 
     /// Size and ETag of one object.
@@ -201,9 +228,18 @@ impl Bucket {
     }
 
     /// Server-side copy; `if_match` makes it fail if the source changed since it was read.
-    pub async fn copy(&self, src: &str, dst: &str, if_match: Option<&str>) -> Result<(), S3Error> {
+    /// Returns the ETag of the CopyObjectResult, when the server sent one. A 200 answer
+    /// whose body is an S3 error (S3 may fail a copy after sending the status) comes back
+    /// as an error: the SDK checks CopyObject bodies for it.
+    pub async fn copy(
+        &self,
+        src: &str,
+        dst: &str,
+        if_match: Option<&str>,
+    ) -> Result<Option<String>, S3Error> {
         let source = format!("{}/{}", self.name, utf8_percent_encode(src, COPY_SOURCE));
-        self.client
+        let out = self
+            .client
             .copy_object()
             .bucket(&self.name)
             .copy_source(source)
@@ -211,8 +247,11 @@ impl Bucket {
             .key(dst)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| self.fail("CopyObject", dst, &e))
+            .map_err(|e| self.fail("CopyObject", dst, &e))?;
+        Ok(out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .map(str::to_string))
     }
 
     /// Uploads `data`; with `no_replace` an existing object is kept and that is not an error.

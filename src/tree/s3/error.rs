@@ -28,7 +28,8 @@ pub enum S3Error {
         code: String,
         message: String,
     },
-    /// A copy that the server reported as done but whose HEAD does not match the source.
+    /// A copy that the server reported as done but that does not match its source: the ETag
+    /// the copy answered, or the target listing (missing, size, ETag) or HEAD after it.
     #[error("S3 copy of '{key}' does not match its source: {detail}")]
     VerifyFailed { key: String, detail: String },
     #[error(

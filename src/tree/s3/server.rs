@@ -52,6 +52,14 @@ pub struct Faults {
     pub reset_copy: Vec<String>,
     /// The same for DeleteObjects requests containing such a key.
     pub reset_delete: Vec<String>,
+    /// CopyObject to a target key containing one of these answers success, but the copy is
+    /// gone right away (a write the server acknowledged and lost).
+    pub lose_copy: Vec<String>,
+    /// CopyObject to a target key containing one of these answers success, but the stored
+    /// copy is one byte shorter than its source (a torn write).
+    pub truncate_copy: Vec<String>,
+    /// CopyObject to a target key containing one of these answers with a wrong ETag.
+    pub wrong_copy_etag: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +68,7 @@ pub struct FaultPlan {
     /// Wakes every connection task, which then drops its connection.
     kill: tokio::sync::Notify,
     requests: AtomicU64,
+    lists: AtomicU64,
     injected: AtomicU64,
 }
 
@@ -75,6 +84,11 @@ impl FaultPlan {
     /// Requests seen (injected failures included).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// ListObjectsV2 requests seen (pages, not listings).
+    pub fn lists(&self) -> u64 {
+        self.lists.load(Ordering::Relaxed)
     }
 
     /// Failures injected so far.
@@ -152,6 +166,8 @@ impl FaultPlan {
 /// the `S3` trait answers NotImplemented for anything left out.
 struct FaultyFs {
     inner: s3s_fs::FileSystem,
+    /// s3s-fs keeps object `key` of bucket `b` in the file `<root>/<b>/<key>`.
+    root: PathBuf,
     plan: Arc<FaultPlan>,
 }
 
@@ -197,6 +213,7 @@ impl S3 for FaultyFs {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.plan.lists.fetch_add(1, Ordering::Relaxed);
         self.plan.before().await?;
         self.inner.list_objects_v2(req).await
     }
@@ -237,13 +254,44 @@ impl S3 for FaultyFs {
         self.plan
             .disrupt(false, &[&req.input.key, &source_key])
             .await;
-        let fail = self.plan.snapshot().fail_copy;
-        if matches_any(&req.input.key, &fail) || matches_any(&source_key, &fail) {
+        let faults = self.plan.snapshot();
+        let fail = &faults.fail_copy;
+        if matches_any(&req.input.key, fail) || matches_any(&source_key, fail) {
             return Err(self
                 .plan
                 .injected_error(s3_error!(InternalError, "injected CopyObject failure")));
         }
-        self.inner.copy_object(req).await
+        let file = self.root.join(&req.input.bucket).join(&req.input.key);
+        let key = req.input.key.clone();
+        let mut resp = self.inner.copy_object(req).await?;
+        if matches_any(&key, &faults.lose_copy) {
+            self.plan.injected.fetch_add(1, Ordering::Relaxed);
+            tokio::fs::remove_file(&file)
+                .await
+                .map_err(|e| s3_error!(InternalError, "lose_copy fault: {e}"))?;
+        }
+        if matches_any(&key, &faults.truncate_copy) {
+            self.plan.injected.fetch_add(1, Ordering::Relaxed);
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .map_err(|e| s3_error!(InternalError, "truncate_copy fault: {e}"))?;
+            let len = f
+                .metadata()
+                .map_err(|e| s3_error!(InternalError, "truncate_copy fault: {e}"))?
+                .len();
+            f.set_len(len.saturating_sub(1))
+                .map_err(|e| s3_error!(InternalError, "truncate_copy fault: {e}"))?;
+        }
+        if matches_any(&key, &faults.wrong_copy_etag)
+            && let Some(r) = resp.output.copy_object_result.as_mut()
+        {
+            self.plan.injected.fetch_add(1, Ordering::Relaxed);
+            r.e_tag = Some(s3s::dto::ETag::Strong(
+                "0badc0de0badc0de0badc0de0badc0de".into(),
+            ));
+        }
+        Ok(resp)
     }
 
     async fn delete_object(
@@ -358,6 +406,7 @@ impl EmbeddedS3 {
         let plan = Arc::new(FaultPlan::default());
         let mut builder = s3s::service::S3ServiceBuilder::new(FaultyFs {
             inner: fs,
+            root: opts.root.clone(),
             plan: plan.clone(),
         });
         builder.set_auth(s3s::auth::SimpleAuth::from_single(
