@@ -10,8 +10,12 @@
 
 use std::fs::{self, Metadata};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{Dir, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 use super::error::MoveError;
 use super::ownership::backup_ids;
@@ -256,17 +260,17 @@ pub fn check_group_tree(
     if lstat_no_symlink(&dir)?.is_none() {
         return Ok(());
     }
-    // d_type from the listing instead of one lstat per entry: this runs for every file of
-    // the group, so it dominated large moves.
+    // d_type from the listing instead of one lstat per entry, and snapshot dirs opened
+    // relative to the group dir: this runs for every file of the group, so it dominated
+    // large moves.
+    let group_fd = open_dir(&dir, OFlags::PATH)?;
     for (path, kind) in list(&dir)? {
         if kind.is_symlink() {
             return Err(symlink_refusal(&path));
         }
         if kind.is_dir() {
-            if depth == TreeDepth::Snapshots
-                && let Some((inner, _)) = list(&path)?.into_iter().find(|(_, k)| k.is_symlink())
-            {
-                return Err(symlink_refusal(&inner));
+            if depth == TreeDepth::Snapshots {
+                refuse_symlink_in(&group_fd, &path)?;
             }
         } else if is_snapshot_name(&path) {
             // Skipped by listings, so the move would "finish" and leave the group behind.
@@ -274,6 +278,39 @@ pub fn check_group_tree(
                 "{} is named like a snapshot but is not a directory; move it out of the way first",
                 path.display()
             )));
+        }
+    }
+    Ok(())
+}
+
+fn open_dir(dir: &Path, extra: OFlags) -> Result<OwnedFd, MoveError> {
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | extra;
+    rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| dir_error(dir, e))
+}
+
+fn dir_error(dir: &Path, e: Errno) -> MoveError {
+    match e {
+        Errno::LOOP | Errno::NOTDIR => symlink_refusal(dir),
+        e => MoveError::refused(format!(
+            "cannot read {}: {}",
+            dir.display(),
+            io::Error::from(e)
+        )),
+    }
+}
+
+/// Refuses the snapshot dir `path` (an entry of the group dir `group_fd`) if it holds a
+/// symlink, or has become one since the group dir was listed.
+fn refuse_symlink_in(group_fd: &OwnedFd, path: &Path) -> Result<(), MoveError> {
+    let name = path.file_name().unwrap_or(path.as_os_str());
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd =
+        rustix::fs::openat(group_fd, name, flags, Mode::empty()).map_err(|e| dir_error(path, e))?;
+    for entry in Dir::new(fd).map_err(|e| dir_error(path, e))? {
+        let entry = entry.map_err(|e| dir_error(path, e))?;
+        if entry.file_type() == FileType::Symlink {
+            let name = entry.file_name().to_string_lossy();
+            return Err(symlink_refusal(&path.join(&*name)));
         }
     }
     Ok(())
