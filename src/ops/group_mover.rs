@@ -11,13 +11,13 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+
 use super::checks::{check_merge, check_move_group};
 use super::context::MoveContext;
 use super::error::{MoveError, io_failed};
 use super::failpoint;
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
-use rustix::io::Errno;
-
 use super::lock::{LockGuard, LockMode, remove_lock_file};
 use super::lock_dir::LockDir;
 use super::locking::{take, take_snapshot_locks};
@@ -26,7 +26,7 @@ use super::op_journal::{OpJournal, Record};
 use super::ownership::{chown_backup, create_dir_all_owned};
 use super::progress::{Progress, ProgressEvent};
 use super::report::{FailReason, OrphanEntry};
-use super::security::{TreeDepth, symlink_refusal};
+use super::security::{TreeDepth, entry_type, symlink_refusal};
 use crate::tree::backend::{PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -624,7 +624,8 @@ fn index_paths(
     for entry in Dir::new(fd).map_err(list_err)? {
         let entry = entry.map_err(list_err)?;
         let name = entry.file_name().to_string_lossy();
-        if entry.file_type() == FileType::Symlink {
+        let kind = entry_type(group_dir, time.as_str().as_ref(), &entry).map_err(list_err)?;
+        if kind == FileType::Symlink {
             return Err(symlink_refusal(&src.join(&*name)));
         }
         if is_index_name(&name) {

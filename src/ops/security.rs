@@ -8,13 +8,15 @@
 //!   renaming a symlinked snapshot would move a pointer, not the backup, and reading
 //!   through one could leave the datastore.
 
+use std::ffi::OsStr;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{Dir, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, Dir, DirEntry, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::error::MoveError;
@@ -308,12 +310,31 @@ fn refuse_symlink_in(group_fd: &OwnedFd, path: &Path) -> Result<(), MoveError> {
         rustix::fs::openat(group_fd, name, flags, Mode::empty()).map_err(|e| dir_error(path, e))?;
     for entry in Dir::new(fd).map_err(|e| dir_error(path, e))? {
         let entry = entry.map_err(|e| dir_error(path, e))?;
-        if entry.file_type() == FileType::Symlink {
+        let kind = entry_type(group_fd, name, &entry).map_err(|e| dir_error(path, e))?;
+        if kind == FileType::Symlink {
             let name = entry.file_name().to_string_lossy();
             return Err(symlink_refusal(&path.join(&*name)));
         }
     }
     Ok(())
+}
+
+/// The type of an entry of the snapshot dir `snapshot` (a name in `group_fd`): d_type, or
+/// an lstat where the filesystem reports none (DT_UNKNOWN, e.g. XFS without ftype), so a
+/// symlink is never missed.
+pub(crate) fn entry_type(
+    group_fd: &OwnedFd,
+    snapshot: &OsStr,
+    entry: &DirEntry,
+) -> Result<FileType, Errno> {
+    match entry.file_type() {
+        FileType::Unknown => {
+            let rel = Path::new(snapshot).join(OsStr::from_bytes(entry.file_name().to_bytes()));
+            let st = rustix::fs::statat(group_fd, &rel, AtFlags::SYMLINK_NOFOLLOW)?;
+            Ok(FileType::from_raw_mode(st.st_mode))
+        }
+        kind => Ok(kind),
+    }
 }
 
 fn is_snapshot_name(path: &Path) -> bool {
