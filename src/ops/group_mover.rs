@@ -11,7 +11,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::checks::{check_merge, check_move_group};
@@ -26,7 +26,7 @@ use super::op_journal::{OpJournal, Record};
 use super::ownership::{chown_backup, create_dir_all_owned};
 use super::progress::{Progress, ProgressEvent};
 use super::report::{FailReason, OrphanEntry};
-use super::security::{TreeDepth, entry_type, symlink_refusal};
+use super::security::{TreeDepth, snapshot_entries};
 use crate::tree::backend::{PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -613,25 +613,15 @@ fn index_paths(
     dst: &Path,
 ) -> Result<Option<Vec<PathBuf>>, MoveError> {
     let list_err = |e: Errno| io_failed("failed to list source snapshot dir", src, e.into());
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(group_dir, time.as_str(), flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP | Errno::NOTDIR) => return Err(symlink_refusal(src)),
-        Err(e) => return Err(list_err(e)),
+    let Some(names) = snapshot_entries(group_dir, time.as_str().as_ref(), src, list_err)? else {
+        return Ok(None);
     };
-    let mut out = Vec::new();
-    for entry in Dir::new(fd).map_err(list_err)? {
-        let entry = entry.map_err(list_err)?;
-        let name = entry.file_name().to_string_lossy();
-        let kind = entry_type(group_dir, time.as_str().as_ref(), &entry).map_err(list_err)?;
-        if kind == FileType::Symlink {
-            return Err(symlink_refusal(&src.join(&*name)));
-        }
-        if is_index_name(&name) {
-            out.push(dst.join(&*name));
-        }
-    }
+    let mut out: Vec<PathBuf> = names
+        .iter()
+        .map(|n| n.to_string_lossy())
+        .filter(|n| is_index_name(n))
+        .map(|n| dst.join(&*n))
+        .collect();
     out.sort();
     Ok(Some(out))
 }

@@ -8,7 +8,7 @@
 //!   renaming a symlinked snapshot would move a pointer, not the backup, and reading
 //!   through one could leave the datastore.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -305,28 +305,46 @@ fn dir_error(dir: &Path, e: Errno) -> MoveError {
 /// symlink, or has become one since the group dir was listed.
 fn refuse_symlink_in(group_fd: &OwnedFd, path: &Path) -> Result<(), MoveError> {
     let name = path.file_name().unwrap_or(path.as_os_str());
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd =
-        rustix::fs::openat(group_fd, name, flags, Mode::empty()).map_err(|e| dir_error(path, e))?;
-    for entry in Dir::new(fd).map_err(|e| dir_error(path, e))? {
-        let entry = entry.map_err(|e| dir_error(path, e))?;
-        let kind = entry_type(group_fd, name, &entry).map_err(|e| dir_error(path, e))?;
-        if kind == FileType::Symlink {
-            let name = entry.file_name().to_string_lossy();
-            return Err(symlink_refusal(&path.join(&*name)));
-        }
+    let on_err = |e| dir_error(path, e);
+    match snapshot_entries(group_fd, name, path, on_err)? {
+        Some(_) => Ok(()),
+        None => Err(on_err(Errno::NOENT)),
     }
-    Ok(())
+}
+
+/// The entry names of the snapshot dir `name` in `group_fd` (`path` names it in errors),
+/// never through a symlink: the dir being one, or holding one, is refused. `Ok(None)` when
+/// the dir is gone; other errors go through `on_err`. The pre-flight and the index read
+/// under the snapshot lock both read snapshot dirs this way.
+pub(crate) fn snapshot_entries(
+    group_fd: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    on_err: impl Fn(Errno) -> MoveError,
+) -> Result<Option<Vec<OsString>>, MoveError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(group_fd, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::LOOP | Errno::NOTDIR) => return Err(symlink_refusal(path)),
+        Err(e) => return Err(on_err(e)),
+    };
+    let mut names = Vec::new();
+    for entry in Dir::new(fd).map_err(&on_err)? {
+        let entry = entry.map_err(&on_err)?;
+        let entry_name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if entry_type(group_fd, name, &entry).map_err(&on_err)? == FileType::Symlink {
+            return Err(symlink_refusal(&path.join(entry_name)));
+        }
+        names.push(entry_name.to_os_string());
+    }
+    Ok(Some(names))
 }
 
 /// The type of an entry of the snapshot dir `snapshot` (a name in `group_fd`): d_type, or
 /// an lstat where the filesystem reports none (DT_UNKNOWN, e.g. XFS without ftype), so a
 /// symlink is never missed.
-pub(crate) fn entry_type(
-    group_fd: &OwnedFd,
-    snapshot: &OsStr,
-    entry: &DirEntry,
-) -> Result<FileType, Errno> {
+fn entry_type(group_fd: &OwnedFd, snapshot: &OsStr, entry: &DirEntry) -> Result<FileType, Errno> {
     match entry.file_type() {
         FileType::Unknown => {
             let rel = Path::new(snapshot).join(OsStr::from_bytes(entry.file_name().to_bytes()));
