@@ -68,6 +68,25 @@ fn ns_store() -> Store {
     s
 }
 
+/// Groups owned by user `backup`, as PBS writes them: each moves with one rename of its dir.
+fn group_store_as_pbs() -> Store {
+    let s = group_store();
+    s.own_groups_as_pbs();
+    s
+}
+
+fn ns_store_as_pbs() -> Store {
+    let s = ns_store();
+    s.own_groups_as_pbs();
+    s
+}
+
+fn big_store_as_pbs() -> Store {
+    let s = big_store();
+    s.own_groups_as_pbs();
+    s
+}
+
 fn big_store() -> Store {
     let s = Store::empty(&["", "src", "src/x"]);
     for (ns, g) in [("src", "vm/1"), ("src", "vm/2"), ("src/x", "ct/3")] {
@@ -101,6 +120,16 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "move-ns",
         build: ns_store,
+        args: &["move-ns", "--ns", "src", "--target-ns", "other/moved"],
+    },
+    Scenario {
+        name: "move-group, whole-group rename",
+        build: group_store_as_pbs,
+        args: &["move-group", "--group", "vm/100", "--target-ns", "a"],
+    },
+    Scenario {
+        name: "move-ns, whole-group renames",
+        build: ns_store_as_pbs,
         args: &["move-ns", "--ns", "src", "--target-ns", "other/moved"],
     },
     // Cut mid-group, the group is split between source and the target group this move
@@ -304,6 +333,16 @@ fn random_sigkill_then_resume_equals_a_clean_run() {
         args: &["move-ns", "--ns", "src", "--target-ns", "dst"],
     };
     random_sigkills(&sc, 0x5eed_cafe_f00d, 20);
+}
+
+#[test]
+fn random_sigkill_of_whole_group_renames_then_resume_equals_a_clean_run() {
+    let sc = Scenario {
+        name: "move-ns, whole-group renames (450 snapshots)",
+        build: big_store_as_pbs,
+        args: &["move-ns", "--ns", "src", "--target-ns", "dst"],
+    };
+    random_sigkills(&sc, 0x00d1_7e55_b0a7, 12);
 }
 
 /// Killed mid-group, a `--no-merge` move leaves a group split between source and the target

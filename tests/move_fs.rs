@@ -706,3 +706,134 @@ fn progress_events_and_cancellation_leave_a_consistent_split() {
     assert!(report.is_complete());
     assert_eq!(snapshot_dirs(&store, "b", "vm/7"), times);
 }
+
+// ----- groups that move with one rename of their dir -----
+
+fn inode(p: &std::path::Path) -> u64 {
+    std::fs::symlink_metadata(p).unwrap().ino()
+}
+
+fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value {
+    let out = store
+        .cmd()
+        .envs(env.iter().copied())
+        .args([
+            "move-group",
+            "--group",
+            "vm/100",
+            "--target-ns",
+            "prod",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    json(&out)
+}
+
+#[test]
+fn a_group_as_pbs_creates_it_moves_whole_with_one_rename() {
+    let store = Store::demo(40);
+    std::fs::write(store.group_dir("", "vm/100").join("notes"), "n\n").unwrap();
+    store.own_groups_as_pbs();
+    let src = store.group_dir("", "vm/100");
+    let (dir_ino, owner_ino) = (inode(&src), inode(&src.join("owner")));
+    let times = snapshot_dirs(&store, "", "vm/100");
+    let before = store.snapshot();
+
+    let j = move_vm100_to_prod(&store, &[]);
+    assert_eq!(j["moved"][0]["snapshots"], times.len());
+    assert_eq!(before.snapshot_files(), store.snapshot().snapshot_files());
+    let dst = store.group_dir("prod", "vm/100");
+    // The very same dir and owner file: one rename, no new owner, nothing freed.
+    assert_eq!(inode(&dst), dir_ino);
+    assert_eq!(inode(&dst.join("owner")), owner_ino);
+    assert_eq!(std::fs::read_to_string(dst.join("notes")).unwrap(), "n\n");
+    assert_eq!(snapshot_dirs(&store, "prod", "vm/100"), times);
+    assert!(!src.exists());
+
+    // PBS's side effects as for a snapshot-by-snapshot move.
+    let lp = lock_paths(&store);
+    assert!(!lp.group(&Namespace::root(), &gid("vm/100")).exists());
+    assert!(lp.group(&ns("prod"), &gid("vm/100")).exists());
+    for t in &times {
+        let t = SnapshotTime::parse(t).unwrap();
+        assert!(!lp.snapshot(&Namespace::root(), &gid("vm/100"), &t).exists());
+    }
+    let journal = std::fs::read_to_string(store.store_locks().join("move-journal")).unwrap();
+    let base = store.base.canonicalize().unwrap();
+    let mut expected: Vec<String> = times
+        .iter()
+        .flat_map(|t| std::fs::read_dir(base.join("ns/prod/vm/100").join(t)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "fidx" || x == "didx"))
+        .map(|p| p.display().to_string())
+        .collect();
+    expected.sort();
+    let mut lines: Vec<&str> = journal.lines().collect();
+    lines.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        lines, expected,
+        "every index recorded for GC before the rename"
+    );
+}
+
+#[test]
+fn groups_unlike_what_pbs_creates_move_snapshot_by_snapshot() {
+    // Off switch: the same group, a new dir at the target.
+    let store = Store::demo(40);
+    store.own_groups_as_pbs();
+    let ino = inode(&store.group_dir("", "vm/100"));
+    move_vm100_to_prod(&store, &[("PBS_MOVER_NO_GROUP_RENAME", "1")]);
+    assert_ne!(inode(&store.group_dir("prod", "vm/100")), ino);
+
+    // Something besides snapshots, owner and notes: it stays behind with the source group.
+    let store = Store::demo(40);
+    store.own_groups_as_pbs();
+    let src = store.group_dir("", "vm/100");
+    std::fs::write(src.join("stray.txt"), "x").unwrap();
+    let ino = inode(&src);
+    let j = move_vm100_to_prod(&store, &[]);
+    assert_ne!(inode(&store.group_dir("prod", "vm/100")), ino);
+    assert!(src.join("stray.txt").is_file());
+    let warnings = j["warnings"].to_string();
+    assert!(warnings.contains("stray.txt"), "{warnings}");
+
+    // Owned by root where PBS would own it: the target gets PBS's own dir and owner file.
+    let Some((uid, gid_)) = backup_ids() else {
+        return;
+    };
+    let store = Store::demo(40);
+    let ino = inode(&store.group_dir("", "vm/100"));
+    move_vm100_to_prod(&store, &[]);
+    let dst = store.group_dir("prod", "vm/100");
+    assert_ne!(inode(&dst), ino);
+    for p in [dst.clone(), dst.join("owner")] {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid_), "{}", p.display());
+    }
+}
+
+#[test]
+fn a_whole_group_move_blocked_by_a_snapshot_lock_changes_nothing() {
+    let store = Store::demo(40);
+    store.own_groups_as_pbs();
+    let times = snapshot_dirs(&store, "", "vm/100");
+    let t = SnapshotTime::parse(&times[times.len() / 2]).unwrap();
+    let _held = HeldLock::flock(
+        &lock_paths(&store).snapshot(&Namespace::root(), &gid("vm/100"), &t),
+        true,
+    );
+    std::fs::create_dir(store.base.join("ns/empty")).unwrap();
+    let before = store.snapshot();
+    let out = store.run(&["move-group", "--group", "vm/100", "--target-ns", "empty"]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("snapshot vm/100/{t}")),
+        "{}",
+        stderr(&out)
+    );
+    // Not even the type dir (`vm/`) it made for the target is left.
+    assert_eq!(before, store.snapshot());
+}

@@ -276,7 +276,7 @@ fn undo_of_an_unfinished_move_asks_for_resume_first() {
     let fx = Fx::new();
     fx.s.cut_at(
         &fx.state(),
-        "after-rename:2",
+        "after-rename:1",
         &["move-group", "--group", "vm/100", "--target-ns", "archive"],
     );
     let id = fx.ids()[0].clone();

@@ -31,6 +31,10 @@ use crate::tree::backend::{PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
+mod whole_group;
+
+pub use whole_group::GROUP_RENAME_OFF_ENV;
+
 /// PBS's bound on snapshot locks held at once (file descriptors).
 pub const MAX_SNAPSHOT_LOCKS: usize = 512;
 
@@ -99,16 +103,18 @@ struct GroupDirs {
 
 impl GroupDirs {
     fn open(src: &Path, dst: &Path) -> Result<Self, MoveError> {
-        let open = |p: &Path| {
-            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            rustix::fs::open(p, flags, Mode::empty())
-                .map_err(|e| io_failed("cannot open group dir", p, e.into()))
-        };
         Ok(Self {
-            src: open(src)?,
-            dst: open(dst)?,
+            src: open_dir_path(src)?,
+            dst: open_dir_path(dst)?,
         })
     }
+}
+
+/// An `O_PATH` fd of the dir `p`, which must not be a symlink.
+fn open_dir_path(p: &Path) -> Result<OwnedFd, MoveError> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::open(p, flags, Mode::empty())
+        .map_err(|e| io_failed("cannot open group dir", p, e.into()))
 }
 
 #[derive(Debug, Default)]
@@ -187,14 +193,18 @@ impl GroupMove<'_> {
             .read_owner(self.ns, self.group)?
             .ok_or_else(|| super::checks::no_owner(self.ns, self.group))?;
         let times = ds.list_snapshot_times(self.ns, self.group)?;
+        let target_existed = ds.group_exists(self.target_ns, self.group)?;
         // Before the target group exists: `resume` must know whether this move created it.
         self.jot(&Record::Group {
             ns: self.ns.to_string(),
             group: self.group.to_string(),
             target_ns: self.target_ns.to_string(),
-            target_existed: ds.group_exists(self.target_ns, self.group)?,
+            target_existed,
             snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
         })?;
+        if !target_existed && let Some(src_type_dir) = self.whole_group_source(&times)? {
+            return self.move_whole_group(source_guard, src_type_dir, &times);
+        }
         let (created, _target_guard) = self.create_locked_target(&owner)?;
         failpoint::hit("after-owner");
         self.dirs = Some(GroupDirs::open(
@@ -211,13 +221,7 @@ impl GroupMove<'_> {
             }
             check_merge(ds, self.ns, self.target_ns, self.group, &owner, &times)?;
         }
-        self.progress.emit(ProgressEvent::GroupStarted {
-            ns: self.ns.clone(),
-            group: self.group.clone(),
-            target_ns: self.target_ns.clone(),
-            snapshots: times.len(),
-            merge: !created,
-        });
+        self.group_started(times.len(), !created);
         for batch in times.chunks(MAX_SNAPSHOT_LOCKS) {
             self.move_batch(batch, times.len())?;
         }
@@ -226,6 +230,16 @@ impl GroupMove<'_> {
         self.destroy_source(source_guard)?;
         failpoint::hit("after-destroy");
         Ok(())
+    }
+
+    fn group_started(&self, snapshots: usize, merge: bool) {
+        self.progress.emit(ProgressEvent::GroupStarted {
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            target_ns: self.target_ns.clone(),
+            snapshots,
+            merge,
+        });
     }
 
     fn jot(&self, r: &Record) -> Result<(), MoveError> {
@@ -293,16 +307,7 @@ impl GroupMove<'_> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
             Err(e) => return Err(io_failed("unable to create backup group", &dir, e)),
         };
-        let guard = take(
-            &self.ctx.locks.group(self.target_ns, self.group),
-            LockMode::Exclusive,
-            &format!(
-                "target group {} in namespace '{}'",
-                self.group,
-                self.target_ns.human()
-            ),
-        );
-        let guard = match guard {
+        let guard = match self.lock_target() {
             Ok(g) => g,
             Err(e) => {
                 if created {
@@ -318,19 +323,30 @@ impl GroupMove<'_> {
         Ok((created, guard))
     }
 
+    fn lock_target(&self) -> Result<LockGuard, MoveError> {
+        take(
+            &self.ctx.locks.group(self.target_ns, self.group),
+            LockMode::Exclusive,
+            &format!(
+                "target group {} in namespace '{}'",
+                self.group,
+                self.target_ns.human()
+            ),
+        )
+    }
+
     /// Removes a target group (and type dir) this move created, so a failure before the
     /// first snapshot moved leaves the datastore exactly as it was.
     fn undo_target(&mut self) {
-        if !self.created.group {
-            return;
-        }
         let dir = self.ctx.ds.group_path(self.target_ns, self.group);
-        let _ = fs::remove_file(dir.join(OWNER_FILE));
-        if fs::remove_dir(&dir).is_ok() {
-            let orphans = self.ctx.backend.remove_group(self.target_ns, self.group);
-            self.outcome
-                .orphans
-                .extend(orphans.into_iter().map(Into::into));
+        if self.created.group {
+            let _ = fs::remove_file(dir.join(OWNER_FILE));
+            if fs::remove_dir(&dir).is_ok() {
+                let orphans = self.ctx.backend.remove_group(self.target_ns, self.group);
+                self.outcome
+                    .orphans
+                    .extend(orphans.into_iter().map(Into::into));
+            }
         }
         if self.created.type_dir
             && let Some(type_dir) = dir.parent()
@@ -365,7 +381,7 @@ impl GroupMove<'_> {
     fn move_batch(&mut self, batch: &[SnapshotTime], total: usize) -> Result<(), MoveError> {
         let (lock_dir, guards) = take_snapshot_locks(&self.ctx.locks, self.ns, self.group, batch)?;
         // Read under the locks: the index list must be the one that gets renamed.
-        let present = self.present_snapshots(batch)?;
+        let present = self.present_snapshots(&self.group_dirs()?.src, batch)?;
         let times: Vec<SnapshotTime> = present.iter().map(|(t, _)| t.clone()).collect();
         let mut prepared = self.copy_batch(&times)?;
         if let Err(e) = self.jot_copies(&times, &prepared) {
@@ -385,15 +401,15 @@ impl GroupMove<'_> {
     /// the listing), each with the post-rename paths of its index files.
     fn present_snapshots(
         &self,
+        src_group: &OwnedFd,
         batch: &[SnapshotTime],
     ) -> Result<Vec<(SnapshotTime, Vec<PathBuf>)>, MoveError> {
         let ds = &self.ctx.ds;
-        let dirs = self.group_dirs()?;
         let mut present = Vec::with_capacity(batch.len());
         for time in batch {
             let src = ds.snapshot_path(self.ns, self.group, time);
             let dst = ds.snapshot_path(self.target_ns, self.group, time);
-            if let Some(indices) = index_paths(&dirs.src, time, &src, &dst)? {
+            if let Some(indices) = index_paths(src_group, time, &src, &dst)? {
                 present.push((time.clone(), indices));
             }
         }
@@ -451,16 +467,20 @@ impl GroupMove<'_> {
             if let Err(e) = recorded.and_then(|()| self.rename_snapshot(time)) {
                 return (k, Err(e));
             }
-            self.outcome.snapshots += 1;
-            self.progress.emit(ProgressEvent::SnapshotMoved {
-                ns: self.ns.clone(),
-                group: self.group.clone(),
-                time: time.clone(),
-                done: self.outcome.snapshots,
-                total,
-            });
+            self.snapshot_moved(time, total);
         }
         (present.len(), Ok(()))
+    }
+
+    fn snapshot_moved(&mut self, time: &SnapshotTime, total: usize) {
+        self.outcome.snapshots += 1;
+        self.progress.emit(ProgressEvent::SnapshotMoved {
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            time: time.clone(),
+            done: self.outcome.snapshots,
+            total,
+        });
     }
 
     /// PBS's write-ahead rule, batched: every post-rename index path is in the move journal
@@ -523,9 +543,14 @@ impl GroupMove<'_> {
                 });
                 failpoint::hit("after-delete");
             }
-            lock_dir.remove(&self.ctx.locks.manifest(self.ns, self.group, time));
-            lock_dir.remove(&self.ctx.locks.snapshot(self.ns, self.group, time));
+            self.drop_source_locks(lock_dir, time);
         }
+    }
+
+    /// A moved snapshot's stale source lock files.
+    fn drop_source_locks(&self, lock_dir: &LockDir, time: &SnapshotTime) {
+        lock_dir.remove(&self.ctx.locks.manifest(self.ns, self.group, time));
+        lock_dir.remove(&self.ctx.locks.snapshot(self.ns, self.group, time));
     }
 
     /// `move_notes_to`: the target keeps its own notes; otherwise the source's move over.
@@ -588,6 +613,13 @@ impl GroupMove<'_> {
             }
         }
         fs::remove_dir(&dir).map_err(|e| io_failed("cannot remove group dir", &dir, e))?;
+        self.source_gone(guard);
+        Ok(())
+    }
+
+    /// The source group dir is gone: its bucket objects (S3) and, consuming the lock, its
+    /// lock file.
+    fn source_gone(&mut self, guard: LockGuard) {
         let orphans = self.ctx.backend.remove_group(self.ns, self.group);
         self.outcome
             .orphans
@@ -595,7 +627,6 @@ impl GroupMove<'_> {
         // PBS removes the lock file while still holding the lock; waiters re-check the inode.
         remove_lock_file(&self.ctx.locks.group(self.ns, self.group));
         drop(guard);
-        Ok(())
     }
 }
 

@@ -76,6 +76,29 @@ impl Store {
         }
     }
 
+    /// Hands every group dir and owner file to user `backup`, as PBS creates them: only
+    /// such groups move with one rename of their dir (the tests write theirs as root).
+    pub fn own_groups_as_pbs(&self) {
+        let Some((uid, gid)) = pbs_mover::ops::ownership::backup_ids() else {
+            return;
+        };
+        let mut dirs = vec![self.base.clone()];
+        while let Some(dir) = dirs.pop() {
+            let owner = dir.join("owner");
+            if owner.is_file() {
+                std::os::unix::fs::lchown(&dir, Some(uid), Some(gid)).unwrap();
+                std::os::unix::fs::lchown(&owner, Some(uid), Some(gid)).unwrap();
+                continue;
+            }
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() && e.file_name() != ".chunks" {
+                    dirs.push(e.path());
+                }
+            }
+        }
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--path")

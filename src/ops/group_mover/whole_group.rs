@@ -1,0 +1,155 @@
+//! A group whose target does not exist yet moves with one `renameat2` of its dir.
+//!
+//! Same locks in the same order as PBS's snapshot-by-snapshot move (source group, target
+//! group, every snapshot), every index path in the GC move journal before the rename, and
+//! the same end state on disk. But it is atomic (a crash leaves the group whole on one side),
+//! and it frees no blocks: PBS's way writes a new owner file for the target and then deletes
+//! the source's and the emptied source dir, each a synchronous discard on a filesystem
+//! mounted with `discard`. Taken only where the result cannot differ from PBS's: filesystem
+//! backend, no target group, one lock batch, and a group dir that holds nothing but its
+//! snapshots, `owner` and `notes`, owned as PBS creates them. Anything else moves snapshot
+//! by snapshot.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::{GroupMove, MAX_SNAPSHOT_LOCKS, gc_journal_error, open_dir_path, rename_noreplace};
+use crate::ops::error::{MoveError, io_failed};
+use crate::ops::failpoint;
+use crate::ops::lock::LockGuard;
+use crate::ops::locking::take_snapshot_locks;
+use crate::ops::op_journal::Record;
+use crate::ops::ownership::{backup_ids, create_dir_all_owned};
+use crate::ops::security::snapshot_entries;
+use crate::tree::SnapshotTime;
+use crate::tree::model::{NOTES_FILE, OWNER_FILE};
+
+/// Set (to anything) to move every group snapshot by snapshot, as PBS does: the benches'
+/// "before" row, and a way back should a filesystem ever refuse a dir rename.
+pub const GROUP_RENAME_OFF_ENV: &str = "PBS_MOVER_NO_GROUP_RENAME";
+
+fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os(GROUP_RENAME_OFF_ENV).is_none())
+}
+
+impl GroupMove<'_> {
+    /// The source's type dir (`vm/`) as an fd when this group (target absent, listed
+    /// `times`) can move whole; `None` when it moves snapshot by snapshot.
+    pub(super) fn whole_group_source(
+        &self,
+        times: &[SnapshotTime],
+    ) -> Result<Option<OwnedFd>, MoveError> {
+        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > MAX_SNAPSHOT_LOCKS
+        {
+            return Ok(None);
+        }
+        let group_dir = self.ctx.ds.group_path(self.ns, self.group);
+        let type_dir = self.ctx.ds.ns_path(self.ns).join(self.group.ty.as_str());
+        let name = OsStr::new(&self.group.id);
+        let type_fd = open_dir_path(&type_dir)?;
+        let list_err = |e: Errno| io_failed("failed to list group dir", &group_dir, e.into());
+        let Some(entries) = snapshot_entries(&type_fd, name, &group_dir, list_err)? else {
+            return Ok(None);
+        };
+        let snapshots: HashSet<&str> = times.iter().map(SnapshotTime::as_str).collect();
+        let only_the_group = entries.iter().all(|e| {
+            let e = e.to_string_lossy();
+            matches!(&*e, "." | ".." | OWNER_FILE | NOTES_FILE) || snapshots.contains(&*e)
+        });
+        let owned = owned_as_pbs_creates(&type_fd, name)
+            .map_err(|e| io_failed("cannot stat", &group_dir, e.into()))?;
+        Ok((only_the_group && owned).then_some(type_fd))
+    }
+
+    /// The group under its lock (`source_guard`), its dir in `src_type`, to the target.
+    pub(super) fn move_whole_group(
+        &mut self,
+        source_guard: LockGuard,
+        src_type: OwnedFd,
+        times: &[SnapshotTime],
+    ) -> Result<(), MoveError> {
+        let ds = &self.ctx.ds;
+        let dst_type = ds.ns_path(self.target_ns).join(self.group.ty.as_str());
+        self.created.type_dir = !dst_type.exists();
+        create_dir_all_owned(&dst_type, &ds.ns_path(self.target_ns))
+            .map_err(|e| io_failed("unable to create", &dst_type, e))?;
+        let _target_guard = self.lock_target()?;
+        let dst_type_fd = open_dir_path(&dst_type)?;
+        let name = OsStr::new(&self.group.id);
+        let src_group = rustix::fs::openat(
+            &src_type,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            let dir = ds.group_path(self.ns, self.group);
+            io_failed("cannot open group dir", &dir, e.into())
+        })?;
+        self.group_started(times.len(), false);
+        let (lock_dir, guards) = take_snapshot_locks(&self.ctx.locks, self.ns, self.group, times)?;
+        // Read under the locks: the index list must be the one that gets renamed.
+        let present = self.present_snapshots(&src_group, times)?;
+        self.record_for_gc(&present)?;
+        if !self.gc_journal.still_recorded().map_err(gc_journal_error)? {
+            self.record_for_gc(&present)?;
+        }
+        failpoint::hit("after-gc-journal");
+        if self.progress.cancel.is_cancelled() {
+            return Err(MoveError::Cancelled);
+        }
+        rename_noreplace(&src_type, &dst_type_fd, &self.group.id)
+            .map_err(|e| self.rename_error(e))?;
+        // From here on nothing may fail the group: it is complete at the target.
+        for (time, _) in &present {
+            self.jot_lossy(&Record::Renamed {
+                t: time.as_str().to_string(),
+            });
+            self.snapshot_moved(time, times.len());
+        }
+        failpoint::hit("after-rename");
+        for time in times {
+            self.drop_source_locks(&lock_dir, time);
+        }
+        drop(guards);
+        failpoint::hit("after-notes");
+        self.source_gone(source_guard);
+        failpoint::hit("after-destroy");
+        Ok(())
+    }
+
+    fn rename_error(&self, e: Errno) -> MoveError {
+        let ds = &self.ctx.ds;
+        let dst = ds.group_path(self.target_ns, self.group);
+        if e == Errno::EXIST {
+            return MoveError::failed(format!("target group {} already exists", dst.display()));
+        }
+        MoveError::failed(format!(
+            "failed to move group {} to {}: {}",
+            ds.group_path(self.ns, self.group).display(),
+            dst.display(),
+            std::io::Error::from(e)
+        ))
+    }
+}
+
+/// Whether the group dir `name` in `type_fd` and its owner file belong to user `backup`, as
+/// the ones PBS creates for the target would: only then may they move as they are.
+fn owned_as_pbs_creates(type_fd: &OwnedFd, name: &OsStr) -> Result<bool, Errno> {
+    let Some((uid, gid)) = backup_ids() else {
+        return Ok(true);
+    };
+    let owned = |rel: &Path| match rustix::fs::statat(type_fd, rel, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(st.st_uid == uid && st.st_gid == gid),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e),
+    };
+    Ok(owned(Path::new(name))? && owned(&Path::new(name).join(OWNER_FILE))?)
+}
