@@ -837,3 +837,33 @@ fn a_whole_group_move_blocked_by_a_snapshot_lock_changes_nothing() {
     // Not even the type dir (`vm/`) it made for the target is left.
     assert_eq!(before, store.snapshot());
 }
+
+/// A group of more snapshots than PBS locks in one batch (512) moves whole when the open
+/// file limit lets this process lock them all, and snapshot by snapshot in batches when not.
+#[test]
+fn a_group_beyond_one_lock_batch_moves_whole_only_within_the_fd_limit() {
+    let times: Vec<String> = (0..600)
+        .map(|i| SnapshotTime::from_epoch(1_700_000_000 + i * 60).to_string())
+        .collect();
+    let refs: Vec<&str> = times.iter().map(String::as_str).collect();
+    for (limit, whole) in [("4096", true), ("700", false)] {
+        let store = Store::empty(&["", "prod"]);
+        store.add_group("", "vm/100", "root@pam", &refs);
+        store.own_groups_as_pbs();
+        let ino = inode(&store.group_dir("", "vm/100"));
+        let before = store.snapshot();
+        let mut c = std::process::Command::new("prlimit");
+        c.arg(format!("--nofile={limit}:{limit}")).arg("--");
+        let out = c
+            .arg(support::BIN)
+            .args(store.cmd().get_args())
+            .args(["move-group", "--group", "vm/100", "--target-ns", "prod"])
+            .output()
+            .unwrap();
+        assert_eq!(exit_code(&out), 0, "limit {limit}: {}", stderr(&out));
+        assert_eq!(before.snapshot_files(), store.snapshot().snapshot_files());
+        assert_eq!(snapshot_dirs(&store, "prod", "vm/100"), times);
+        let same = inode(&store.group_dir("prod", "vm/100")) == ino;
+        assert_eq!(same, whole, "limit {limit}");
+    }
+}

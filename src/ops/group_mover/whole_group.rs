@@ -6,9 +6,9 @@
 //! and it frees no blocks: PBS's way writes a new owner file for the target and then deletes
 //! the source's and the emptied source dir, each a synchronous discard on a filesystem
 //! mounted with `discard`. Taken only where the result cannot differ from PBS's: filesystem
-//! backend, no target group, one lock batch, and a group dir that holds nothing but its
-//! snapshots, `owner` and `notes`, owned as PBS creates them. Anything else moves snapshot
-//! by snapshot.
+//! backend, no target group, every snapshot locked at once (fd limit permitting), and a
+//! group dir that holds nothing but its snapshots, `owner` and `notes`, owned as PBS creates
+//! them. Anything else moves snapshot by snapshot.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -34,6 +34,37 @@ use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 /// "before" row, and a way back should a filesystem ever refuse a dir rename.
 pub const GROUP_RENAME_OFF_ENV: &str = "PBS_MOVER_NO_GROUP_RENAME";
 
+/// File descriptors kept free for everything but the snapshot locks (namespace and group
+/// locks, journals, dir fds, a TUI's terminal).
+const FD_RESERVE: u64 = 256;
+
+/// How many snapshot locks may be held at once for a whole-group move: as many as the
+/// open-file limit allows once raised to its hard limit, and never fewer than PBS's batch.
+/// PBS's daemon bounds its batches to share its fds with every other task; this process
+/// has nothing else to share them with, and a whole group needs every snapshot locked.
+fn lock_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let mut lim = getrlimit(Resource::Nofile);
+        if lim.current != lim.maximum {
+            let raised = Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                lim = raised;
+            }
+        }
+        let usable = lim
+            .current
+            .map_or(u64::MAX, |n| n.saturating_sub(FD_RESERVE));
+        usize::try_from(usable)
+            .unwrap_or(usize::MAX)
+            .max(MAX_SNAPSHOT_LOCKS)
+    })
+}
+
 fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| std::env::var_os(GROUP_RENAME_OFF_ENV).is_none())
@@ -46,8 +77,7 @@ impl GroupMove<'_> {
         &self,
         times: &[SnapshotTime],
     ) -> Result<Option<OwnedFd>, MoveError> {
-        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > MAX_SNAPSHOT_LOCKS
-        {
+        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > lock_budget() {
             return Ok(None);
         }
         let group_dir = self.ctx.ds.group_path(self.ns, self.group);
