@@ -4,6 +4,8 @@
 //! the source owner → merge invariants → snapshots oldest first, locked in batches of 512 →
 //! per snapshot: GC move journal, (S3 copy), rename, (S3 delete) → notes → source removed.
 //! A failure part-way leaves a clean time-ordered split: both groups stay valid.
+//! A group whose target does not exist yet moves whole, with one rename of its dir under
+//! the same locks (`group_mover/whole_group.rs`).
 
 use std::fs;
 use std::io::{self, Write};
