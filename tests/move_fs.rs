@@ -846,7 +846,14 @@ fn a_group_beyond_one_lock_batch_moves_whole_only_within_the_fd_limit() {
         .map(|i| SnapshotTime::from_epoch(1_700_000_000 + i * 60).to_string())
         .collect();
     let refs: Vec<&str> = times.iter().map(String::as_str).collect();
-    for (limit, whole) in [("4096", true), ("700", false)] {
+    // prlimit may lower the hard limit but only root with CAP_SYS_RESOURCE may raise it.
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let mut cases = vec![("700".to_string(), false)];
+    if hard >= 1000 {
+        cases.push((hard.min(4096).to_string(), true));
+    }
+    for (limit, whole) in cases {
         let store = Store::empty(&["", "prod"]);
         store.add_group("", "vm/100", "root@pam", &refs);
         store.own_groups_as_pbs();
