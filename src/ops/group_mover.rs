@@ -295,12 +295,8 @@ impl GroupMove<'_> {
 
     /// `create_locked_backup_group_do`: returns whether the target group was created.
     fn create_locked_target(&mut self, owner: &str) -> Result<(bool, LockGuard), MoveError> {
-        let ds = &self.ctx.ds;
-        let dir = ds.group_path(self.target_ns, self.group);
-        let type_dir = dir.parent().unwrap_or(&dir).to_path_buf();
-        self.created.type_dir = !type_dir.exists();
-        create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
-            .map_err(|e| io_failed("unable to create", &type_dir, e))?;
+        self.create_target_type_dir()?;
+        let dir = self.ctx.ds.group_path(self.target_ns, self.group);
         let created = match fs::create_dir(&dir) {
             Ok(()) => {
                 chown_backup(&dir).map_err(|e| io_failed("cannot chown", &dir, e))?;
@@ -323,6 +319,16 @@ impl GroupMove<'_> {
             self.write_owner(&dir, owner)?;
         }
         Ok((created, guard))
+    }
+
+    /// The target's type dir (`vm/`), created owned if missing (and undone with the group).
+    fn create_target_type_dir(&mut self) -> Result<PathBuf, MoveError> {
+        let ds = &self.ctx.ds;
+        let type_dir = ds.ns_path(self.target_ns).join(self.group.ty.as_str());
+        self.created.type_dir = !type_dir.exists();
+        create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
+            .map_err(|e| io_failed("unable to create", &type_dir, e))?;
+        Ok(type_dir)
     }
 
     fn lock_target(&self) -> Result<LockGuard, MoveError> {
@@ -503,18 +509,7 @@ impl GroupMove<'_> {
             let ds = &self.ctx.ds;
             let src = ds.snapshot_path(self.ns, self.group, time);
             let dst = ds.snapshot_path(self.target_ns, self.group, time);
-            if e == Errno::EXIST {
-                return MoveError::failed(format!(
-                    "target snapshot {} already exists",
-                    dst.display()
-                ));
-            }
-            MoveError::failed(format!(
-                "failed to move snapshot {} to {}: {}",
-                src.display(),
-                dst.display(),
-                io::Error::from(e)
-            ))
+            rename_failure("snapshot", &src, &dst, e)
         })?;
         // After the rename nothing may fail this snapshot (its copies would be discarded).
         // Unsynced, but written now rather than per batch: a crashed move's journal then
@@ -671,6 +666,19 @@ fn rename_noreplace(src_dir: &OwnedFd, dst_dir: &OwnedFd, name: &str) -> Result<
         Err(Errno::NOENT) => rustix::fs::renameat(src_dir, name, dst_dir, name),
         Err(e) => Err(e),
     }
+}
+
+/// Why moving a snapshot or group dir (`what`) from `src` to `dst` failed.
+fn rename_failure(what: &str, src: &Path, dst: &Path, e: Errno) -> MoveError {
+    if e == Errno::EXIST {
+        return MoveError::failed(format!("target {what} {} already exists", dst.display()));
+    }
+    MoveError::failed(format!(
+        "failed to move {what} {} to {}: {}",
+        src.display(),
+        dst.display(),
+        io::Error::from(e)
+    ))
 }
 
 /// Contents of a regular file (never through a symlink); `None` when absent.

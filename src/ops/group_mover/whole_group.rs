@@ -19,13 +19,16 @@ use std::sync::OnceLock;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{GroupMove, MAX_SNAPSHOT_LOCKS, gc_journal_error, open_dir_path, rename_noreplace};
+use super::{
+    GroupMove, MAX_SNAPSHOT_LOCKS, gc_journal_error, open_dir_path, rename_failure,
+    rename_noreplace,
+};
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
 use crate::ops::lock::LockGuard;
 use crate::ops::locking::take_snapshot_locks;
 use crate::ops::op_journal::Record;
-use crate::ops::ownership::{backup_ids, create_dir_all_owned};
+use crate::ops::ownership::backup_ids;
 use crate::ops::security::snapshot_entries;
 use crate::tree::SnapshotTime;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
@@ -105,11 +108,8 @@ impl GroupMove<'_> {
         src_type: OwnedFd,
         times: &[SnapshotTime],
     ) -> Result<(), MoveError> {
+        let dst_type = self.create_target_type_dir()?;
         let ds = &self.ctx.ds;
-        let dst_type = ds.ns_path(self.target_ns).join(self.group.ty.as_str());
-        self.created.type_dir = !dst_type.exists();
-        create_dir_all_owned(&dst_type, &ds.ns_path(self.target_ns))
-            .map_err(|e| io_failed("unable to create", &dst_type, e))?;
         let _target_guard = self.lock_target()?;
         let dst_type_fd = open_dir_path(&dst_type)?;
         let name = OsStr::new(&self.group.id);
@@ -135,8 +135,10 @@ impl GroupMove<'_> {
         if self.progress.cancel.is_cancelled() {
             return Err(MoveError::Cancelled);
         }
-        rename_noreplace(&src_type, &dst_type_fd, &self.group.id)
-            .map_err(|e| self.rename_error(e))?;
+        rename_noreplace(&src_type, &dst_type_fd, &self.group.id).map_err(|e| {
+            let src = ds.group_path(self.ns, self.group);
+            rename_failure("group", &src, &ds.group_path(self.target_ns, self.group), e)
+        })?;
         // From here on nothing may fail the group: it is complete at the target.
         for (time, _) in &present {
             self.jot_lossy(&Record::Renamed {
@@ -153,20 +155,6 @@ impl GroupMove<'_> {
         self.source_gone(source_guard);
         failpoint::hit("after-destroy");
         Ok(())
-    }
-
-    fn rename_error(&self, e: Errno) -> MoveError {
-        let ds = &self.ctx.ds;
-        let dst = ds.group_path(self.target_ns, self.group);
-        if e == Errno::EXIST {
-            return MoveError::failed(format!("target group {} already exists", dst.display()));
-        }
-        MoveError::failed(format!(
-            "failed to move group {} to {}: {}",
-            ds.group_path(self.ns, self.group).display(),
-            dst.display(),
-            std::io::Error::from(e)
-        ))
     }
 }
 
