@@ -539,6 +539,10 @@ fn move_group_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
     )
 }
 
+fn move_ns_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
+    ours(base, locks, &["move-ns", "--ns", from, "--target-ns", to])
+}
+
 fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
     let (mut ours_t, mut floor_t, mut per_snap_t) = (Vec::new(), Vec::new(), Vec::new());
     let mut mv = Duration::ZERO;
@@ -688,33 +692,19 @@ fn bench_move_ns(root: &Path, rows: &mut Rows) {
         }
         let locks = lock_dir(root, &format!("mn-locks-{round}"));
         settle();
-        ours_t.push(time_cmd(1, || {
-            ours(
-                &base,
-                &locks,
-                &["move-ns", "--ns", "src", "--target-ns", "moved"],
-            )
-        }));
+        ours_t.push(time_cmd(1, || move_ns_cmd(&base, &locks, "src", "moved")));
         // The same move with the crash journal next to the locks (tmpfs with
         // BENCH_LOCK_DIR): what its one fsync per group costs on the state dir's disk.
         settle();
         ours_tmp_state.push(time_cmd(1, || {
-            let mut c = ours(
-                &base,
-                &locks,
-                &["move-ns", "--ns", "src2", "--target-ns", "moved2"],
-            );
+            let mut c = move_ns_cmd(&base, &locks, "src2", "moved2");
             c.env("PBS_MOVER_STATE_DIR", locks.join("state"));
             c
         }));
         // Before: every group snapshot by snapshot, as PBS moves them.
         settle();
         per_snapshot.push(time_cmd(1, || {
-            let mut c = ours(
-                &base,
-                &locks,
-                &["move-ns", "--ns", "src3", "--target-ns", "moved3"],
-            );
+            let mut c = move_ns_cmd(&base, &locks, "src3", "moved3");
             c.env(pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV, "1");
             c
         }));

@@ -6,6 +6,7 @@ mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+use pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV;
 use pbs_mover::ops::lock_path::LockPaths;
 use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
 use support::{HeldLock, Store, TreeSnapshot, exit_code, json, stderr};
@@ -36,6 +37,25 @@ fn snapshot_dirs(store: &Store, ns_name: &str, group: &str) -> Vec<String> {
     v
 }
 
+/// `move-group vm/100` from the root to `prod` with `--json` and `env`; must exit 0.
+fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value {
+    let out = store
+        .cmd()
+        .envs(env.iter().copied())
+        .args([
+            "move-group",
+            "--group",
+            "vm/100",
+            "--target-ns",
+            "prod",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    json(&out)
+}
+
 #[test]
 fn move_group_relocates_every_file_unchanged() {
     let store = Store::demo(40);
@@ -43,16 +63,7 @@ fn move_group_relocates_every_file_unchanged() {
     let times = snapshot_dirs(&store, "", "vm/100");
     let owner_before = std::fs::read(store.group_dir("", "vm/100").join("owner")).unwrap();
 
-    let out = store.run(&[
-        "move-group",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "prod",
-        "--json",
-    ]);
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-    let j = json(&out);
+    let j = move_vm100_to_prod(&store, &[]);
     assert_eq!(j["ok"], true);
     assert_eq!(j["op"], "move-group");
     assert_eq!(j["dry_run"], false);
@@ -713,24 +724,6 @@ fn inode(p: &std::path::Path) -> u64 {
     std::fs::symlink_metadata(p).unwrap().ino()
 }
 
-fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value {
-    let out = store
-        .cmd()
-        .envs(env.iter().copied())
-        .args([
-            "move-group",
-            "--group",
-            "vm/100",
-            "--target-ns",
-            "prod",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-    json(&out)
-}
-
 #[test]
 fn a_group_as_pbs_creates_it_moves_whole_with_one_rename() {
     let store = Store::demo(40);
@@ -785,7 +778,7 @@ fn groups_unlike_what_pbs_creates_move_snapshot_by_snapshot() {
     let store = Store::demo(40);
     store.own_groups_as_pbs();
     let ino = inode(&store.group_dir("", "vm/100"));
-    move_vm100_to_prod(&store, &[("PBS_MOVER_NO_GROUP_RENAME", "1")]);
+    move_vm100_to_prod(&store, &[(GROUP_RENAME_OFF_ENV, "1")]);
     assert_ne!(inode(&store.group_dir("prod", "vm/100")), ino);
 
     // Something besides snapshots, owner and notes: it stays behind with the source group.
