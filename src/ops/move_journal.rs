@@ -137,9 +137,12 @@ impl JournalWriter {
         }
         // Truncated and refilled by other movers past our offset: our bytes are gone.
         let mut found = vec![0; tail.len()];
-        file.read_exact_at(&mut found, end - tail.len() as u64)
-            .map_err(io_err)?;
-        Ok(found == *tail)
+        match file.read_exact_at(&mut found, end - tail.len() as u64) {
+            Ok(()) => Ok(found == *tail),
+            // GC truncated it between the fstat above and this read: drained.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(io_err(e)),
+        }
     }
 }
 
@@ -297,6 +300,44 @@ mod tests {
         assert!(!w.still_recorded().unwrap(), "journal removed");
         w.append(&[]).unwrap();
         assert!(w.still_recorded().unwrap());
+    }
+
+    #[test]
+    fn a_drain_racing_the_check_is_a_drain_not_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let mut w = JournalWriter::new(&p);
+        w.append(&[PathBuf::from("/ds/vm/1/t/a.fidx")]).unwrap();
+        let content = std::fs::read(p.move_journal()).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // GC truncating (and a mover refilling) between the check's fstat and its read.
+        let racer = {
+            let (file, stop) = (
+                std::fs::File::options()
+                    .write(true)
+                    .open(p.move_journal())
+                    .unwrap(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    file.set_len(0).unwrap();
+                    file.write_all_at(&content, 0).unwrap();
+                }
+            })
+        };
+        let checks = (0..200_000).map(|_| w.still_recorded());
+        let errors: Vec<String> = checks
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        racer.join().unwrap();
+        assert!(
+            errors.is_empty(),
+            "{} check(s) failed, first: {}",
+            errors.len(),
+            errors[0]
+        );
     }
 
     #[test]
