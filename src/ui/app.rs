@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyEvent, KeyEventKind};
 use tui_tree_widget::{TreeItem, TreeState};
 
 use crate::ops::context::MoveContext;
@@ -16,7 +16,7 @@ use crate::ops::resume::PendingMove;
 use crate::tree::{Datastore, GroupId, Namespace, ScanWarning, SnapshotTime};
 
 use super::jobs::{JobId, JobMsg, Jobs, MoveSpec};
-use super::keymap::{Context, Keymap};
+use super::keymap::{Context, Keymap, typed_char};
 use super::model::{LoadState, Model, NodeKey};
 use super::scan_jobs::{ScanRequest, ScanResult};
 use super::status::{Level, StatusLog};
@@ -476,15 +476,9 @@ impl App {
     }
 
     fn type_into_filter(&mut self, key: &KeyEvent) -> bool {
-        let KeyCode::Char(c) = key.code else {
+        let Some(c) = typed_char(key) else {
             return false;
         };
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return false;
-        }
         self.filter.text.push(c);
         self.filter_changed();
         true

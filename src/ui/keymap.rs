@@ -79,6 +79,18 @@ impl Context {
     }
 }
 
+/// The character a key types into a text field: a plain (or shifted) character key,
+/// never a ctrl/alt chord, which stays a command.
+pub fn typed_char(key: &KeyEvent) -> Option<char> {
+    let KeyCode::Char(c) = key.code else {
+        return None;
+    };
+    let chord = key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    (!chord).then_some(c)
+}
+
 /// One key with its modifiers, normalised so that `G` and `shift-g` compare equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyBind {
@@ -347,6 +359,16 @@ mod tests {
 
     fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn text_fields_take_characters_but_not_chords() {
+        let typed = |code, mods| typed_char(&key(code, mods));
+        assert_eq!(typed(KeyCode::Char('a'), KeyModifiers::NONE), Some('a'));
+        assert_eq!(typed(KeyCode::Char('A'), KeyModifiers::SHIFT), Some('A'));
+        assert_eq!(typed(KeyCode::Char('a'), KeyModifiers::CONTROL), None);
+        assert_eq!(typed(KeyCode::Char('x'), KeyModifiers::ALT), None);
+        assert_eq!(typed(KeyCode::Enter, KeyModifiers::NONE), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
 use crate::ops::context::MoveContext;
 use crate::ops::progress::ProgressEvent;
@@ -17,7 +17,7 @@ use crate::tree::{Datastore, GroupId, Namespace};
 use super::app::{Action, App, AppEvent, Command, Selection};
 use super::format;
 use super::jobs::{Emit, Job, JobId, JobMsg, JobState, MoveSpec, run_job};
-use super::keymap::Context;
+use super::keymap::{Context, typed_char};
 use super::picker::{MoveSource, PickerState};
 use super::preview::{Button, PlanOutcome, PreviewState};
 use super::resume_prompt::{ResumeButton, ResumeState};
@@ -180,15 +180,9 @@ impl App {
     }
 
     pub(super) fn type_into_picker(&mut self, key: &KeyEvent) -> bool {
-        let KeyCode::Char(c) = key.code else {
+        let Some(c) = typed_char(key) else {
             return false;
         };
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return false;
-        }
         match &mut self.popup {
             Some(Popup::Picker(p)) => p.type_char(c),
             _ => false,
