@@ -9,6 +9,7 @@ use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::{parse_ns, print_json};
+use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::moves::{move_group, move_namespace};
 use crate::ops::plan::{
@@ -63,21 +64,30 @@ fn error_exit(e: &MoveError) -> Exit {
     }
 }
 
+/// The request parsed from the arguments, then the datastore opened, in that order; a
+/// failure of either is printed as the command's own (`--json`) output.
+fn prepare<R>(
+    global: &GlobalArgs,
+    op: &str,
+    dry_run: bool,
+    json: bool,
+    request: impl FnOnce() -> Result<R, Failure>,
+) -> Result<(MoveContext, R), Failure> {
+    request()
+        .and_then(|req| Ok((open_context(global)?, req)))
+        .map_err(|f| report_failure(op, dry_run, json, f))
+}
+
 pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit, Failure> {
     let op = "move-group";
-    let prepared = (|| {
-        let req = MoveGroupRequest {
+    let (ctx, req) = prepare(global, op, args.dry_run, args.json, || {
+        Ok(MoveGroupRequest {
             ns: parse_ns(&args.ns)?,
             group: GroupId::parse(&args.group).map_err(Failure::refused)?,
             target_ns: parse_ns(&args.target_ns)?,
             merge: !args.no_merge,
-        };
-        Ok((open_context(global)?, req))
-    })();
-    let (ctx, req) = match prepared {
-        Ok(p) => p,
-        Err(f) => return Err(report_failure(op, args.dry_run, args.json, f)),
-    };
+        })
+    })?;
     if args.dry_run {
         let plan = plan_move_group(&ctx, &req);
         return finish_plan(op, args.json, plan);
@@ -88,20 +98,15 @@ pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit,
 
 pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failure> {
     let op = "move-ns";
-    let prepared = (|| {
-        let req = MoveNsRequest {
+    let (ctx, req) = prepare(global, op, args.dry_run, args.json, || {
+        Ok(MoveNsRequest {
             ns: parse_ns(&args.ns)?,
             target_ns: parse_ns(&args.target_ns)?,
             max_depth: args.max_depth,
             delete_source: !args.keep_source,
             merge: !args.no_merge,
-        };
-        Ok((open_context(global)?, req))
-    })();
-    let (ctx, req) = match prepared {
-        Ok(p) => p,
-        Err(f) => return Err(report_failure(op, args.dry_run, args.json, f)),
-    };
+        })
+    })?;
     if args.dry_run {
         return finish_plan(op, args.json, plan_move_namespace(&ctx, &req));
     }
