@@ -106,17 +106,23 @@ struct GroupDirs {
 impl GroupDirs {
     fn open(src: &Path, dst: &Path) -> Result<Self, MoveError> {
         Ok(Self {
-            src: open_dir_path(src)?,
-            dst: open_dir_path(dst)?,
+            src: open_dir_path(src, "group dir")?,
+            dst: open_dir_path(dst, "group dir")?,
         })
     }
 }
 
-/// An `O_PATH` fd of the dir `p`, which must not be a symlink.
-fn open_dir_path(p: &Path) -> Result<OwnedFd, MoveError> {
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    rustix::fs::open(p, flags, Mode::empty())
-        .map_err(|e| io_failed("cannot open group dir", p, e.into()))
+/// How group and type dirs are opened to rename between them: as an `O_PATH` fd, never
+/// through a symlink.
+const DIR_PATH_FLAGS: OFlags = OFlags::PATH
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// An `O_PATH` fd of the dir `p` (a `what`: "group dir", "type dir"), not a symlink.
+fn open_dir_path(p: &Path, what: &str) -> Result<OwnedFd, MoveError> {
+    rustix::fs::open(p, DIR_PATH_FLAGS, Mode::empty())
+        .map_err(|e| io_failed(&format!("cannot open {what}"), p, e.into()))
 }
 
 #[derive(Debug, Default)]

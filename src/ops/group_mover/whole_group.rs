@@ -16,11 +16,11 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
 use super::{
-    GroupMove, MAX_SNAPSHOT_LOCKS, gc_journal_error, open_dir_path, rename_failure,
+    DIR_PATH_FLAGS, GroupMove, MAX_SNAPSHOT_LOCKS, gc_journal_error, open_dir_path, rename_failure,
     rename_noreplace,
 };
 use crate::ops::error::{MoveError, io_failed};
@@ -86,7 +86,7 @@ impl GroupMove<'_> {
         let group_dir = self.ctx.ds.group_path(self.ns, self.group);
         let type_dir = self.ctx.ds.ns_path(self.ns).join(self.group.ty.as_str());
         let name = OsStr::new(&self.group.id);
-        let type_fd = open_dir_path(&type_dir)?;
+        let type_fd = open_dir_path(&type_dir, "type dir")?;
         let list_err = |e: Errno| io_failed("failed to list group dir", &group_dir, e.into());
         let Some(entries) = snapshot_entries(&type_fd, name, &group_dir, list_err)? else {
             return Ok(None);
@@ -111,18 +111,13 @@ impl GroupMove<'_> {
         let dst_type = self.create_target_type_dir()?;
         let ds = &self.ctx.ds;
         let _target_guard = self.lock_target()?;
-        let dst_type_fd = open_dir_path(&dst_type)?;
+        let dst_type_fd = open_dir_path(&dst_type, "type dir")?;
         let name = OsStr::new(&self.group.id);
-        let src_group = rustix::fs::openat(
-            &src_type,
-            name,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| {
-            let dir = ds.group_path(self.ns, self.group);
-            io_failed("cannot open group dir", &dir, e.into())
-        })?;
+        let src_group = rustix::fs::openat(&src_type, name, DIR_PATH_FLAGS, Mode::empty())
+            .map_err(|e| {
+                let dir = ds.group_path(self.ns, self.group);
+                io_failed("cannot open group dir", &dir, e.into())
+            })?;
         self.group_started(times.len(), false);
         let (lock_dir, guards) = take_snapshot_locks(&self.ctx.locks, self.ns, self.group, times)?;
         // Read under the locks: the index list must be the one that gets renamed.
