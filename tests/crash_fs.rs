@@ -68,21 +68,9 @@ fn ns_store() -> Store {
     s
 }
 
-/// Groups owned by user `backup`, as PBS writes them: each moves with one rename of its dir.
-fn group_store_as_pbs() -> Store {
-    let s = group_store();
-    s.own_groups_as_pbs();
-    s
-}
-
-fn ns_store_as_pbs() -> Store {
-    let s = ns_store();
-    s.own_groups_as_pbs();
-    s
-}
-
-fn big_store_as_pbs() -> Store {
-    let s = big_store();
+/// `s` with its groups owned by user `backup`, as PBS writes them: each moves with one
+/// rename of its dir.
+fn as_pbs(s: Store) -> Store {
     s.own_groups_as_pbs();
     s
 }
@@ -124,12 +112,12 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "move-group, whole-group rename",
-        build: group_store_as_pbs,
+        build: || as_pbs(group_store()),
         args: &["move-group", "--group", "vm/100", "--target-ns", "a"],
     },
     Scenario {
         name: "move-ns, whole-group renames",
-        build: ns_store_as_pbs,
+        build: || as_pbs(ns_store()),
         args: &["move-ns", "--ns", "src", "--target-ns", "other/moved"],
     },
     // Cut mid-group, the group is split between source and the target group this move
@@ -339,7 +327,7 @@ fn random_sigkill_then_resume_equals_a_clean_run() {
 fn random_sigkill_of_whole_group_renames_then_resume_equals_a_clean_run() {
     let sc = Scenario {
         name: "move-ns, whole-group renames (450 snapshots)",
-        build: big_store_as_pbs,
+        build: || as_pbs(big_store()),
         args: &["move-ns", "--ns", "src", "--target-ns", "dst"],
     };
     random_sigkills(&sc, 0x00d1_7e55_b0a7, 12);
