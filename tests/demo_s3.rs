@@ -72,14 +72,7 @@ fn demo_s3_serves_a_bucket_other_processes_can_use() {
     let out = run(&["verify", "--json"]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert!(json(&out)["bucket_objects"].as_u64().unwrap() > 50);
-    let out = run(&[
-        "move-group",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "prod",
-        "--json",
-    ]);
+    let out = run(support::MOVE_VM100_TO_PROD);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let out = run(&["verify", "--json"]);
     assert_eq!(

@@ -42,14 +42,7 @@ fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value 
     let out = store
         .cmd()
         .envs(env.iter().copied())
-        .args([
-            "move-group",
-            "--group",
-            "vm/100",
-            "--target-ns",
-            "prod",
-            "--json",
-        ])
+        .args(support::MOVE_VM100_TO_PROD)
         .output()
         .unwrap();
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
@@ -260,14 +253,7 @@ fn lock_conflict_on_group_is_busy_and_changes_nothing() {
         false,
     );
     let before = store.snapshot();
-    let out = store.run(&[
-        "move-group",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "prod",
-        "--json",
-    ]);
+    let out = store.run(support::MOVE_VM100_TO_PROD);
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["ok"], false);

@@ -31,14 +31,7 @@ fn move_group_moves_bucket_and_cache_together() {
     assert_verify_clean(&s);
     let before = s.objects();
     let local_before = s.store.snapshot().snapshot_files();
-    let out = s.run(&[
-        "move-group",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "prod",
-        "--json",
-    ]);
+    let out = s.run(support::MOVE_VM100_TO_PROD);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let after = s.objects();
     assert_eq!(
@@ -155,14 +148,7 @@ fn copy_failure_leaves_that_group_complete_at_the_source() {
 fn delete_failure_is_reported_as_orphans_not_loss() {
     let s = S3Store::demo(20);
     s.env.faults().update(|f| f.fail_delete_objects = true);
-    let out = s.run(&[
-        "move-group",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "prod",
-        "--json",
-    ]);
+    let out = s.run(support::MOVE_VM100_TO_PROD);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let j = json(&out);
     let orphans = j["orphans"].as_array().unwrap();

@@ -197,6 +197,16 @@ pub fn assert_nothing_to_resume(o: &Output) {
     assert!(stderr(o).contains("nothing to resume"), "{}", stderr(o));
 }
 
+/// `move-group vm/100 → prod` with `--json`: the demo store's usual move.
+pub const MOVE_VM100_TO_PROD: &[&str] = &[
+    "move-group",
+    "--group",
+    "vm/100",
+    "--target-ns",
+    "prod",
+    "--json",
+];
+
 /// `move-ns src → other/moved` with merging off (crash harness scenario).
 pub const MOVE_NS_NO_MERGE: &[&str] = &[
     "move-ns",
