@@ -71,6 +71,7 @@ impl FsEnv {
         let mnt = mount_tmpfs(&tmp.path().join("mnt"), opts)?;
         let base = mnt.dir.join("store1");
         std::fs::create_dir_all(base.join(".chunks")).unwrap();
+        std::fs::write(base.join(".lock"), b"").unwrap();
         for ns in ["prod", "dev", "prod/db"] {
             std::fs::create_dir_all(base.join(support::ns_rel(ns))).unwrap();
         }
@@ -209,12 +210,11 @@ fn enospc_in_the_lock_dir_stops_before_any_rename() {
         return;
     };
     // The lock dir on its own, tiny tmpfs, filled up: lock files (no blocks) still work,
-    // the GC move-journal append (one block) does not.
-    let Some(lock_mnt) = mount_tmpfs(&env.store.tmp.path().join("run"), "size=64k,mode=0755")
-    else {
+    // the GC move-journal append (one block) does not. The active-operations dir beside
+    // it (`run/active-operations`) stays on the normal temp fs.
+    let Some(lock_mnt) = mount_tmpfs(&env.store.locks, "size=64k,mode=0755") else {
         return;
     };
-    std::fs::create_dir_all(&env.store.locks).unwrap();
     fill(&lock_mnt.dir.join("filler"), 4096);
     let before = contents(&env.store);
     let tree_before = env.store.snapshot();
@@ -232,6 +232,31 @@ fn enospc_in_the_lock_dir_stops_before_any_rename() {
     assert_eq!(before.0, contents(&env.store).0);
     assert!(env.store.group_dir("prod", "vm/100").is_dir());
     drop(lock_mnt);
+}
+
+#[test]
+fn enospc_for_the_active_operations_entry_refuses_before_anything() {
+    let Some(env) = FsEnv::new("size=8m,mode=0755") else {
+        return;
+    };
+    let dir = env.store.tmp.path().join("run/active-operations");
+    let Some(mnt) = mount_tmpfs(&dir, "size=64k,mode=0750") else {
+        return;
+    };
+    fill(&mnt.dir.join("filler"), 4096);
+    let tree_before = env.store.snapshot();
+    let out = env.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
+    let line = error_line(&out);
+    assert!(line.contains("active operation"), "{line}");
+    assert!(line.contains("No space left on device"), "{line}");
+    assert_eq!(tree_before, env.store.snapshot(), "nothing changed");
+    assert_nothing_to_resume(&env.run(&["resume"]));
+    std::fs::remove_dir_all(mnt.dir.join("filler")).unwrap();
+    let out = env.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("store1")).unwrap(), "[]");
+    drop(mnt);
 }
 
 #[test]

@@ -212,6 +212,7 @@ fn debug_output_of_secret_carriers_is_redacted() {
             bucket: BUCKET.into(),
         },
         maintenance: None,
+        config: None,
     };
     let ctx = MoveContext::with_backend(ds, Path::new("/tmp/l"), std::sync::Arc::new(backend));
     let text = format!(

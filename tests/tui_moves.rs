@@ -187,6 +187,10 @@ fn group_move_by_keys_lands_on_disk_and_refreshes_the_tree() {
     assert!(root.groups.is_empty(), "moved group still listed");
     assert!(app.marks.is_empty());
     assert_eq!(app.jobs.list[0].state, JobState::Finished);
+    // GC is kept out only while a move runs, not while the TUI is open.
+    assert!(!pbs_mover::ops::gc_lock::held(
+        &s.base.canonicalize().unwrap()
+    ));
 }
 
 #[test]

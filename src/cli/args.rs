@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Browse and move backup groups and namespaces inside a Proxmox Backup Server datastore",
     after_help = "Without a subcommand the TUI opens. Exit codes: 0 done, 1 refused/failed (nothing changed), \
-                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved)."
+                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved).\n\n\
+                  Locking: every move holds a shared fcntl lock on <datastore>/.lock (no garbage collection of \
+                  any PBS version can start meanwhile; a running one makes the move exit 3), takes PBS's lock \
+                  files under the lock dir, and, when the PBS on this host is older than 3.3.5 or its version \
+                  is unknown (see --pbs-version), also PBS's old directory locks. It counts as a write \
+                  operation of the datastore (unmount and s3-refresh wait for it)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -48,6 +53,18 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub state_dir: PathBuf,
+    /// The PBS version on this host, which decides the locks a move takes: below 3.3.5, or
+    /// unknown, PBS's old directory locks are taken as well as its lock files. Default: the
+    /// installed proxmox-backup-server from /var/lib/dpkg/status (no record = unknown);
+    /// `none` = no PBS runs on this host, `unknown` = take both schemes
+    #[arg(
+        long,
+        global = true,
+        env = "PBS_MOVER_PBS_VERSION",
+        value_name = "VER|none",
+        value_parser = crate::ops::pbs_version::PbsVersion::parse_override
+    )]
+    pub pbs_version: Option<crate::ops::pbs_version::PbsVersion>,
     /// S3 endpoint URL for an ad-hoc S3 datastore (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
     #[arg(long, global = true, value_name = "URL")]
     pub s3_endpoint: Option<String>,
@@ -60,6 +77,15 @@ pub struct GlobalArgs {
     /// Use path-style S3 addressing
     #[arg(long, global = true)]
     pub s3_path_style: bool,
+}
+
+impl GlobalArgs {
+    /// `--pbs-version` when given, else what the dpkg database says.
+    pub fn pbs(&self) -> crate::ops::pbs_version::PbsVersion {
+        self.pbs_version
+            .clone()
+            .unwrap_or_else(crate::ops::pbs_version::PbsVersion::detect_installed)
+    }
 }
 
 #[derive(Debug, Subcommand)]

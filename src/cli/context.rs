@@ -59,8 +59,9 @@ pub fn s3_backend(global: &GlobalArgs, ds: &Datastore) -> Result<Option<S3Backen
 /// The datastore and, for S3 datastores, a connected bucket backend.
 pub fn open_context(global: &GlobalArgs) -> Result<MoveContext, Failure> {
     let ds = open_datastore(global)?;
-    Ok(match s3_backend(global, &ds)? {
+    let ctx = match s3_backend(global, &ds)? {
         Some(backend) => MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend)),
         None => MoveContext::filesystem(ds, &global.lock_dir),
-    })
+    };
+    Ok(ctx.with_pbs(global.pbs()))
 }

@@ -3,12 +3,16 @@
 use serde::Serialize;
 
 use super::exit::Failure;
+use crate::ops::pbs_version::PbsVersion;
 use crate::tree::{Datastore, GroupInfo, Namespace, ScanWarning, SnapshotInfo};
 
 #[derive(Debug, Serialize)]
 pub struct LsOutput {
     pub ok: bool,
     pub op: &'static str,
+    /// The installed PBS (`null`: none or unknown), and the lock schemes a move takes.
+    pub pbs_version: Option<String>,
+    pub lock_scheme: &'static str,
     pub namespaces: Vec<NsEntry>,
     pub warnings: Vec<String>,
 }
@@ -57,7 +61,7 @@ pub struct LsRequest {
 }
 
 /// Lists `req.ns` with its groups, plus either its direct children or (recursive) all below.
-pub fn list(ds: &Datastore, req: &LsRequest) -> Result<LsOutput, Failure> {
+pub fn list(ds: &Datastore, pbs: &PbsVersion, req: &LsRequest) -> Result<LsOutput, Failure> {
     let max_depth = if req.recursive { None } else { Some(1) };
     let namespaces = ds
         .list_namespaces_recursive(&req.ns, max_depth)
@@ -91,6 +95,8 @@ pub fn list(ds: &Datastore, req: &LsRequest) -> Result<LsOutput, Failure> {
     Ok(LsOutput {
         ok: true,
         op: "ls",
+        pbs_version: pbs.version().map(str::to_string),
+        lock_scheme: pbs.lock_scheme(),
         namespaces: out,
         warnings: warnings.iter().map(ToString::to_string).collect(),
     })

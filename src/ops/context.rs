@@ -1,13 +1,15 @@
-//! Everything a move needs to know about its datastore, and the refusals that apply before
-//! anything is touched: an insecure datastore or lock dir, old-style locking, maintenance
-//! mode, a running garbage collection.
+//! Everything a move needs to know about its datastore, the refusals that apply before
+//! anything is touched (an insecure datastore or lock dir, old-style locking, maintenance
+//! mode, a running garbage collection), and what an operation holds while it runs.
 
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::active_ops::{ActiveOperation, register_write};
 use super::error::MoveError;
+use super::gc_lock::{GcExclusion, exclude_gc, probe_gc};
 use super::lock_path::LockPaths;
+use super::pbs_version::PbsVersion;
 use super::security::{DirRole, check_trusted_dir};
 use crate::tree::Datastore;
 use crate::tree::backend::{ContentBackend, FilesystemBackend};
@@ -20,6 +22,8 @@ pub struct MoveContext {
     pub ds: Datastore,
     pub locks: LockPaths,
     pub backend: Arc<dyn ContentBackend>,
+    /// The PBS on this host: decides whether its pre-3.3.5 directory locks are taken too.
+    pub pbs: PbsVersion,
 }
 
 impl std::fmt::Debug for MoveContext {
@@ -28,23 +32,72 @@ impl std::fmt::Debug for MoveContext {
             .field("store", &self.ds.name)
             .field("base", &self.ds.base)
             .field("backend", &self.backend.kind())
+            .field("pbs", &self.pbs)
             .finish()
     }
 }
 
+/// What a running operation (move, resume, undo) holds from its first lock to its end:
+/// the shared chunk-store lock that keeps GC from starting, and its count in PBS's
+/// active operations. Dropping it releases both, also on error and cancel.
+#[derive(Debug)]
+pub struct OperationGuard {
+    // Field order is drop order: counted off first, then GC may start again.
+    _active: ActiveOperation,
+    _gc: GcExclusion,
+}
+
 impl MoveContext {
-    /// A filesystem datastore with PBS locks under `lock_dir`.
+    /// A filesystem datastore with PBS locks under `lock_dir`; the PBS version is unknown
+    /// (both lock schemes) until [`Self::with_pbs`] says otherwise.
     pub fn filesystem(ds: Datastore, lock_dir: &Path) -> Self {
         Self::with_backend(ds, lock_dir, Arc::new(FilesystemBackend))
     }
 
     pub fn with_backend(ds: Datastore, lock_dir: &Path, backend: Arc<dyn ContentBackend>) -> Self {
         let locks = LockPaths::with_lock_dir(lock_dir, &ds.name);
-        Self { ds, locks, backend }
+        Self {
+            ds,
+            locks,
+            backend,
+            pbs: PbsVersion::Unknown,
+        }
     }
 
-    /// Refusals that hold for the whole datastore, checked before any plan or lock.
+    pub fn with_pbs(mut self, pbs: PbsVersion) -> Self {
+        self.pbs = pbs;
+        self
+    }
+
+    /// Whether PBS's pre-3.3.5 directory and manifest locks are taken too.
+    pub fn old_locks(&self) -> bool {
+        self.pbs.needs_old_locks()
+    }
+
+    /// Refusals that hold for the whole datastore, checked before any plan (a dry run
+    /// stops here too): nothing is locked or created.
     pub fn check_datastore(&self) -> Result<(), MoveError> {
+        self.check_static()?;
+        probe_gc(&self.ds.base, &self.ds.name)
+    }
+
+    /// Starts an operation that changes the datastore: the refusals of
+    /// [`Self::check_datastore`], then GC excluded and the operation counted as a write
+    /// in PBS's active operations — before the operation's first lock.
+    pub fn begin_operation(&self) -> Result<OperationGuard, MoveError> {
+        self.check_static()?;
+        let gc = exclude_gc(&self.ds.base, &self.ds.name)?;
+        let active = register_write(&self.locks)?;
+        // Counted first, checked second: an unmount that sets its maintenance mode after
+        // this check sees our count and waits for it.
+        self.check_maintenance(&self.ds.current_maintenance())?;
+        Ok(OperationGuard {
+            _active: active,
+            _gc: gc,
+        })
+    }
+
+    fn check_static(&self) -> Result<(), MoveError> {
         // First: every later check reads files another user could have planted.
         check_trusted_dir(&self.ds.base, DirRole::Datastore)?;
         check_trusted_dir(&self.locks.lock_dir, DirRole::LockDir)?;
@@ -54,49 +107,16 @@ impl MoveContext {
                 self.locks.old_locking_marker().display()
             )));
         }
-        if let Some(mode) = &self.ds.maintenance {
-            return Err(MoveError::refused(format!(
+        self.check_maintenance(&self.ds.maintenance)
+    }
+
+    fn check_maintenance(&self, mode: &Option<String>) -> Result<(), MoveError> {
+        match mode {
+            Some(mode) => Err(MoveError::refused(format!(
                 "datastore '{}' is unavailable: maintenance mode '{mode}' is set; clear it before moving",
                 self.ds.name
-            )));
+            ))),
+            None => Ok(()),
         }
-        if let Some(pid) = gc_holder_pid(&self.ds.base.join(".lock")) {
-            return Err(MoveError::Busy(format!(
-                "garbage collection is running on datastore '{}' (PID {pid} holds {}/.lock); retry when it has finished",
-                self.ds.name,
-                self.ds.base.display()
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// The PID holding the chunk store's exclusive fcntl lock (GC), if any.
-///
-/// F_GETLK only asks; it takes no lock, so PBS is never blocked by this check.
-fn gc_holder_pid(lock_file: &Path) -> Option<i32> {
-    use nix::fcntl::{FcntlArg, fcntl};
-    let file = std::fs::File::open(lock_file).ok()?;
-    let mut query = nix::libc::flock {
-        l_type: nix::libc::F_RDLCK as i16,
-        l_whence: nix::libc::SEEK_SET as i16,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    fcntl(file.as_fd(), FcntlArg::F_GETLK(&mut query)).ok()?;
-    (query.l_type != nix::libc::F_UNLCK as i16).then_some(query.l_pid)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_lock_file_means_no_gc() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(gc_holder_pid(&dir.path().join(".lock")), None);
-        std::fs::write(dir.path().join(".lock"), b"").unwrap();
-        assert_eq!(gc_holder_pid(&dir.path().join(".lock")), None);
     }
 }

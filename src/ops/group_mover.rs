@@ -20,10 +20,11 @@ use super::checks::{check_merge, check_move_group};
 use super::context::MoveContext;
 use super::error::{MoveError, io_failed};
 use super::failpoint;
-use super::lock::{LockGuard, LockMode, remove_lock_file};
+use super::lock::remove_lock_file;
 use super::lock_dir::LockDir;
-use super::locking::{take, take_snapshot_locks};
+use super::locking::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
 use super::move_journal::{JournalError, JournalWriter};
+use super::old_locks::remove_manifest_lock;
 use super::op_journal::{OpJournal, Record};
 use super::ownership::{chown_backup, create_dir_all_owned};
 use super::progress::{Progress, ProgressEvent};
@@ -36,9 +37,6 @@ use crate::tree::{GroupId, Namespace, SnapshotTime};
 mod whole_group;
 
 pub use whole_group::GROUP_RENAME_OFF_ENV;
-
-/// PBS's bound on snapshot locks held at once (file descriptors).
-pub const MAX_SNAPSHOT_LOCKS: usize = 512;
 
 /// Why one group did not (completely) move.
 #[derive(Debug)]
@@ -185,9 +183,10 @@ impl GroupMove<'_> {
     fn run(&mut self, opts: GroupOpts) -> Result<(), MoveError> {
         let merge = opts.merge;
         let ds = &self.ctx.ds;
-        let source_guard = take(
-            &self.ctx.locks.group(self.ns, self.group),
-            LockMode::Exclusive,
+        let source_guard = lock_group(
+            self.ctx,
+            self.ns,
+            self.group,
             &format!("group {} in namespace '{}'", self.group, self.ns.human()),
         )?;
         // Post-lock re-validation: the authoritative gate (no namespace lock in PBS).
@@ -230,7 +229,7 @@ impl GroupMove<'_> {
             check_merge(ds, self.ns, self.target_ns, self.group, &owner, &times)?;
         }
         self.group_started(times.len(), !created);
-        for batch in times.chunks(MAX_SNAPSHOT_LOCKS) {
+        for batch in times.chunks(snapshot_batch(self.ctx)) {
             self.move_batch(batch, times.len())?;
         }
         self.move_notes()?;
@@ -300,7 +299,7 @@ impl GroupMove<'_> {
     }
 
     /// `create_locked_backup_group_do`: returns whether the target group was created.
-    fn create_locked_target(&mut self, owner: &str) -> Result<(bool, LockGuard), MoveError> {
+    fn create_locked_target(&mut self, owner: &str) -> Result<(bool, GroupLock), MoveError> {
         self.create_target_type_dir()?;
         let dir = self.ctx.ds.group_path(self.target_ns, self.group);
         let created = match fs::create_dir(&dir) {
@@ -337,10 +336,11 @@ impl GroupMove<'_> {
         Ok(type_dir)
     }
 
-    fn lock_target(&self) -> Result<LockGuard, MoveError> {
-        take(
-            &self.ctx.locks.group(self.target_ns, self.group),
-            LockMode::Exclusive,
+    fn lock_target(&self) -> Result<GroupLock, MoveError> {
+        lock_group(
+            self.ctx,
+            self.target_ns,
+            self.group,
             &format!(
                 "target group {} in namespace '{}'",
                 self.group,
@@ -393,7 +393,7 @@ impl GroupMove<'_> {
     /// failure part-way keeps the time-ordered split: renamed snapshots are complete at the
     /// target, the rest (copies discarded) at the source.
     fn move_batch(&mut self, batch: &[SnapshotTime], total: usize) -> Result<(), MoveError> {
-        let (lock_dir, guards) = take_snapshot_locks(&self.ctx.locks, self.ns, self.group, batch)?;
+        let locks = take_snapshot_locks(self.ctx, self.ns, self.group, batch)?;
         // Read under the locks: the index list must be the one that gets renamed.
         let present = self.present_snapshots(&self.group_dirs()?.src, batch)?;
         let times: Vec<SnapshotTime> = present.iter().map(|(t, _)| t.clone()).collect();
@@ -406,8 +406,8 @@ impl GroupMove<'_> {
         let (renamed, result) = self.rename_batch(&present, total);
         let unrenamed = prepared.split_off(renamed.min(prepared.len()));
         self.discard(unrenamed);
-        self.delete_sources(&lock_dir, &times[..renamed], &prepared);
-        drop(guards);
+        self.delete_sources(&locks.dir, &times[..renamed], &prepared);
+        drop(locks);
         result
     }
 
@@ -550,10 +550,14 @@ impl GroupMove<'_> {
         }
     }
 
-    /// A moved snapshot's stale source lock files.
+    /// A moved snapshot's stale source lock files (removed while still held, as PBS does).
     fn drop_source_locks(&self, lock_dir: &LockDir, time: &SnapshotTime) {
-        lock_dir.remove(&self.ctx.locks.manifest(self.ns, self.group, time));
-        lock_dir.remove(&self.ctx.locks.snapshot(self.ns, self.group, time));
+        let locks = &self.ctx.locks;
+        lock_dir.remove(&locks.manifest(self.ns, self.group, time));
+        lock_dir.remove(&locks.snapshot(self.ns, self.group, time));
+        if self.ctx.old_locks() {
+            remove_manifest_lock(&locks.old_manifest(self.ns, self.group, time));
+        }
     }
 
     /// `move_notes_to`: the target keeps its own notes; otherwise the source's move over.
@@ -588,7 +592,7 @@ impl GroupMove<'_> {
     }
 
     /// `BackupGroup::destroy` of the emptied source group, consuming its lock.
-    fn destroy_source(&mut self, guard: LockGuard) -> Result<(), MoveError> {
+    fn destroy_source(&mut self, guard: GroupLock) -> Result<(), MoveError> {
         let dir = self.ctx.ds.group_path(self.ns, self.group);
         let leftovers: Vec<String> = fs::read_dir(&dir)
             .map_err(|e| io_failed("cannot read", &dir, e))?
@@ -622,7 +626,7 @@ impl GroupMove<'_> {
 
     /// The source group dir is gone: its bucket objects (S3) and, consuming the lock, its
     /// lock file.
-    fn source_gone(&mut self, guard: LockGuard) {
+    fn source_gone(&mut self, guard: GroupLock) {
         let orphans = self.ctx.backend.remove_group(self.ns, self.group);
         self.outcome
             .orphans

@@ -91,6 +91,17 @@ impl LockPaths {
         self.helper(ns, &rpath)
     }
 
+    /// PBS ≤ 3.3.4's manifest lock (`manifest_lock_path` of PBS 3.2.4):
+    /// `<lock_dir>/<store>/<ns/a/ns/b>/<type>/<id>/<time>/<time>.index.json.lck`. The doc
+    /// comment there omits the `<time>` dir; the code (`relative_path()`) has it.
+    pub fn old_manifest(&self, ns: &Namespace, group: &GroupId, time: &SnapshotTime) -> PathBuf {
+        self.store_dir()
+            .join(ns.rel_path())
+            .join(group.rel_path())
+            .join(time.as_str())
+            .join(format!("{time}{MANIFEST_LOCK_NAME}"))
+    }
+
     /// `<lock_dir>/<store>/<a:b:c>/.ns-lock`; for the root this is `<store>/.ns-lock`,
     /// which nobody locks.
     pub fn ns_lock(&self, ns: &Namespace) -> PathBuf {
@@ -174,6 +185,23 @@ mod tests {
     }
     const T: &str = "2022-05-02T08:11:33Z";
     const T_ENC: &str = r"2022\x2d05\x2d02T08\x3a11\x3a33Z";
+
+    #[test]
+    fn old_manifest_lock_path_as_pbs_3_2_4() {
+        let p = paths();
+        assert_eq!(
+            p.old_manifest(&ns("a/b"), &grp("vm/100"), &time(T)),
+            PathBuf::from(format!(
+                "/run/proxmox-backup/locks/store1/ns/a/ns/b/vm/100/{T}/{T}.index.json.lck"
+            ))
+        );
+        assert_eq!(
+            p.old_manifest(&Namespace::root(), &grp("host/my-pc"), &time(T)),
+            PathBuf::from(format!(
+                "/run/proxmox-backup/locks/store1/host/my-pc/{T}/{T}.index.json.lck"
+            ))
+        );
+    }
 
     #[test]
     fn escape_unit_table() {

@@ -1,18 +1,30 @@
-//! The engine's view of PBS locks: typed conflicts become `Busy`, and namespace locks are
-//! taken as one deduplicated, ordered set so a move never conflicts with itself.
+//! The engine's view of PBS locks: typed conflicts become `Busy`; a group or snapshot is
+//! locked in every scheme a PBS on this host may use (lock files, and PBS < 3.3.5's
+//! directory flocks and old manifest lock); namespace locks are taken as one deduplicated,
+//! ordered set so a move never conflicts with itself.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::context::MoveContext;
 use super::error::MoveError;
 use super::lock::{self, LockError, LockGuard, LockMode};
 use super::lock_dir::LockDir;
 use super::lock_path::LockPaths;
+use super::old_locks::{self, DirLock};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
+/// PBS's bound on snapshot locks held at once (file descriptors).
+pub const MAX_SNAPSHOT_LOCKS: usize = 512;
+
+/// File descriptors kept free for everything but the snapshot locks (namespace and group
+/// locks, journals, dir fds, a TUI's terminal).
+const FD_RESERVE: u64 = 256;
+
 /// `what` names what the lock protects: "group vm/100 in namespace 'a'".
-fn map_lock_error(what: &str, e: LockError) -> MoveError {
+pub(super) fn map_lock_error(what: &str, e: LockError) -> MoveError {
     if e.is_conflict() {
         MoveError::Busy(e.with_what(what).to_string())
     } else {
@@ -25,32 +37,162 @@ pub fn take(path: &Path, mode: LockMode, what: &str) -> Result<LockGuard, MoveEr
     lock::lock_file(path, mode, Duration::ZERO).map_err(|e| map_lock_error(what, e))
 }
 
-/// Exclusive locks on a batch of snapshots of one group, in order; the first conflict
-/// stops (dropping the ones taken). They share the group's lock dir, opened once and
-/// returned for removing the lock files later.
+/// A group locked exclusively in every scheme this host needs: its lock file and, for
+/// PBS < 3.3.5, a flock on the group dir (when the dir exists). Dropping it unlocks both.
+#[derive(Debug)]
+pub struct GroupLock {
+    pub file: LockGuard,
+    _dir: Option<DirLock>,
+}
+
+/// `BackupGroup::lock` of PBS ≥ 3.3.5 and, when needed, of PBS ≤ 3.3.4; `what` names it.
+pub fn lock_group(
+    ctx: &MoveContext,
+    ns: &Namespace,
+    group: &GroupId,
+    what: &str,
+) -> Result<GroupLock, MoveError> {
+    let file = take(&ctx.locks.group(ns, group), LockMode::Exclusive, what)?;
+    let dir = if ctx.old_locks() {
+        old_locks::lock_dir(&ctx.ds.group_path(ns, group), what)?
+    } else {
+        None
+    };
+    Ok(GroupLock { file, _dir: dir })
+}
+
+/// One snapshot's locks: the lock file and, for PBS < 3.3.5, the snapshot dir's flock and
+/// the old manifest lock.
+#[derive(Debug)]
+struct SnapshotLock {
+    _file: LockGuard,
+    _dir: Option<DirLock>,
+    _manifest: Option<LockGuard>,
+}
+
+/// Exclusive locks on a batch of snapshots of one group, held until dropped. The lock
+/// files share the group's lock dir, opened once and kept for removing them later.
+#[derive(Debug)]
+pub struct SnapshotLocks {
+    pub dir: LockDir,
+    _held: Vec<SnapshotLock>,
+}
+
+/// Locks `times` of a group in order; the first conflict stops (dropping the ones taken).
 pub fn take_snapshot_locks(
-    paths: &LockPaths,
+    ctx: &MoveContext,
     ns: &Namespace,
     group: &GroupId,
     times: &[SnapshotTime],
-) -> Result<(LockDir, Vec<LockGuard>), MoveError> {
+) -> Result<SnapshotLocks, MoveError> {
+    let paths = &ctx.locks;
     let dir = LockDir::of(&paths.group(ns, group))
         .map_err(|e| map_lock_error(&format!("namespace '{}'", ns.human()), e))?;
-    let guards = times
+    let held = times
         .iter()
         .map(|t| {
-            dir.lock(
-                &paths.snapshot(ns, group, t),
-                LockMode::Exclusive,
-                Duration::ZERO,
-            )
-            .map_err(|e| {
-                let what = format!("snapshot {group}/{t} in namespace '{}'", ns.human());
-                map_lock_error(&what, e)
+            let what = format!("snapshot {group}/{t} in namespace '{}'", ns.human());
+            let file = dir
+                .lock(
+                    &paths.snapshot(ns, group, t),
+                    LockMode::Exclusive,
+                    Duration::ZERO,
+                )
+                .map_err(|e| map_lock_error(&what, e))?;
+            let (dir, manifest) = if ctx.old_locks() {
+                let snap_dir = ctx.ds.snapshot_path(ns, group, t);
+                let dir = old_locks::lock_dir(&snap_dir, &what)?;
+                let manifest = old_locks::lock_manifest(&paths.old_manifest(ns, group, t), &what)?;
+                (dir, Some(manifest))
+            } else {
+                (None, None)
+            };
+            Ok(SnapshotLock {
+                _file: file,
+                _dir: dir,
+                _manifest: manifest,
             })
         })
-        .collect::<Result<_, _>>()?;
-    Ok((dir, guards))
+        .collect::<Result<_, MoveError>>()?;
+    Ok(SnapshotLocks { dir, _held: held })
+}
+
+/// How many snapshots a move may lock at once: as many as the open-file limit allows once
+/// raised to its hard limit, counting each snapshot's fds (1, or 3 with PBS < 3.3.5's
+/// locks), and never fewer than one.
+pub fn snapshot_lock_budget(ctx: &MoveContext) -> usize {
+    let per_snapshot = if ctx.old_locks() { 3 } else { 1 };
+    (fd_budget() / per_snapshot).max(1)
+}
+
+/// PBS's batch size, smaller only when the fds of that many snapshots' locks do not fit.
+pub fn snapshot_batch(ctx: &MoveContext) -> usize {
+    snapshot_lock_budget(ctx).min(MAX_SNAPSHOT_LOCKS)
+}
+
+/// File descriptors this process may use for snapshot locks. PBS's daemon bounds its
+/// batches to share its fds with every other task; this process has nothing else to share
+/// them with, so the soft limit is raised to the hard one (once).
+fn fd_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let mut lim = getrlimit(Resource::Nofile);
+        if lim.current != lim.maximum {
+            let raised = Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                lim = raised;
+            }
+        }
+        let usable = lim
+            .current
+            .map_or(u64::MAX, |n| n.saturating_sub(FD_RESERVE));
+        usize::try_from(usable).unwrap_or(usize::MAX)
+    })
+}
+
+/// Dry run of [`lock_group`] and [`take_snapshot_locks`] for one group move: every
+/// conflict visible now, creating nothing.
+pub fn probe_group_move(
+    ctx: &MoveContext,
+    ns: &Namespace,
+    group: &GroupId,
+    target_ns: &Namespace,
+    times: &[SnapshotTime],
+) -> Vec<MoveError> {
+    let locks = &ctx.locks;
+    let what = |g: String, n: &Namespace| format!("{g} in namespace '{}'", n.human());
+    let mut errors = Vec::new();
+    let mut check = |r: Result<(), MoveError>| errors.extend(r.err());
+    for (n, label) in [(ns, "group"), (target_ns, "target group")] {
+        let w = what(format!("{label} {group}"), n);
+        check(probe(&locks.group(n, group), LockMode::Exclusive, &w));
+        if ctx.old_locks() {
+            check(old_locks::probe_dir(&ctx.ds.group_path(n, group), &w));
+        }
+    }
+    for t in times {
+        let w = what(format!("snapshot {group}/{t}"), ns);
+        check(probe(
+            &locks.snapshot(ns, group, t),
+            LockMode::Exclusive,
+            &w,
+        ));
+        if ctx.old_locks() {
+            check(old_locks::probe_dir(
+                &ctx.ds.snapshot_path(ns, group, t),
+                &w,
+            ));
+            check(old_locks::probe_manifest(
+                &locks.old_manifest(ns, group, t),
+                &w,
+            ));
+        }
+    }
+    errors
 }
 
 /// Dry-run: would `take` succeed now? Creates nothing.

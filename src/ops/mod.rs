@@ -1,10 +1,12 @@
 //! Operations on a datastore: PBS-compatible locks, move plans, the move engine, journals.
 //! Nothing here may depend on the UI.
 
+pub mod active_ops;
 pub mod checks;
 pub mod context;
 pub mod error;
 pub mod failpoint;
+pub mod gc_lock;
 pub mod group_mover;
 pub mod lock;
 pub mod lock_dir;
@@ -15,8 +17,10 @@ pub mod move_journal;
 pub mod moves;
 pub mod ns_cleanup;
 pub mod ns_lock;
+pub mod old_locks;
 pub mod op_journal;
 pub mod ownership;
+pub mod pbs_version;
 pub mod plan;
 pub mod progress;
 pub mod report;

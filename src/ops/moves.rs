@@ -32,6 +32,7 @@ pub fn move_group(
         req.merge,
         TreeDepth::Snapshots,
     )?;
+    let _op = ctx.begin_operation()?;
     let _ns_guards = lock_namespaces(
         &ctx.locks,
         &[
@@ -173,6 +174,7 @@ pub fn move_namespace(
 ) -> Result<MoveReport, MoveError> {
     ctx.check_datastore()?;
     namespace_mapping(ctx, req)?;
+    let _op = ctx.begin_operation()?;
     let _ns_guards = lock_namespaces(
         &ctx.locks,
         &[

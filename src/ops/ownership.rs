@@ -96,14 +96,20 @@ pub fn create_dir_all_owned(path: &Path, stop_at: &Path) -> io::Result<()> {
 }
 
 fn create_one_dir(dir: &Path) -> io::Result<()> {
-    match DirBuilder::new().mode(DIR_MODE).create(dir) {
+    create_dir_owned(dir, DIR_MODE)
+}
+
+/// Creates the one directory `dir` (its parent must exist) with `mode`, owned
+/// backup:backup; an existing directory (never a symlink) is used as it is.
+pub fn create_dir_owned(dir: &Path, mode: u32) -> io::Result<()> {
+    match DirBuilder::new().mode(mode).create(dir) {
         Ok(()) => {
             let fd = rustix::fs::open(
                 dir,
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )?;
-            set_owned_mode(fd, DIR_MODE).map_err(|e| with_path(e, dir))
+            set_owned_mode(fd, mode).map_err(|e| with_path(e, dir))
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             // Someone else's directory (or a race winner's): use it, but never through a symlink.

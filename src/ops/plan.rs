@@ -7,7 +7,7 @@ use super::checks::{check_depth_limit, check_merge, check_move_group, check_move
 use super::context::MoveContext;
 use super::error::MoveError;
 use super::lock::LockMode;
-use super::locking::{probe, probe_namespaces};
+use super::locking::{probe_group_move, probe_namespaces};
 use super::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
 use super::security::TreeDepth;
 use crate::tree::backend::{ObjectStats, SnapshotRef};
@@ -145,25 +145,7 @@ pub fn plan_group(
             return plan;
         }
     };
-    let locks = &ctx.locks;
-    let what = |g: String, n: &Namespace| format!("{g} in namespace '{}'", n.human());
-    let mut wanted = vec![
-        (locks.group(ns, group), what(format!("group {group}"), ns)),
-        (
-            locks.group(target_ns, group),
-            what(format!("target group {group}"), target_ns),
-        ),
-    ];
-    for t in &times {
-        wanted.push((
-            locks.snapshot(ns, group, t),
-            what(format!("snapshot {group}/{t}"), ns),
-        ));
-    }
-    let conflicts: Vec<MoveError> = wanted
-        .iter()
-        .filter_map(|(path, what)| probe(path, LockMode::Exclusive, what).err())
-        .collect();
+    let conflicts = probe_group_move(ctx, ns, group, target_ns, &times);
     plan.conflicts = conflicts.into_iter().map(|e| e.to_string()).collect();
     plan
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::context::MoveContext;
 use super::error::{MoveError, io_failed};
 use super::lock::{LockMode, remove_lock_file};
-use super::locking::{lock_namespaces, take};
+use super::locking::{lock_group, lock_namespaces, take};
 use super::moves::{close_journal, move_group_locked, move_namespace_locked};
 use super::op_journal::{
     GroupProgress, JournalEntry, OpJournal, OpKind, Record, list_entries, state_dir,
@@ -174,8 +174,14 @@ pub fn progress_of(entry: &JournalEntry) -> (usize, usize, usize) {
 /// Finishes every unfinished operation of the datastore.
 pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, MoveError> {
     ctx.check_datastore()?;
+    let entries = unfinished(ctx)?;
+    // Counted as a write (and GC kept out) only when there is something to finish.
+    let _op = match entries.is_empty() {
+        true => None,
+        false => Some(ctx.begin_operation()?),
+    };
     let mut out = ResumeOutcome::default();
-    for entry in unfinished(ctx)? {
+    for entry in entries {
         let Some((op, _, _)) = entry.begin() else {
             continue; // a journal torn before its first record: nothing was done
         };
@@ -482,16 +488,8 @@ impl GroupRepair<'_> {
         let ctx = self.ctx;
         let locks = &ctx.locks;
         let what = format!("group {} in namespace '{}'", self.group, self.ns.human());
-        let source_guard = take(
-            &locks.group(self.ns, self.group),
-            LockMode::Exclusive,
-            &what,
-        )?;
-        let target_guard = take(
-            &locks.group(self.target_ns, self.group),
-            LockMode::Exclusive,
-            &format!("target {what}"),
-        )?;
+        let source_guard = lock_group(ctx, self.ns, self.group, &what)?;
+        let target_guard = lock_group(ctx, self.target_ns, self.group, &format!("target {what}"))?;
         let mut at_target = 0;
         for t in &self.g.snapshots {
             if self.repair_snapshot(t)? {
@@ -583,6 +581,7 @@ impl GroupRepair<'_> {
         for path in [
             locks.manifest(self.ns, self.group, time),
             locks.snapshot(self.ns, self.group, time),
+            locks.old_manifest(self.ns, self.group, time),
         ] {
             if path.exists() {
                 // PBS removes a lock file while holding it; waiters re-check the inode.

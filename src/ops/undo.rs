@@ -258,7 +258,7 @@ pub fn undo(
     reverse: &Reverse,
     progress: &Progress,
 ) -> Result<MoveReport, MoveError> {
-    ctx.check_datastore()?;
+    let _op = ctx.begin_operation()?;
     check_unchanged(ctx, entry)?;
     let report = match reverse {
         Reverse::Group(req) => move_group(ctx, req, progress)?,

@@ -28,6 +28,25 @@ pub struct Datastore {
     pub backend: BackendConfig,
     /// The maintenance type (`read-only`, `offline`, …) when one is set.
     pub maintenance: Option<String>,
+    /// The `datastore.cfg` this datastore was found in, to re-read its maintenance mode.
+    pub config: Option<PathBuf>,
+}
+
+impl Datastore {
+    /// The maintenance mode as `datastore.cfg` says now (PBS sets one before it unmounts
+    /// or refreshes a datastore); the one read at start when the file cannot be read.
+    pub fn current_maintenance(&self) -> Option<String> {
+        let Some(cfg) = &self.config else {
+            return self.maintenance.clone();
+        };
+        let fresh = config::read_sections(cfg).ok().and_then(|sections| {
+            let section = sections
+                .iter()
+                .find(|s| s.kind == "datastore" && s.id == self.name)?;
+            from_section(section, self.base.clone(), cfg).ok()
+        });
+        fresh.map_or_else(|| self.maintenance.clone(), |ds| ds.maintenance)
+    }
 }
 
 #[derive(Debug, Error)]
@@ -54,6 +73,14 @@ pub enum LocateError {
         "cannot derive a datastore name from {path}: its last component is not a valid name; pass --store NAME"
     )]
     NoName { path: String },
+    #[error("{path} is not a datastore root: {missing}; pass the datastore's top directory")]
+    NotARoot { path: String, missing: String },
+    #[error("{path} is inside datastore {root}; use --path {root}{ns_hint}")]
+    InsideDatastore {
+        path: String,
+        root: String,
+        ns_hint: String,
+    },
 }
 
 /// What the user told us about the datastore.
@@ -101,12 +128,12 @@ impl Locator {
             name: name.to_string(),
             cfg: cfg.display().to_string(),
         })?;
-        let base = canonical_dir(Path::new(path))?;
+        let base = datastore_root(Path::new(path))?;
         from_section(section, base, &cfg)
     }
 
     fn by_path(&self, path: &Path, store: Option<&str>) -> Result<Datastore, LocateError> {
-        let base = canonical_dir(path)?;
+        let base = datastore_root(path)?;
         let cfg = self.datastore_cfg();
         // An unreadable or absent datastore.cfg is normal for --path: fall back to defaults.
         if let Ok(sections) = config::read_sections(&cfg) {
@@ -137,7 +164,72 @@ impl Locator {
             base,
             backend: BackendConfig::Filesystem,
             maintenance: None,
+            config: None,
         })
+    }
+}
+
+/// The chunk store's lock file and chunk dir: what makes a directory a datastore root
+/// (`ChunkStore::open`), also for the local cache of an S3 datastore.
+const ROOT_MARKERS: [(&str, bool); 2] = [(".chunks", true), (".lock", false)];
+
+/// `path` canonicalised, when it is a datastore root: `.chunks/` and `.lock` present (never
+/// through symlinks). A directory inside a datastore is refused with the way to name it.
+fn datastore_root(path: &Path) -> Result<PathBuf, LocateError> {
+    let base = canonical_dir(path)?;
+    let missing = missing_markers(&base);
+    if missing.is_empty() {
+        return Ok(base);
+    }
+    if let Some(root) = base
+        .ancestors()
+        .skip(1)
+        .find(|a| missing_markers(a).is_empty())
+    {
+        return Err(inside(&base, root));
+    }
+    Err(LocateError::NotARoot {
+        path: base.display().to_string(),
+        missing: format!("{} missing", missing.join(" and ")),
+    })
+}
+
+fn missing_markers(dir: &Path) -> Vec<&'static str> {
+    ROOT_MARKERS
+        .iter()
+        .filter(|(name, is_dir)| {
+            !std::fs::symlink_metadata(dir.join(name))
+                .is_ok_and(|m| if *is_dir { m.is_dir() } else { m.is_file() })
+        })
+        .map(|(name, is_dir)| if *is_dir { ".chunks/" } else { *name })
+        .collect()
+}
+
+/// "use --path ROOT --ns a/b" for `ROOT/ns/a/ns/b[/…]`.
+fn inside(base: &Path, root: &Path) -> LocateError {
+    let rel: Vec<String> = base
+        .strip_prefix(root)
+        .map(|r| {
+            r.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ns: Vec<&str> = rel
+        .chunks(2)
+        .map_while(|pair| match pair {
+            [ns, name] if ns == "ns" => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    LocateError::InsideDatastore {
+        path: base.display().to_string(),
+        root: root.display().to_string(),
+        ns_hint: if ns.is_empty() {
+            String::new()
+        } else {
+            format!(" --ns {}", ns.join("/"))
+        },
     }
 }
 
@@ -201,6 +293,7 @@ fn from_section(section: &Section, base: PathBuf, cfg: &Path) -> Result<Datastor
         base,
         backend,
         maintenance,
+        config: Some(cfg.to_path_buf()),
     })
 }
 
@@ -210,7 +303,7 @@ mod tests {
 
     fn setup(cfg: &str) -> (tempfile::TempDir, Locator) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("store1")).unwrap();
+        make_root(&dir.path().join("store1"));
         std::fs::create_dir(dir.path().join("etc")).unwrap();
         let cfg = cfg.replace("@", &dir.path().display().to_string());
         std::fs::write(dir.path().join("etc/datastore.cfg"), cfg).unwrap();
@@ -279,10 +372,71 @@ mod tests {
         }
     }
 
+    fn make_root(dir: &Path) {
+        std::fs::create_dir_all(dir.join(".chunks")).unwrap();
+        std::fs::write(dir.join(".lock"), b"").unwrap();
+    }
+
+    #[test]
+    fn only_datastore_roots_are_datastores() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store1");
+        make_root(&root);
+        std::fs::create_dir_all(root.join("ns/prod/ns/db/vm/100")).unwrap();
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        std::fs::create_dir_all(dir.path().join("half/.chunks")).unwrap();
+        let at = |p: &Path| {
+            Locator {
+                path: Some(p.to_path_buf()),
+                config_dir: Some(dir.path().join("nope")),
+                ..Default::default()
+            }
+            .locate()
+        };
+        assert_eq!(at(&root).unwrap().name, "store1");
+        let base = root.canonicalize().unwrap();
+        for (sub, hint) in [
+            ("ns/prod", " --ns prod"),
+            ("ns/prod/ns/db", " --ns prod/db"),
+            ("ns/prod/ns/db/vm/100", " --ns prod/db"),
+            ("ns", ""),
+        ] {
+            let e = at(&root.join(sub)).unwrap_err().to_string();
+            let want = format!(
+                "{} is inside datastore {}; use --path {}{hint}",
+                base.join(sub).display(),
+                base.display(),
+                base.display()
+            );
+            assert_eq!(e, want);
+        }
+        let e = at(&dir.path().join("empty")).unwrap_err().to_string();
+        assert!(e.ends_with("is not a datastore root: .chunks/ and .lock missing; pass the datastore's top directory"), "{e}");
+        let e = at(&dir.path().join("half")).unwrap_err().to_string();
+        assert!(e.contains("not a datastore root: .lock missing"), "{e}");
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        let e = at(&dir.path().join("file")).unwrap_err().to_string();
+        assert!(e.contains("is not a directory"), "{e}");
+    }
+
+    #[test]
+    fn maintenance_is_read_again_from_the_config() {
+        let (dir, mut loc) = setup("datastore: store1\n\tpath @/store1\n");
+        loc.store = Some("store1".into());
+        let ds = loc.locate().unwrap();
+        assert_eq!(ds.current_maintenance(), None);
+        let cfg = format!(
+            "datastore: store1\n\tpath {}/store1\n\tmaintenance-mode type=unmount\n",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("etc/datastore.cfg"), cfg).unwrap();
+        assert_eq!(ds.current_maintenance().as_deref(), Some("unmount"));
+    }
+
     #[test]
     fn path_without_config_uses_basename() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("mystore")).unwrap();
+        make_root(&dir.path().join("mystore"));
         let loc = Locator {
             path: Some(dir.path().join("mystore")),
             config_dir: Some(dir.path().join("nope")),

@@ -669,6 +669,7 @@ mod tests {
             base: base.clone(),
             backend: BackendConfig::Filesystem,
             maintenance: None,
+            config: None,
         };
         let cases = [
             ("", "ok true"),

@@ -97,6 +97,12 @@ fn title_line(app: &App) -> Line<'static> {
     if marked > 0 {
         spans.push(Span::styled(format!(" {marked} marked "), t.marked));
     }
+    // Last: the first thing to give way on a narrow terminal.
+    let pbs = &app.ctx.pbs;
+    spans.push(Span::styled(
+        format!(" {pbs} · {} locks ", pbs.lock_scheme()),
+        t.dim,
+    ));
     Line::from(spans)
 }
 

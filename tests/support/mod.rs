@@ -44,6 +44,7 @@ impl Store {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().join("store1");
         std::fs::create_dir_all(base.join(".chunks")).unwrap();
+        std::fs::write(base.join(".lock"), b"").unwrap();
         for ns in namespaces {
             std::fs::create_dir_all(base.join(ns_rel(ns))).unwrap();
         }
@@ -100,13 +101,19 @@ impl Store {
     }
 
     pub fn cmd(&self) -> Command {
+        self.cmd_at(&self.base)
+    }
+
+    /// [`Self::cmd`] with `--path path` instead of this store's base.
+    pub fn cmd_at(&self, path: &Path) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--path")
-            .arg(&self.base)
-            .arg("--lock-dir")
-            .arg(&self.locks);
+        c.arg("--path").arg(path).arg("--lock-dir").arg(&self.locks);
         c.env_remove("PBS_MOVER_LOCK_DIR")
-            .env_remove("PBS_MOVER_CONFIG_DIR");
+            .env_remove("PBS_MOVER_CONFIG_DIR")
+            .env_remove("PBS_MOVER_PBS_VERSION")
+            .env_remove("PBS_MOVER_DPKG_STATUS");
+        // Never the real /var/lib/pbs-mover; a test's own `--state-dir` or env still wins.
+        c.env("PBS_MOVER_STATE_DIR", self.state_dir());
         c.arg("--config-dir").arg(self.tmp.path().join("etc"));
         c
     }
@@ -131,6 +138,11 @@ impl Store {
             "{args:?} not killed at {failpoint}: {}",
             stderr(&out)
         );
+    }
+
+    /// The crash-journal dir every command of this store uses unless told otherwise.
+    pub fn state_dir(&self) -> PathBuf {
+        self.tmp.path().join("state")
     }
 
     /// Path of the store's lock dir (`<lock-dir>/<store>`).

@@ -20,13 +20,11 @@ use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
 use super::{
-    DIR_PATH_FLAGS, GroupMove, MAX_SNAPSHOT_LOCKS, gc_journal_error, open_dir_path, rename_failure,
-    rename_noreplace,
+    DIR_PATH_FLAGS, GroupMove, gc_journal_error, open_dir_path, rename_failure, rename_noreplace,
 };
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
-use crate::ops::lock::LockGuard;
-use crate::ops::locking::take_snapshot_locks;
+use crate::ops::locking::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
 use crate::ops::op_journal::Record;
 use crate::ops::ownership::backup_ids;
 use crate::ops::security::snapshot_entries;
@@ -36,37 +34,6 @@ use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 /// Set (to anything) to move every group snapshot by snapshot, as PBS does: the benches'
 /// "before" row, and a way back should a filesystem ever refuse a dir rename.
 pub const GROUP_RENAME_OFF_ENV: &str = "PBS_MOVER_NO_GROUP_RENAME";
-
-/// File descriptors kept free for everything but the snapshot locks (namespace and group
-/// locks, journals, dir fds, a TUI's terminal).
-const FD_RESERVE: u64 = 256;
-
-/// How many snapshot locks may be held at once for a whole-group move: as many as the
-/// open-file limit allows once raised to its hard limit, and never fewer than PBS's batch.
-/// PBS's daemon bounds its batches to share its fds with every other task; this process
-/// has nothing else to share them with, and a whole group needs every snapshot locked.
-fn lock_budget() -> usize {
-    static BUDGET: OnceLock<usize> = OnceLock::new();
-    *BUDGET.get_or_init(|| {
-        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-        let mut lim = getrlimit(Resource::Nofile);
-        if lim.current != lim.maximum {
-            let raised = Rlimit {
-                current: lim.maximum,
-                maximum: lim.maximum,
-            };
-            if setrlimit(Resource::Nofile, raised).is_ok() {
-                lim = raised;
-            }
-        }
-        let usable = lim
-            .current
-            .map_or(u64::MAX, |n| n.saturating_sub(FD_RESERVE));
-        usize::try_from(usable)
-            .unwrap_or(usize::MAX)
-            .max(MAX_SNAPSHOT_LOCKS)
-    })
-}
 
 fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
@@ -80,7 +47,9 @@ impl GroupMove<'_> {
         &self,
         times: &[SnapshotTime],
     ) -> Result<Option<OwnedFd>, MoveError> {
-        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > lock_budget() {
+        // Every snapshot is locked at once.
+        let budget = snapshot_lock_budget(self.ctx);
+        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > budget {
             return Ok(None);
         }
         let group_dir = self.ctx.ds.group_path(self.ns, self.group);
@@ -104,7 +73,7 @@ impl GroupMove<'_> {
     /// The group under its lock (`source_guard`), its dir in `src_type`, to the target.
     pub(super) fn move_whole_group(
         &mut self,
-        source_guard: LockGuard,
+        source_guard: GroupLock,
         src_type: OwnedFd,
         times: &[SnapshotTime],
     ) -> Result<(), MoveError> {
@@ -119,7 +88,7 @@ impl GroupMove<'_> {
                 io_failed("cannot open group dir", &dir, e.into())
             })?;
         self.group_started(times.len(), false);
-        let (lock_dir, guards) = take_snapshot_locks(&self.ctx.locks, self.ns, self.group, times)?;
+        let locks = take_snapshot_locks(self.ctx, self.ns, self.group, times)?;
         // Read under the locks: the index list must be the one that gets renamed.
         let present = self.present_snapshots(&src_group, times)?;
         self.record_for_gc(&present)?;
@@ -143,9 +112,9 @@ impl GroupMove<'_> {
         }
         failpoint::hit("after-rename");
         for time in times {
-            self.drop_source_locks(&lock_dir, time);
+            self.drop_source_locks(&locks.dir, time);
         }
-        drop(guards);
+        drop(locks);
         failpoint::hit("after-notes");
         self.source_gone(source_guard);
         failpoint::hit("after-destroy");
