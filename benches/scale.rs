@@ -103,10 +103,20 @@ fn drop_caches() -> bool {
     Command::new("sync").status().is_ok() && fs::write("/proc/sys/vm/drop_caches", "3").is_ok()
 }
 
+/// The PBS version the moves are run for (`BENCH_PBS_VERSION`, default 4.2.3: lock files
+/// only); the old+new-locks row sets 3.2.4 itself.
+fn pbs_version() -> String {
+    std::env::var("BENCH_PBS_VERSION").unwrap_or_else(|_| "4.2.3".into())
+}
+
 fn ours(base: &Path, locks: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.env_remove("PBS_MOVER_SCAN_THREADS")
         .env_remove("PBS_MOVER_SCAN_NO_OPENAT2");
+    // Beside the datastore (the same disk a real /var/lib/pbs-mover would be on), never
+    // the machine's own state dir.
+    c.env("PBS_MOVER_STATE_DIR", base.with_file_name("state"))
+        .env("PBS_MOVER_PBS_VERSION", pbs_version());
     c.arg("--path")
         .arg(base)
         .arg("--lock-dir")
@@ -150,6 +160,12 @@ fn peak_rss_mib(base: &Path, locks: &Path) -> f64 {
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .expect("rusage");
     usage.max_rss() as f64 / 1024.0
+}
+
+/// What makes `base` a datastore root: `.chunks/` and the chunk store's `.lock`.
+fn chunk_store(base: &Path) {
+    fs::create_dir_all(base.join(".chunks")).unwrap();
+    fs::write(base.join(".lock"), b"").unwrap();
 }
 
 fn write_group(dir: &Path, snapshots: usize) {
@@ -521,6 +537,8 @@ struct MoveGroupTimes {
     mv: Duration,
     /// Ours snapshot by snapshot (`PBS_MOVER_NO_GROUP_RENAME=1`), with `extras`.
     per_snapshot: Duration,
+    /// Ours for PBS 3.2.4 (its directory and manifest locks too), with `extras`.
+    old_locks: Duration,
 }
 
 fn move_group_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
@@ -545,16 +563,19 @@ fn move_ns_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
 
 fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
     let (mut ours_t, mut floor_t, mut per_snap_t) = (Vec::new(), Vec::new(), Vec::new());
+    let mut old_locks_t = Vec::new();
     let mut mv = Duration::ZERO;
     for round in 0..move_runs() {
         let base = root.join(format!("mg-store-{n}"));
-        for ns in ["a", "b", "c", "d", "e", "f", "g"] {
+        chunk_store(&base);
+        for ns in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
             fs::create_dir_all(base.join("ns").join(ns)).unwrap();
         }
         write_group(&base.join("ns/a/vm/100"), n);
         write_group(&base.join("ns/c/vm/100"), n);
         if extras {
             write_group(&base.join("ns/f/vm/100"), n);
+            write_group(&base.join("ns/h/vm/100"), n);
         }
         let with_mv = extras && round == 0;
         if with_mv {
@@ -570,6 +591,12 @@ fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
             per_snap_t.push(time_cmd(1, || {
                 let mut c = move_group_cmd(&base, &locks, "f", "g");
                 c.env(pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV, "1");
+                c
+            }));
+            settle();
+            old_locks_t.push(time_cmd(1, || {
+                let mut c = move_group_cmd(&base, &locks, "h", "i");
+                c.env("PBS_MOVER_PBS_VERSION", "3.2.4");
                 c
             }));
         }
@@ -595,6 +622,7 @@ fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
         floor: median(floor_t),
         mv,
         per_snapshot: median(per_snap_t),
+        old_locks: median(old_locks_t),
     }
 }
 
@@ -619,6 +647,12 @@ fn bench_move_group(root: &Path, rows: &mut Rows) {
         t.per_snapshot,
         "rename(2) loop",
         t.floor,
+    ));
+    rows.push(row(
+        format!("FS move-group, {n} snapshots, PBS 3.2.4 (old+new locks)"),
+        t.old_locks,
+        &format!("same for PBS {} (lock files only)", pbs_version()),
+        t.ours,
     ));
 }
 
@@ -682,6 +716,7 @@ fn bench_move_ns(root: &Path, rows: &mut Rows) {
     let (mut ours_tmp_state, mut per_snapshot) = (Vec::new(), Vec::new());
     for round in 0..move_runs() {
         let base = root.join("mn-store");
+        chunk_store(&base);
         for ns in ["src", "src2", "src3", "floor", "dst"] {
             fs::create_dir_all(base.join("ns").join(ns)).unwrap();
         }
