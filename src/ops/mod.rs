@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod context;
+pub mod detached;
 pub mod error;
 pub mod failpoint;
 pub mod group_mover;
