@@ -772,3 +772,43 @@ fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
     assert!(log.contains("move #1 finished: moved 1 group"), "{log}");
     assert!(log.contains("move #2 finished: moved 1 group"), "{log}");
 }
+
+#[test]
+fn the_next_start_says_what_a_detached_tui_did() {
+    use pbs_mover::ops::detached::{DetachedReport, FinishedOp};
+    let s = store();
+    let mut app = app_on(&s, true);
+    let op = |status: &str, moved| FinishedOp {
+        id: "1700000000-000000-4242-0".into(),
+        op: "move-group vm/100 '' -> 'b'".into(),
+        status: status.into(),
+        groups_done: 1,
+        groups_total: 1,
+        snapshots_moved: moved,
+    };
+    app.report_detached(&[
+        DetachedReport {
+            pid: 4242,
+            running: false,
+            finished: vec![op("ok", 3), op("partial", 1)],
+        },
+        DetachedReport {
+            pid: 4343,
+            running: true,
+            finished: Vec::new(),
+        },
+    ]);
+    let lines: Vec<_> = app.status.lines().skip(1).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        lines[0].text,
+        "after the terminal was lost: move-group vm/100 '' -> 'b': ok: 1/1 group(s) done, 3 snapshot(s) moved"
+    );
+    assert_eq!(lines[0].level, pbs_mover::ui::status::Level::Info);
+    assert_eq!(lines[1].level, pbs_mover::ui::status::Level::Warn);
+    assert!(
+        lines[2]
+            .text
+            .contains("4343 lost its terminal and is still finishing")
+    );
+}
