@@ -136,9 +136,10 @@ impl Case {
     }
 }
 
-/// (state letter, utime + stime) of a process, from /proc/<pid>/stat.
-fn proc_stat(pid: u32) -> Option<(char, Duration)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// (state letter, utime + stime) from a /proc `stat` file: of a process (all its threads)
+/// or of one thread.
+fn parse_stat(path: &str) -> Option<(char, Duration)> {
+    let text = std::fs::read_to_string(path).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
     let state = fields.first()?.chars().next()?;
@@ -148,11 +149,27 @@ fn proc_stat(pid: u32) -> Option<(char, Duration)> {
 }
 
 fn cpu_time(pid: u32) -> Duration {
-    proc_stat(pid).expect("the TUI is running").1
+    parse_stat(&format!("/proc/{pid}/stat"))
+        .expect("the TUI is running")
+        .1
 }
 
 fn alive(pid: u32) -> bool {
-    proc_stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+    parse_stat(&format!("/proc/{pid}/stat")).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+/// (thread id, state, CPU time) of each thread of `pid`.
+fn threads(pid: u32) -> Vec<(String, char, Duration)> {
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .filter_map(|e| {
+            let tid = e.file_name().to_string_lossy().into_owned();
+            let (state, cpu) = parse_stat(&format!("/proc/{pid}/task/{tid}/stat"))?;
+            Some((tid, state, cpu))
+        })
+        .collect()
 }
 
 /// The only child of `pid` (the TUI under its shell).
@@ -168,21 +185,19 @@ fn child_of(pid: u32) -> u32 {
     child.expect("waited for")
 }
 
-/// Waits until `pid` used under a tenth of a core for a quarter of a second: the move has
-/// locked its first batch and waits for GC, and the screen shows it.
+/// Waits until every thread of `pid` sleeps (state S) in 6 samples in a row, 50 ms apart:
+/// the move has locked its first batch and polls GC's lock, the screen shows it. Threads
+/// that compute (R) or wait for the disk (D) are not done, however little CPU they get on
+/// a loaded machine.
 fn wait_until_idle(pid: u32) {
-    let step = Duration::from_millis(250);
-    let end = Instant::now() + Duration::from_secs(10);
-    let mut last = cpu_time(pid);
-    while Instant::now() < end {
-        std::thread::sleep(step);
-        let now = cpu_time(pid);
-        if now.saturating_sub(last) < step / 10 {
-            return;
-        }
-        last = now;
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut quiet = 0;
+    while quiet < 6 {
+        assert!(Instant::now() < end, "never idle: {:?}", threads(pid));
+        std::thread::sleep(Duration::from_millis(50));
+        let all_sleep = threads(pid).iter().all(|(_, state, _)| *state == 'S');
+        quiet = if all_sleep { quiet + 1 } else { 0 };
     }
-    panic!("the TUI stayed busy before its terminal went away");
 }
 
 /// While the move waits for GC, the TUI without a terminal stays alive and uses (almost) no
@@ -190,6 +205,7 @@ fn wait_until_idle(pid: u32) {
 /// is far above what waiting costs and far below a spinning thread even on a loaded 2-core
 /// machine.
 fn assert_idle_while_waiting(pid: u32) {
+    let before = threads(pid);
     let cpu0 = cpu_time(pid);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(3));
@@ -201,7 +217,9 @@ fn assert_idle_while_waiting(pid: u32) {
     let used = cpu_time(pid).saturating_sub(cpu0);
     assert!(
         used < wall / 3,
-        "busy loop: {used:?} of CPU in {wall:?} while the move waited"
+        "busy loop: {used:?} of CPU in {wall:?} while the move waited; threads before \
+         {before:?}, after {:?}",
+        threads(pid)
     );
 }
 
