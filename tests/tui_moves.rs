@@ -720,3 +720,99 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     assert!(app.popup.is_none());
     assert_eq!(app.jobs.list.len(), 1, "no second job");
 }
+
+// ----- the terminal is lost -----
+
+#[test]
+fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
+    let s = store();
+    let before = s.snapshot().snapshot_files();
+    let mut app = app_on(&s, true);
+    // Move #1 is confirmed; its command is held back, so it "runs" while #2 is confirmed.
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    press_only(&mut app, &[KeyCode::Char('y')]);
+    let running = app.take_commands();
+    assert!(matches!(running[..], [Command::StartMove { .. }]));
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Enter]);
+    select_row(&mut app, "ct/200");
+    press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    press_only(&mut app, &[KeyCode::Char('y')]);
+    assert_eq!(app.jobs.queued(), 1);
+    // The quit question is open when the terminal goes: it answers nothing.
+    press_only(&mut app, &[KeyCode::Char('q')]);
+    assert!(matches!(app.popup, Some(Popup::ConfirmQuit)));
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (ds, ctx, sender) = (app.ds.clone(), app.ctx.clone(), tx.clone());
+    std::thread::spawn(move || {
+        for c in running {
+            for ev in pbs_mover::ui::workflow::run_command_inline(&ds, &ctx, c) {
+                let _ = sender.send(ev);
+            }
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let never = std::future::pending::<()>();
+    let detached = pbs_mover::ui::event_loop::finish_detached(&mut app, &tx, &mut rx, never);
+    runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(60), detached).await })
+        .expect("returns once both moves ended");
+
+    assert!(app.jobs.list.iter().all(|j| j.state == JobState::Finished));
+    assert!(exists(&s, "b", "vm/100") && exists(&s, "b", "ct/200"));
+    assert!(!exists(&s, "", "vm/100") && !exists(&s, "a", "ct/200"));
+    assert_eq!(s.snapshot().snapshot_files(), before, "content unchanged");
+    let log = status_text(&app);
+    assert!(log.contains("move #1 finished: moved 1 group"), "{log}");
+    assert!(log.contains("move #2 finished: moved 1 group"), "{log}");
+}
+
+#[test]
+fn the_next_start_says_what_a_detached_tui_did() {
+    use pbs_mover::ops::detached::{DetachedReport, FinishedOp};
+    let s = store();
+    let mut app = app_on(&s, true);
+    let op = |status: &str, moved| FinishedOp {
+        id: "1700000000-000000-4242-0".into(),
+        op: "move-group vm/100 '' -> 'b'".into(),
+        status: status.into(),
+        groups_done: 1,
+        groups_total: 1,
+        snapshots_moved: moved,
+    };
+    app.report_detached(&[
+        DetachedReport {
+            pid: 4242,
+            running: false,
+            finished: vec![op("ok", 3), op("partial", 1)],
+        },
+        DetachedReport {
+            pid: 4343,
+            running: true,
+            finished: Vec::new(),
+        },
+    ]);
+    let lines: Vec<_> = app.status.lines().skip(1).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        lines[0].text,
+        "after the terminal was lost: move-group vm/100 '' -> 'b': ok: 1/1 group(s) done, 3 snapshot(s) moved"
+    );
+    assert_eq!(lines[0].level, pbs_mover::ui::status::Level::Info);
+    assert_eq!(lines[1].level, pbs_mover::ui::status::Level::Warn);
+    assert!(
+        lines[2]
+            .text
+            .contains("4343 lost its terminal and is still finishing")
+    );
+}

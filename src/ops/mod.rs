@@ -4,6 +4,7 @@
 pub mod active_ops;
 pub mod checks;
 pub mod context;
+pub mod detached;
 pub mod error;
 pub mod failpoint;
 pub mod gc_lock;

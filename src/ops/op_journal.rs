@@ -26,7 +26,7 @@ use crate::tree::{GroupId, Namespace};
 
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
 const DIR_MODE: u32 = 0o750;
-const FILE_MODE: u32 = 0o640;
+pub(super) const FILE_MODE: u32 = 0o640;
 const EXT: &str = "jsonl";
 
 /// Set once by the front end; the library alone (in-process tests) journals nothing.
@@ -162,7 +162,7 @@ pub struct OpJournal {
     file: File,
 }
 
-fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
+pub(super) fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
     MoveError::failed(format!(
         "operation journal: {what} {}: {e} (set --state-dir or PBS_MOVER_STATE_DIR to a writable dir)",
         path.display()
@@ -172,6 +172,17 @@ fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
 /// `<state dir>/<store>`.
 pub fn store_dir(state: &Path, store: &str) -> PathBuf {
     state.join(store)
+}
+
+/// `<state dir>/<store>`, created (with the state dir) owned by `backup` when missing.
+pub(super) fn create_store_dir(state: &Path, store: &str) -> Result<PathBuf, MoveError> {
+    if let Some(parent) = state.parent() {
+        fs::create_dir_all(parent).map_err(|e| jerr("cannot create", parent, e))?;
+    }
+    create_owned_dir(state)?;
+    let dir = store_dir(state, store);
+    create_owned_dir(&dir)?;
+    Ok(dir)
 }
 
 fn create_owned_dir(dir: &Path) -> Result<(), MoveError> {
@@ -193,6 +204,12 @@ fn sync_parent(path: &Path) -> Result<(), MoveError> {
         .map_err(|e| jerr("cannot sync", parent, e))
 }
 
+/// The process that started an operation, from its id (see [`new_id`]).
+pub fn pid_of(id: &str) -> Option<u32> {
+    id.split('-').nth(2)?.parse().ok()
+}
+
+/// `<seconds>-<microseconds>-<pid>-<sequence>`: sorts by start time, unique per process.
 fn new_id() -> String {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let now = std::time::SystemTime::now()
@@ -226,12 +243,7 @@ impl OpJournal {
         let Some(state) = state_dir() else {
             return Ok(None);
         };
-        if let Some(parent) = state.parent() {
-            fs::create_dir_all(parent).map_err(|e| jerr("cannot create", parent, e))?;
-        }
-        create_owned_dir(state)?;
-        let dir = store_dir(state, &ctx.ds.name);
-        create_owned_dir(&dir)?;
+        let dir = create_store_dir(state, &ctx.ds.name)?;
         let id = new_id();
         let path = dir.join(format!("{id}.{EXT}"));
         let file = OpenOptions::new()

@@ -2,6 +2,10 @@
 //! only when something changed. Idle, it sleeps in `select!`: no timer, no CPU, no bytes
 //! written. Background updates (progress of a fast move) are drawn at most every
 //! [`LAZY_FRAME`]; keys are drawn at once.
+//!
+//! When the terminal goes away (SIGHUP, a hangup seen on the tty, input that fails or ends,
+//! a frame that cannot be written) the loop lets go of it and only waits for the moves to
+//! end: a lost SSH session never cuts a move short.
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -10,13 +14,13 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream};
 use crossterm::{execute, terminal};
 use futures::StreamExt;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::app::{App, AppEvent, Command};
 use super::jobs::{Emit, run_job};
 use super::scan_jobs;
-use super::terminal::TerminalGuard;
+use super::terminal::{Hangup, TerminalGuard};
 use super::view;
 use super::workflow::list_all_namespaces;
 
@@ -45,68 +49,156 @@ impl ExitHook {
             _ => Self::None,
         }
     }
+
+    /// After a frame: whether to exit now, with what to report.
+    fn after_frame(self, app: &App, elapsed: Duration) -> Option<(&'static str, Duration)> {
+        match self {
+            Self::FirstFrame => Some(("first frame", elapsed)),
+            Self::Loaded if !app.busy() => Some(("all scans done", elapsed)),
+            Self::Panic => panic!("{EXIT_HOOK_ENV}=panic"),
+            _ => None,
+        }
+    }
+}
+
+/// What the loop waits for besides the app's own channel.
+struct Inputs {
+    events: EventStream,
+    /// `None` when the terminal cannot be watched: SIGHUP and failing I/O still tell.
+    hangup: Option<Hangup>,
+    term: Signal,
+    hup: Signal,
+}
+
+/// How the interactive part ended.
+enum Ended {
+    /// `q`, SIGTERM, or a test hook (with what it measured): the terminal is restored.
+    Quit(Option<(&'static str, Duration)>),
+    /// The terminal is gone: nothing is drawn or read any more, the moves go on.
+    Lost,
 }
 
 pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
-    let hook = ExitHook::from_env();
     let (tx, mut rx) = mpsc::unbounded_channel::<AppEvent>();
     let mut guard = TerminalGuard::enter()?;
-    let mut events = EventStream::new();
-    // `kill` (TERM) or a closed SSH session (HUP) end the loop normally, so the guard
-    // restores the terminal instead of leaving it in raw mode.
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let mut inputs = Inputs {
+        events: EventStream::new(),
+        hangup: Hangup::watch().ok(),
+        // `kill` (TERM) ends the loop like a quit, so the guard restores the terminal. HUP
+        // (a closed SSH session) means the terminal is gone.
+        term: signal(SignalKind::terminate())?,
+        hup: signal(SignalKind::hangup())?,
+    };
+    match interactive(&mut app, &mut guard, &tx, &mut rx, &mut inputs, started).await {
+        Ended::Quit(report) => {
+            drop(guard);
+            if let Some((what, t)) = report {
+                eprintln!("{what} after {:.1} ms", t.as_secs_f64() * 1000.0);
+            }
+        }
+        Ended::Lost => {
+            guard.abandon();
+            drop(inputs.events);
+            finish_detached(&mut app, &tx, &mut rx, inputs.term.recv()).await;
+        }
+    }
+    Ok(())
+}
+
+/// The loop with a terminal: input, background events, frames.
+async fn interactive(
+    app: &mut App,
+    guard: &mut TerminalGuard,
+    tx: &mpsc::UnboundedSender<AppEvent>,
+    rx: &mut mpsc::UnboundedReceiver<AppEvent>,
+    inputs: &mut Inputs,
+    started: Instant,
+) -> Ended {
+    let hook = ExitHook::from_env();
     let mut dirty = true;
     // Changed by a background event only: may wait for the next frame slot.
     let mut lazy = false;
     let mut last_draw = Instant::now();
-    let mut report = None;
     loop {
-        dispatch(&mut app, &tx);
+        dispatch(app, tx);
         if app.should_quit() {
-            break;
+            return Ended::Quit(None);
         }
         if lazy && !dirty && last_draw.elapsed() >= LAZY_FRAME {
             dirty = true;
         }
         if dirty {
-            draw(&mut guard, &mut app)?;
+            // A frame that cannot be written (EIO: hung up) means the terminal is gone.
+            if draw(guard, app).is_err() {
+                return Ended::Lost;
+            }
             dirty = false;
             lazy = false;
             last_draw = Instant::now();
-            let elapsed = started.elapsed();
-            match hook {
-                ExitHook::FirstFrame => report = Some(("first frame", elapsed)),
-                ExitHook::Loaded if !app.busy() => report = Some(("all scans done", elapsed)),
-                ExitHook::Panic => panic!("{EXIT_HOOK_ENV}=panic"),
-                _ => {}
-            }
-            if report.is_some() {
-                break;
+            if let Some(report) = hook.after_frame(app, started.elapsed()) {
+                return Ended::Quit(Some(report));
             }
         }
         // Only armed while a lazy frame is pending, so an idle UI has no timer at all.
         let frame_slot = tokio::time::sleep_until((last_draw + LAZY_FRAME).into());
         tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(ev)) => dirty |= on_terminal_event(&mut app, ev),
-                Some(Err(e)) => return Err(e.into()),
-                None => break,
+            ev = inputs.events.next() => match ev {
+                Some(Ok(ev)) => dirty |= on_terminal_event(app, ev),
+                // The terminal cannot be read any more: polling on would only spin.
+                Some(Err(_)) | None => return Ended::Lost,
             },
             Some(ev) = rx.recv() => lazy |= app.handle_event(ev),
             _ = frame_slot, if lazy => {}
-            _ = term.recv() => break,
-            _ = hup.recv() => break,
+            _ = inputs.term.recv() => return Ended::Quit(None),
+            _ = inputs.hup.recv() => return Ended::Lost,
+            _ = hung_up(&inputs.hangup) => return Ended::Lost,
         }
-        let (keys, background) = drain(&mut app, &mut events, &mut rx).await?;
-        dirty |= keys;
-        lazy |= background;
+        match drain(app, &mut inputs.events, rx).await {
+            Ok((keys, background)) => {
+                dirty |= keys;
+                lazy |= background;
+            }
+            Err(_) => return Ended::Lost,
+        }
     }
-    drop(guard);
-    if let Some((what, t)) = report {
-        eprintln!("{what} after {:.1} ms", t.as_secs_f64() * 1000.0);
+}
+
+async fn hung_up(watch: &Option<Hangup>) {
+    match watch {
+        Some(w) => w.hung_up().await,
+        None => std::future::pending().await,
     }
-    Ok(())
+}
+
+/// The terminal is gone. Every running and queued move goes on to its end (the engine closes
+/// its journal as usual), then this returns and the TUI exits 0. It waits on the job channel:
+/// no CPU while a move runs. `stop` (SIGTERM) still ends it at once, as it ends the
+/// interactive loop; a running move is then cut short for `resume`, as it is there.
+/// A marker in the state dir tells the next start what the moves did.
+pub async fn finish_detached(
+    app: &mut App,
+    tx: &mpsc::UnboundedSender<AppEvent>,
+    rx: &mut mpsc::UnboundedReceiver<AppEvent>,
+    stop: impl Future,
+) {
+    // Nobody could read a failure to write it.
+    let _marker = match app.jobs.active() {
+        0 => None,
+        _ => crate::ops::detached::mark(&app.ctx).ok().flatten(),
+    };
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        dispatch(app, tx);
+        if app.jobs.active() == 0 {
+            return;
+        }
+        tokio::select! {
+            Some(ev) = rx.recv() => {
+                app.handle_event(ev);
+            }
+            _ = &mut stop => return,
+        }
+    }
 }
 
 /// Applies everything that is already waiting, so a burst (key repeat, many scan batches,

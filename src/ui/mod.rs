@@ -42,7 +42,16 @@ pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     // Interrupted moves are offered for resuming at start (a prompt; `R` opens it later).
     // Reading the journal is a few small files: done before the first frame.
     let pending = crate::ops::resume::pending(&ctx);
+    // What the moves of a TUI that lost its terminal did after that (told once).
+    let detached = crate::ops::detached::take_reports(&ctx);
     let mut app = App::with_context(ctx, keymap, Theme::from_env());
+    match detached {
+        Ok(reports) => app.report_detached(&reports),
+        Err(e) => app.status.push(
+            Level::Warn,
+            format!("cannot read what a detached pbs-mover did: {e}"),
+        ),
+    }
     match pending {
         Ok(pending) => app.offer_resume(pending),
         Err(e) => app.status.push(

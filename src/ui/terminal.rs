@@ -1,8 +1,16 @@
 //! Entering and leaving the full-screen terminal mode, so that the user's shell is usable
-//! again on every way out: normal exit, error return, and panic.
+//! again on every way out: normal exit, error return, and panic. And letting go of a
+//! terminal that is gone (a dropped SSH connection) without touching it again.
 
-use std::io::{self, BufWriter, Stdout, Write};
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::fcntl::OFlag;
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, pipe2};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -21,12 +29,19 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Restores the terminal when dropped.
 pub struct TerminalGuard {
     pub terminal: Terminal<Backend>,
+    /// Whether stdout and stderr are the terminal, asked at the start: a hung-up terminal
+    /// no longer answers the question.
+    stdout_tty: bool,
+    stderr_tty: bool,
 }
 
 impl TerminalGuard {
     /// Raw mode + alternate screen + hidden cursor, with a panic hook that undoes them.
     pub fn enter() -> anyhow::Result<Self> {
         install_panic_hook();
+        keys_from_stdin();
+        let stdout_tty = io::stdout().is_terminal();
+        let stderr_tty = io::stderr().is_terminal();
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         // From here on a failure must restore what was done so far.
@@ -36,12 +51,28 @@ impl TerminalGuard {
             Ok(Terminal::new(CrosstermBackend::new(out))?)
         };
         match setup() {
-            Ok(terminal) => Ok(Self { terminal }),
+            Ok(terminal) => Ok(Self {
+                terminal,
+                stdout_tty,
+                stderr_tty,
+            }),
             Err(e) => {
                 restore();
                 Err(e)
             }
         }
+    }
+
+    /// Lets go of a terminal that is gone (hung up, or reading or writing it failed)
+    /// without writing another byte to it: restoring it is pointless and every write fails.
+    pub fn abandon(self) {
+        // restore() and the panic hook have nothing left to do.
+        ACTIVE.store(false, Ordering::SeqCst);
+        cut_off(self.stdout_tty, self.stderr_tty);
+        // Dropping would flush the frame buffer and show the cursor (ratatui's Drop prints
+        // to stderr when that fails): writes to the dead terminal. The frame buffer leaks
+        // until the process ends, after its moves.
+        std::mem::forget(self);
     }
 }
 
@@ -64,6 +95,77 @@ pub fn restore() {
     let _ = execute!(out, cursor::Show, LeaveAlternateScreen);
     let _ = disable_raw_mode();
     let _ = out.flush();
+}
+
+/// crossterm reads keys from stdin when it is a terminal, else from a `/dev/tty` fd of its
+/// own that nothing else can reach. Making stdin the terminal leaves one fd to cut off in
+/// [`TerminalGuard::abandon`]. Without a terminal nothing changes: raw mode fails next.
+fn keys_from_stdin() {
+    if io::stdin().is_terminal() {
+        return;
+    }
+    if let Ok(tty) = OpenOptions::new().read(true).write(true).open("/dev/tty") {
+        let _ = dup2_stdin(&tty);
+    }
+}
+
+/// Points stdin at a pipe that never delivers a byte, and stdout and stderr (where they were
+/// the terminal) at `/dev/null`. crossterm's reader retries a read that returns EOF or EIO
+/// without end, a busy loop on a hung-up terminal; on the pipe it blocks for good instead.
+/// Stray writes (a late message, a panic) go nowhere instead of failing. Best effort:
+/// failing here leaves only the busy loop or failing writes that this avoids.
+fn cut_off(stdout_tty: bool, stderr_tty: bool) {
+    if let Ok((read, write)) = pipe2(OFlag::O_CLOEXEC)
+        && dup2_stdin(&read).is_ok()
+    {
+        // The write end stays open for the rest of the process, so the read never returns.
+        std::mem::forget(write);
+    }
+    let Ok(null) = OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    if stdout_tty {
+        let _ = dup2_stdout(&null);
+    }
+    if stderr_tty {
+        let _ = dup2_stderr(&null);
+    }
+}
+
+/// Notices the terminal hanging up: its pty master closed, as when an SSH connection drops.
+/// crossterm never reports it (its reader retries the failing read), and SIGHUP goes only
+/// to the session leader, which may be a shell that ignores it or does not pass it on.
+pub struct Hangup(AsyncFd<OwnedFd>);
+
+/// A hangup shows as readable-and-closed, a broken terminal as an error.
+const HANGUP_INTEREST: Interest = Interest::READABLE.add(Interest::ERROR);
+
+impl Hangup {
+    /// Watches stdin, the terminal crossterm reads (see [`keys_from_stdin`]). Needs the
+    /// tokio runtime.
+    pub fn watch() -> io::Result<Self> {
+        let fd = io::stdin().as_fd().try_clone_to_owned()?;
+        // SAFETY: the AsyncFd owns `fd` (an OwnedFd), so it stays open and names the same
+        // file description until the AsyncFd is dropped: what registering requires.
+        let watch = unsafe { AsyncFd::register_with_interest(fd, HANGUP_INTEREST) };
+        Ok(Self(watch.map_err(io::Error::from)?))
+    }
+
+    /// Returns once the terminal reports a hangup or an error. It never reads (crossterm
+    /// gets every byte); typed keys wake it once per burst (edge-triggered), then it sleeps.
+    pub async fn hung_up(&self) {
+        loop {
+            let Ok(mut ready) = self.0.ready(HANGUP_INTEREST).await else {
+                // The watch itself broke: SIGHUP and failing writes still notice a loss.
+                return std::future::pending().await;
+            };
+            let r = ready.ready();
+            if r.is_read_closed() || r.is_error() {
+                return;
+            }
+            ready.clear_ready();
+        }
+    }
 }
 
 fn install_panic_hook() {

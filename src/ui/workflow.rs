@@ -10,6 +10,7 @@ use std::time::Instant;
 use crossterm::event::KeyEvent;
 
 use crate::ops::context::MoveContext;
+use crate::ops::detached::DetachedReport;
 use crate::ops::progress::ProgressEvent;
 use crate::ops::report::FailReason;
 use crate::tree::{Datastore, GroupId, Namespace};
@@ -437,6 +438,30 @@ impl App {
         );
         self.status.push(Level::Warn, msg);
         self.popup = Some(Popup::Resume(ResumeState::new(Some(Ok(pending)))));
+    }
+
+    /// At start: what the moves of a TUI that lost its terminal did after that, one line
+    /// per move (they ran to their end; nobody could see it).
+    pub fn report_detached(&mut self, reports: &[DetachedReport]) {
+        for r in reports {
+            let pid = r.pid;
+            if r.running {
+                let msg =
+                    format!("pbs-mover {pid} lost its terminal and is still finishing its moves");
+                self.status.push(Level::Warn, msg);
+            } else if r.finished.is_empty() {
+                let msg = format!("pbs-mover {pid} lost its terminal; no move ended after that");
+                self.status.push(Level::Info, msg);
+            }
+            for op in &r.finished {
+                let level = if op.is_ok() { Level::Info } else { Level::Warn };
+                let msg = format!(
+                    "after the terminal was lost: {}: {}: {}/{} group(s) done, {} snapshot(s) moved",
+                    op.op, op.status, op.groups_done, op.groups_total, op.snapshots_moved
+                );
+                self.status.push(level, msg);
+            }
+        }
     }
 
     /// `R`: re-reads the journal and shows the prompt.

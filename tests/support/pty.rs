@@ -1,7 +1,9 @@
 //! The real binary in a pseudo-terminal on a test datastore: keys in, screen text out.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,16 +16,50 @@ pub const ENTER_ALT_SCREEN: &str = "\x1b[?1049h";
 
 pub struct Session {
     child: Box<dyn Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
+    /// `None` once [`Session::hang_up`] closed the terminal.
+    writer: Option<Box<dyn Write + Send>>,
     output: Arc<Mutex<Vec<u8>>>,
     reader: Option<std::thread::JoinHandle<()>>,
-    _master: Box<dyn MasterPty + Send>,
+    /// Tells the reader thread to let go of its copy of the master.
+    stop: Arc<AtomicBool>,
+    master: Option<Box<dyn MasterPty + Send>>,
 }
 
 impl Session {
     /// The TUI on `store` (its lock, config and state dirs, no user keymap) in a
     /// `cols`×`rows` terminal, with extra environment variables.
     pub fn start<K, V>(store: &Store, cols: u16, rows: u16, env: &[(K, V)]) -> Self
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        Self::spawn(store, cols, rows, env, None)
+    }
+
+    /// Like [`Session::start`], but the TUI runs as a child of `sh -c script` (the binary
+    /// and its arguments are `"$0" "$@"`): the shell, not the TUI, leads the terminal's
+    /// session, which is what the kernel signals when the terminal hangs up.
+    pub fn start_in_shell<K, V>(
+        store: &Store,
+        cols: u16,
+        rows: u16,
+        env: &[(K, V)],
+        script: &str,
+    ) -> Self
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        Self::spawn(store, cols, rows, env, Some(script))
+    }
+
+    fn spawn<K, V>(
+        store: &Store,
+        cols: u16,
+        rows: u16,
+        env: &[(K, V)],
+        script: Option<&str>,
+    ) -> Self
     where
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
@@ -36,7 +72,14 @@ impl Session {
                 pixel_height: 0,
             })
             .unwrap();
-        let mut cmd = CommandBuilder::new(BIN);
+        let mut cmd = match script {
+            Some(script) => {
+                let mut sh = CommandBuilder::new("sh");
+                sh.args(["-c", script, BIN]);
+                sh
+            }
+            None => CommandBuilder::new(BIN),
+        };
         cmd.arg("--path");
         cmd.arg(&store.base);
         cmd.arg("--lock-dir");
@@ -55,26 +98,54 @@ impl Session {
         let child = pair.slave.spawn_command(cmd).unwrap();
         // Our copy of the slave must go, or reading the master never sees the end.
         drop(pair.slave);
+        let raw = pair.master.as_raw_fd().expect("a unix pty has a master fd");
+        // SAFETY: the master owns this fd and lives until the end of the statement.
+        let master_fd = unsafe { BorrowedFd::borrow_raw(raw) };
+        // Non-blocking (shared by every copy of the master fd): a read blocked in the reader
+        // thread would keep the master open, and `hang_up` could not close it.
+        rustix::io::ioctl_fionbio(master_fd, true).unwrap();
         let mut reader = pair.master.try_clone_reader().unwrap();
         let writer = pair.master.take_writer().unwrap();
         let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&output);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sink, stopped) = (Arc::clone(&output), Arc::clone(&stop));
         let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if stopped.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    // EIO: every process closed its side of the terminal.
+                    Err(_) => break,
                 }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         Self {
             child,
-            writer,
+            writer: Some(writer),
             output,
             reader: Some(reader),
-            _master: pair.master,
+            stop,
+            master: Some(pair.master),
         }
+    }
+
+    /// Closes the terminal like a dropped SSH connection: every copy of the master goes, so
+    /// the kernel hangs up the TUI's side. No signal is sent by the test itself.
+    pub fn hang_up(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.writer = None;
+        self.master = None;
     }
 
     /// Bytes printed so far.
@@ -132,9 +203,14 @@ impl Session {
 
     /// Types `keys` one byte at a time, at a human's pace (no Esc-sequence ambiguity).
     pub fn send(&mut self, keys: &str) {
+        let writer = self.writer.as_mut().expect("the terminal is open");
         for b in keys.bytes() {
-            self.writer.write_all(&[b]).unwrap();
-            self.writer.flush().unwrap();
+            // The master is non-blocking: a full input queue says so instead of waiting.
+            while let Err(e) = writer.write_all(&[b]) {
+                assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            writer.flush().unwrap();
             std::thread::sleep(Duration::from_millis(60));
         }
     }
