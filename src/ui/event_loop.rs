@@ -151,7 +151,7 @@ async fn interactive(
             _ = frame_slot, if lazy => {}
             _ = inputs.term.recv() => return Ended::Quit(None),
             _ = inputs.hup.recv() => return Ended::Lost,
-            _ = hung_up(&inputs.hangup) => return Ended::Lost,
+            _ = hung_up(&mut inputs.hangup) => return Ended::Lost,
         }
         match drain(app, &mut inputs.events, rx).await {
             Ok((keys, background)) => {
@@ -163,7 +163,7 @@ async fn interactive(
     }
 }
 
-async fn hung_up(watch: &Option<Hangup>) {
+async fn hung_up(watch: &mut Option<Hangup>) {
     match watch {
         Some(w) => w.hung_up().await,
         None => std::future::pending().await,

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, pipe2};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
+use rustix::event::{PollFd, PollFlags};
+use tokio::sync::oneshot;
 
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -135,35 +135,43 @@ fn cut_off(stdout_tty: bool, stderr_tty: bool) {
 /// Notices the terminal hanging up: its pty master closed, as when an SSH connection drops.
 /// crossterm never reports it (its reader retries the failing read), and SIGHUP goes only
 /// to the session leader, which may be a shell that ignores it or does not pass it on.
-pub struct Hangup(AsyncFd<OwnedFd>);
-
-/// A hangup shows as readable-and-closed, a broken terminal as an error.
-const HANGUP_INTEREST: Interest = Interest::READABLE.add(Interest::ERROR);
+pub struct Hangup(oneshot::Receiver<()>);
 
 impl Hangup {
-    /// Watches stdin, the terminal crossterm reads (see [`keys_from_stdin`]). Needs the
-    /// tokio runtime.
+    /// Watches stdin, the terminal crossterm reads (see [`keys_from_stdin`]), from a thread
+    /// of its own blocked in poll(2) with no events asked for: only a hangup or an error
+    /// wakes it, never a key, and it never reads (crossterm gets every byte).
     pub fn watch() -> io::Result<Self> {
         let fd = io::stdin().as_fd().try_clone_to_owned()?;
-        // SAFETY: the AsyncFd owns `fd` (an OwnedFd), so it stays open and names the same
-        // file description until the AsyncFd is dropped: what registering requires.
-        let watch = unsafe { AsyncFd::register_with_interest(fd, HANGUP_INTEREST) };
-        Ok(Self(watch.map_err(io::Error::from)?))
+        let (tx, rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("tty-hangup".into())
+            .spawn(move || {
+                if wait_for_hangup(&fd) {
+                    let _ = tx.send(());
+                }
+            })?;
+        Ok(Self(rx))
     }
 
-    /// Returns once the terminal reports a hangup or an error. It never reads (crossterm
-    /// gets every byte); typed keys wake it once per burst (edge-triggered), then it sleeps.
-    pub async fn hung_up(&self) {
-        loop {
-            let Ok(mut ready) = self.0.ready(HANGUP_INTEREST).await else {
-                // The watch itself broke: SIGHUP and failing writes still notice a loss.
-                return std::future::pending().await;
-            };
-            let r = ready.ready();
-            if r.is_read_closed() || r.is_error() {
-                return;
-            }
-            ready.clear_ready();
+    /// Returns once the terminal reports a hangup or an error.
+    pub async fn hung_up(&mut self) {
+        if (&mut self.0).await.is_err() {
+            // The watch itself failed: SIGHUP and failing I/O still tell of a loss.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Blocks until `fd` reports POLLHUP or POLLERR (poll always reports those); `false` when
+/// poll itself fails, which says nothing about the terminal.
+fn wait_for_hangup(fd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::empty())];
+    loop {
+        match rustix::event::poll(&mut fds, None) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => return true,
+            Err(_) => return false,
         }
     }
 }
