@@ -1,8 +1,14 @@
 //! Command-line arguments (the contract in DESIGN.md §2).
+//!
+//! build.rs compiles this file too (man pages and shell completions for the Debian package):
+//! it may use std and clap only, nothing of this crate.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+/// Where the operation journals live unless `--state-dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,7 +50,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "PBS_MOVER_STATE_DIR",
-        default_value = crate::ops::op_journal::DEFAULT_STATE_DIR,
+        default_value = DEFAULT_STATE_DIR,
         value_name = "DIR"
     )]
     pub state_dir: PathBuf,
