@@ -1,8 +1,14 @@
 //! Command-line arguments (the contract in DESIGN.md §2).
+//!
+//! build.rs compiles this file too (man pages and shell completions for the Debian package):
+//! it may use std and clap only, nothing of this crate.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+/// Where the operation journals live unless `--state-dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,7 +55,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "PBS_MOVER_STATE_DIR",
-        default_value = crate::ops::op_journal::DEFAULT_STATE_DIR,
+        default_value = DEFAULT_STATE_DIR,
         value_name = "DIR"
     )]
     pub state_dir: PathBuf,
@@ -61,10 +67,9 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "PBS_MOVER_PBS_VERSION",
-        value_name = "VER|none",
-        value_parser = crate::ops::pbs_version::PbsVersion::parse_override
+        value_name = "VER|none|unknown"
     )]
-    pub pbs_version: Option<crate::ops::pbs_version::PbsVersion>,
+    pub pbs_version: Option<String>,
     /// S3 endpoint URL for an ad-hoc S3 datastore (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
     #[arg(long, global = true, value_name = "URL")]
     pub s3_endpoint: Option<String>,
@@ -77,15 +82,6 @@ pub struct GlobalArgs {
     /// Use path-style S3 addressing
     #[arg(long, global = true)]
     pub s3_path_style: bool,
-}
-
-impl GlobalArgs {
-    /// `--pbs-version` when given, else what the dpkg database says.
-    pub fn pbs(&self) -> crate::ops::pbs_version::PbsVersion {
-        self.pbs_version
-            .clone()
-            .unwrap_or_else(crate::ops::pbs_version::PbsVersion::detect_installed)
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,8 +6,18 @@ use super::args::GlobalArgs;
 use super::exit::Failure;
 use super::{locator, open_datastore};
 use crate::ops::context::MoveContext;
+use crate::ops::pbs_version::PbsVersion;
 use crate::tree::Datastore;
 use crate::tree::s3::{AdHocS3, BackendOptions, S3Backend, open_backend};
+
+/// `--pbs-version` when given (a usage error when it is no version), else what the dpkg
+/// database says.
+pub fn pbs_version(global: &GlobalArgs) -> Result<PbsVersion, Failure> {
+    match &global.pbs_version {
+        Some(v) => PbsVersion::parse_override(v).map_err(Failure::usage),
+        None => Ok(PbsVersion::detect_installed()),
+    }
+}
 
 /// The ad-hoc S3 flags, when given; `--s3-endpoint` needs `--s3-bucket`.
 pub fn adhoc_s3(global: &GlobalArgs) -> Result<Option<AdHocS3>, Failure> {
@@ -63,5 +73,5 @@ pub fn open_context(global: &GlobalArgs) -> Result<MoveContext, Failure> {
         Some(backend) => MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend)),
         None => MoveContext::filesystem(ds, &global.lock_dir),
     };
-    Ok(ctx.with_pbs(global.pbs()))
+    Ok(ctx.with_pbs(pbs_version(global)?))
 }

@@ -1,8 +1,11 @@
 //! `demo` (optionally served from an embedded S3 server) and `verify` (cache vs bucket).
 
+#[cfg(feature = "s3-server")]
 use std::io::Write;
+#[cfg(feature = "s3-server")]
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "s3-server")]
 use std::sync::Arc;
 
 use super::args::{DemoArgs, GlobalArgs, VerifyArgs};
@@ -10,11 +13,19 @@ use super::context::s3_backend;
 use super::exit::{Exit, Failure};
 use super::{open_datastore, print_json, run_tui};
 use crate::demo::{DemoSpec, create_demo};
+#[cfg(feature = "s3-server")]
 use crate::ops::context::MoveContext;
 use crate::tree::Datastore;
+#[cfg(feature = "s3-server")]
 use crate::tree::s3::{EmbeddedS3, S3Backend, S3Target, serve_demo};
 
 pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
+    #[cfg(not(feature = "s3-server"))]
+    if args.s3 {
+        return Err(Failure::refused(
+            "built without the embedded S3 server (feature s3-server)",
+        ));
+    }
     let (dir, temp) = demo_dir(args)?;
     let spec = DemoSpec {
         groups: args.groups,
@@ -46,6 +57,7 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
                 Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display()))
             })?;
     }
+    #[cfg(feature = "s3-server")]
     if args.s3 {
         return run_demo_s3(&g, &dir, args.no_tui);
     }
@@ -62,6 +74,7 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
 
 /// Serves the demo datastore from an embedded S3 server on 127.0.0.1 and opens the TUI on
 /// the bucket-backed datastore (or, with `--no-tui`, serves until interrupted).
+#[cfg(feature = "s3-server")]
 fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Failure> {
     let ds = open_datastore(global)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -100,14 +113,15 @@ fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Fa
     // The backend owns its own runtime; build it outside any async context.
     let backend = S3Backend::connect(&target, &ds.name, &super::context::backend_options())
         .map_err(Failure::refused)?;
-    let ctx =
-        MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend)).with_pbs(global.pbs());
+    let ctx = MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend))
+        .with_pbs(super::context::pbs_version(global)?);
     let result = crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")));
     rt.block_on(server.shutdown());
     result.map(|()| Exit::Done)
 }
 
 /// The demo's throwaway credentials go to a 0600 file, never to the terminal.
+#[cfg(feature = "s3-server")]
 fn write_credentials(dir: &Path, target: &S3Target) -> Result<PathBuf, Failure> {
     let path = dir.with_extension("s3-credentials.env");
     let text = format!(

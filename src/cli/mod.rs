@@ -88,13 +88,13 @@ fn run_ls(global: &GlobalArgs, args: &LsArgs) -> Result<Exit, Failure> {
             recursive: args.recursive,
             snapshots: args.snapshots,
         };
-        ls::list(&ds, &global.pbs(), &req)
+        ls::list(&ds, &context::pbs_version(global)?, &req)
     });
     let out = match result {
         Ok(out) => out,
         Err(f) if args.json => {
             print_json(
-                &serde_json::json!({"ok": false, "op": "ls", "pbs_version": global.pbs().version(), "namespaces": [], "error": f.message}),
+                &serde_json::json!({"ok": false, "op": "ls", "pbs_version": context::pbs_version(global).ok().as_ref().and_then(|v| v.version()), "namespaces": [], "error": f.message}),
             );
             return Err(f);
         }

@@ -24,7 +24,6 @@ use super::ownership::set_owned_mode;
 use super::plan::{MoveGroupRequest, MoveNsRequest};
 use crate::tree::{GroupId, Namespace};
 
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
 const DIR_MODE: u32 = 0o750;
 pub(super) const FILE_MODE: u32 = 0o640;
 const EXT: &str = "jsonl";

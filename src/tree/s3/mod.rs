@@ -8,6 +8,7 @@ pub mod backend;
 pub mod client;
 pub mod config;
 pub mod error;
+#[cfg(feature = "s3-server")]
 pub mod server;
 mod tls;
 pub mod walk;
@@ -18,6 +19,7 @@ pub use backend::{BackendOptions, DEFAULT_CONCURRENCY, DriftReport, S3Backend, S
 pub use client::{Bucket, ClientOptions};
 pub use config::{AdHocS3, S3Target, Secret};
 pub use error::S3Error;
+#[cfg(feature = "s3-server")]
 pub use server::{
     DEMO_BUCKET, EmbeddedS3, FaultPlan, Faults, ServerOptions, TlsIdentity, serve_demo, upload_tree,
 };
