@@ -80,6 +80,7 @@ impl Env {
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
             .env("PBS_MOVER_S3_ATTEMPTS", "1")
             .env("PBS_MOVER_S3_BACKOFF_MS", "1")
+            .env("PBS_MOVER_STATE_DIR", self.store.state_dir())
             .arg("--config-dir")
             .arg(&self.etc)
             .arg("--lock-dir")

@@ -16,6 +16,7 @@ fn demo_s3_serves_a_bucket_other_processes_can_use() {
         .args(["demo", "--s3", "--no-tui", "--groups", "12", "--dir"])
         .arg(&dir)
         .env("PBS_MOVER_LOCK_DIR", tmp.path().join("locks"))
+        .env("PBS_MOVER_STATE_DIR", tmp.path().join("state"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -56,6 +57,7 @@ fn demo_s3_serves_a_bucket_other_processes_can_use() {
             .arg("--path")
             .arg(&dir)
             .args(["--lock-dir", tmp.path().join("locks").to_str().unwrap()])
+            .env("PBS_MOVER_STATE_DIR", tmp.path().join("state"))
             .args([
                 "--s3-endpoint",
                 &url,

@@ -840,6 +840,13 @@ fn a_group_beyond_one_lock_batch_moves_whole_only_within_the_fd_limit() {
         let before = store.snapshot();
         let mut c = std::process::Command::new("prlimit");
         c.arg(format!("--nofile={limit}:{limit}")).arg("--");
+        // The store's environment too: its state dir, never the machine's.
+        for (k, v) in store.cmd().get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
         let out = c
             .arg(support::BIN)
             .args(store.cmd().get_args())

@@ -58,6 +58,7 @@ fn help_and_version_never_show_secrets_from_the_environment() {
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
             .env("AWS_ACCESS_KEY_ID", "ak")
             .env("PBS_MOVER_LOCK_DIR", "/tmp/x")
+            .env("PBS_MOVER_STATE_DIR", "/tmp/x/state")
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -187,6 +188,7 @@ fn s3_cfg_errors_and_fingerprint_mismatch_keep_the_secret() {
         let out = Command::new(BIN)
             .args(["--store", "store1", "--config-dir", etc.to_str().unwrap()])
             .args(["--lock-dir", store.locks.to_str().unwrap()])
+            .env("PBS_MOVER_STATE_DIR", store.state_dir())
             .args(["move-group", "--group", "vm/100", "--target-ns", "prod"])
             .env("PBS_MOVER_S3_ATTEMPTS", "1")
             .stdin(Stdio::null())

@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use super::lock::LockError;
 use crate::tree::backend::BackendError;
 use crate::tree::scan::ScanError;
 
@@ -32,6 +33,16 @@ impl MoveError {
 
     pub fn is_busy(&self) -> bool {
         matches!(self, Self::Busy(_))
+    }
+
+    /// A lock that could not be taken: `Busy` when another process holds it, `Failed` on
+    /// I/O trouble. `what` names what the lock protects: "group vm/100 in namespace 'a'".
+    pub fn from_lock(what: &str, e: LockError) -> Self {
+        if e.is_conflict() {
+            Self::Busy(e.with_what(what).to_string())
+        } else {
+            Self::failed(format!("cannot lock {what}: {e}"))
+        }
     }
 }
 

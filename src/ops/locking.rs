@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::context::MoveContext;
 use super::error::MoveError;
-use super::lock::{self, LockError, LockGuard, LockMode};
+use super::lock::{self, LockGuard, LockMode};
 use super::lock_dir::LockDir;
 use super::lock_path::LockPaths;
 use super::old_locks::{self, DirLock};
@@ -23,18 +23,9 @@ pub const MAX_SNAPSHOT_LOCKS: usize = 512;
 /// locks, journals, dir fds, a TUI's terminal).
 const FD_RESERVE: u64 = 256;
 
-/// `what` names what the lock protects: "group vm/100 in namespace 'a'".
-pub(super) fn map_lock_error(what: &str, e: LockError) -> MoveError {
-    if e.is_conflict() {
-        MoveError::Busy(e.with_what(what).to_string())
-    } else {
-        MoveError::failed(format!("cannot lock {what}: {e}"))
-    }
-}
-
 /// Takes a PBS lock without waiting (group and snapshot locks are always non-blocking).
 pub fn take(path: &Path, mode: LockMode, what: &str) -> Result<LockGuard, MoveError> {
-    lock::lock_file(path, mode, Duration::ZERO).map_err(|e| map_lock_error(what, e))
+    lock::lock_file(path, mode, Duration::ZERO).map_err(|e| MoveError::from_lock(what, e))
 }
 
 /// A group locked exclusively in every scheme this host needs: its lock file and, for
@@ -87,7 +78,7 @@ pub fn take_snapshot_locks(
 ) -> Result<SnapshotLocks, MoveError> {
     let paths = &ctx.locks;
     let dir = LockDir::of(&paths.group(ns, group))
-        .map_err(|e| map_lock_error(&format!("namespace '{}'", ns.human()), e))?;
+        .map_err(|e| MoveError::from_lock(&format!("namespace '{}'", ns.human()), e))?;
     let held = times
         .iter()
         .map(|t| {
@@ -98,7 +89,7 @@ pub fn take_snapshot_locks(
                     LockMode::Exclusive,
                     Duration::ZERO,
                 )
-                .map_err(|e| map_lock_error(&what, e))?;
+                .map_err(|e| MoveError::from_lock(&what, e))?;
             let (dir, manifest) = if ctx.old_locks() {
                 let snap_dir = ctx.ds.snapshot_path(ns, group, t);
                 let dir = old_locks::lock_dir(&snap_dir, &what)?;
@@ -197,7 +188,7 @@ pub fn probe_group_move(
 
 /// Dry-run: would `take` succeed now? Creates nothing.
 pub fn probe(path: &Path, mode: LockMode, what: &str) -> Result<(), MoveError> {
-    lock::probe(path, mode).map_err(|e| map_lock_error(what, e))
+    lock::probe(path, mode).map_err(|e| MoveError::from_lock(what, e))
 }
 
 /// Namespace locks of the original PBS series: the requested mode on each namespace and a

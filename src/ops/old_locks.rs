@@ -16,7 +16,6 @@ use nix::libc;
 use super::error::MoveError;
 use super::lock::{LockGuard, LockMode, MANIFEST_LOCK_TIMEOUT, lock_file, probe};
 use super::lock_holder::find_holder;
-use super::locking::map_lock_error;
 
 /// An exclusive flock on a directory; dropping it closes the fd, which releases it.
 #[derive(Debug)]
@@ -49,13 +48,13 @@ pub fn probe_dir(dir: &Path, what: &str) -> Result<(), MoveError> {
 /// owned by `backup` as PBS's `create_dir_all` would (PBS runs as that user).
 pub fn lock_manifest(path: &Path, what: &str) -> Result<LockGuard, MoveError> {
     lock_file(path, LockMode::Exclusive, MANIFEST_LOCK_TIMEOUT)
-        .map_err(|e| map_lock_error(&format!("manifest of {what} (PBS < 3.3.5 lock)"), e))
+        .map_err(|e| MoveError::from_lock(&format!("manifest of {what} (PBS < 3.3.5 lock)"), e))
 }
 
 /// Dry run of [`lock_manifest`]: creates nothing.
 pub fn probe_manifest(path: &Path, what: &str) -> Result<(), MoveError> {
     probe(path, LockMode::Exclusive)
-        .map_err(|e| map_lock_error(&format!("manifest of {what} (PBS < 3.3.5 lock)"), e))
+        .map_err(|e| MoveError::from_lock(&format!("manifest of {what} (PBS < 3.3.5 lock)"), e))
 }
 
 /// Removes a moved snapshot's old manifest lock file and its `<time>` dir, which nothing
