@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::tree::{GroupId, GroupInfo, Namespace, SnapshotInfo, SnapshotTime};
 
-use super::scan_jobs::Generation;
+use super::tasks::scans::Generation;
 
 /// One tree node's identifier among its siblings; a node is addressed by the path of keys
 /// from the root. Keys carry names, not indexes, so they survive reloads.
@@ -281,4 +281,28 @@ fn merge_groups(old: Vec<GroupEntry>, new: Vec<GroupInfo>) -> Vec<GroupEntry> {
         .collect();
     out.sort_by(|a, b| a.info.group.cmp(&b.info.group));
     out
+}
+
+/// What the cursor is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    None,
+    Ns(Namespace),
+    Group(Namespace, GroupId),
+    Snapshot(Namespace, GroupId, SnapshotTime),
+    /// A "loading…" or error line under `Ns`/`Group` parent.
+    Placeholder,
+}
+
+pub type NodePath = Vec<NodeKey>;
+
+/// The namespace a node path is in: the last namespace key on it.
+pub fn ns_of(path: &[NodeKey]) -> Namespace {
+    path.iter()
+        .rev()
+        .find_map(|k| match k {
+            NodeKey::Ns(ns) => Some(ns.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }

@@ -7,12 +7,13 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::app::Action;
-use super::format;
-use super::keymap::{Context, Keymap};
-use super::picker::centered;
-use super::theme::Theme;
+use super::centered;
 use crate::ops::resume::PendingMove;
+use crate::ui::format;
+use crate::ui::keys::action::Action;
+use crate::ui::keys::context::Context;
+use crate::ui::keys::keymap::Keymap;
+use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResumeButton {

@@ -13,10 +13,18 @@ use tui_tree_widget::{Tree, TreeItem, TreeState};
 
 use crate::tree::{GroupId, Namespace, SnapshotInfo};
 
-use super::format;
-use super::model::{GroupEntry, LoadState, Model, NodeKey, NsEntry};
-use super::theme::Theme;
-use super::workflow::Marks;
+use crate::ui::app::marks::Marks;
+use crate::ui::format;
+use crate::ui::model::{GroupEntry, LoadState, Model, NodeKey, NsEntry, ns_of};
+use crate::ui::theme::Theme;
+
+/// The tree's name filter (`/`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FilterState {
+    pub text: String,
+    /// The input line has focus.
+    pub editing: bool,
+}
 
 type Item = TreeItem<'static, NodeKey>;
 
@@ -133,10 +141,7 @@ impl Builder<'_> {
             (_, false) => placeholder_if(g.info.snapshots > 0, self.theme),
         };
         let mut text = group_text(&label, g, self.theme);
-        if self
-            .marks
-            .has_group(&super::app::ns_of(path), &g.info.group)
-        {
+        if self.marks.has_group(&ns_of(path), &g.info.group) {
             mark_text(&mut text, self.theme);
         }
         Some(node(NodeKey::Group(g.info.group.clone()), text, children))

@@ -9,10 +9,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::jobs::{JobId, Jobs, clock};
-use super::preview::wrap;
-use super::theme::Theme;
-use super::workflow::StatusView;
+use crate::ui::format::{self, wrap};
+use crate::ui::tasks::jobs::{Jobs, clock};
+use crate::ui::tasks::moves::JobId;
+use crate::ui::theme::Theme;
 
 /// Old lines are dropped beyond this, so a datastore full of oddities cannot eat memory.
 const MAX_LINES: usize = 1000;
@@ -78,6 +78,17 @@ impl StatusLog {
     }
 }
 
+/// How the status pane is shown.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// Keys go to the pane (scrolling, switching logs); it is drawn taller.
+    pub focused: bool,
+    /// Lines scrolled up from the newest; 0 follows the tail.
+    pub scroll: usize,
+    /// Show only this move's log; `None` = everything.
+    pub job: Option<JobId>,
+}
+
 /// The progress line of the running move: counts, rate, ETA.
 pub fn progress_text(jobs: &Jobs) -> Option<String> {
     let job = jobs.running()?;
@@ -113,10 +124,7 @@ fn title(log: &StatusLog, view: &StatusView) -> String {
         Some(id) => format!(" Move #{id} log"),
         None => " Status".to_string(),
     };
-    title.push_str(&format!(
-        " ({}",
-        super::format::count(log.len(), "line", "lines")
-    ));
+    title.push_str(&format!(" ({}", format::count(log.len(), "line", "lines")));
     if log.warnings() > 0 {
         title.push_str(&format!(", {} warnings", log.warnings()));
     }
@@ -153,7 +161,7 @@ pub fn render(
     let mut rows = inner.height as usize;
     let mut top = Vec::new();
     if let Some(p) = progress_text(jobs) {
-        top.push(Line::styled(super::format::truncate(&p, width), theme.key));
+        top.push(Line::styled(format::truncate(&p, width), theme.key));
         rows = rows.saturating_sub(1);
     }
     let wrapped: Vec<Line> = log

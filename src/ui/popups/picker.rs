@@ -9,8 +9,9 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use crate::ops::plan::MoveNsRequest;
 use crate::tree::{GroupId, Namespace};
 
-use super::jobs::MoveSpec;
-use super::theme::Theme;
+use super::centered;
+use crate::ui::tasks::moves::MoveSpec;
+use crate::ui::theme::Theme;
 
 /// What is being moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,18 +247,6 @@ impl PickerState {
                 merge: self.merge,
             })),
         }
-    }
-}
-
-/// A centred popup of at most `w`×`h`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
     }
 }
 
