@@ -76,16 +76,16 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
 
 fn title_line(app: &App) -> Line<'static> {
     let t = &app.theme;
-    let backend = match &app.ds.backend {
+    let backend = match &app.ctx.ds.backend {
         crate::tree::BackendConfig::Filesystem => "filesystem".to_string(),
         crate::tree::BackendConfig::S3 { bucket, .. } => format!("S3 bucket {bucket}"),
     };
     let mut spans = vec![
         Span::styled(" pbs-mover ", t.title),
-        Span::styled(format!(" {} ", app.ds.name), t.namespace),
+        Span::styled(format!(" {} ", app.ctx.ds.name), t.namespace),
         Span::styled(format!(" {backend} "), t.dim),
     ];
-    if let Some(m) = &app.ds.maintenance {
+    if let Some(m) = &app.ctx.ds.maintenance {
         spans.push(Span::styled(format!(" maintenance: {m} "), t.warn));
     }
     if app.busy() {

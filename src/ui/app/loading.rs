@@ -173,7 +173,7 @@ impl App {
 
     pub(super) fn report(&mut self, warnings: &[ScanWarning]) {
         for w in warnings {
-            let path = relative(&self.ds.base, &w.path);
+            let path = relative(&self.ctx.ds.base, &w.path);
             self.status
                 .push(Level::Warn, format!("{path}: {}", w.message));
         }

@@ -33,7 +33,6 @@ use super::theme::Theme;
 use marks::Marks;
 
 pub struct App {
-    pub ds: Arc<Datastore>,
     /// The move engine's view of the datastore (locks, content backend); cloned into jobs.
     pub ctx: MoveContext,
     pub keymap: Keymap,
@@ -57,12 +56,20 @@ pub struct App {
     pub(super) commands: Vec<Command>,
     /// Scans requested and not yet finished.
     pending: usize,
-    pub(super) quit: bool,
-    /// Quit was forced while a move ran: the caller must not wait for it.
-    pub(super) forced: bool,
-    /// Quit once the cancelled moves have stopped.
-    pub(super) quit_when_idle: bool,
+    pub(super) quit: Quit,
     pub(super) plan_seq: u64,
+}
+
+/// How far the user got with quitting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quit {
+    No,
+    /// The moves were cancelled: quit once they have stopped.
+    WhenIdle,
+    /// Nothing runs any more: the loop ends.
+    Now,
+    /// Quit while a move still ran (Ctrl-C twice): the caller must not wait for it.
+    Forced,
 }
 
 impl App {
@@ -76,7 +83,6 @@ impl App {
     /// requested. Moves run through `ctx` (any backend).
     pub fn with_context(ctx: MoveContext, keymap: Keymap, theme: Theme) -> Self {
         let mut app = Self {
-            ds: Arc::new(ctx.ds.clone()),
             ctx,
             keymap,
             theme,
@@ -94,9 +100,7 @@ impl App {
             items_dirty: true,
             commands: Vec::new(),
             pending: 0,
-            quit: false,
-            forced: false,
-            quit_when_idle: false,
+            quit: Quit::No,
             plan_seq: 0,
         };
         app.greet();
@@ -119,21 +123,21 @@ impl App {
             (_, _, Some(h)) => format!(" Press {h} for help."),
             _ => String::new(),
         };
-        let msg = format!("Datastore {}.{hint}", self.ds.name);
+        let msg = format!("Datastore {}.{hint}", self.ctx.ds.name);
         self.status.push(Level::Info, msg);
-        if let Some(m) = &self.ds.maintenance {
+        if let Some(m) = &self.ctx.ds.maintenance {
             let msg = format!("datastore is in maintenance mode '{m}'");
             self.status.push(Level::Warn, msg);
         }
     }
 
     pub fn should_quit(&self) -> bool {
-        self.quit
+        matches!(self.quit, Quit::Now | Quit::Forced)
     }
 
     /// Quit was forced (Ctrl-C twice) while a move was still running.
     pub fn forced_quit(&self) -> bool {
-        self.forced
+        self.quit == Quit::Forced
     }
 
     pub fn take_commands(&mut self) -> Vec<Command> {

@@ -5,7 +5,7 @@ use crate::ops::progress::ProgressEvent;
 use crate::ops::report::FailReason;
 use crate::ui::format;
 use crate::ui::panes::status::Level;
-use crate::ui::tasks::jobs::Job;
+use crate::ui::tasks::jobs::{Job, JobState};
 use crate::ui::tasks::moves::MoveSpec;
 
 /// The status line for an engine event worth a line in the log.
@@ -72,7 +72,7 @@ pub fn summary(job: &Job) -> (Level, String) {
         format::count(t.moved, "group", "groups"),
         format::count(t.snapshots, "snapshot", "snapshots")
     );
-    let mut text = if job.cancel.is_cancelled() {
+    let mut text = if job.state == JobState::Cancelling {
         format!(
             "move #{} CANCELLED: {moved}; the rest stays at the source (both sides consistent)",
             job.id

@@ -14,9 +14,9 @@ use crate::ui::tasks::Command;
 use crate::ui::tasks::jobs::JobState;
 use crate::ui::tasks::moves::{JobId, JobMsg, MoveSpec};
 
-use super::App;
 use super::marks::Marks;
 use super::move_log::{describe_event, summary};
+use super::{App, Quit};
 
 impl App {
     // ----- marks -----
@@ -121,11 +121,9 @@ impl App {
         let Some(job) = self.jobs.get_mut(id) else {
             return false;
         };
-        if job.state == JobState::Cancelling {
+        if !job.request_cancel() {
             return false;
         }
-        job.cancel.cancel();
-        job.state = JobState::Cancelling;
         let msg = format!(
             "cancelling move #{id}: it stops after the current snapshot; what moved stays moved"
         );
@@ -205,20 +203,21 @@ impl App {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
+        // Before `Finished`: the summary tells a cancelled move from a finished one.
+        let (level, text) = summary(job);
         job.state = JobState::Finished;
         job.current = None;
-        let (level, text) = summary(job);
         let affected = job.spec.affected_namespaces();
         self.status.push_job(id, level, text);
         for ns in affected {
             // Only what is loaded needs a refresh; a moved-away namespace is gone.
-            if self.model.ns(&ns).is_some() && self.ds.namespace_exists(&ns).unwrap_or(false) {
+            if self.model.ns(&ns).is_some() && self.ctx.ds.namespace_exists(&ns).unwrap_or(false) {
                 self.refresh_ns(&ns);
             }
         }
-        if self.quit_when_idle {
+        if self.quit == Quit::WhenIdle {
             if self.jobs.active() == 0 {
-                self.quit = true;
+                self.quit = Quit::Now;
             }
             return;
         }

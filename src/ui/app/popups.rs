@@ -15,12 +15,11 @@ use crate::ui::popups::picker::{MoveSource, PickerState};
 use crate::ui::popups::preview::{Button, PreviewState};
 use crate::ui::popups::resume::{ResumeButton, ResumeState};
 use crate::ui::tasks::Command;
-use crate::ui::tasks::jobs::Job;
 use crate::ui::tasks::moves::JobId;
 use crate::ui::tasks::moves::MoveSpec;
 use crate::ui::tasks::plan::PlanOutcome;
 
-use super::App;
+use super::{App, Quit};
 
 impl App {
     // ----- picker -----
@@ -292,7 +291,7 @@ impl App {
     /// `q`: quits at once when no move runs, else asks.
     pub(super) fn request_quit(&mut self) -> bool {
         if self.jobs.active() == 0 {
-            self.quit = true;
+            self.quit = Quit::Now;
         } else {
             self.popup = Some(Popup::ConfirmQuit);
         }
@@ -302,11 +301,10 @@ impl App {
     /// Ctrl-C: like `q`, but a second Ctrl-C while it asks quits without waiting.
     pub(super) fn force_quit(&mut self) -> bool {
         if self.jobs.active() == 0 {
-            self.quit = true;
+            self.quit = Quit::Now;
         } else if matches!(self.popup, Some(Popup::ConfirmQuit)) {
             self.jobs.cancel_all();
-            self.forced = true;
-            self.quit = true;
+            self.quit = Quit::Forced;
         } else {
             self.popup = Some(Popup::ConfirmQuit);
         }
@@ -319,23 +317,18 @@ impl App {
                 self.popup = None;
                 let (running, dropped) = self.jobs.cancel_all();
                 if running {
-                    self.quit_when_idle = true;
+                    self.quit = Quit::WhenIdle;
                     let msg = format!(
                         "quitting: the running move stops after the current snapshot ({dropped} queued dropped)"
                     );
                     self.status.push(Level::Warn, msg);
                 } else {
-                    self.quit = true;
+                    self.quit = Quit::Now;
                 }
             }
             Action::No => self.popup = None,
             _ => return false,
         }
         true
-    }
-
-    /// Moves to list in the quit question.
-    pub fn active_jobs(&self) -> Vec<&Job> {
-        self.jobs.list.iter().filter(|j| j.is_active()).collect()
     }
 }

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::ui::format::{self, wrap};
-use crate::ui::tasks::jobs::{Jobs, clock};
+use crate::ui::tasks::jobs::{JobState, Jobs, clock};
 use crate::ui::tasks::moves::JobId;
 use crate::ui::theme::Theme;
 
@@ -95,7 +95,7 @@ pub fn progress_text(jobs: &Jobs) -> Option<String> {
     let mut s = format!(
         "#{} {}: groups {}/{}, snapshots {}/{}",
         job.id,
-        if job.cancel.is_cancelled() {
+        if job.state == JobState::Cancelling {
             "cancelling"
         } else {
             "moving"

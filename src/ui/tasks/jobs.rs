@@ -24,6 +24,7 @@ pub struct Job {
     pub id: JobId,
     pub spec: MoveSpec,
     pub state: JobState,
+    /// Tells the engine to stop; set by [`Job::request_cancel`] only, read by the engine only.
     pub cancel: CancelToken,
     pub groups_total: usize,
     pub groups_done: usize,
@@ -59,6 +60,17 @@ impl Job {
             reports: Vec::new(),
             rejected: Vec::new(),
         }
+    }
+
+    /// Asks the engine to stop after the current snapshot: `false` unless the job runs and
+    /// was not asked yet. The token is only the wire to the engine; the UI reads `state`.
+    pub fn request_cancel(&mut self) -> bool {
+        if self.state != JobState::Running {
+            return false;
+        }
+        self.cancel.cancel();
+        self.state = JobState::Cancelling;
+        true
     }
 
     pub fn is_active(&self) -> bool {
@@ -175,11 +187,7 @@ impl Jobs {
         let mut dropped = 0;
         for job in &mut self.list {
             match job.state {
-                JobState::Running => {
-                    job.cancel.cancel();
-                    job.state = JobState::Cancelling;
-                    running = true;
-                }
+                JobState::Running => running |= job.request_cancel(),
                 JobState::Queued => {
                     job.state = JobState::Finished;
                     dropped += 1;
