@@ -2,10 +2,14 @@
 //! action: its name in `assets/keymap.toml`, the contexts it may be bound in, its help text
 //! and its footer label.
 
+use strum::{EnumIter, EnumString, IntoStaticStr};
+
 use super::context::Context;
 
-/// Everything a user can ask for. Names are the keymap's action names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Everything a user can ask for. The keymap names an action in snake case (`page_up`);
+/// the order of the variants is the order of help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     Up,
     Down,
@@ -15,21 +19,12 @@ pub enum Action {
     Bottom,
     Expand,
     Collapse,
-    Refresh,
-    Filter,
-    ClearFilter,
-    Help,
-    Quit,
-    ForceQuit,
-    Close,
-    Accept,
-    Backspace,
     Mark,
     Select,
     Unmark,
     PickTarget,
-    CancelMove,
-    StatusFocus,
+    /// Open the prompt listing interrupted moves (`resume`).
+    Resume,
     NextField,
     PrevField,
     Toggle,
@@ -39,8 +34,18 @@ pub enum Action {
     No,
     NextLog,
     PrevLog,
-    /// Open the prompt listing interrupted moves (`resume`).
-    Resume,
+    CancelMove,
+    #[strum(serialize = "status")]
+    StatusFocus,
+    Refresh,
+    Filter,
+    Accept,
+    Backspace,
+    ClearFilter,
+    Help,
+    Close,
+    Quit,
+    ForceQuit,
 }
 
 use Context::{
@@ -48,73 +53,50 @@ use Context::{
     Resume as CR, Status as CS, Tree as CT,
 };
 
-/// (action, keymap name, contexts it may be bound in). Order = order in help.
-const ACTIONS: &[(Action, &str, &[Context])] = &[
-    (Action::Up, "up", &[CT, CH, CP, CV, CS, CR]),
-    (Action::Down, "down", &[CT, CH, CP, CV, CS, CR]),
-    (Action::PageUp, "page_up", &[CT, CP, CV, CS]),
-    (Action::PageDown, "page_down", &[CT, CP, CV, CS]),
-    (Action::Top, "top", &[CT, CS]),
-    (Action::Bottom, "bottom", &[CT, CS]),
-    (Action::Expand, "expand", &[CT]),
-    (Action::Collapse, "collapse", &[CT]),
-    (Action::Mark, "mark", &[CT]),
-    (Action::Select, "select", &[CT]),
-    (Action::Unmark, "unmark", &[CT]),
-    (Action::PickTarget, "pick_target", &[CT]),
-    (Action::Resume, "resume", &[CT]),
-    (Action::NextField, "next_field", &[CP, CV, CR]),
-    (Action::PrevField, "prev_field", &[CP, CV, CR]),
-    (Action::Toggle, "toggle", &[CP]),
-    (Action::Increase, "increase", &[CP]),
-    (Action::Decrease, "decrease", &[CP]),
-    (Action::Yes, "yes", &[CV, CC, CR]),
-    (Action::No, "no", &[CV, CC, CR]),
-    (Action::NextLog, "next_log", &[CS]),
-    (Action::PrevLog, "prev_log", &[CS]),
-    (Action::CancelMove, "cancel_move", &[CT, CS]),
-    (Action::StatusFocus, "status", &[CT]),
-    (Action::Refresh, "refresh", &[CT]),
-    (Action::Filter, "filter", &[CT]),
-    (Action::Accept, "accept", &[CF, CP, CV, CR]),
-    (Action::Backspace, "backspace", &[CF, CP]),
-    (Action::ClearFilter, "clear_filter", &[CT, CF]),
-    (Action::Help, "help", &[CT]),
-    (Action::Close, "close", &[CH, CP, CS]),
-    (Action::Quit, "quit", &[CT]),
-    (
-        Action::ForceQuit,
-        "force_quit",
-        &[CG, CT, CH, CF, CP, CV, CC, CS, CR],
-    ),
-];
-
 impl Action {
     pub fn from_name(name: &str) -> Option<Self> {
-        ACTIONS
-            .iter()
-            .find(|(_, n, _)| *n == name)
-            .map(|(a, _, _)| *a)
+        name.parse().ok()
     }
 
-    fn entry(self) -> (usize, &'static str, &'static [Context]) {
-        ACTIONS
-            .iter()
-            .enumerate()
-            .find(|(_, (a, _, _))| *a == self)
-            .map_or((usize::MAX, "", &[][..]), |(i, (_, n, c))| (i, *n, *c))
-    }
-
+    /// The action's name in the keymap file.
     pub fn name(self) -> &'static str {
-        self.entry().1
+        self.into()
     }
 
-    pub fn contexts(self) -> &'static [Context] {
-        self.entry().2
-    }
-
+    /// Where in help the action is listed.
     pub fn order(self) -> usize {
-        self.entry().0
+        self as usize
+    }
+
+    /// The contexts the action may be bound in.
+    pub fn contexts(self) -> &'static [Context] {
+        match self {
+            Action::Up | Action::Down => &[CT, CH, CP, CV, CS, CR],
+            Action::PageUp | Action::PageDown => &[CT, CP, CV, CS],
+            Action::Top | Action::Bottom => &[CT, CS],
+            Action::Expand
+            | Action::Collapse
+            | Action::Mark
+            | Action::Select
+            | Action::Unmark
+            | Action::PickTarget
+            | Action::Resume
+            | Action::StatusFocus
+            | Action::Refresh
+            | Action::Filter
+            | Action::Help
+            | Action::Quit => &[CT],
+            Action::NextField | Action::PrevField => &[CP, CV, CR],
+            Action::Toggle | Action::Increase | Action::Decrease => &[CP],
+            Action::Yes | Action::No => &[CV, CC, CR],
+            Action::NextLog | Action::PrevLog => &[CS],
+            Action::CancelMove => &[CT, CS],
+            Action::Accept => &[CF, CP, CV, CR],
+            Action::Backspace => &[CF, CP],
+            Action::ClearFilter => &[CT, CF],
+            Action::Close => &[CH, CP, CS],
+            Action::ForceQuit => &[CG, CT, CH, CF, CP, CV, CC, CS, CR],
+        }
     }
 
     /// What the action does, as shown in help.
@@ -226,5 +208,75 @@ impl Action {
             Action::Resume => "resume",
             other => other.name(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    #[test]
+    fn names_are_the_keymap_files_and_their_order_is_help() {
+        let names: Vec<&str> = Action::iter().map(Action::name).collect();
+        assert_eq!(
+            names,
+            [
+                "up",
+                "down",
+                "page_up",
+                "page_down",
+                "top",
+                "bottom",
+                "expand",
+                "collapse",
+                "mark",
+                "select",
+                "unmark",
+                "pick_target",
+                "resume",
+                "next_field",
+                "prev_field",
+                "toggle",
+                "increase",
+                "decrease",
+                "yes",
+                "no",
+                "next_log",
+                "prev_log",
+                "cancel_move",
+                "status",
+                "refresh",
+                "filter",
+                "accept",
+                "backspace",
+                "clear_filter",
+                "help",
+                "close",
+                "quit",
+                "force_quit",
+            ]
+        );
+        for (i, a) in Action::iter().enumerate() {
+            assert_eq!(Action::from_name(a.name()), Some(a));
+            assert_eq!(a.order(), i);
+        }
+        assert_eq!(Action::from_name("status_focus"), None);
+        assert_eq!(Action::from_name("Up"), None);
+    }
+
+    #[test]
+    fn context_names_are_the_keymap_sections() {
+        let names: Vec<&str> = Context::iter().map(Context::name).collect();
+        assert_eq!(
+            names,
+            [
+                "global", "tree", "help", "filter", "picker", "preview", "confirm", "status",
+                "resume"
+            ]
+        );
+        assert!(Context::iter().all(|c| Context::parse(c.name()) == Some(c)));
+        assert_eq!(Context::parse("Tree"), None);
     }
 }

@@ -1,7 +1,10 @@
 //! Where a key is pressed: each context has its own bindings in `assets/keymap.toml`.
 
-/// Where a key is pressed. Later workflows (target picker, preview, status log) add contexts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use strum::{EnumIter, EnumString, IntoStaticStr};
+
+/// Where a key is pressed; the keymap file has one section per context, named in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, EnumIter)]
+#[strum(serialize_all = "lowercase")]
 pub enum Context {
     /// Checked after the active context, so e.g. Ctrl-C works everywhere.
     Global,
@@ -21,30 +24,9 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 9] = [
-        Context::Global,
-        Context::Tree,
-        Context::Help,
-        Context::Filter,
-        Context::Picker,
-        Context::Preview,
-        Context::Confirm,
-        Context::Status,
-        Context::Resume,
-    ];
-
+    /// The section's name in the keymap file.
     pub fn name(self) -> &'static str {
-        match self {
-            Context::Global => "global",
-            Context::Tree => "tree",
-            Context::Help => "help",
-            Context::Filter => "filter",
-            Context::Picker => "picker",
-            Context::Preview => "preview",
-            Context::Confirm => "confirm",
-            Context::Status => "status",
-            Context::Resume => "resume",
-        }
+        self.into()
     }
 
     pub fn title(self) -> &'static str {
@@ -62,6 +44,6 @@ impl Context {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.name() == s)
+        s.parse().ok()
     }
 }

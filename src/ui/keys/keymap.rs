@@ -290,6 +290,8 @@ pub fn user_keymap_path() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
 
     fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
@@ -309,7 +311,7 @@ mod tests {
     #[test]
     fn defaults_parse_without_duplicates() {
         let map = Keymap::parse(DEFAULT_KEYMAP, None).unwrap();
-        for ctx in Context::ALL {
+        for ctx in Context::iter() {
             let mut seen = std::collections::HashSet::new();
             for (action, keys) in map.bindings(ctx) {
                 for k in keys {

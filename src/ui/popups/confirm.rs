@@ -22,8 +22,7 @@ pub fn render(frame: &mut Frame, area: Rect, keymap: &Keymap, jobs: &Jobs, t: &T
     };
     let mut lines = vec![Line::styled("Moves are still running or queued:", t.title)];
     for job in jobs.list.iter().filter(|j| j.is_active()) {
-        let state = format!("{:?}", job.state).to_lowercase();
-        let text = format!("  #{} {} ({state})", job.id, job.spec.describe());
+        let text = format!("  #{} {} ({})", job.id, job.spec.describe(), job.state);
         lines.push(Line::from(format::truncate(&text, 60)));
     }
     lines.push(Line::from(""));

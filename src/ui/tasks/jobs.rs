@@ -9,7 +9,9 @@ use crate::ops::report::MoveReport;
 
 use super::moves::{JobId, MoveSpec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Shown in lower case in the quit question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "lowercase")]
 pub enum JobState {
     Queued,
     Running,
