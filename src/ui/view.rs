@@ -69,8 +69,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Popup::Resume(p)) => resume::render(frame, area, p, &app.keymap, &theme),
         None => {}
     }
-    if let Some(scroll) = app.help {
-        popups::help::render(frame, area, &app.keymap, &app.theme, scroll);
+    if let Some(help) = app.help {
+        popups::help::render(frame, area, &app.keymap, &app.theme, help);
     }
 }
 

@@ -24,9 +24,10 @@ use super::keys::action::Action;
 use super::keys::context::Context;
 use super::keys::keymap::{Keymap, typed_char};
 use super::model::{Model, NodeKey};
-use super::panes::status::{Level, StatusLog, StatusView};
+use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
 use super::panes::tree::FilterState;
 use super::popups::Popup;
+use super::popups::help::{HelpOutcome, HelpState};
 use super::tasks::jobs::Jobs;
 use super::tasks::{AppEvent, Command};
 use super::theme::Theme;
@@ -40,8 +41,8 @@ pub struct App {
     pub model: Model,
     pub tree_state: TreeState<NodeKey>,
     pub filter: FilterState,
-    /// `Some(scroll)` while the help overlay is open.
-    pub help: Option<u16>,
+    /// `Some` while the help overlay is open.
+    pub help: Option<HelpState>,
     pub status: StatusLog,
     /// Rows of the tree viewport at the last draw (for PgUp/PgDn).
     pub page_rows: usize,
@@ -202,33 +203,39 @@ impl App {
 
     /// Performs an action; `true` when something visible changed.
     pub fn apply(&mut self, action: Action) -> bool {
-        if action == Action::ForceQuit && self.help.is_none() {
+        // Bound in every context, help included.
+        if action == Action::ForceQuit {
             return self.force_quit();
         }
         match self.context() {
             Context::Help => self.apply_help(action),
             Context::Filter => self.apply_filter(action),
-            Context::Picker => self.apply_picker(action),
-            Context::Preview => self.apply_preview(action),
-            Context::Confirm => self.apply_confirm(action),
+            Context::Picker | Context::Preview | Context::Confirm | Context::Resume => {
+                self.apply_popup(action)
+            }
             Context::Status => self.apply_status(action),
-            Context::Resume => self.apply_resume(action),
-            _ => self.apply_tree(action),
+            Context::Global | Context::Tree => self.apply_tree(action),
         }
     }
 
     fn apply_help(&mut self, action: Action) -> bool {
-        let Some(scroll) = self.help.as_mut() else {
+        let Some(help) = self.help.as_mut() else {
             return false;
         };
-        match action {
-            Action::Up if *scroll > 0 => *scroll -= 1,
-            Action::Down => *scroll = scroll.saturating_add(1),
-            Action::Close | Action::Help => self.help = None,
-            Action::ForceQuit => return self.force_quit(),
-            _ => return false,
+        match help.handle(action) {
+            HelpOutcome::Stay(changed) => changed,
+            HelpOutcome::Close => {
+                self.help = None;
+                true
+            }
         }
-        true
+    }
+
+    fn apply_status(&mut self, action: Action) -> bool {
+        match self.status_view.handle(action, &self.jobs) {
+            StatusOutcome::Changed(changed) => changed,
+            StatusOutcome::CancelMove => self.cancel_running(),
+        }
     }
 
     fn apply_filter(&mut self, action: Action) -> bool {
@@ -266,7 +273,7 @@ impl App {
                 true
             }
             Action::Help => {
-                self.help = Some(0);
+                self.help = Some(HelpState::default());
                 true
             }
             Action::Quit => self.request_quit(),

@@ -1,4 +1,5 @@
-//! Routing of the popups' keys and of the background results they wait for.
+//! Routing to the popups: opening them, handing them their keys and the background results
+//! they wait for, and carrying out what they answer.
 
 use crossterm::event::KeyEvent;
 
@@ -11,17 +12,37 @@ use crate::ui::keys::keymap::typed_char;
 use crate::ui::model::Selection;
 use crate::ui::panes::status::Level;
 use crate::ui::popups::Popup;
-use crate::ui::popups::picker::{MoveSource, PickerState};
-use crate::ui::popups::preview::{Button, PreviewState};
-use crate::ui::popups::resume::{ResumeButton, ResumeState};
+use crate::ui::popups::confirm::{self, ConfirmOutcome};
+use crate::ui::popups::picker::{MoveSource, PickerOutcome, PickerState};
+use crate::ui::popups::preview::{PreviewOutcome, PreviewState};
+use crate::ui::popups::resume::{ResumeOutcome, ResumeState};
 use crate::ui::tasks::Command;
-use crate::ui::tasks::moves::JobId;
 use crate::ui::tasks::moves::MoveSpec;
 use crate::ui::tasks::plan::PlanOutcome;
 
 use super::{App, Quit};
 
 impl App {
+    /// An action of the open popup's context.
+    pub(super) fn apply_popup(&mut self, action: Action) -> bool {
+        match &mut self.popup {
+            Some(Popup::Picker(p)) => {
+                let outcome = p.handle(action);
+                self.after_picker(outcome)
+            }
+            Some(Popup::Preview(p)) => {
+                let outcome = p.handle(action);
+                self.after_preview(outcome)
+            }
+            Some(Popup::Resume(p)) => {
+                let outcome = p.handle(action);
+                self.after_resume(outcome)
+            }
+            Some(Popup::ConfirmQuit) => self.after_confirm(confirm::handle(action)),
+            None => false,
+        }
+    }
+
     // ----- picker -----
 
     /// Opens the target picker for the marks, or for the item under the cursor.
@@ -46,107 +67,49 @@ impl App {
         let Some(Popup::Picker(p)) = &mut self.popup else {
             return false;
         };
-        match result {
-            Ok(mut all) => {
-                // By components: each namespace right above its children, like the tree.
-                all.sort();
-                p.all = Some(all);
-            }
-            Err(e) => {
-                p.all = Some(Vec::new());
-                p.error = Some(format!("cannot list namespaces: {e}"));
-            }
-        }
+        p.on_namespaces(result);
         true
     }
 
+    /// Unbound characters go into the picker's filter or name field.
     pub(super) fn type_into_picker(&mut self, key: &KeyEvent) -> bool {
-        let Some(c) = typed_char(key) else {
-            return false;
-        };
-        match &mut self.popup {
-            Some(Popup::Picker(p)) => p.type_char(c),
+        match (&mut self.popup, typed_char(key)) {
+            (Some(Popup::Picker(p)), Some(c)) => p.type_char(c),
             _ => false,
         }
     }
 
-    pub(super) fn apply_picker(&mut self, action: Action) -> bool {
-        let Some(Popup::Picker(p)) = &mut self.popup else {
-            return false;
-        };
-        match action {
-            Action::Up => p.move_cursor(-1),
-            Action::Down => p.move_cursor(1),
-            Action::PageUp => p.move_cursor(-10),
-            Action::PageDown => p.move_cursor(10),
-            Action::NextField => {
-                p.cycle_field(true);
-                true
-            }
-            Action::PrevField => {
-                p.cycle_field(false);
-                true
-            }
-            Action::Toggle => p.toggle(),
-            Action::Increase => p.step_depth(true),
-            Action::Decrease => p.step_depth(false),
-            Action::Backspace => p.backspace(),
-            Action::Close => {
-                self.popup = None;
-                true
-            }
-            Action::Accept => self.picker_accept(),
-            _ => false,
-        }
-    }
-
-    pub(super) fn picker_accept(&mut self) -> bool {
-        let Some(Popup::Picker(p)) = &mut self.popup else {
-            return false;
-        };
-        match p.spec() {
-            Ok(spec) => {
-                self.plan_seq += 1;
-                let seq = self.plan_seq;
-                self.popup = Some(Popup::Preview(PreviewState::new(spec.clone(), seq)));
-                self.commands.push(Command::Plan { seq, spec });
-            }
-            Err(e) => p.error = Some(e),
+    fn after_picker(&mut self, outcome: PickerOutcome) -> bool {
+        match outcome {
+            PickerOutcome::Stay(changed) => return changed,
+            PickerOutcome::Cancel => self.popup = None,
+            PickerOutcome::Preview(spec) => self.open_preview(spec),
         }
         true
     }
 
     // ----- preview -----
 
+    /// Shows the preview of `spec` and starts its dry run.
+    fn open_preview(&mut self, spec: MoveSpec) {
+        self.plan_seq += 1;
+        let seq = self.plan_seq;
+        self.popup = Some(Popup::Preview(PreviewState::new(spec.clone(), seq)));
+        self.commands.push(Command::Plan { seq, spec });
+    }
+
     pub(super) fn on_plan(&mut self, seq: u64, outcome: PlanOutcome) -> bool {
         match &mut self.popup {
-            Some(Popup::Preview(p)) if p.seq == seq => {
-                p.outcome = Some(outcome);
-                true
-            }
+            Some(Popup::Preview(p)) => p.on_plan(seq, outcome),
             _ => false,
         }
     }
 
-    pub(super) fn apply_preview(&mut self, action: Action) -> bool {
-        let Some(Popup::Preview(p)) = &mut self.popup else {
-            return false;
-        };
-        let page = p.rows.max(2) as isize - 1;
-        match action {
-            Action::Up => p.scroll_by(-1, usize::MAX),
-            Action::Down => p.scroll_by(1, usize::MAX),
-            Action::PageUp => p.scroll_by(-page, usize::MAX),
-            Action::PageDown => p.scroll_by(page, usize::MAX),
-            Action::NextField | Action::PrevField => {
-                p.focus = match p.focus {
-                    Button::Cancel => Button::Move,
-                    Button::Move => Button::Cancel,
-                };
-                true
-            }
-            Action::Accept if p.focus == Button::Move => self.confirm_move(),
-            Action::Accept | Action::No => {
+    fn after_preview(&mut self, outcome: PreviewOutcome) -> bool {
+        match outcome {
+            PreviewOutcome::Stay(changed) => changed,
+            PreviewOutcome::Confirm => self.confirm_move(),
+            PreviewOutcome::Cancel => {
                 self.popup = None;
                 self.status.push(
                     Level::Info,
@@ -154,8 +117,6 @@ impl App {
                 );
                 true
             }
-            Action::Yes => self.confirm_move(),
-            _ => false,
         }
     }
 
@@ -183,30 +144,17 @@ impl App {
 
     pub(super) fn on_pending(&mut self, result: Result<Vec<PendingMove>, String>) -> bool {
         match &mut self.popup {
-            Some(Popup::Resume(p)) if p.pending.is_none() => {
-                p.pending = Some(result);
-                true
-            }
+            Some(Popup::Resume(p)) => p.on_pending(result),
             _ => false,
         }
     }
 
-    pub(super) fn apply_resume(&mut self, action: Action) -> bool {
-        let Some(Popup::Resume(p)) = &mut self.popup else {
-            return false;
-        };
-        match action {
-            Action::Up => p.scroll = p.scroll.saturating_sub(1),
-            Action::Down => p.scroll = p.scroll.saturating_add(1),
-            Action::NextField | Action::PrevField => {
-                p.focus = match p.focus {
-                    ResumeButton::Later => ResumeButton::Resume,
-                    ResumeButton::Resume => ResumeButton::Later,
-                };
-            }
-            Action::Accept if p.focus == ResumeButton::Resume => return self.start_resume(),
-            Action::Yes => return self.start_resume(),
-            Action::Accept | Action::No => {
+    fn after_resume(&mut self, outcome: ResumeOutcome) -> bool {
+        match outcome {
+            ResumeOutcome::Stay(changed) => return changed,
+            ResumeOutcome::Nothing => self.popup = None,
+            ResumeOutcome::Resume(spec) => self.start_resume(spec),
+            ResumeOutcome::Later => {
                 self.popup = None;
                 let key = self.keymap.first_key(Context::Tree, Action::Resume);
                 let again = key.map_or(String::new(), |k| format!("press {k} or "));
@@ -215,33 +163,12 @@ impl App {
                 );
                 self.status.push(Level::Info, msg);
             }
-            _ => return false,
         }
         true
     }
 
     /// Queues the resume job (the CLI's engine) and starts it when nothing else runs.
-    pub(super) fn start_resume(&mut self) -> bool {
-        let Some(Popup::Resume(p)) = &self.popup else {
-            return false;
-        };
-        let Some(Ok(pending)) = &p.pending else {
-            return false; // still reading the journal, or it could not be read
-        };
-        if pending.is_empty() {
-            self.popup = None;
-            return true;
-        }
-        let mut namespaces: Vec<Namespace> = pending
-            .iter()
-            .flat_map(|m| m.namespaces.iter().cloned())
-            .collect();
-        namespaces.sort();
-        namespaces.dedup();
-        let spec = MoveSpec::Resume {
-            ids: pending.iter().map(|m| m.id.clone()).collect(),
-            namespaces,
-        };
+    fn start_resume(&mut self, spec: MoveSpec) {
         self.popup = None;
         let id = self.jobs.add(spec.clone(), &MovePlan::default());
         if self.jobs.running().is_some() {
@@ -249,41 +176,6 @@ impl App {
             self.status.push_job(id, Level::Info, msg);
         }
         self.start_next_job();
-        true
-    }
-
-    // ----- status pane -----
-
-    pub(super) fn apply_status(&mut self, action: Action) -> bool {
-        let v = &mut self.status_view;
-        let page = 5;
-        let before = v.clone();
-        match action {
-            Action::Up => v.scroll = v.scroll.saturating_add(1),
-            Action::Down => v.scroll = v.scroll.saturating_sub(1),
-            Action::PageUp => v.scroll = v.scroll.saturating_add(page),
-            Action::PageDown => v.scroll = v.scroll.saturating_sub(page),
-            Action::Top => v.scroll = usize::MAX / 2,
-            Action::Bottom => v.scroll = 0,
-            Action::NextLog | Action::PrevLog => {
-                let ids: Vec<Option<JobId>> = std::iter::once(None)
-                    .chain(self.jobs.list.iter().map(|j| Some(j.id)))
-                    .collect();
-                let i = ids.iter().position(|j| *j == v.job).unwrap_or(0);
-                let n = ids.len();
-                let next = if action == Action::NextLog {
-                    i + 1
-                } else {
-                    i + n - 1
-                };
-                v.job = ids[next % n];
-                v.scroll = 0;
-            }
-            Action::CancelMove => return self.cancel_running(),
-            Action::Close => v.focused = false,
-            _ => return false,
-        }
-        *v != before
     }
 
     // ----- quitting -----
@@ -311,9 +203,11 @@ impl App {
         true
     }
 
-    pub(super) fn apply_confirm(&mut self, action: Action) -> bool {
-        match action {
-            Action::Yes => {
+    fn after_confirm(&mut self, outcome: ConfirmOutcome) -> bool {
+        match outcome {
+            ConfirmOutcome::Ignored => return false,
+            ConfirmOutcome::Stay => self.popup = None,
+            ConfirmOutcome::Quit => {
                 self.popup = None;
                 let (running, dropped) = self.jobs.cancel_all();
                 if running {
@@ -326,8 +220,6 @@ impl App {
                     self.quit = Quit::Now;
                 }
             }
-            Action::No => self.popup = None,
-            _ => return false,
         }
         true
     }

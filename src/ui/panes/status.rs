@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::ui::format::{self, wrap};
+use crate::ui::keys::action::Action;
 use crate::ui::tasks::jobs::{JobState, Jobs, clock};
 use crate::ui::tasks::moves::JobId;
 use crate::ui::theme::Theme;
@@ -87,6 +88,49 @@ pub struct StatusView {
     pub scroll: usize,
     /// Show only this move's log; `None` = everything.
     pub job: Option<JobId>,
+}
+
+/// What a key did in the focused status pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// Redraw when `true`.
+    Changed(bool),
+    /// The user asked to cancel the running move.
+    CancelMove,
+}
+
+impl StatusView {
+    /// The pane's answer to an action of its context; `jobs` are the logs it can show.
+    pub fn handle(&mut self, action: Action, jobs: &Jobs) -> StatusOutcome {
+        let page = 5;
+        let before = self.clone();
+        match action {
+            Action::Up => self.scroll = self.scroll.saturating_add(1),
+            Action::Down => self.scroll = self.scroll.saturating_sub(1),
+            Action::PageUp => self.scroll = self.scroll.saturating_add(page),
+            Action::PageDown => self.scroll = self.scroll.saturating_sub(page),
+            // Far up; drawing clamps it to the oldest line.
+            Action::Top => self.scroll = usize::MAX / 2,
+            Action::Bottom => self.scroll = 0,
+            Action::NextLog | Action::PrevLog => self.switch_log(action == Action::NextLog, jobs),
+            Action::CancelMove => return StatusOutcome::CancelMove,
+            Action::Close => self.focused = false,
+            _ => return StatusOutcome::Changed(false),
+        }
+        StatusOutcome::Changed(*self != before)
+    }
+
+    /// Cycles through "everything" and each move's own log.
+    fn switch_log(&mut self, forward: bool, jobs: &Jobs) {
+        let ids: Vec<Option<JobId>> = std::iter::once(None)
+            .chain(jobs.list.iter().map(|j| Some(j.id)))
+            .collect();
+        let i = ids.iter().position(|j| *j == self.job).unwrap_or(0);
+        let n = ids.len();
+        let next = if forward { i + 1 } else { i + n - 1 };
+        self.job = ids[next % n];
+        self.scroll = 0;
+    }
 }
 
 /// The progress line of the running move: counts, rate, ETA.

@@ -13,6 +13,23 @@ use crate::ui::keys::keymap::Keymap;
 use crate::ui::tasks::jobs::Jobs;
 use crate::ui::theme::Theme;
 
+/// What a key did in the quit question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Ignored,
+    /// Cancel the moves and quit once they stopped.
+    Quit,
+    Stay,
+}
+
+pub fn handle(action: Action) -> ConfirmOutcome {
+    match action {
+        Action::Yes => ConfirmOutcome::Quit,
+        Action::No => ConfirmOutcome::Stay,
+        _ => ConfirmOutcome::Ignored,
+    }
+}
+
 /// "Moves are running — quit?" with the moves listed.
 pub fn render(frame: &mut Frame, area: Rect, keymap: &Keymap, jobs: &Jobs, t: &Theme) {
     let key = |a| {

@@ -11,7 +11,34 @@ use crate::ui::keys::help::lines;
 use crate::ui::keys::keymap::Keymap;
 use crate::ui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme, scroll: u16) {
+/// The open overlay.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HelpState {
+    pub scroll: u16,
+}
+
+/// What a key did in help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpOutcome {
+    /// Help stays open; redraw when `true`.
+    Stay(bool),
+    Close,
+}
+
+impl HelpState {
+    pub fn handle(&mut self, action: Action) -> HelpOutcome {
+        match action {
+            Action::Up if self.scroll > 0 => self.scroll -= 1,
+            Action::Down => self.scroll = self.scroll.saturating_add(1),
+            Action::Close | Action::Help => return HelpOutcome::Close,
+            _ => return HelpOutcome::Stay(false),
+        }
+        HelpOutcome::Stay(true)
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme, help: HelpState) {
+    let scroll = help.scroll;
     let lines = lines(keymap, theme);
     let width = lines.iter().map(Line::width).max().unwrap_or(20) as u16 + 4;
     let height = lines.len() as u16 + 2;

@@ -10,6 +10,7 @@ use crate::ops::plan::MoveNsRequest;
 use crate::tree::{GroupId, Namespace};
 
 use super::centered;
+use crate::ui::keys::action::Action;
 use crate::ui::tasks::moves::MoveSpec;
 use crate::ui::theme::Theme;
 
@@ -58,6 +59,17 @@ pub struct PickerState {
     pub error: Option<String>,
 }
 
+/// What a key did in the picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickerOutcome {
+    /// The picker stays open; redraw when `true`.
+    Stay(bool),
+    /// Closed: nothing is moved.
+    Cancel,
+    /// Go on to the dry run of this move.
+    Preview(MoveSpec),
+}
+
 impl PickerState {
     pub fn new(source: MoveSource) -> Self {
         let name = match &source {
@@ -75,6 +87,49 @@ impl PickerState {
             keep_source: false,
             max_depth: None,
             error: None,
+        }
+    }
+
+    /// The picker's answer to an action of its context.
+    pub fn handle(&mut self, action: Action) -> PickerOutcome {
+        let changed = match action {
+            Action::Up => self.move_cursor(-1),
+            Action::Down => self.move_cursor(1),
+            Action::PageUp => self.move_cursor(-10),
+            Action::PageDown => self.move_cursor(10),
+            Action::NextField | Action::PrevField => {
+                self.cycle_field(action == Action::NextField);
+                true
+            }
+            Action::Toggle => self.toggle(),
+            Action::Increase => self.step_depth(true),
+            Action::Decrease => self.step_depth(false),
+            Action::Backspace => self.backspace(),
+            Action::Close => return PickerOutcome::Cancel,
+            Action::Accept => match self.spec() {
+                Ok(spec) => return PickerOutcome::Preview(spec),
+                Err(e) => {
+                    self.error = Some(e);
+                    true
+                }
+            },
+            _ => false,
+        };
+        PickerOutcome::Stay(changed)
+    }
+
+    /// Every namespace of the datastore arrived (or could not be listed).
+    pub fn on_namespaces(&mut self, result: Result<Vec<Namespace>, String>) {
+        match result {
+            Ok(mut all) => {
+                // By components: each namespace right above its children, like the tree.
+                all.sort();
+                self.all = Some(all);
+            }
+            Err(e) => {
+                self.all = Some(Vec::new());
+                self.error = Some(format!("cannot list namespaces: {e}"));
+            }
         }
     }
 

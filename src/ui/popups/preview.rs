@@ -10,6 +10,7 @@ use crate::ops::plan::{MovePlan, NotesPlan};
 
 use super::centered;
 use crate::ui::format::{self, wrap};
+use crate::ui::keys::action::Action;
 use crate::ui::tasks::moves::MoveSpec;
 use crate::ui::tasks::plan::PlanOutcome;
 use crate::ui::theme::Theme;
@@ -33,7 +34,58 @@ pub struct PreviewState {
     pub rows: usize,
 }
 
+/// What a key did in the preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewOutcome {
+    /// The preview stays open; redraw when `true`.
+    Stay(bool),
+    /// Closed: nothing is moved.
+    Cancel,
+    /// The user chose to move (only once the plan is shown).
+    Confirm,
+}
+
 impl PreviewState {
+    /// The preview's answer to an action of its context.
+    pub fn handle(&mut self, action: Action) -> PreviewOutcome {
+        let page = self.rows.max(2) as isize - 1;
+        let changed = match action {
+            Action::Up => self.scroll_by(-1, usize::MAX),
+            Action::Down => self.scroll_by(1, usize::MAX),
+            Action::PageUp => self.scroll_by(-page, usize::MAX),
+            Action::PageDown => self.scroll_by(page, usize::MAX),
+            Action::NextField | Action::PrevField => {
+                self.focus = match self.focus {
+                    Button::Cancel => Button::Move,
+                    Button::Move => Button::Cancel,
+                };
+                true
+            }
+            Action::Accept if self.focus == Button::Move => return self.confirm(),
+            Action::Accept | Action::No => return PreviewOutcome::Cancel,
+            Action::Yes => return self.confirm(),
+            _ => false,
+        };
+        PreviewOutcome::Stay(changed)
+    }
+
+    /// The user must have seen the plan before anything runs.
+    fn confirm(&self) -> PreviewOutcome {
+        match self.outcome {
+            Some(_) => PreviewOutcome::Confirm,
+            None => PreviewOutcome::Stay(false),
+        }
+    }
+
+    /// The dry run with sequence number `seq` finished; `true` when it is this preview's.
+    pub fn on_plan(&mut self, seq: u64, outcome: PlanOutcome) -> bool {
+        if seq != self.seq {
+            return false;
+        }
+        self.outcome = Some(outcome);
+        true
+    }
+
     pub fn new(spec: MoveSpec, seq: u64) -> Self {
         Self {
             spec,
