@@ -1,11 +1,13 @@
-//! What the browser knows about the datastore so far: filled level by level as the user
-//! expands nodes. Pure data (no ratatui), addressed by stable keys so that a refresh keeps
-//! the cursor and the opened nodes.
+//! What the browser knows about the datastore so far, filled level by level as the user
+//! expands nodes, and what the user points at ([`Selection`]) and marked ([`Marks`]) in it.
+//! Pure data (no ratatui), addressed by stable keys so that a refresh keeps the cursor and
+//! the opened nodes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::tree::{GroupId, GroupInfo, Namespace, SnapshotInfo, SnapshotTime};
 
+use super::tasks::moves::MoveSource;
 use super::tasks::scans::Generation;
 
 /// One tree node's identifier among its siblings; a node is addressed by the path of keys
@@ -305,4 +307,31 @@ pub fn ns_of(path: &[NodeKey]) -> Namespace {
             _ => None,
         })
         .unwrap_or_default()
+}
+
+/// What `m` and Space chose as the move source: groups (any namespaces) or one namespace.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Marks {
+    pub groups: BTreeSet<(Namespace, GroupId)>,
+    pub ns: Option<Namespace>,
+}
+
+impl Marks {
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.ns.is_none()
+    }
+
+    pub fn has_group(&self, ns: &Namespace, g: &GroupId) -> bool {
+        self.groups.contains(&(ns.clone(), g.clone()))
+    }
+
+    pub fn source(&self) -> Option<MoveSource> {
+        match &self.ns {
+            Some(ns) => Some(MoveSource::Namespace(ns.clone())),
+            None if !self.groups.is_empty() => {
+                Some(MoveSource::Groups(self.groups.iter().cloned().collect()))
+            }
+            None => None,
+        }
+    }
 }

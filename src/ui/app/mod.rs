@@ -1,12 +1,16 @@
-//! The application state and the only place it changes.
+//! The application state and the only place it changes: state and routing, no drawing.
 //!
-//! Input flows in as [`AppEvent`]s (keys, resizes, scan results); keys are mapped to
-//! [`Action`]s by the keymap; side effects the state wants (scans today, moves later) are
-//! queued as [`Command`]s that the event loop (or a test) executes. Rendering reads the state.
+//! Input flows in as [`AppEvent`]s (keys, resizes, scan results, move progress); keys are
+//! mapped to [`Action`]s by the keymap and routed to the context's owner (a popup, the status
+//! pane, the filter or the tree), whose answer is carried out here; side effects are queued as
+//! [`Command`]s that the executor runs. Rendering reads the state.
+//!
+//! The `impl App` is spread by concern: [`browse`] (cursor, expand, filter), [`loading`]
+//! (scans in, model out), [`popups`] (opening them and carrying out their outcomes),
+//! [`moves`] (marks, the job queue, move progress into the log; its lines in [`move_log`]).
 
 mod browse;
 mod loading;
-pub mod marks;
 mod move_log;
 mod moves;
 mod popups;
@@ -23,6 +27,7 @@ use crate::tree::{Datastore, Namespace};
 use super::keys::action::Action;
 use super::keys::context::Context;
 use super::keys::keymap::{Keymap, typed_char};
+use super::model::Marks;
 use super::model::{Model, NodeKey};
 use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
 use super::panes::tree::FilterState;
@@ -31,7 +36,6 @@ use super::popups::help::{HelpOutcome, HelpState};
 use super::tasks::jobs::Jobs;
 use super::tasks::{AppEvent, Command};
 use super::theme::Theme;
-use marks::Marks;
 
 pub struct App {
     /// The move engine's view of the datastore (locks, content backend); cloned into jobs.

@@ -14,9 +14,9 @@ use crate::ui::tasks::Command;
 use crate::ui::tasks::jobs::JobState;
 use crate::ui::tasks::moves::{JobId, JobMsg, MoveSpec};
 
-use super::marks::Marks;
 use super::move_log::{describe_event, summary};
 use super::{App, Quit};
+use crate::ui::model::Marks;
 
 impl App {
     // ----- marks -----

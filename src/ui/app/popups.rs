@@ -13,11 +13,11 @@ use crate::ui::model::Selection;
 use crate::ui::panes::status::Level;
 use crate::ui::popups::Popup;
 use crate::ui::popups::confirm::{self, ConfirmOutcome};
-use crate::ui::popups::picker::{MoveSource, PickerOutcome, PickerState};
+use crate::ui::popups::picker::{PickerOutcome, PickerState};
 use crate::ui::popups::preview::{PreviewOutcome, PreviewState};
 use crate::ui::popups::resume::{ResumeOutcome, ResumeState};
 use crate::ui::tasks::Command;
-use crate::ui::tasks::moves::MoveSpec;
+use crate::ui::tasks::moves::{MoveSource, MoveSpec};
 use crate::ui::tasks::plan::PlanOutcome;
 
 use super::{App, Quit};

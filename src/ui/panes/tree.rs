@@ -13,9 +13,8 @@ use tui_tree_widget::{Tree, TreeItem, TreeState};
 
 use crate::tree::{GroupId, Namespace, SnapshotInfo};
 
-use crate::ui::app::marks::Marks;
 use crate::ui::format;
-use crate::ui::model::{GroupEntry, LoadState, Model, NodeKey, NsEntry, ns_of};
+use crate::ui::model::{GroupEntry, LoadState, Marks, Model, NodeKey, NsEntry, ns_of};
 use crate::ui::theme::Theme;
 
 /// The tree's name filter (`/`).

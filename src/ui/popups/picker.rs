@@ -7,29 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::ops::plan::MoveNsRequest;
-use crate::tree::{GroupId, Namespace};
+use crate::tree::Namespace;
 
 use super::centered;
 use crate::ui::keys::action::Action;
-use crate::ui::tasks::moves::MoveSpec;
+use crate::ui::tasks::moves::{MoveSource, MoveSpec};
 use crate::ui::theme::Theme;
-
-/// What is being moved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MoveSource {
-    Groups(Vec<(Namespace, GroupId)>),
-    Namespace(Namespace),
-}
-
-impl MoveSource {
-    pub fn describe(&self) -> String {
-        match self {
-            MoveSource::Groups(g) if g.len() == 1 => format!("group {}", g[0].1),
-            MoveSource::Groups(g) => format!("{} groups", g.len()),
-            MoveSource::Namespace(ns) => format!("namespace {}", ns.human()),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {

@@ -14,6 +14,23 @@ use crate::tree::{GroupId, Namespace};
 /// Numbers the moves of one session, from 1.
 pub type JobId = u32;
 
+/// What is being moved, before the target is picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveSource {
+    Groups(Vec<(Namespace, GroupId)>),
+    Namespace(Namespace),
+}
+
+impl MoveSource {
+    pub fn describe(&self) -> String {
+        match self {
+            MoveSource::Groups(g) if g.len() == 1 => format!("group {}", g[0].1),
+            MoveSource::Groups(g) => format!("{} groups", g.len()),
+            MoveSource::Namespace(ns) => format!("namespace {}", ns.human()),
+        }
+    }
+}
+
 /// One move as the user confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveSpec {
