@@ -1,10 +1,13 @@
 //! Moving through the tree and filtering it.
 
+use crossterm::event::KeyEvent;
 use tui_tree_widget::{TreeItem, TreeState};
 
+use crate::ui::keys::action::Action;
+use crate::ui::keys::keymap::typed_char;
 use crate::ui::model::{NodeKey, NodePath, Selection, ns_of};
 use crate::ui::panes::tree as tree_pane;
-use crate::ui::panes::tree::FilterState;
+use crate::ui::panes::tree::{FilterOutcome, FilterState};
 
 use super::App;
 
@@ -140,6 +143,32 @@ impl App {
     }
 
     // ----- filter -----
+
+    pub(super) fn apply_filter(&mut self, action: Action) -> bool {
+        let outcome = self.filter.handle(action);
+        self.after_filter(outcome)
+    }
+
+    /// Unbound characters go into the filter.
+    pub(super) fn type_into_filter(&mut self, key: &KeyEvent) -> bool {
+        match typed_char(key) {
+            Some(c) => {
+                let outcome = self.filter.type_char(c);
+                self.after_filter(outcome)
+            }
+            None => false,
+        }
+    }
+
+    fn after_filter(&mut self, outcome: FilterOutcome) -> bool {
+        match outcome {
+            FilterOutcome::Ignored => return false,
+            FilterOutcome::Kept => {}
+            FilterOutcome::Edited => self.filter_changed(),
+            FilterOutcome::Cleared => self.clear_filter(),
+        }
+        true
+    }
 
     pub(super) fn clear_filter(&mut self) {
         self.filter = FilterState::default();

@@ -5,9 +5,9 @@
 //! pane, the filter or the tree), whose answer is carried out here; side effects are queued as
 //! [`Command`]s that the executor runs. Rendering reads the state.
 //!
-//! The `impl App` is spread by concern: [`browse`] (cursor, expand, filter), [`loading`]
-//! (scans in, model out), [`popups`] (opening them and carrying out their outcomes),
-//! [`moves`] (marks, the job queue, move progress into the log; its lines in [`move_log`]).
+//! The `impl App` is spread by concern: `browse` (cursor, expand, filter), `loading`
+//! (scans in, model out), `popups` (opening them and carrying out their outcomes),
+//! `moves` (marks, the job queue, move progress into the log; its lines in `move_log`).
 
 mod browse;
 mod loading;
@@ -26,7 +26,7 @@ use crate::tree::{Datastore, Namespace};
 
 use super::keys::action::Action;
 use super::keys::context::Context;
-use super::keys::keymap::{Keymap, typed_char};
+use super::keys::keymap::Keymap;
 use super::model::Marks;
 use super::model::{Model, NodeKey};
 use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
@@ -196,15 +196,6 @@ impl App {
         }
     }
 
-    fn type_into_filter(&mut self, key: &KeyEvent) -> bool {
-        let Some(c) = typed_char(key) else {
-            return false;
-        };
-        self.filter.text.push(c);
-        self.filter_changed();
-        true
-    }
-
     /// Performs an action; `true` when something visible changed.
     pub fn apply(&mut self, action: Action) -> bool {
         // Bound in every context, help included.
@@ -240,21 +231,6 @@ impl App {
             StatusOutcome::Changed(changed) => changed,
             StatusOutcome::CancelMove => self.cancel_running(),
         }
-    }
-
-    fn apply_filter(&mut self, action: Action) -> bool {
-        match action {
-            Action::Accept => self.filter.editing = false,
-            Action::Backspace => {
-                if self.filter.text.pop().is_none() {
-                    return false;
-                }
-                self.filter_changed();
-            }
-            Action::ClearFilter => self.clear_filter(),
-            _ => return false,
-        }
-        true
     }
 
     fn apply_tree(&mut self, action: Action) -> bool {
