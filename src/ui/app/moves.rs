@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::ops::detached::DetachedReport;
 use crate::ops::progress::ProgressEvent;
 use crate::tree::{GroupId, Namespace};
-use crate::ui::model::Selection;
+use crate::ui::model::{Marks, Selection};
 use crate::ui::panes::status::Level;
 use crate::ui::popups::Popup;
 use crate::ui::tasks::Command;
@@ -16,7 +16,6 @@ use crate::ui::tasks::moves::{JobId, JobMsg, MoveSpec};
 
 use super::move_log::{describe_event, summary};
 use super::{App, Quit};
-use crate::ui::model::Marks;
 
 impl App {
     // ----- marks -----

@@ -15,6 +15,7 @@ use picker::PickerState;
 use preview::PreviewState;
 use resume::ResumeState;
 
+/// The open popup; its variant is the context its keys are looked up in.
 #[derive(Debug, Clone)]
 pub enum Popup {
     Picker(PickerState),
