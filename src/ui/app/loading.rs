@@ -6,7 +6,6 @@ use crate::tree::{GroupId, GroupInfo, Listing, Namespace, ScanWarning};
 use crate::ui::model::{LoadState, NodeKey, Selection, ns_of};
 use crate::ui::panes::status::Level;
 use crate::ui::tasks::Command;
-use crate::ui::tasks::executor::run_inline;
 use crate::ui::tasks::scans::{ScanRequest, ScanResult};
 
 use super::App;
@@ -176,21 +175,6 @@ impl App {
             let path = relative(&self.ctx.ds.base, &w.path);
             self.status
                 .push(Level::Warn, format!("{path}: {}", w.message));
-        }
-    }
-
-    /// Runs queued commands inline until none are left: for tests and headless use.
-    pub fn run_commands_blocking(&mut self) {
-        loop {
-            let commands = self.take_commands();
-            if commands.is_empty() {
-                return;
-            }
-            for command in commands {
-                for ev in run_inline(&self.ctx, command) {
-                    self.handle_event(ev);
-                }
-            }
         }
     }
 }

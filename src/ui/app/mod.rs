@@ -33,6 +33,7 @@ use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
 use super::panes::tree::FilterState;
 use super::popups::Popup;
 use super::popups::help::{HelpOutcome, HelpState};
+use super::tasks::executor::run_inline;
 use super::tasks::jobs::Jobs;
 use super::tasks::{AppEvent, Command};
 use super::theme::Theme;
@@ -147,6 +148,21 @@ impl App {
 
     pub fn take_commands(&mut self) -> Vec<Command> {
         std::mem::take(&mut self.commands)
+    }
+
+    /// Runs queued commands inline until none are left: for tests and headless use.
+    pub fn run_commands_blocking(&mut self) {
+        loop {
+            let commands = self.take_commands();
+            if commands.is_empty() {
+                return;
+            }
+            for command in commands {
+                for ev in run_inline(&self.ctx, command) {
+                    self.handle_event(ev);
+                }
+            }
+        }
     }
 
     /// Scans still outstanding (namespace listings, size passes, snapshot lists).
