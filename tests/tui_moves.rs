@@ -12,12 +12,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pbs_mover::ops::lock_path::LockPaths;
 use pbs_mover::ops::progress::ProgressEvent;
 use pbs_mover::tree::{GroupId, Locator, Namespace, SnapshotTime};
-use pbs_mover::ui::app::{App, AppEvent, Command};
-use pbs_mover::ui::jobs::{JobMsg, JobState};
-use pbs_mover::ui::keymap::Keymap;
+use pbs_mover::ui::app::App;
+use pbs_mover::ui::keys::keymap::Keymap;
+use pbs_mover::ui::popups::Popup;
+use pbs_mover::ui::tasks::jobs::JobState;
+use pbs_mover::ui::tasks::moves::JobMsg;
+use pbs_mover::ui::tasks::{AppEvent, Command};
 use pbs_mover::ui::theme::Theme;
 use pbs_mover::ui::view;
-use pbs_mover::ui::workflow::Popup;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -287,8 +289,7 @@ fn x_cancels_between_groups_and_the_status_says_so() {
     press_only(&mut app, &[KeyCode::Char('x')]);
     assert_eq!(app.jobs.list[0].state, JobState::Cancelling);
     for c in cmds {
-        for ev in pbs_mover::ui::workflow::run_command_inline(&app.ds.clone(), &app.ctx.clone(), c)
-        {
+        for ev in pbs_mover::ui::tasks::executor::run_inline(&app.ctx.clone(), c) {
             app.handle_event(ev);
         }
     }
@@ -317,7 +318,7 @@ fn lock_held_by_another_process_shows_in_preview_and_status_and_nothing_moves() 
     let outcome = p.outcome.clone().unwrap();
     assert_eq!(outcome.movable(), 0);
     // The preview text, unwrapped (wide), names the holder.
-    let lines = pbs_mover::ui::preview::lines(&p.spec, &outcome, 400, &Theme::new(true));
+    let lines = pbs_mover::ui::popups::preview::lines(&p.spec, &outcome, 400, &Theme::new(true));
     let preview: Vec<String> = lines.iter().map(ToString::to_string).collect();
     let preview = preview.join("\n");
     assert!(
@@ -541,11 +542,11 @@ fn quit_question_80x24() {
 fn help_lists_the_move_keys_from_the_keymap() {
     let s = store();
     let keymap = Keymap::parse(
-        pbs_mover::ui::keymap::DEFAULT_KEYMAP,
+        pbs_mover::ui::keys::keymap::DEFAULT_KEYMAP,
         Some("[tree]\npick_target = [\"t\"]\n[preview]\nyes = [\"Y\"]\n"),
     )
     .unwrap();
-    let lines = pbs_mover::ui::help::lines(&keymap, &Theme::new(true));
+    let lines = pbs_mover::ui::keys::help::lines(&keymap, &Theme::new(true));
     let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
     let text = text.join("\n");
     assert!(text.contains("Target picker") && text.contains("Dry-run preview"));
@@ -554,9 +555,9 @@ fn help_lists_the_move_keys_from_the_keymap() {
             .any(|l| l.trim_start().starts_with("t ") && l.contains("pick target"))
     );
     assert!(text.lines().any(|l| l.trim_start().starts_with("Y ")));
-    let footer = pbs_mover::ui::help::hints(
+    let footer = pbs_mover::ui::keys::help::hints(
         &keymap,
-        pbs_mover::ui::keymap::Context::Tree,
+        pbs_mover::ui::keys::context::Context::Tree,
         &Theme::new(true),
         200,
     )
@@ -690,7 +691,7 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     let commands = app.take_commands();
     assert_eq!(commands, vec![Command::ListPending]);
     for c in commands {
-        for ev in pbs_mover::ui::workflow::run_command_inline(&app.ds, &app.ctx, c) {
+        for ev in pbs_mover::ui::tasks::executor::run_inline(&app.ctx, c) {
             app.handle_event(ev);
         }
     }
@@ -749,10 +750,10 @@ fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
     assert!(matches!(app.popup, Some(Popup::ConfirmQuit)));
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (ds, ctx, sender) = (app.ds.clone(), app.ctx.clone(), tx.clone());
+    let (ctx, sender) = (app.ctx.clone(), tx.clone());
     std::thread::spawn(move || {
         for c in running {
-            for ev in pbs_mover::ui::workflow::run_command_inline(&ds, &ctx, c) {
+            for ev in pbs_mover::ui::tasks::executor::run_inline(&ctx, c) {
                 let _ = sender.send(ev);
             }
         }
@@ -808,8 +809,8 @@ fn the_next_start_says_what_a_detached_tui_did() {
         lines[0].text,
         "after the terminal was lost: move-group vm/100 '' -> 'b': ok: 1/1 group(s) done, 3 snapshot(s) moved"
     );
-    assert_eq!(lines[0].level, pbs_mover::ui::status::Level::Info);
-    assert_eq!(lines[1].level, pbs_mover::ui::status::Level::Warn);
+    assert_eq!(lines[0].level, pbs_mover::ui::panes::status::Level::Info);
+    assert_eq!(lines[1].level, pbs_mover::ui::panes::status::Level::Warn);
     assert!(
         lines[2]
             .text

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pbs_mover::demo::{DemoSpec, create_demo};
 use pbs_mover::tree::{Datastore, GroupId, Locator, Namespace};
-use pbs_mover::ui::app::{App, AppEvent, Command, Selection};
-use pbs_mover::ui::keymap::Keymap;
-use pbs_mover::ui::scan_jobs::ScanRequest;
+use pbs_mover::ui::app::App;
+use pbs_mover::ui::keys::keymap::Keymap;
+use pbs_mover::ui::model::Selection;
+use pbs_mover::ui::tasks::scans::ScanRequest;
+use pbs_mover::ui::tasks::{AppEvent, Command};
 use pbs_mover::ui::theme::Theme;
 use pbs_mover::ui::view;
 use ratatui::Terminal;
@@ -299,7 +301,7 @@ fn loading_is_lazy_one_level_per_expand() {
     // Feed the result back by hand: it asks for the sizes of root's groups, nothing deeper.
     let mut results = Vec::new();
     for req in scans(first) {
-        pbs_mover::ui::scan_jobs::run(&f.ds, req, &mut |r| results.push(r));
+        pbs_mover::ui::tasks::scans::run(&f.ds, req, &mut |r| results.push(r));
     }
     for r in results {
         assert!(app.handle_event(AppEvent::Scan(r)));
@@ -309,7 +311,7 @@ fn loading_is_lazy_one_level_per_expand() {
     assert!(matches!(&next[0], Command::Scan(ScanRequest::Sizes { ns, .. }) if ns.is_root()));
     assert!(app.busy());
     for req in scans(next) {
-        pbs_mover::ui::scan_jobs::run(&f.ds, req, &mut |r| {
+        pbs_mover::ui::tasks::scans::run(&f.ds, req, &mut |r| {
             app.handle_event(AppEvent::Scan(r));
         });
     }
@@ -334,7 +336,7 @@ fn stale_results_are_dropped_after_refresh() {
     app.refresh_ns(&Namespace::root());
     let mut results = Vec::new();
     for req in scans(old) {
-        pbs_mover::ui::scan_jobs::run(&f.ds, req, &mut |r| results.push(r));
+        pbs_mover::ui::tasks::scans::run(&f.ds, req, &mut |r| results.push(r));
     }
     for r in results {
         assert!(!app.handle_event(AppEvent::Scan(r)), "stale result applied");
@@ -382,7 +384,7 @@ fn quit_keys() {
 fn user_keymap_changes_help_and_footer() {
     let f = demo(4);
     let keymap = Keymap::parse(
-        pbs_mover::ui::keymap::DEFAULT_KEYMAP,
+        pbs_mover::ui::keys::keymap::DEFAULT_KEYMAP,
         Some("[tree]\nquit = [\"x\"]\nhelp = [\"f2\"]\n"),
     )
     .unwrap();

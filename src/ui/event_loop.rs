@@ -17,12 +17,11 @@ use futures::StreamExt;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
-use super::app::{App, AppEvent, Command};
-use super::jobs::{Emit, run_job};
-use super::scan_jobs;
+use super::app::App;
+use super::tasks::AppEvent;
+use super::tasks::executor::{Sink, execute};
 use super::terminal::{Hangup, TerminalGuard};
 use super::view;
-use super::workflow::list_all_namespaces;
 
 /// Minimum time between two frames caused by background events: ≤ 10 frames/s over SSH.
 const LAZY_FRAME: Duration = Duration::from_millis(100);
@@ -244,43 +243,11 @@ fn on_terminal_event(app: &mut App, ev: Event) -> bool {
 fn dispatch(app: &mut App, tx: &mpsc::UnboundedSender<AppEvent>) {
     for command in app.take_commands() {
         let tx = tx.clone();
-        match command {
-            Command::Scan(req) => {
-                let ds = Arc::clone(&app.ds);
-                tokio::task::spawn_blocking(move || {
-                    scan_jobs::run(&ds, req, &mut |r| {
-                        let _ = tx.send(AppEvent::Scan(r));
-                    });
-                });
-            }
-            Command::ListNamespaces => {
-                let ds = Arc::clone(&app.ds);
-                tokio::task::spawn_blocking(move || {
-                    let _ = tx.send(AppEvent::Namespaces(list_all_namespaces(&ds)));
-                });
-            }
-            Command::Plan { seq, spec } => {
-                let ctx = app.ctx.clone();
-                tokio::task::spawn_blocking(move || {
-                    let outcome = super::preview::compute(&ctx, &spec);
-                    let _ = tx.send(AppEvent::Plan { seq, outcome });
-                });
-            }
-            Command::ListPending => {
-                let ctx = app.ctx.clone();
-                tokio::task::spawn_blocking(move || {
-                    let pending = crate::ops::resume::pending(&ctx).map_err(|e| e.to_string());
-                    let _ = tx.send(AppEvent::Pending(pending));
-                });
-            }
-            Command::StartMove { id, spec, cancel } => {
-                let ctx = app.ctx.clone();
-                let emit: Emit = Arc::new(move |m| {
-                    let _ = tx.send(AppEvent::Job(m));
-                });
-                tokio::task::spawn_blocking(move || run_job(&ctx, id, &spec, &cancel, &emit));
-            }
-        }
+        let sink: Sink = Arc::new(move |ev| {
+            let _ = tx.send(ev);
+        });
+        let ctx = app.ctx.clone();
+        tokio::task::spawn_blocking(move || execute(&ctx, command, &sink));
     }
 }
 

@@ -34,6 +34,40 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Splits `text` into pieces of at most `width` characters, at spaces where possible.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let len = line.chars().count();
+            let wlen = word.chars().count();
+            let sep = usize::from(len > 0);
+            if len + sep + wlen <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if len > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than a line (a path): hard cut.
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +88,12 @@ mod tests {
         assert_eq!(count(0, "snap", "snaps"), "0 snaps");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
+    }
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap("aaaa bbbb cc", 9), ["aaaa bbbb", "cc"]);
+        assert_eq!(wrap("", 10), [""]);
+        assert_eq!(wrap("abcdefghijkl", 8), ["abcdefgh", "ijkl"]);
     }
 }

@@ -1,37 +1,31 @@
 //! The terminal UI: a lazily loaded browser of namespaces, groups and snapshots, and the
 //! move workflow (marks, target picker, dry-run preview, background moves, status log).
 //!
-//! Layout of the module: [`app`] holds the state and turns keys into [`app::Action`]s and
-//! side effects into [`app::Command`]s; [`event_loop`] runs it on tokio; [`view`] and the
-//! pane modules render it; [`keymap`] loads `assets/keymap.toml` plus the user's override.
+//! Layout of the module: [`app`] holds the state and routes keys ([`keys::action::Action`]s
+//! from the [`keys`] map) and background results; it asks for side effects with
+//! [`tasks::Command`]s that the one [`tasks::executor`] runs; [`event_loop`] runs it all on
+//! tokio; [`view`] lays out the [`panes`] and [`popups`], each of which draws itself.
 //! Nothing outside `src/ui` depends on this module.
 
 pub mod app;
-pub mod details;
 pub mod event_loop;
 pub mod format;
-pub mod help;
-pub mod jobs;
-pub mod keymap;
+pub mod keys;
 pub mod model;
-pub mod picker;
-pub mod preview;
-pub mod resume_prompt;
-pub mod scan_jobs;
-pub mod status;
+pub mod panes;
+pub mod popups;
+pub mod tasks;
 pub mod terminal;
 pub mod theme;
-pub mod tree_view;
 pub mod view;
-pub mod workflow;
 
 use std::time::Instant;
 
 use crate::ops::context::MoveContext;
 
 use app::App;
-use keymap::Keymap;
-use status::Level;
+use keys::keymap::Keymap;
+use panes::status::Level;
 use theme::Theme;
 
 /// Opens the TUI on the context's datastore and returns when the user quits. Moves run

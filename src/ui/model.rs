@@ -1,12 +1,14 @@
-//! What the browser knows about the datastore so far: filled level by level as the user
-//! expands nodes. Pure data (no ratatui), addressed by stable keys so that a refresh keeps
-//! the cursor and the opened nodes.
+//! What the browser knows about the datastore so far, filled level by level as the user
+//! expands nodes, and what the user points at ([`Selection`]) and marked ([`Marks`]) in it.
+//! Pure data (no ratatui), addressed by stable keys so that a refresh keeps the cursor and
+//! the opened nodes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::tree::{GroupId, GroupInfo, Namespace, SnapshotInfo, SnapshotTime};
 
-use super::scan_jobs::Generation;
+use super::tasks::moves::MoveSource;
+use super::tasks::scans::Generation;
 
 /// One tree node's identifier among its siblings; a node is addressed by the path of keys
 /// from the root. Keys carry names, not indexes, so they survive reloads.
@@ -281,4 +283,55 @@ fn merge_groups(old: Vec<GroupEntry>, new: Vec<GroupInfo>) -> Vec<GroupEntry> {
         .collect();
     out.sort_by(|a, b| a.info.group.cmp(&b.info.group));
     out
+}
+
+/// What the cursor is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    None,
+    Ns(Namespace),
+    Group(Namespace, GroupId),
+    Snapshot(Namespace, GroupId, SnapshotTime),
+    /// A "loading…" or error line under `Ns`/`Group` parent.
+    Placeholder,
+}
+
+pub type NodePath = Vec<NodeKey>;
+
+/// The namespace a node path is in: the last namespace key on it.
+pub fn ns_of(path: &[NodeKey]) -> Namespace {
+    path.iter()
+        .rev()
+        .find_map(|k| match k {
+            NodeKey::Ns(ns) => Some(ns.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// What `m` and Space chose as the move source: groups (any namespaces) or one namespace.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Marks {
+    pub groups: BTreeSet<(Namespace, GroupId)>,
+    pub ns: Option<Namespace>,
+}
+
+impl Marks {
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.ns.is_none()
+    }
+
+    pub fn has_group(&self, ns: &Namespace, g: &GroupId) -> bool {
+        self.groups.contains(&(ns.clone(), g.clone()))
+    }
+
+    pub fn source(&self) -> Option<MoveSource> {
+        match &self.ns {
+            Some(ns) => Some(MoveSource::Namespace(ns.clone())),
+            None if !self.groups.is_empty() => {
+                Some(MoveSource::Groups(self.groups.iter().cloned().collect()))
+            }
+            None => None,
+        }
+    }
 }

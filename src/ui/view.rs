@@ -5,11 +5,13 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::app::{Action, App};
-use super::keymap::Context;
+use super::app::App;
+use super::format;
+use super::keys::context::Context;
+use super::keys::help;
+use super::panes::{details, status, tree};
+use super::popups::{self, Popup, confirm, picker, preview, resume};
 use super::theme::Theme;
-use super::workflow::Popup;
-use super::{details, help, picker, preview, resume_prompt, status, tree_view};
 
 /// Below this the layout cannot show a usable tree and details side by side.
 pub const MIN_WIDTH: u16 = 60;
@@ -47,8 +49,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     };
     let theme = app.theme;
     let (items, state) = app.tree_parts();
-    tree_view::render(frame, tree_area, items, state, &theme, tree_title);
-    details::render(frame, details_area, app);
+    tree::render(frame, tree_area, items, state, &theme, tree_title);
+    let selection = app.selection();
+    details::render(frame, details_area, &app.model, &selection, &app.theme);
     status::render(
         frame,
         status_area,
@@ -62,27 +65,27 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match &mut app.popup {
         Some(Popup::Picker(p)) => picker::render(frame, area, p, &theme),
         Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
-        Some(Popup::ConfirmQuit) => confirm_quit(frame, area, app),
-        Some(Popup::Resume(p)) => resume_prompt::render(frame, area, p, &app.keymap, &theme),
+        Some(Popup::ConfirmQuit) => confirm::render(frame, area, &app.keymap, &app.jobs, &theme),
+        Some(Popup::Resume(p)) => resume::render(frame, area, p, &app.keymap, &theme),
         None => {}
     }
-    if let Some(scroll) = app.help {
-        help::render(frame, area, &app.keymap, &app.theme, scroll);
+    if let Some(help) = app.help {
+        popups::help::render(frame, area, &app.keymap, &app.theme, help);
     }
 }
 
 fn title_line(app: &App) -> Line<'static> {
     let t = &app.theme;
-    let backend = match &app.ds.backend {
+    let backend = match &app.ctx.ds.backend {
         crate::tree::BackendConfig::Filesystem => "filesystem".to_string(),
         crate::tree::BackendConfig::S3 { bucket, .. } => format!("S3 bucket {bucket}"),
     };
     let mut spans = vec![
         Span::styled(" pbs-mover ", t.title),
-        Span::styled(format!(" {} ", app.ds.name), t.namespace),
+        Span::styled(format!(" {} ", app.ctx.ds.name), t.namespace),
         Span::styled(format!(" {backend} "), t.dim),
     ];
-    if let Some(m) = &app.ds.maintenance {
+    if let Some(m) = &app.ctx.ds.maintenance {
         spans.push(Span::styled(format!(" maintenance: {m} "), t.warn));
     }
     if app.busy() {
@@ -90,7 +93,7 @@ fn title_line(app: &App) -> Line<'static> {
     }
     let active = app.jobs.active();
     if active > 0 {
-        let moves = super::format::count(active, "move", "moves");
+        let moves = format::count(active, "move", "moves");
         spans.push(Span::styled(format!(" {moves} active "), t.warn));
     }
     let marked = app.marks.groups.len() + usize::from(app.marks.ns.is_some());
@@ -122,44 +125,6 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
     }
     let hints = help::hints(&app.keymap, ctx, t, area.width as usize);
     frame.render_widget(Paragraph::new(hints), area);
-}
-
-/// "Moves are running — quit?" with the moves listed.
-fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let key = |a| {
-        app.keymap
-            .first_key(Context::Confirm, a)
-            .map_or("?".to_string(), |k| k.to_string())
-    };
-    let mut lines = vec![Line::styled("Moves are still running or queued:", t.title)];
-    for job in app.active_jobs() {
-        let state = format!("{:?}", job.state).to_lowercase();
-        let text = format!("  #{} {} ({state})", job.id, job.spec.describe());
-        lines.push(Line::from(super::format::truncate(&text, 60)));
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::styled(key(Action::Yes), t.key),
-        Span::raw(": cancel them and quit (waits for the current snapshot)"),
-    ]));
-    lines.push(Line::from(vec![
-        Span::styled(key(Action::No), t.key),
-        Span::raw(": stay"),
-    ]));
-    let force = app.keymap.first_key(Context::Global, Action::ForceQuit);
-    if let Some(k) = force {
-        lines.push(Line::from(vec![
-            Span::styled(k.to_string(), t.key),
-            Span::raw(" again: quit NOW (resume finishes a cut move)"),
-        ]));
-    }
-    let popup = picker::centered(area, 66, lines.len() as u16 + 2);
-    let block = ratatui::widgets::Block::bordered()
-        .border_style(t.focus_border)
-        .title(Span::styled(" Quit? ", t.title));
-    frame.render_widget(ratatui::widgets::Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
 /// One clear line instead of a broken layout; the longest wording that fits is used.

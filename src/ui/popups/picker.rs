@@ -7,27 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::ops::plan::MoveNsRequest;
-use crate::tree::{GroupId, Namespace};
+use crate::tree::Namespace;
 
-use super::jobs::MoveSpec;
-use super::theme::Theme;
-
-/// What is being moved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MoveSource {
-    Groups(Vec<(Namespace, GroupId)>),
-    Namespace(Namespace),
-}
-
-impl MoveSource {
-    pub fn describe(&self) -> String {
-        match self {
-            MoveSource::Groups(g) if g.len() == 1 => format!("group {}", g[0].1),
-            MoveSource::Groups(g) => format!("{} groups", g.len()),
-            MoveSource::Namespace(ns) => format!("namespace {}", ns.human()),
-        }
-    }
-}
+use super::centered;
+use crate::ui::keys::action::Action;
+use crate::ui::tasks::moves::{MoveSource, MoveSpec};
+use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -57,6 +42,17 @@ pub struct PickerState {
     pub error: Option<String>,
 }
 
+/// What a key did in the picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickerOutcome {
+    /// The picker stays open; redraw when `true`.
+    Stay(bool),
+    /// Closed: nothing is moved.
+    Cancel,
+    /// Go on to the dry run of this move.
+    Preview(MoveSpec),
+}
+
 impl PickerState {
     pub fn new(source: MoveSource) -> Self {
         let name = match &source {
@@ -74,6 +70,49 @@ impl PickerState {
             keep_source: false,
             max_depth: None,
             error: None,
+        }
+    }
+
+    /// The picker's answer to an action of its context.
+    pub fn handle(&mut self, action: Action) -> PickerOutcome {
+        let changed = match action {
+            Action::Up => self.move_cursor(-1),
+            Action::Down => self.move_cursor(1),
+            Action::PageUp => self.move_cursor(-10),
+            Action::PageDown => self.move_cursor(10),
+            Action::NextField | Action::PrevField => {
+                self.cycle_field(action == Action::NextField);
+                true
+            }
+            Action::Toggle => self.toggle(),
+            Action::Increase => self.step_depth(true),
+            Action::Decrease => self.step_depth(false),
+            Action::Backspace => self.backspace(),
+            Action::Close => return PickerOutcome::Cancel,
+            Action::Accept => match self.spec() {
+                Ok(spec) => return PickerOutcome::Preview(spec),
+                Err(e) => {
+                    self.error = Some(e);
+                    true
+                }
+            },
+            _ => false,
+        };
+        PickerOutcome::Stay(changed)
+    }
+
+    /// Every namespace of the datastore arrived (or could not be listed).
+    pub fn on_namespaces(&mut self, result: Result<Vec<Namespace>, String>) {
+        match result {
+            Ok(mut all) => {
+                // By components: each namespace right above its children, like the tree.
+                all.sort();
+                self.all = Some(all);
+            }
+            Err(e) => {
+                self.all = Some(Vec::new());
+                self.error = Some(format!("cannot list namespaces: {e}"));
+            }
         }
     }
 
@@ -246,18 +285,6 @@ impl PickerState {
                 merge: self.merge,
             })),
         }
-    }
-}
-
-/// A centred popup of at most `w`×`h`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
     }
 }
 

@@ -6,77 +6,14 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::ops::context::MoveContext;
-use crate::ops::plan::{
-    MoveGroupRequest, MovePlan, NotesPlan, plan_move_group, plan_move_namespace,
-};
+use crate::ops::plan::{MovePlan, NotesPlan};
 
-use super::format;
-use super::jobs::MoveSpec;
-use super::picker::centered;
-use super::theme::Theme;
-
-/// The plan of a move plus errors that stopped planning part of it (datastore refusals).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PlanOutcome {
-    pub plan: MovePlan,
-    pub errors: Vec<String>,
-}
-
-impl PlanOutcome {
-    /// Groups that would move now.
-    pub fn movable(&self) -> usize {
-        if !self.plan.conflicts.is_empty() {
-            return 0;
-        }
-        self.plan
-            .groups
-            .iter()
-            .filter(|g| g.refusal.is_none() && g.conflicts.is_empty())
-            .count()
-    }
-}
-
-/// Dry-runs `spec` with the engine (blocking: run it off the UI thread).
-pub fn compute(ctx: &MoveContext, spec: &MoveSpec) -> PlanOutcome {
-    let mut out = PlanOutcome::default();
-    match spec {
-        MoveSpec::Groups {
-            groups,
-            target,
-            merge,
-        } => {
-            for (ns, group) in groups {
-                let req = MoveGroupRequest {
-                    ns: ns.clone(),
-                    group: group.clone(),
-                    target_ns: target.clone(),
-                    merge: *merge,
-                };
-                match plan_move_group(ctx, &req) {
-                    Ok(p) => merge_plans(&mut out.plan, p),
-                    Err(e) => out.errors.push(format!("{group} ({}): {e}", ns.human())),
-                }
-            }
-        }
-        MoveSpec::Namespace(req) => match plan_move_namespace(ctx, req) {
-            Ok(p) => out.plan = p,
-            Err(e) => out.errors.push(e.to_string()),
-        },
-        // Resume is offered by its own prompt, never previewed.
-        MoveSpec::Resume { .. } => {}
-    }
-    out
-}
-
-fn merge_plans(into: &mut MovePlan, p: MovePlan) {
-    into.groups.extend(p.groups);
-    for c in p.conflicts {
-        if !into.conflicts.contains(&c) {
-            into.conflicts.push(c);
-        }
-    }
-}
+use super::centered;
+use crate::ui::format::{self, wrap};
+use crate::ui::keys::action::Action;
+use crate::ui::tasks::moves::MoveSpec;
+use crate::ui::tasks::plan::PlanOutcome;
+use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Button {
@@ -97,7 +34,58 @@ pub struct PreviewState {
     pub rows: usize,
 }
 
+/// What a key did in the preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewOutcome {
+    /// The preview stays open; redraw when `true`.
+    Stay(bool),
+    /// Closed: nothing is moved.
+    Cancel,
+    /// The user chose to move (only once the plan is shown).
+    Confirm,
+}
+
 impl PreviewState {
+    /// The preview's answer to an action of its context.
+    pub fn handle(&mut self, action: Action) -> PreviewOutcome {
+        let page = self.rows.max(2) as isize - 1;
+        let changed = match action {
+            Action::Up => self.scroll_by(-1, usize::MAX),
+            Action::Down => self.scroll_by(1, usize::MAX),
+            Action::PageUp => self.scroll_by(-page, usize::MAX),
+            Action::PageDown => self.scroll_by(page, usize::MAX),
+            Action::NextField | Action::PrevField => {
+                self.focus = match self.focus {
+                    Button::Cancel => Button::Move,
+                    Button::Move => Button::Cancel,
+                };
+                true
+            }
+            Action::Accept if self.focus == Button::Move => return self.confirm(),
+            Action::Accept | Action::No => return PreviewOutcome::Cancel,
+            Action::Yes => return self.confirm(),
+            _ => false,
+        };
+        PreviewOutcome::Stay(changed)
+    }
+
+    /// The user must have seen the plan before anything runs.
+    fn confirm(&self) -> PreviewOutcome {
+        match self.outcome {
+            Some(_) => PreviewOutcome::Confirm,
+            None => PreviewOutcome::Stay(false),
+        }
+    }
+
+    /// The dry run with sequence number `seq` finished; `true` when it is this preview's.
+    pub fn on_plan(&mut self, seq: u64, outcome: PlanOutcome) -> bool {
+        if seq != self.seq {
+            return false;
+        }
+        self.outcome = Some(outcome);
+        true
+    }
+
     pub fn new(spec: MoveSpec, seq: u64) -> Self {
         Self {
             spec,
@@ -116,40 +104,6 @@ impl PreviewState {
         self.scroll = new;
         changed
     }
-}
-
-/// Splits `text` into pieces of at most `width` characters, at spaces where possible.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut out = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let mut word = word.to_string();
-        loop {
-            let len = line.chars().count();
-            let wlen = word.chars().count();
-            let sep = usize::from(len > 0);
-            if len + sep + wlen <= width {
-                if sep == 1 {
-                    line.push(' ');
-                }
-                line.push_str(&word);
-                break;
-            }
-            if len > 0 {
-                out.push(std::mem::take(&mut line));
-                continue;
-            }
-            // A word longer than a line (a path): hard cut.
-            let head: String = word.chars().take(width).collect();
-            word = word.chars().skip(width).collect();
-            out.push(head);
-        }
-    }
-    if !line.is_empty() || out.is_empty() {
-        out.push(line);
-    }
-    out
 }
 
 /// One item, wrapped with a hanging indent.
@@ -350,16 +304,4 @@ fn button_line(p: &PreviewState, more: String, t: &Theme) -> Line<'static> {
         button(Button::Move, &move_label),
         Span::styled(more, t.dim),
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wraps_at_spaces_and_cuts_long_words() {
-        assert_eq!(wrap("aaaa bbbb cc", 9), ["aaaa bbbb", "cc"]);
-        assert_eq!(wrap("", 10), [""]);
-        assert_eq!(wrap("abcdefghijkl", 8), ["abcdefgh", "ijkl"]);
-    }
 }

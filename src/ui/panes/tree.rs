@@ -12,11 +12,51 @@ use ratatui::widgets::{Block, Paragraph};
 use tui_tree_widget::{Tree, TreeItem, TreeState};
 
 use crate::tree::{GroupId, Namespace, SnapshotInfo};
+use crate::ui::keys::action::Action;
 
-use super::format;
-use super::model::{GroupEntry, LoadState, Model, NodeKey, NsEntry};
-use super::theme::Theme;
-use super::workflow::Marks;
+use crate::ui::format;
+use crate::ui::model::{GroupEntry, LoadState, Marks, Model, NodeKey, NsEntry, ns_of};
+use crate::ui::theme::Theme;
+
+/// The tree's name filter (`/`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FilterState {
+    pub text: String,
+    /// The input line has focus.
+    pub editing: bool,
+}
+
+/// What a key did to the filter line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOutcome {
+    Ignored,
+    /// Typing is over; the filter stays.
+    Kept,
+    /// The text changed.
+    Edited,
+    /// The filter is gone.
+    Cleared,
+}
+
+impl FilterState {
+    /// The filter line's answer to an action of its context.
+    pub fn handle(&mut self, action: Action) -> FilterOutcome {
+        match action {
+            Action::Accept => {
+                self.editing = false;
+                FilterOutcome::Kept
+            }
+            Action::Backspace if self.text.pop().is_some() => FilterOutcome::Edited,
+            Action::ClearFilter => FilterOutcome::Cleared,
+            _ => FilterOutcome::Ignored,
+        }
+    }
+
+    pub fn type_char(&mut self, c: char) -> FilterOutcome {
+        self.text.push(c);
+        FilterOutcome::Edited
+    }
+}
 
 type Item = TreeItem<'static, NodeKey>;
 
@@ -133,10 +173,7 @@ impl Builder<'_> {
             (_, false) => placeholder_if(g.info.snapshots > 0, self.theme),
         };
         let mut text = group_text(&label, g, self.theme);
-        if self
-            .marks
-            .has_group(&super::app::ns_of(path), &g.info.group)
-        {
+        if self.marks.has_group(&ns_of(path), &g.info.group) {
             mark_text(&mut text, self.theme);
         }
         Some(node(NodeKey::Group(g.info.group.clone()), text, children))

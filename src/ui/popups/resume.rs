@@ -7,12 +7,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::app::Action;
-use super::format;
-use super::keymap::{Context, Keymap};
-use super::picker::centered;
-use super::theme::Theme;
+use super::centered;
 use crate::ops::resume::PendingMove;
+use crate::tree::Namespace;
+use crate::ui::format;
+use crate::ui::keys::action::Action;
+use crate::ui::keys::context::Context;
+use crate::ui::keys::keymap::Keymap;
+use crate::ui::tasks::moves::MoveSpec;
+use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResumeButton {
@@ -29,7 +32,69 @@ pub struct ResumeState {
     pub scroll: usize,
 }
 
+/// What a key did in the resume prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeOutcome {
+    /// The prompt stays open; redraw when `true`.
+    Stay(bool),
+    /// Closed: the interrupted moves are left as they are.
+    Later,
+    /// Closed: there was nothing to resume.
+    Nothing,
+    /// Closed: run the CLI's `resume` for these moves.
+    Resume(MoveSpec),
+}
+
 impl ResumeState {
+    /// The prompt's answer to an action of its context.
+    pub fn handle(&mut self, action: Action) -> ResumeOutcome {
+        match action {
+            Action::Up => self.scroll = self.scroll.saturating_sub(1),
+            Action::Down => self.scroll = self.scroll.saturating_add(1),
+            Action::NextField | Action::PrevField => {
+                self.focus = match self.focus {
+                    ResumeButton::Later => ResumeButton::Resume,
+                    ResumeButton::Resume => ResumeButton::Later,
+                };
+            }
+            Action::Accept if self.focus == ResumeButton::Resume => return self.resume(),
+            Action::Yes => return self.resume(),
+            Action::Accept | Action::No => return ResumeOutcome::Later,
+            _ => return ResumeOutcome::Stay(false),
+        }
+        ResumeOutcome::Stay(true)
+    }
+
+    /// The resume job for the listed moves; nothing while the journal is still being read
+    /// or could not be read.
+    fn resume(&self) -> ResumeOutcome {
+        let Some(Ok(pending)) = &self.pending else {
+            return ResumeOutcome::Stay(false);
+        };
+        if pending.is_empty() {
+            return ResumeOutcome::Nothing;
+        }
+        let mut namespaces: Vec<Namespace> = pending
+            .iter()
+            .flat_map(|m| m.namespaces.iter().cloned())
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        ResumeOutcome::Resume(MoveSpec::Resume {
+            ids: pending.iter().map(|m| m.id.clone()).collect(),
+            namespaces,
+        })
+    }
+
+    /// The journal was read; `false` when this prompt did not wait for it.
+    pub fn on_pending(&mut self, result: Result<Vec<PendingMove>, String>) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
+        self.pending = Some(result);
+        true
+    }
+
     pub fn new(pending: Option<Result<Vec<PendingMove>, String>>) -> Self {
         Self {
             pending,

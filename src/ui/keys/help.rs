@@ -1,13 +1,11 @@
-//! The `?` overlay and the footer hints, both generated from the loaded keymap.
+//! The help text and the footer hints, both generated from the actions and the loaded keymap.
 
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::app::Action;
-use super::keymap::{Context, Keymap};
-use super::theme::Theme;
+use super::action::Action;
+use super::context::Context;
+use super::keymap::Keymap;
+use crate::ui::theme::Theme;
 
 /// Contexts in the order help lists them.
 const HELP_ORDER: [Context; 9] = [
@@ -53,36 +51,6 @@ pub fn lines(keymap: &Keymap, theme: &Theme) -> Vec<Line<'static>> {
         theme.dim,
     ));
     out
-}
-
-pub fn render(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme, scroll: u16) {
-    let lines = lines(keymap, theme);
-    let width = lines.iter().map(Line::width).max().unwrap_or(20) as u16 + 4;
-    let height = lines.len() as u16 + 2;
-    let [popup] = Layout::horizontal([Constraint::Length(width.min(area.width))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::vertical([Constraint::Length(height.min(area.height))])
-        .flex(Flex::Center)
-        .areas(popup);
-    // Do not scroll past the end: the last page stays full.
-    let max_scroll = height.saturating_sub(popup.height);
-    let scroll_keys = [Action::Down, Action::Up]
-        .map(|a| keymap.first_key(Context::Help, a).map(|k| k.to_string()));
-    let title = match scroll_keys {
-        [Some(down), Some(up)] if max_scroll > 0 => format!(" Help (scroll: {down}/{up}) "),
-        _ => " Help ".to_string(),
-    };
-    let block = Block::bordered()
-        .border_style(theme.focus_border)
-        .title(Span::styled(title, theme.title));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .scroll((scroll.min(max_scroll), 0)),
-        popup,
-    );
 }
 
 /// Footer: the most useful keys of the current context, e.g. `? help  / filter  q quit`.

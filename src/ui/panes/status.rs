@@ -9,10 +9,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::jobs::{JobId, Jobs, clock};
-use super::preview::wrap;
-use super::theme::Theme;
-use super::workflow::StatusView;
+use crate::ui::format::{self, wrap};
+use crate::ui::keys::action::Action;
+use crate::ui::tasks::jobs::{JobState, Jobs, clock};
+use crate::ui::tasks::moves::JobId;
+use crate::ui::theme::Theme;
 
 /// Old lines are dropped beyond this, so a datastore full of oddities cannot eat memory.
 const MAX_LINES: usize = 1000;
@@ -78,13 +79,67 @@ impl StatusLog {
     }
 }
 
+/// How the status pane is shown.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// Keys go to the pane (scrolling, switching logs); it is drawn taller.
+    pub focused: bool,
+    /// Lines scrolled up from the newest; 0 follows the tail.
+    pub scroll: usize,
+    /// Show only this move's log; `None` = everything.
+    pub job: Option<JobId>,
+}
+
+/// What a key did in the focused status pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// Redraw when `true`.
+    Changed(bool),
+    /// The user asked to cancel the running move.
+    CancelMove,
+}
+
+impl StatusView {
+    /// The pane's answer to an action of its context; `jobs` are the logs it can show.
+    pub fn handle(&mut self, action: Action, jobs: &Jobs) -> StatusOutcome {
+        let page = 5;
+        let before = self.clone();
+        match action {
+            Action::Up => self.scroll = self.scroll.saturating_add(1),
+            Action::Down => self.scroll = self.scroll.saturating_sub(1),
+            Action::PageUp => self.scroll = self.scroll.saturating_add(page),
+            Action::PageDown => self.scroll = self.scroll.saturating_sub(page),
+            // Far up; drawing clamps it to the oldest line.
+            Action::Top => self.scroll = usize::MAX / 2,
+            Action::Bottom => self.scroll = 0,
+            Action::NextLog | Action::PrevLog => self.switch_log(action == Action::NextLog, jobs),
+            Action::CancelMove => return StatusOutcome::CancelMove,
+            Action::Close => self.focused = false,
+            _ => return StatusOutcome::Changed(false),
+        }
+        StatusOutcome::Changed(*self != before)
+    }
+
+    /// Cycles through "everything" and each move's own log.
+    fn switch_log(&mut self, forward: bool, jobs: &Jobs) {
+        let ids: Vec<Option<JobId>> = std::iter::once(None)
+            .chain(jobs.list.iter().map(|j| Some(j.id)))
+            .collect();
+        let i = ids.iter().position(|j| *j == self.job).unwrap_or(0);
+        let n = ids.len();
+        let next = if forward { i + 1 } else { i + n - 1 };
+        self.job = ids[next % n];
+        self.scroll = 0;
+    }
+}
+
 /// The progress line of the running move: counts, rate, ETA.
 pub fn progress_text(jobs: &Jobs) -> Option<String> {
     let job = jobs.running()?;
     let mut s = format!(
         "#{} {}: groups {}/{}, snapshots {}/{}",
         job.id,
-        if job.cancel.is_cancelled() {
+        if job.state == JobState::Cancelling {
             "cancelling"
         } else {
             "moving"
@@ -113,10 +168,7 @@ fn title(log: &StatusLog, view: &StatusView) -> String {
         Some(id) => format!(" Move #{id} log"),
         None => " Status".to_string(),
     };
-    title.push_str(&format!(
-        " ({}",
-        super::format::count(log.len(), "line", "lines")
-    ));
+    title.push_str(&format!(" ({}", format::count(log.len(), "line", "lines")));
     if log.warnings() > 0 {
         title.push_str(&format!(", {} warnings", log.warnings()));
     }
@@ -153,7 +205,7 @@ pub fn render(
     let mut rows = inner.height as usize;
     let mut top = Vec::new();
     if let Some(p) = progress_text(jobs) {
-        top.push(Line::styled(super::format::truncate(&p, width), theme.key));
+        top.push(Line::styled(format::truncate(&p, width), theme.key));
         rows = rows.saturating_sub(1);
     }
     let wrapped: Vec<Line> = log

@@ -7,17 +7,15 @@ use ratatui::widgets::{Block, Paragraph};
 
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
-use super::app::{App, Selection};
-use super::format;
-use super::model::{LoadState, Model};
-use super::theme::Theme;
+use crate::ui::format;
+use crate::ui::model::{LoadState, Model, Selection};
+use crate::ui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, sel: &Selection, theme: &Theme) {
     let block = Block::bordered()
         .border_style(theme.border)
         .title(Span::styled(" Details ", theme.title));
-    let lines = lines(&app.model, &app.selection(), theme);
+    let lines = lines(model, sel, theme);
     // No wrapping: file lists stay one per line; overlong values are clipped.
     let p = Paragraph::new(lines).block(block);
     frame.render_widget(p, area);

@@ -1,0 +1,187 @@
+//! Moving through the tree and filtering it.
+
+use crossterm::event::KeyEvent;
+use tui_tree_widget::{TreeItem, TreeState};
+
+use crate::ui::keys::action::Action;
+use crate::ui::keys::keymap::typed_char;
+use crate::ui::model::{NodeKey, NodePath, Selection, ns_of};
+use crate::ui::panes::tree as tree_pane;
+use crate::ui::panes::tree::{FilterOutcome, FilterState};
+
+use super::App;
+
+impl App {
+    // ----- tree items and navigation -----
+
+    /// The tree items for rendering, rebuilt only after the model, filter or open set changed.
+    pub fn items(&mut self) -> &[TreeItem<'static, NodeKey>] {
+        if self.items_dirty {
+            self.items = tree_pane::build_items(
+                &self.model,
+                &self.tree_state,
+                &self.filter.text,
+                &self.marks,
+                &self.theme,
+            );
+            self.items_dirty = false;
+            self.fix_selection();
+        }
+        &self.items
+    }
+
+    /// The items and the widget state, borrowed together for rendering.
+    pub fn tree_parts(&mut self) -> (&[TreeItem<'static, NodeKey>], &mut TreeState<NodeKey>) {
+        self.items();
+        (&self.items, &mut self.tree_state)
+    }
+
+    /// Visible rows as key paths, top to bottom.
+    pub fn visible_paths(&mut self) -> Vec<NodePath> {
+        self.items();
+        self.tree_state
+            .flatten(&self.items)
+            .into_iter()
+            .map(|f| f.identifier)
+            .collect()
+    }
+
+    pub(super) fn selected_index(&mut self, rows: &[NodePath]) -> Option<usize> {
+        let sel = self.tree_state.selected();
+        rows.iter().position(|p| p.as_slice() == sel)
+    }
+
+    pub(super) fn move_by(&mut self, delta: isize) -> bool {
+        let rows = self.visible_paths();
+        let Some(last) = rows.len().checked_sub(1) else {
+            return false;
+        };
+        let target = match self.selected_index(&rows) {
+            Some(i) => i.saturating_add_signed(delta).min(last),
+            None => 0,
+        };
+        self.tree_state.select(rows[target].clone())
+    }
+
+    pub(super) fn move_to(&mut self, index: usize) -> bool {
+        let rows = self.visible_paths();
+        match rows.get(index.min(rows.len().saturating_sub(1))) {
+            Some(p) => self.tree_state.select(p.clone()),
+            None => false,
+        }
+    }
+
+    /// After the items changed the selected node may be gone (filtered out, moved away):
+    /// select its nearest visible ancestor, else the first row.
+    pub(super) fn fix_selection(&mut self) {
+        let rows: Vec<NodePath> = self
+            .tree_state
+            .flatten(&self.items)
+            .into_iter()
+            .map(|f| f.identifier)
+            .collect();
+        let mut sel = self.tree_state.selected().to_vec();
+        while !sel.is_empty() {
+            if rows.contains(&sel) {
+                self.tree_state.select(sel);
+                return;
+            }
+            sel.pop();
+        }
+        self.tree_state
+            .select(rows.into_iter().next().unwrap_or_default());
+    }
+
+    pub(super) fn expand(&mut self) -> bool {
+        let path = self.tree_state.selected().to_vec();
+        let loaded = match path.last() {
+            Some(NodeKey::Ns(ns)) => self.ensure_ns_loaded(&ns.clone()),
+            Some(NodeKey::Group(g)) => {
+                let (ns, g) = (ns_of(&path), g.clone());
+                self.ensure_group_loaded(&ns, &g)
+            }
+            _ => return false,
+        };
+        if self.tree_state.open(path.clone()) {
+            self.items_dirty = true;
+            return true;
+        }
+        // Already open: step into it, as file managers do.
+        let rows = self.visible_paths();
+        let next = self.selected_index(&rows).and_then(|i| rows.get(i + 1));
+        match next {
+            Some(child) if child.starts_with(&path) => self.tree_state.select(child.clone()),
+            _ => loaded,
+        }
+    }
+
+    pub(super) fn collapse(&mut self) -> bool {
+        let path = self.tree_state.selected().to_vec();
+        if self.tree_state.close(&path) {
+            self.items_dirty = true;
+            return true;
+        }
+        if path.len() > 1 {
+            return self.tree_state.select(path[..path.len() - 1].to_vec());
+        }
+        false
+    }
+
+    /// The node under the cursor.
+    pub fn selection(&self) -> Selection {
+        let path = self.tree_state.selected();
+        match path.last() {
+            None => Selection::None,
+            Some(NodeKey::Ns(ns)) => Selection::Ns(ns.clone()),
+            Some(NodeKey::Group(g)) => Selection::Group(ns_of(path), g.clone()),
+            Some(NodeKey::Snap(t)) => match path.iter().rev().nth(1) {
+                Some(NodeKey::Group(g)) => Selection::Snapshot(ns_of(path), g.clone(), t.clone()),
+                _ => Selection::None,
+            },
+            Some(NodeKey::Placeholder) => Selection::Placeholder,
+        }
+    }
+
+    // ----- filter -----
+
+    pub(super) fn apply_filter(&mut self, action: Action) -> bool {
+        let outcome = self.filter.handle(action);
+        self.after_filter(outcome)
+    }
+
+    /// Unbound characters go into the filter.
+    pub(super) fn type_into_filter(&mut self, key: &KeyEvent) -> bool {
+        match typed_char(key) {
+            Some(c) => {
+                let outcome = self.filter.type_char(c);
+                self.after_filter(outcome)
+            }
+            None => false,
+        }
+    }
+
+    fn after_filter(&mut self, outcome: FilterOutcome) -> bool {
+        match outcome {
+            FilterOutcome::Ignored => return false,
+            FilterOutcome::Kept => {}
+            FilterOutcome::Edited => self.filter_changed(),
+            FilterOutcome::Cleared => self.clear_filter(),
+        }
+        true
+    }
+
+    pub(super) fn clear_filter(&mut self) {
+        self.filter = FilterState::default();
+        self.items_dirty = true;
+    }
+
+    pub(super) fn filter_changed(&mut self) {
+        // Open the way to every match, so typing a name reveals it wherever it is loaded.
+        for path in tree_pane::matching_paths(&self.model, &self.filter.text) {
+            for end in 1..path.len() {
+                self.tree_state.open(path[..end].to_vec());
+            }
+        }
+        self.items_dirty = true;
+    }
+}

@@ -1,0 +1,97 @@
+//! The lines a move writes into the status log: one per engine event worth telling, and the
+//! final summary.
+
+use crate::ops::progress::ProgressEvent;
+use crate::ops::report::FailReason;
+use crate::ui::format;
+use crate::ui::panes::status::Level;
+use crate::ui::tasks::jobs::{Job, JobState};
+use crate::ui::tasks::moves::MoveSpec;
+
+/// The status line for an engine event worth a line in the log.
+pub fn describe_event(job: &mut Job, ev: ProgressEvent) -> (Level, String) {
+    match ev {
+        ProgressEvent::GroupDone {
+            ns,
+            group,
+            target_ns,
+            snapshots,
+        } => {
+            job.groups_done += 1;
+            let n = format::count(snapshots, "snapshot", "snapshots");
+            let text = format!(
+                "moved {group}: {} → {} ({n})",
+                ns.human(),
+                target_ns.human()
+            );
+            (Level::Info, text)
+        }
+        ProgressEvent::GroupDeferred { ns, group, message } => (
+            Level::Warn,
+            format!(
+                "{group} ({}) deferred, retried after the others: {message}",
+                ns.human()
+            ),
+        ),
+        ProgressEvent::GroupFailed {
+            ns,
+            group,
+            reason,
+            message,
+        } => {
+            job.groups_failed += 1;
+            let (level, kind) = match reason {
+                FailReason::Cancelled => (Level::Warn, "cancelled"),
+                FailReason::LockConflict => (Level::Error, "lock conflict"),
+                FailReason::Error => (Level::Error, "failed"),
+            };
+            let text = format!("{group} ({}) not moved ({kind}): {message}", ns.human());
+            (level, text)
+        }
+        ProgressEvent::NamespaceCreated { ns } => {
+            (Level::Info, format!("created namespace {}", ns.human()))
+        }
+        ProgressEvent::NamespaceRemoved { ns } => (
+            Level::Info,
+            format!("removed emptied namespace {}", ns.human()),
+        ),
+        ProgressEvent::NamespaceKept { ns, reason } => (
+            Level::Warn,
+            format!("namespace {} left behind: {reason}", ns.human()),
+        ),
+        ProgressEvent::Warning { message } => (Level::Warn, message),
+        other => (Level::Info, format!("{other:?}")),
+    }
+}
+
+/// The final line of a move.
+pub fn summary(job: &Job) -> (Level, String) {
+    let t = job.totals();
+    let moved = format!(
+        "moved {} ({})",
+        format::count(t.moved, "group", "groups"),
+        format::count(t.snapshots, "snapshot", "snapshots")
+    );
+    let mut text = if job.state == JobState::Cancelling {
+        format!(
+            "move #{} CANCELLED: {moved}; the rest stays at the source (both sides consistent)",
+            job.id
+        )
+    } else {
+        let what = match job.spec {
+            MoveSpec::Resume { .. } => "resume",
+            _ => "move",
+        };
+        format!("{what} #{} finished: {moved}, {} failed", job.id, t.failed)
+    };
+    if !t.kept.is_empty() {
+        let kept: Vec<&str> = t.kept.iter().map(|(ns, _)| ns.as_str()).collect();
+        text.push_str(&format!("; namespaces left behind: {}", kept.join(", ")));
+    }
+    let level = match (t.moved, t.failed) {
+        (_, 0) => Level::Info,
+        (0, _) => Level::Error,
+        _ => Level::Warn,
+    };
+    (level, text)
+}

@@ -1,0 +1,70 @@
+//! Work the UI hands off: [`Command`]s the state asks for, [`AppEvent`]s that come back, and
+//! the one [`executor`] that runs a command (on a blocking thread in the event loop, or
+//! inline in tests). Scans, dry runs and moves are blocking code that never sees ratatui.
+
+pub mod executor;
+pub mod jobs;
+pub mod moves;
+pub mod plan;
+pub mod scans;
+
+use crossterm::event::KeyEvent;
+
+use crate::ops::progress::CancelToken;
+use crate::ops::resume::PendingMove;
+use crate::tree::Namespace;
+
+use moves::{JobId, JobMsg, MoveSpec};
+use plan::PlanOutcome;
+use scans::{ScanRequest, ScanResult};
+
+/// Input to the state machine.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Resize,
+    Scan(ScanResult),
+    /// Every namespace of the datastore, for the target picker.
+    Namespaces(Result<Vec<Namespace>, String>),
+    /// A dry-run plan for the preview with sequence number `seq`.
+    Plan {
+        seq: u64,
+        outcome: PlanOutcome,
+    },
+    /// Progress and results of a background move.
+    Job(JobMsg),
+    /// The moves `resume` would finish (read from the operation journal).
+    Pending(Result<Vec<PendingMove>, String>),
+}
+
+/// Side effects requested by the state, executed outside it.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Scan(ScanRequest),
+    ListNamespaces,
+    Plan {
+        seq: u64,
+        spec: MoveSpec,
+    },
+    /// Runs the engine for a confirmed move; `cancel` is checked between snapshots.
+    StartMove {
+        id: JobId,
+        spec: MoveSpec,
+        cancel: CancelToken,
+    },
+    /// Reads the operation journal for moves `resume` would finish.
+    ListPending,
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Command::Scan(a), Command::Scan(b)) => a == b,
+            (Command::ListNamespaces, Command::ListNamespaces) => true,
+            (Command::Plan { seq: a, .. }, Command::Plan { seq: b, .. }) => a == b,
+            (Command::StartMove { id: a, .. }, Command::StartMove { id: b, .. }) => a == b,
+            (Command::ListPending, Command::ListPending) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Background moves: what the user asked for ([`MoveSpec`]) and how it runs (one blocking
+//! job that calls the one move engine in `crate::ops`, reporting through [`JobMsg`]s).
+
+use std::sync::Arc;
+
+use crate::ops::context::MoveContext;
+use crate::ops::error::MoveError;
+use crate::ops::moves::{move_group, move_namespace};
+use crate::ops::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
+use crate::ops::resume::resume;
+use crate::tree::{GroupId, Namespace};
+
+/// Numbers the moves of one session, from 1.
+pub type JobId = u32;
+
+/// What is being moved, before the target is picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveSource {
+    Groups(Vec<(Namespace, GroupId)>),
+    Namespace(Namespace),
+}
+
+impl MoveSource {
+    pub fn describe(&self) -> String {
+        match self {
+            MoveSource::Groups(g) if g.len() == 1 => format!("group {}", g[0].1),
+            MoveSource::Groups(g) => format!("{} groups", g.len()),
+            MoveSource::Namespace(ns) => format!("namespace {}", ns.human()),
+        }
+    }
+}
+
+/// One move as the user confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveSpec {
+    /// One or more groups (possibly from different namespaces) into one target namespace:
+    /// one `move_group` call per group, one after the other.
+    Groups {
+        groups: Vec<(Namespace, GroupId)>,
+        target: Namespace,
+        merge: bool,
+    },
+    Namespace(MoveNsRequest),
+    /// `pbs-mover resume`: finishes every interrupted move of the datastore (`ids` as listed
+    /// when the user chose it); `namespaces` are the listings it may change.
+    Resume {
+        ids: Vec<String>,
+        namespaces: Vec<Namespace>,
+    },
+}
+
+impl MoveSpec {
+    /// `vm/100 → archive`, `3 groups → archive`, `ns prod/db → archive/db`.
+    pub fn describe(&self) -> String {
+        match self {
+            MoveSpec::Groups { groups, target, .. } => match groups.as_slice() {
+                [(ns, g)] => format!("{g} ({}) → {}", ns.human(), target.human()),
+                _ => format!("{} groups → {}", groups.len(), target.human()),
+            },
+            MoveSpec::Namespace(r) => format!("ns {} → {}", r.ns.human(), r.target_ns.human()),
+            MoveSpec::Resume { ids, .. } => format!("resume {} interrupted move(s)", ids.len()),
+        }
+    }
+
+    /// Namespaces whose listing changes when this move runs (for the tree refresh).
+    pub fn affected_namespaces(&self) -> Vec<Namespace> {
+        let mut out = Vec::new();
+        match self {
+            MoveSpec::Groups { groups, target, .. } => {
+                out.extend(groups.iter().map(|(ns, _)| ns.clone()));
+                out.push(target.clone());
+            }
+            MoveSpec::Namespace(r) => {
+                out.extend(r.ns.parent());
+                out.extend(r.target_ns.parent());
+                out.push(r.ns.clone());
+            }
+            MoveSpec::Resume { namespaces, .. } => out.extend(namespaces.iter().cloned()),
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Messages from a running job to the UI.
+#[derive(Debug, Clone)]
+pub enum JobMsg {
+    /// An engine event of the job.
+    Engine(JobId, ProgressEvent),
+    /// One engine call ended before changing anything (refused, busy, failed, cancelled).
+    Rejected {
+        job: JobId,
+        what: String,
+        error: String,
+        busy: bool,
+    },
+    /// A line for the job's log (what `resume` did).
+    Note {
+        job: JobId,
+        warn: bool,
+        text: String,
+    },
+    /// The job returned; no more messages for it.
+    Done(JobId),
+}
+
+pub type Emit = Arc<dyn Fn(JobMsg) + Send + Sync>;
+
+/// Runs one job to the end on the calling (blocking) thread. Everything it learns goes
+/// through `emit`; the engine checks `cancel` between snapshots.
+pub fn run_job(ctx: &MoveContext, id: JobId, spec: &MoveSpec, cancel: &CancelToken, emit: &Emit) {
+    let sink = Arc::clone(emit);
+    let progress = Progress::new(move |ev| sink(JobMsg::Engine(id, ev)), cancel.clone());
+    match spec {
+        MoveSpec::Groups {
+            groups,
+            target,
+            merge,
+        } => {
+            for (ns, group) in groups {
+                let what = format!("{group} ({})", ns.human());
+                if cancel.is_cancelled() {
+                    let error = "cancelled before it started; it stays at the source".into();
+                    emit(JobMsg::Rejected {
+                        job: id,
+                        what,
+                        error,
+                        busy: false,
+                    });
+                    continue;
+                }
+                let req = MoveGroupRequest {
+                    ns: ns.clone(),
+                    group: group.clone(),
+                    target_ns: target.clone(),
+                    merge: *merge,
+                };
+                if let Err(e) = move_group(ctx, &req, &progress) {
+                    emit(rejected(id, what, &e));
+                }
+            }
+        }
+        MoveSpec::Namespace(req) => {
+            if let Err(e) = move_namespace(ctx, req, &progress) {
+                emit(rejected(id, format!("namespace {}", req.ns.human()), &e));
+            }
+        }
+        MoveSpec::Resume { .. } => run_resume(ctx, id, &progress, emit),
+    }
+    emit(JobMsg::Done(id));
+}
+
+/// The CLI's `resume`, reported line by line into the job's log.
+fn run_resume(ctx: &MoveContext, id: JobId, progress: &Progress, emit: &Emit) {
+    let note = |warn: bool, text: String| {
+        emit(JobMsg::Note {
+            job: id,
+            warn,
+            text,
+        })
+    };
+    match resume(ctx, progress) {
+        Ok(outcome) => {
+            if outcome.operations.is_empty() {
+                note(false, "nothing to resume: no unfinished moves".into());
+            }
+            for op in &outcome.operations {
+                note(
+                    op.status != "completed",
+                    format!("resume {} ({}): {}", op.op, op.id, op.status),
+                );
+                for a in &op.actions {
+                    note(false, format!("  {a}"));
+                }
+                if let Some(e) = &op.error {
+                    note(true, format!("  error: {e}"));
+                }
+            }
+            emit(JobMsg::Engine(
+                id,
+                ProgressEvent::Finished {
+                    report: outcome.report,
+                },
+            ));
+        }
+        Err(e) => emit(rejected(id, "resume".into(), &e)),
+    }
+}
+
+fn rejected(job: JobId, what: String, e: &MoveError) -> JobMsg {
+    JobMsg::Rejected {
+        job,
+        what,
+        error: e.to_string(),
+        busy: e.is_busy(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn affected_namespaces_of_a_namespace_move() {
+        let spec = MoveSpec::Namespace(MoveNsRequest {
+            ns: Namespace::parse("a/b").unwrap(),
+            target_ns: Namespace::parse("c/b").unwrap(),
+            max_depth: None,
+            delete_source: true,
+            merge: false,
+        });
+        let names: Vec<String> = spec
+            .affected_namespaces()
+            .iter()
+            .map(Namespace::human)
+            .collect();
+        assert_eq!(names, ["a", "a/b", "c"]);
+    }
+}
