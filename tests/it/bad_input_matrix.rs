@@ -4,7 +4,7 @@
 //! Each case: the documented exit code, a one-line error naming the problem, and nothing
 //! changed — datastore, lock dir, config dir and the outside dir all hash the same.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};

@@ -7,9 +7,8 @@
 //! - insecure datastore/lock dirs are refused with exit 1 and nothing changes (more cases in
 //!   `bad_input_matrix.rs`); symlinked snapshot dirs are refused before anything moves.
 
-#[path = "common/s3.rs"]
-mod s3_common;
-mod support;
+use crate::support;
+use crate::support::s3;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -18,7 +17,7 @@ use std::process::{Command, Output, Stdio};
 use pbs_mover::ops::context::MoveContext;
 use pbs_mover::tree::s3::{S3Backend, Secret, upload_tree};
 use pbs_mover::tree::{BackendConfig, Datastore};
-use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_options, self_signed};
+use s3::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_options, self_signed};
 use support::{BIN, Store, TreeSnapshot, exit_code, stderr};
 
 /// Distinctive, with characters that tend to break quoting.

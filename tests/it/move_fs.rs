@@ -2,7 +2,7 @@
 //! processes, checksums of every file before and after, and the PBS side effects (move
 //! journal, lock files, ownership).
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 

@@ -1,8 +1,8 @@
 //! Shared helpers for integration tests: generated datastores, whole-tree checksums, the
 //! real binary, and locks held by other processes.
-#![allow(dead_code)]
-
 pub mod pty;
+#[cfg(feature = "s3-server")]
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -4,7 +4,7 @@
 //! place with its checksum, owners, notes, modes, lock files, `ls` output; a second `resume`
 //! changes nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

@@ -10,7 +10,7 @@
 //!
 //! Runs as root (files chowned to backup:backup).
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::os::fd::AsFd;

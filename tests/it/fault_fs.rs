@@ -8,7 +8,7 @@
 //!
 //! Needs root and mount(2); each test prints why it skips when that is not available.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
