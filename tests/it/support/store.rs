@@ -1,0 +1,255 @@
+//! Generated datastores in temp dirs (with their lock, state and config dirs beside them),
+//! the real binary on them, and whole-tree checksums.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use pbs_mover::demo::{DemoSpec, create_demo};
+use sha2::{Digest, Sha256};
+
+use super::cli::{BIN, stderr};
+
+/// A demo datastore plus its lock dir, both in one temp dir.
+pub struct Store {
+    pub tmp: tempfile::TempDir,
+    pub base: PathBuf,
+    pub locks: PathBuf,
+}
+
+impl Store {
+    pub fn demo(groups: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("store1");
+        std::fs::create_dir(&base).unwrap();
+        create_demo(
+            &base,
+            DemoSpec {
+                groups,
+                full_chunk_store: false,
+            },
+        )
+        .unwrap();
+        let locks = tmp.path().join("run/locks");
+        Self { tmp, base, locks }
+    }
+
+    /// An empty datastore with the given namespaces.
+    pub fn empty(namespaces: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("store1");
+        Self::empty_in(tmp, base, namespaces)
+    }
+
+    /// [`Self::empty`] with the datastore at `base` (e.g. on a mount inside `tmp`); the lock
+    /// and state dirs stay in `tmp`.
+    pub fn empty_in(tmp: tempfile::TempDir, base: PathBuf, namespaces: &[&str]) -> Self {
+        std::fs::create_dir_all(base.join(".chunks")).unwrap();
+        std::fs::write(base.join(".lock"), b"").unwrap();
+        for ns in namespaces {
+            std::fs::create_dir_all(base.join(ns_rel(ns))).unwrap();
+        }
+        let locks = tmp.path().join("run/locks");
+        Self { tmp, base, locks }
+    }
+
+    pub fn ns_dir(&self, ns: &str) -> PathBuf {
+        self.base.join(ns_rel(ns))
+    }
+
+    pub fn group_dir(&self, ns: &str, group: &str) -> PathBuf {
+        self.ns_dir(ns).join(group)
+    }
+
+    /// Writes a group with the given owner and snapshot times (each with an index and manifest).
+    pub fn add_group(&self, ns: &str, group: &str, owner: &str, times: &[&str]) {
+        let dir = self.group_dir(ns, group);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("owner"), format!("{owner}\n")).unwrap();
+        for t in times {
+            let snap = dir.join(t);
+            std::fs::create_dir_all(&snap).unwrap();
+            std::fs::write(snap.join("root.pxar.didx"), format!("didx {group} {t}")).unwrap();
+            std::fs::write(
+                snap.join("index.json.blob"),
+                format!("manifest {group} {t}"),
+            )
+            .unwrap();
+        }
+    }
+
+    /// Hands every group dir and owner file to user `backup`, as PBS creates them: only
+    /// such groups move with one rename of their dir (the tests write theirs as root).
+    pub fn own_groups_as_pbs(&self) {
+        let (uid, gid) = backup_ids();
+        let mut dirs = vec![self.base.clone()];
+        while let Some(dir) = dirs.pop() {
+            let owner = dir.join("owner");
+            if owner.is_file() {
+                std::os::unix::fs::lchown(&dir, Some(uid), Some(gid)).unwrap();
+                std::os::unix::fs::lchown(&owner, Some(uid), Some(gid)).unwrap();
+                continue;
+            }
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() && e.file_name() != ".chunks" {
+                    dirs.push(e.path());
+                }
+            }
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        self.cmd_at(&self.base)
+    }
+
+    /// [`Self::cmd`] with `--path path` instead of this store's base.
+    pub fn cmd_at(&self, path: &Path) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--path").arg(path).arg("--lock-dir").arg(&self.locks);
+        c.env_remove("PBS_MOVER_LOCK_DIR")
+            .env_remove("PBS_MOVER_CONFIG_DIR")
+            .env_remove("PBS_MOVER_PBS_VERSION")
+            .env_remove("PBS_MOVER_DPKG_STATUS");
+        // Never the real /var/lib/pbs-mover; a test's own `--state-dir` or env still wins.
+        c.env("PBS_MOVER_STATE_DIR", self.state_dir());
+        c.arg("--config-dir").arg(self.tmp.path().join("etc"));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Runs `args` with journals in `state` and the fail-point `failpoint` armed; asserts
+    /// that the process was killed there (the move is left interrupted).
+    pub fn cut_at(&self, state: &Path, failpoint: &str, args: &[&str]) {
+        let out = self
+            .cmd()
+            .env("PBS_MOVER_STATE_DIR", state)
+            .env("PBS_MOVER_FAILPOINT", failpoint)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().is_none(),
+            "{args:?} not killed at {failpoint}: {}",
+            stderr(&out)
+        );
+    }
+
+    /// The crash-journal dir every command of this store uses unless told otherwise.
+    pub fn state_dir(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    /// Path of the store's lock dir (`<lock-dir>/<store>`).
+    pub fn store_locks(&self) -> PathBuf {
+        self.locks.join("store1")
+    }
+
+    pub fn snapshot(&self) -> TreeSnapshot {
+        TreeSnapshot::of(&self.base)
+    }
+}
+
+/// `(uid, gid)` of user and group `backup`, which PBS's files belong to; the tests that
+/// need them need root too (they chown).
+pub fn backup_ids() -> (u32, u32) {
+    pbs_mover::ops::ownership::backup_ids().expect("user and group backup, as on a PBS host")
+}
+
+pub fn ns_rel(ns: &str) -> PathBuf {
+    let mut p = PathBuf::new();
+    for c in ns.split('/').filter(|c| !c.is_empty()) {
+        p.push("ns");
+        p.push(c);
+    }
+    p
+}
+
+/// Every entry under a directory: path → (kind, sha256 of content, mode, uid, gid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeSnapshot(pub BTreeMap<String, Entry>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: char,
+    pub hash: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl TreeSnapshot {
+    pub fn of(root: &Path) -> Self {
+        let mut map = BTreeMap::new();
+        if root.exists() {
+            walk(root, root, &mut map);
+        }
+        Self(map)
+    }
+
+    /// Snapshot files keyed by `<group>/<time>/<file>` (namespace-independent) → hash.
+    pub fn snapshot_files(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (path, e) in &self.0 {
+            if e.kind != 'f' {
+                continue;
+            }
+            let parts: Vec<&str> = path.split('/').collect();
+            let n = parts.len();
+            if n >= 4 && matches!(parts[n - 4], "vm" | "ct" | "host") {
+                let key = parts[n - 4..].join("/");
+                assert!(
+                    out.insert(key.clone(), e.hash.clone()).is_none(),
+                    "{key} exists twice"
+                );
+            }
+        }
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, map: &mut BTreeMap<String, Entry>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let (kind, hash) = if meta.file_type().is_symlink() {
+            (
+                'l',
+                std::fs::read_link(&path).unwrap().display().to_string(),
+            )
+        } else if meta.is_dir() {
+            ('d', String::new())
+        } else {
+            let data = std::fs::read(&path).unwrap();
+            ('f', format!("{:x}", Sha256::digest(&data)))
+        };
+        map.insert(
+            rel,
+            Entry {
+                kind,
+                hash,
+                mode: meta.permissions().mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            },
+        );
+        if kind == 'd' {
+            walk(root, &path, map);
+        }
+    }
+}
