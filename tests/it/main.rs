@@ -16,6 +16,7 @@ mod fault_fs;
 #[cfg(feature = "s3-server")]
 mod fault_s3;
 mod fuzz_parsers;
+mod host_paths;
 mod locks;
 mod move_fs;
 #[cfg(feature = "s3-server")]
