@@ -7,11 +7,8 @@
 //! resume` after the fault is gone finishes the job; a second `resume` says there is
 //! nothing to do and changes nothing.
 
-#[path = "common/s3.rs"]
-mod s3_common;
-#[path = "common/s3_store.rs"]
-mod s3_store;
-mod support;
+use crate::support;
+use crate::support::s3;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
@@ -26,8 +23,8 @@ use pbs_mover::ops::plan::MoveGroupRequest;
 use pbs_mover::ops::progress::Progress;
 use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
 use pbs_mover::tree::{GroupId, Locator, Namespace};
-use s3_common::{SECRET_KEY, STORE, fast_client};
-use s3_store::S3Store;
+use s3::S3Store;
+use s3::{SECRET_KEY, STORE, fast_client};
 use support::{Store, assert_nothing_to_resume, assert_resumed, exit_code, json, stderr};
 
 const T: [&str; 3] = [

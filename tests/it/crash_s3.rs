@@ -3,17 +3,14 @@
 //! byte for byte) and the local cache must equal an uninterrupted run, and `verify` must
 //! find no drift.
 
-#[path = "common/s3.rs"]
-mod s3_common;
-#[path = "common/s3_store.rs"]
-mod s3_store;
-mod support;
+use crate::support;
+use crate::support::s3;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use s3_store::{S3Store, snapshot_objects};
+use s3::{S3Store, snapshot_objects};
 use support::{Store, TreeSnapshot, exit_code, json, stderr};
 
 fn times(n: usize) -> Vec<String> {

@@ -10,7 +10,7 @@
 //!
 //! Runs as root (files chowned to backup:backup).
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
 use pbs_mover::tree::SnapshotTime;
-use support::{HeldLock, Store, error_line, exit_code, json, stderr, wait_until};
+use support::{HeldLock, Store, error_line, exit_code, flocked, json, stderr, wait_until};
 
 const PBS_3: &str = "3.2.4";
 const PBS_4: &str = "4.2.3";
@@ -95,22 +95,6 @@ fn gc_would_start(lock: &File) -> bool {
         Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => false,
         Err(e) => panic!("fcntl: {e}"),
     }
-}
-
-/// Whether another process holds a flock on `path` (per /proc/locks).
-fn flocked(path: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    let ino = format!(":{}", meta.ino());
-    std::fs::read_to_string("/proc/locks")
-        .unwrap()
-        .lines()
-        .any(|l| {
-            l.contains("FLOCK")
-                && !l.contains("->")
-                && l.split_whitespace().any(|w| w.ends_with(&ino))
-        })
 }
 
 fn snapshot_count(dir: &Path) -> usize {

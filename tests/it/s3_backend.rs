@@ -1,8 +1,7 @@
 //! S3Backend against a real S3 server (s3s + s3s-fs over HTTP on 127.0.0.1), including
 //! injected faults.
 
-#[path = "common/s3.rs"]
-mod s3_common;
+use crate::support::s3;
 
 use std::time::Instant;
 
@@ -10,7 +9,7 @@ use pbs_mover::demo::{DemoSpec, create_demo};
 use pbs_mover::tree::backend::{ContentBackend, SnapshotRef};
 use pbs_mover::tree::s3::{AdHocS3, BackendOptions, S3Backend, S3Error, S3Target, upload_tree};
 use pbs_mover::tree::{GroupId, Namespace};
-use s3_common::*;
+use s3::*;
 
 const T1: &str = "2025-07-14T14:20:02Z";
 

@@ -6,7 +6,7 @@
 //! all, only EOF/EIO on the terminal). Each time the TUI must sit idle (no busy loop), finish
 //! the move once GC lets go, exit 0 on its own, and the next start must say what it did.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -6,95 +6,17 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{self, HeldLock};
 use pbs_mover::ops::lock::{self, LockError, LockMode};
 use pbs_mover::ops::lock_holder::LockKind;
 use pbs_mover::ops::lock_path::LockPaths;
 use pbs_mover::ops::{move_journal, ns_lock, ownership};
 use pbs_mover::tree::names::{GroupId, Namespace, SnapshotTime};
-
-/// A `flock [-s] FILE… cat` process chain holding real flocks in other processes.
-///
-/// `cat` on a pipe instead of `sleep 30`: closing its stdin ends the chain in order, each
-/// `flock` reaping its child, so the locks are gone once we reaped the outermost one (a
-/// SIGKILL would orphan `sleep`, which keeps the inherited lock fd while it dies).
-struct Holder {
-    child: Child,
-}
-
-impl Holder {
-    fn exclusive(path: &Path) -> Self {
-        Self::spawn(&[(path, false)])
-    }
-
-    fn shared(path: &Path) -> Self {
-        Self::spawn(&[(path, true)])
-    }
-
-    /// Nested `flock` processes, one per file, like a task locking a whole chain.
-    fn spawn(files: &[(&Path, bool)]) -> Self {
-        let mut args: Vec<String> = Vec::new();
-        for (path, shared) in files {
-            args.push("flock".into());
-            if *shared {
-                args.push("-s".into());
-            }
-            // -w, not -n: our readiness probe briefly takes the lock itself.
-            args.extend(["-w".into(), "10".into(), path.display().to_string()]);
-        }
-        args.push("cat".into());
-        let child = Command::new(&args[0])
-            .args(&args[1..])
-            .process_group(0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn flock(1)");
-        let holder = Self { child };
-        for (path, _) in files {
-            wait_until_held(path);
-        }
-        holder
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        // Stuck: kill the process group we created, by its id.
-        let pid = rustix::process::Pid::from_child(&self.child);
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until_held(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if matches!(lock::probe(path, LockMode::Exclusive), Err(e) if e.is_conflict()) {
-            return;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    panic!("flock(1) never locked {}", path.display());
-}
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -126,7 +48,7 @@ fn time(s: &str) -> SnapshotTime {
 }
 
 fn backup() -> (u32, u32) {
-    ownership::backup_ids().expect("this box has a backup user and group")
+    support::backup_ids()
 }
 
 fn owner_mode(path: &Path) -> (u32, u32, u32) {
@@ -154,9 +76,21 @@ fn tree_listing(dir: &Path) -> BTreeMap<PathBuf, (u32, u32, u32, u64, u64)> {
     out
 }
 
+/// The ids PBS's files get are user and group `backup` as this host's passwd and group
+/// files define them (34:34 on Debian, but not asserted: another host may differ), read
+/// here without NSS, independently of the lookup under test.
 #[test]
-fn backup_ids_resolve_to_34() {
-    assert_eq!(ownership::backup_ids(), Some((34, 34)));
+fn backup_ids_match_passwd_and_group() {
+    let id_of = |file: &str, field: usize| -> Option<u32> {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f[0] == "backup")
+            .map(|f| f[field].parse().unwrap())
+    };
+    let expected = id_of("/etc/passwd", 2).zip(id_of("/etc/group", 2));
+    assert_eq!(ownership::backup_ids(), expected);
 }
 
 #[test]
@@ -165,7 +99,7 @@ fn conflict_names_foreign_holder() {
     let (a, vm100) = (ns("a"), group("vm/100"));
     drop(lock::lock_group(&f.paths, &a, &vm100).unwrap());
     let path = f.paths.group(&a, &vm100);
-    let holder = Holder::exclusive(&path);
+    let holder = HeldLock::exclusive(&path);
 
     let err = lock::lock_group(&f.paths, &a, &vm100).unwrap_err();
     assert!(err.is_conflict(), "{err}");
@@ -222,7 +156,7 @@ fn shared_and_exclusive_compatibility() {
     drop(lock::lock_snapshot(&f.paths, &root, &g, &t, LockMode::Shared).unwrap());
     let path = f.paths.snapshot(&root, &g, &t);
 
-    let reader = Holder::shared(&path);
+    let reader = HeldLock::shared(&path);
     let ours = lock::lock_snapshot(&f.paths, &root, &g, &t, LockMode::Shared).unwrap();
     lock::probe_snapshot(&f.paths, &root, &g, &t, LockMode::Shared).unwrap();
     let err = lock::lock_snapshot(&f.paths, &root, &g, &t, LockMode::Exclusive).unwrap_err();
@@ -238,7 +172,7 @@ fn shared_and_exclusive_compatibility() {
     );
     drop((ours, reader));
 
-    let writer = Holder::exclusive(&path);
+    let writer = HeldLock::exclusive(&path);
     let err = lock::lock_snapshot(&f.paths, &root, &g, &t, LockMode::Shared).unwrap_err();
     assert_eq!(
         err.holder().map(|h| (h.pid, h.kind)),
@@ -255,7 +189,7 @@ fn double_stat_follows_a_replaced_lock_file() {
     drop(lock::lock_group(&f.paths, &a, &g).unwrap());
     let path = f.paths.group(&a, &g);
     let old_ino = fs::metadata(&path).unwrap().ino();
-    let holder = Holder::exclusive(&path);
+    let holder = HeldLock::exclusive(&path);
 
     let waiter = {
         let path = path.clone();
@@ -281,7 +215,9 @@ fn double_stat_follows_a_replaced_lock_file() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn lock_files_and_dirs_are_owned_by_backup() {
+    support::require_root();
     let f = fixture();
     let (uid, gid) = backup();
     let tmp_before = owner_mode(&f.root);
@@ -308,7 +244,7 @@ fn lock_files_and_dirs_are_owned_by_backup() {
 
     // A lock file someone else created (flock(1) as root) keeps its owner and mode.
     let foreign = f.paths.group(&deep, &group("vm/200"));
-    drop(Holder::exclusive(&foreign));
+    drop(HeldLock::exclusive(&foreign));
     let before = owner_mode(&foreign);
     assert_eq!(before.0, 0);
     drop(lock::lock_file(&foreign, LockMode::Exclusive, Duration::ZERO).unwrap());
@@ -320,7 +256,7 @@ fn probes_create_nothing() {
     let f = fixture();
     let held = f.paths.group(&ns("a"), &group("vm/1"));
     drop(lock::lock_file(&held, LockMode::Exclusive, Duration::ZERO).unwrap());
-    let _holder = Holder::exclusive(&held);
+    let _holder = HeldLock::exclusive(&held);
     let before = tree_listing(&f.root);
 
     let t = time("2025-01-01T00:00:00Z");
@@ -350,7 +286,7 @@ fn ns_lock_exclusive_conflicts_with_foreign_shared_chain() {
     drop(ns_lock::lock_namespace_shared(&f.paths, &chain[2]).unwrap());
     let files: Vec<PathBuf> = chain.iter().map(|n| f.paths.ns_lock(n)).collect();
     let specs: Vec<(&Path, bool)> = files.iter().map(|p| (p.as_path(), true)).collect();
-    let holder = Holder::spawn(&specs);
+    let holder = HeldLock::chain(&specs);
 
     for (n, blocked) in [("a", "a"), ("a/b", "a/b"), ("a/b/c", "a/b/c")] {
         let err = ns_lock::lock_namespace_exclusive(&f.paths, &ns(n)).unwrap_err();
@@ -380,7 +316,7 @@ fn ns_lock_exclusive_conflicts_with_foreign_shared_chain() {
 fn ns_lock_shared_conflicts_with_foreign_exclusive_ancestor() {
     let f = fixture();
     drop(ns_lock::lock_namespace_exclusive(&f.paths, &ns("a")).unwrap());
-    let holder = Holder::exclusive(&f.paths.ns_lock(&ns("a")));
+    let holder = HeldLock::exclusive(&f.paths.ns_lock(&ns("a")));
     let err = ns_lock::lock_namespace_shared(&f.paths, &ns("a/b/c")).unwrap_err();
     assert!(
         err.to_string().starts_with(&format!(
@@ -393,7 +329,9 @@ fn ns_lock_shared_conflicts_with_foreign_exclusive_ancestor() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn move_journal_appends_lines_with_pbs_mode() {
+    support::require_root();
     let f = fixture();
     let (uid, gid) = backup();
     let first = vec![
@@ -406,7 +344,7 @@ fn move_journal_appends_lines_with_pbs_mode() {
     assert_eq!(owner_mode(&journal), (uid, gid, 0o660));
 
     // Appending waits for a GC (here: flock(1)) holding the journal lock, then goes through.
-    let gc = Holder::exclusive(&journal);
+    let gc = HeldLock::exclusive(&journal);
     let second = vec![PathBuf::from(
         "/mnt/ds/ct/5/2025-07-14T14:20:02Z/root.pxar.didx",
     )];

@@ -1,6 +1,6 @@
 //! The scanner on generated datastores, healthy and malformed, and `ls` output.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::symlink;
 

@@ -7,9 +7,8 @@
 //! - insecure datastore/lock dirs are refused with exit 1 and nothing changes (more cases in
 //!   `bad_input_matrix.rs`); symlinked snapshot dirs are refused before anything moves.
 
-#[path = "common/s3.rs"]
-mod s3_common;
-mod support;
+use crate::support;
+use crate::support::s3;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -18,7 +17,7 @@ use std::process::{Command, Output, Stdio};
 use pbs_mover::ops::context::MoveContext;
 use pbs_mover::tree::s3::{S3Backend, Secret, upload_tree};
 use pbs_mover::tree::{BackendConfig, Datastore};
-use s3_common::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_options, self_signed};
+use s3::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_options, self_signed};
 use support::{BIN, Store, TreeSnapshot, exit_code, stderr};
 
 /// Distinctive, with characters that tend to break quoting.
@@ -234,22 +233,11 @@ fn foreign_owned(tree: &TreeSnapshot, uid: u32, gid: u32) -> Vec<(String, u32, u
         .collect()
 }
 
-fn backup_ids() -> Option<(u32, u32)> {
-    let uid = nix::unistd::User::from_name("backup").ok()??.uid.as_raw();
-    let gid = nix::unistd::Group::from_name("backup").ok()??.gid.as_raw();
-    Some((uid, gid))
-}
-
 #[test]
+#[ignore = "needs root"]
 fn nothing_root_owned_is_created_in_datastore_or_lock_dir() {
-    let Some((uid, gid)) = backup_ids() else {
-        eprintln!("SKIP: no 'backup' user/group on this host: nothing to hand ownership to");
-        return;
-    };
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIP: not root: files we create are ours, never root-owned");
-        return;
-    }
+    support::require_root();
+    let (uid, gid) = support::backup_ids();
     let store = Store::demo(20);
     std::fs::create_dir_all(store.ns_dir("archive")).unwrap();
     // Same group, other owner: merging vm/100 into 'archive' fails under the group locks.

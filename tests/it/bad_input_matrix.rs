@@ -4,7 +4,7 @@
 //! Each case: the documented exit code, a one-line error naming the problem, and nothing
 //! changed — datastore, lock dir, config dir and the outside dir all hash the same.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -71,6 +71,11 @@ impl Env {
 
     /// The binary with the config and lock dirs of this env; `@BASE` in args is the store.
     fn run(&self, args: &[String]) -> Output {
+        self.run_as(args, None)
+    }
+
+    /// [`Self::run`] as the given `(uid, gid)` instead of ours.
+    fn run_as(&self, args: &[String], ids: Option<(u32, u32)>) -> Output {
         let base = self.store.base.display().to_string();
         let args: Vec<String> = args.iter().map(|a| a.replace("@BASE", &base)).collect();
         let mut c = Command::new(BIN);
@@ -87,6 +92,10 @@ impl Env {
             .arg(&self.store.locks);
         if !args.iter().any(|a| a == "--store" || a == "--path") {
             c.arg("--path").arg(&self.store.base);
+        }
+        if let Some((uid, gid)) = ids {
+            std::os::unix::process::CommandExt::uid(&mut c, uid);
+            std::os::unix::process::CommandExt::gid(&mut c, gid);
         }
         c.args(&args).stdin(Stdio::null()).output().unwrap()
     }
@@ -880,19 +889,25 @@ fn bad_input_matrix() {
     );
 }
 
+/// An unreadable group dir is refused with the OS's reason. Permission bits do not stop
+/// root, so as root the whole test tree is handed to user `nobody` and the binary runs as
+/// `nobody` (the chmod 000 then bites as it would for any unprivileged admin).
 #[test]
 fn unreadable_dirs_need_a_non_root_user() {
-    // As root, mode 000 does not stop reads, and a FUSE or LSM trick is out of scope here;
-    // the scanner's "cannot read" path is covered by the "cfg is a directory" and
-    // "owner is a directory" cases instead.
-    if rustix::process::geteuid().is_root() {
-        eprintln!("SKIP unreadable_dirs: running as root, permission bits do not bite");
-        return;
-    }
     let env = Env::new();
+    let ids = if rustix::process::geteuid().is_root() {
+        let user = nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .expect("user nobody");
+        let ids = (user.uid.as_raw(), user.gid.as_raw());
+        chown_tree(env.store.tmp.path(), ids);
+        Some(ids)
+    } else {
+        None
+    };
     chmod(&env.group("", "vm/100"), 0o000);
     let before = TreeSnapshot::of(&env.outside);
-    let out = env.run(&mg("vm/100", "prod"));
+    let out = env.run_as(&mg("vm/100", "prod"), ids);
     chmod(&env.group("", "vm/100"), 0o755);
     assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     assert!(
@@ -901,6 +916,16 @@ fn unreadable_dirs_need_a_non_root_user() {
         stderr(&out)
     );
     assert_eq!(before, TreeSnapshot::of(&env.outside));
+}
+
+/// `chown -R uid:gid dir` (without following symlinks).
+fn chown_tree(dir: &Path, (uid, gid): (u32, u32)) {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).unwrap();
+    if std::fs::symlink_metadata(dir).unwrap().is_dir() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            chown_tree(&e.unwrap().path(), (uid, gid));
+        }
+    }
 }
 
 #[test]

@@ -6,9 +6,10 @@
 //! checksums, and `pbs-mover resume` finishing the job once the fault is removed (a second
 //! `resume` then says there is nothing to do and changes nothing).
 //!
-//! Needs root and mount(2); each test prints why it skips when that is not available.
+//! Needs root and mount(2): every test is `#[ignore = "needs root"]` (CI runs them with
+//! `--run-ignored all` as root) and fails, never skips, when a mount is refused.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,19 +43,16 @@ fn sh(cmd: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn mount_tmpfs(dir: &Path, opts: &str) -> Option<Mount> {
+fn mount_tmpfs(dir: &Path, opts: &str) -> Mount {
     std::fs::create_dir_all(dir).unwrap();
-    match sh(
+    if let Err(e) = sh(
         "mount",
         &["-t", "tmpfs", "-o", opts, "tmpfs", dir.to_str().unwrap()],
     ) {
-        Ok(()) => Some(Mount {
-            dir: dir.to_path_buf(),
-        }),
-        Err(e) => {
-            eprintln!("SKIP: cannot mount a tmpfs (needs root and CAP_SYS_ADMIN): {e}");
-            None
-        }
+        panic!("cannot mount a tmpfs (needs root and CAP_SYS_ADMIN): {e}");
+    }
+    Mount {
+        dir: dir.to_path_buf(),
     }
 }
 
@@ -66,17 +64,11 @@ struct FsEnv {
 }
 
 impl FsEnv {
-    fn new(opts: &str) -> Option<Self> {
+    fn new(opts: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let mnt = mount_tmpfs(&tmp.path().join("mnt"), opts)?;
+        let mnt = mount_tmpfs(&tmp.path().join("mnt"), opts);
         let base = mnt.dir.join("store1");
-        std::fs::create_dir_all(base.join(".chunks")).unwrap();
-        std::fs::write(base.join(".lock"), b"").unwrap();
-        for ns in ["prod", "dev", "prod/db"] {
-            std::fs::create_dir_all(base.join(support::ns_rel(ns))).unwrap();
-        }
-        let locks = tmp.path().join("run/locks");
-        let store = Store { tmp, base, locks };
+        let store = Store::empty_in(tmp, base, &["prod", "dev", "prod/db"]);
         let t = [
             "2024-01-01T00:00:00Z",
             "2024-01-02T00:00:00Z",
@@ -91,7 +83,7 @@ impl FsEnv {
             "web1 notes\n",
         )
         .unwrap();
-        Some(Self { _mnt: mnt, store })
+        Self { _mnt: mnt, store }
     }
 
     fn mnt(&self) -> &Path {
@@ -157,10 +149,10 @@ fn fill(dir: &Path, chunk: usize) -> usize {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enospc_on_create_refuses_cleanly_and_resume_finishes() {
-    let Some(env) = FsEnv::new("size=8m,nr_inodes=200,mode=0755") else {
-        return;
-    };
+    support::require_root();
+    let env = FsEnv::new("size=8m,nr_inodes=200,mode=0755");
     let before = contents(&env.store);
     let tree_before = env.store.snapshot();
     // Out of inodes: the target group dir cannot be created.
@@ -184,10 +176,10 @@ fn enospc_on_create_refuses_cleanly_and_resume_finishes() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enospc_on_namespace_create_during_move_ns() {
-    let Some(env) = FsEnv::new("size=8m,nr_inodes=200,mode=0755") else {
-        return;
-    };
+    support::require_root();
+    let env = FsEnv::new("size=8m,nr_inodes=200,mode=0755");
     let before = contents(&env.store);
     let tree_before = env.store.snapshot();
     fill(&env.mnt().join("filler"), 0);
@@ -205,16 +197,14 @@ fn enospc_on_namespace_create_during_move_ns() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enospc_in_the_lock_dir_stops_before_any_rename() {
-    let Some(env) = FsEnv::new("size=8m,mode=0755") else {
-        return;
-    };
+    support::require_root();
+    let env = FsEnv::new("size=8m,mode=0755");
     // The lock dir on its own, tiny tmpfs, filled up: lock files (no blocks) still work,
     // the GC move-journal append (one block) does not. The active-operations dir beside
     // it (`run/active-operations`) stays on the normal temp fs.
-    let Some(lock_mnt) = mount_tmpfs(&env.store.locks, "size=64k,mode=0755") else {
-        return;
-    };
+    let lock_mnt = mount_tmpfs(&env.store.locks, "size=64k,mode=0755");
     fill(&lock_mnt.dir.join("filler"), 4096);
     let before = contents(&env.store);
     let tree_before = env.store.snapshot();
@@ -235,14 +225,12 @@ fn enospc_in_the_lock_dir_stops_before_any_rename() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn enospc_for_the_active_operations_entry_refuses_before_anything() {
-    let Some(env) = FsEnv::new("size=8m,mode=0755") else {
-        return;
-    };
+    support::require_root();
+    let env = FsEnv::new("size=8m,mode=0755");
     let dir = env.store.tmp.path().join("run/active-operations");
-    let Some(mnt) = mount_tmpfs(&dir, "size=64k,mode=0750") else {
-        return;
-    };
+    let mnt = mount_tmpfs(&dir, "size=64k,mode=0750");
     fill(&mnt.dir.join("filler"), 4096);
     let tree_before = env.store.snapshot();
     let out = env.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
@@ -260,10 +248,10 @@ fn enospc_for_the_active_operations_entry_refuses_before_anything() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn read_only_datastore_refuses_and_resume_finishes() {
-    let Some(env) = FsEnv::new("size=8m,mode=0755") else {
-        return;
-    };
+    support::require_root();
+    let env = FsEnv::new("size=8m,mode=0755");
     let before = contents(&env.store);
     let tree_before = env.store.snapshot();
     sh("mount", &["-o", "remount,ro", env.mnt().to_str().unwrap()]).unwrap();
@@ -297,27 +285,23 @@ enum Blocker {
 }
 
 impl Blocker {
-    fn immutable(dir: &Path) -> Option<Self> {
-        match sh("chattr", &["+i", dir.to_str().unwrap()]) {
-            Ok(()) => Some(Self::Immutable(dir.to_path_buf())),
-            Err(e) => {
-                eprintln!("SKIP: chattr +i not supported here: {e}");
-                None
-            }
+    fn immutable(dir: &Path) -> Self {
+        if let Err(e) = sh("chattr", &["+i", dir.to_str().unwrap()]) {
+            panic!("chattr +i (needs root and a filesystem with the flag): {e}");
         }
+        Self::Immutable(dir.to_path_buf())
     }
 
-    fn ro_bind(dir: &Path) -> Option<Self> {
+    fn ro_bind(dir: &Path) -> Self {
         let d = dir.to_str().unwrap();
         if let Err(e) = sh("mount", &["--bind", d, d]) {
-            eprintln!("SKIP: bind mounts not permitted: {e}");
-            return None;
+            panic!("bind mount (needs root and CAP_SYS_ADMIN): {e}");
         }
         let m = Mount {
             dir: dir.to_path_buf(),
         };
-        sh("mount", &["-o", "remount,bind,ro", d]).ok()?;
-        Some(Self::Bind(m))
+        sh("mount", &["-o", "remount,bind,ro", d]).unwrap();
+        Self::Bind(m)
     }
 
     fn remove(self) {
@@ -328,14 +312,10 @@ impl Blocker {
     }
 }
 
-fn one_group_blocked(make: fn(&Path) -> Option<Blocker>, needle: &str) {
-    let Some(env) = FsEnv::new("size=8m,mode=0755") else {
-        return;
-    };
+fn one_group_blocked(make: fn(&Path) -> Blocker, needle: &str) {
+    let env = FsEnv::new("size=8m,mode=0755");
     let before = contents(&env.store);
-    let Some(blocker) = make(&env.store.group_dir("prod", "host/web1")) else {
-        return;
-    };
+    let blocker = make(&env.store.group_dir("prod", "host/web1"));
     let out = env.run(&[
         "move-ns",
         "--ns",
@@ -381,11 +361,15 @@ fn one_group_blocked(make: fn(&Path) -> Option<Blocker>, needle: &str) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn immutable_group_is_left_complete_and_resume_finishes() {
+    support::require_root();
     one_group_blocked(Blocker::immutable, "Operation not permitted");
 }
 
 #[test]
+#[ignore = "needs root"]
 fn read_only_bind_mounted_group_is_left_complete_and_resume_finishes() {
+    support::require_root();
     one_group_blocked(Blocker::ro_bind, "failed to move snapshot");
 }

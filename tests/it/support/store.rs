@@ -1,19 +1,15 @@
-//! Shared helpers for integration tests: generated datastores, whole-tree checksums, the
-//! real binary, and locks held by other processes.
-#![allow(dead_code)]
-
-pub mod pty;
+//! Generated datastores in temp dirs (with their lock, state and config dirs beside them),
+//! the real binary on them, and whole-tree checksums.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use pbs_mover::demo::{DemoSpec, create_demo};
 use sha2::{Digest, Sha256};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_pbs-mover");
+use super::cli::{BIN, stderr};
 
 /// A demo datastore plus its lock dir, both in one temp dir.
 pub struct Store {
@@ -43,6 +39,12 @@ impl Store {
     pub fn empty(namespaces: &[&str]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().join("store1");
+        Self::empty_in(tmp, base, namespaces)
+    }
+
+    /// [`Self::empty`] with the datastore at `base` (e.g. on a mount inside `tmp`); the lock
+    /// and state dirs stay in `tmp`.
+    pub fn empty_in(tmp: tempfile::TempDir, base: PathBuf, namespaces: &[&str]) -> Self {
         std::fs::create_dir_all(base.join(".chunks")).unwrap();
         std::fs::write(base.join(".lock"), b"").unwrap();
         for ns in namespaces {
@@ -80,9 +82,7 @@ impl Store {
     /// Hands every group dir and owner file to user `backup`, as PBS creates them: only
     /// such groups move with one rename of their dir (the tests write theirs as root).
     pub fn own_groups_as_pbs(&self) {
-        let Some((uid, gid)) = pbs_mover::ops::ownership::backup_ids() else {
-            return;
-        };
+        let (uid, gid) = backup_ids();
         let mut dirs = vec![self.base.clone()];
         while let Some(dir) = dirs.pop() {
             let owner = dir.join("owner");
@@ -155,6 +155,12 @@ impl Store {
     }
 }
 
+/// `(uid, gid)` of user and group `backup`, which PBS's files belong to; the tests that
+/// need them need root too (they chown).
+pub fn backup_ids() -> (u32, u32) {
+    pbs_mover::ops::ownership::backup_ids().expect("user and group backup, as on a PBS host")
+}
+
 pub fn ns_rel(ns: &str) -> PathBuf {
     let mut p = PathBuf::new();
     for c in ns.split('/').filter(|c| !c.is_empty()) {
@@ -163,71 +169,6 @@ pub fn ns_rel(ns: &str) -> PathBuf {
     }
     p
 }
-
-pub fn exit_code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn json(o: &Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&o.stdout);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "exactly one JSON line on stdout, got: {text:?}"
-    );
-    serde_json::from_str(lines[0]).unwrap()
-}
-
-/// Exactly one `error: ` line on stderr and no panic; returns that line.
-pub fn error_line(o: &Output) -> String {
-    let err = stderr(o);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    lines[0].to_string()
-}
-
-/// `resume --json` that found one cut move and completed it; returns its JSON.
-pub fn assert_resumed(o: &Output) -> serde_json::Value {
-    let j = json(o);
-    assert_eq!(exit_code(o), 0, "resume: {j} {}", stderr(o));
-    assert_eq!(j["ok"], true, "{j}");
-    assert_eq!(j["nothing_to_do"], false, "{j}");
-    assert_eq!(j["operations"][0]["status"], "completed", "{j}");
-    assert!(!j["moved"].as_array().unwrap().is_empty(), "{j}");
-    j
-}
-
-/// A (text) `resume` with nothing left to do, saying so.
-pub fn assert_nothing_to_resume(o: &Output) {
-    assert_eq!(exit_code(o), 0, "{}", stderr(o));
-    assert!(stderr(o).contains("nothing to resume"), "{}", stderr(o));
-}
-
-/// `move-group vm/100 → prod` with `--json`: the demo store's usual move.
-pub const MOVE_VM100_TO_PROD: &[&str] = &[
-    "move-group",
-    "--group",
-    "vm/100",
-    "--target-ns",
-    "prod",
-    "--json",
-];
-
-/// `move-ns src → other/moved` with merging off (crash harness scenario).
-pub const MOVE_NS_NO_MERGE: &[&str] = &[
-    "move-ns",
-    "--ns",
-    "src",
-    "--target-ns",
-    "other/moved",
-    "--no-merge",
-];
 
 /// Every entry under a directory: path → (kind, sha256 of content, mode, uid, gid).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,86 +251,5 @@ fn walk(root: &Path, dir: &Path, map: &mut BTreeMap<String, Entry>) {
         if kind == 'd' {
             walk(root, &path, map);
         }
-    }
-}
-
-/// A lock held by another process (`flock(1)`), released on drop.
-pub struct HeldLock {
-    child: Child,
-    pub pid: u32,
-}
-
-impl HeldLock {
-    /// Holds a flock on `path` (created if needed) in a separate `flock` process.
-    pub fn flock(path: &Path, shared: bool) -> Self {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let mut cmd = Command::new("flock");
-        cmd.arg(if shared { "--shared" } else { "--exclusive" })
-            .arg("--nonblock")
-            .arg(path)
-            .args(["sleep", "60"]);
-        // Its own process group: `sleep` inherits the locked fd, so both must die on drop.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("flock(1) from util-linux");
-        let pid = child.id();
-        let held = Self { child, pid };
-        wait_until(|| proc_locks_mention(path, "FLOCK"));
-        held
-    }
-
-    /// Holds a POSIX fcntl write lock on `path` (what PBS's GC holds on `<store>/.lock`).
-    pub fn fcntl_write(path: &Path) -> Self {
-        let script = "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('ok',flush=True)\ntime.sleep(60)\n";
-        let mut child = Command::new("python3")
-            .args(["-c", script])
-            .arg(path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut out = child.stdout.take().unwrap();
-        let mut buf = [0u8; 3];
-        std::io::Read::read_exact(&mut out, &mut buf).unwrap();
-        let pid = child.id();
-        Self { child, pid }
-    }
-}
-
-impl Drop for HeldLock {
-    fn drop(&mut self) {
-        let pgid = nix::unistd::Pid::from_raw(self.pid as i32);
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn proc_locks_mention(path: &Path, kind: &str) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    let ino = meta.ino().to_string();
-    std::fs::read_to_string("/proc/locks")
-        .map(|s| {
-            s.lines().any(|l| {
-                l.contains(kind)
-                    && l.split_whitespace()
-                        .any(|w| w.ends_with(&format!(":{ino}")))
-            })
-        })
-        .unwrap_or(false)
-}
-
-pub fn wait_until(mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "condition not reached in 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
     }
 }

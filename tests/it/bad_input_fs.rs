@@ -1,7 +1,7 @@
 //! Bad input for the move commands: each case gets its documented exit code, a one-line
 //! error naming the problem, and leaves the datastore and the lock dir exactly as they were.
 
-mod support;
+use crate::support;
 
 use support::{Store, TreeSnapshot, exit_code, stderr};
 

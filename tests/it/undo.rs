@@ -3,7 +3,7 @@
 //! refusal is one clear line with exit 1 and changes nothing; a lock held by another process
 //! (real flock) is exit 3 and changes nothing.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};

@@ -1,7 +1,7 @@
 //! End-to-end: the real binary in a pseudo-terminal moves a group and then a namespace with
 //! real keystrokes; the datastore is checked on disk afterwards, and the terminal restored.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! processes, checksums of every file before and after, and the PBS side effects (move
 //! journal, lock files, ownership).
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
@@ -21,10 +21,6 @@ fn gid(s: &str) -> GroupId {
 
 fn lock_paths(store: &Store) -> LockPaths {
     LockPaths::with_lock_dir(&store.locks, "store1")
-}
-
-fn backup_ids() -> Option<(u32, u32)> {
-    pbs_mover::ops::ownership::backup_ids()
 }
 
 fn snapshot_dirs(store: &Store, ns_name: &str, group: &str) -> Vec<String> {
@@ -211,11 +207,10 @@ fn simulated_gc_never_misses_a_moved_snapshot() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn created_files_and_locks_are_owned_by_backup_with_pbs_modes() {
-    let Some((uid, gid_)) = backup_ids() else {
-        eprintln!("no backup user on this machine; ownership not checked");
-        return;
-    };
+    support::require_root();
+    let (uid, gid_) = support::backup_ids();
     let store = Store::demo(40);
     let out = store.run(&["move-ns", "--ns", "prod", "--target-ns", "archive/prod"]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
@@ -711,7 +706,9 @@ fn inode(p: &std::path::Path) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_group_as_pbs_creates_it_moves_whole_with_one_rename() {
+    support::require_root();
     let store = Store::demo(40);
     std::fs::write(store.group_dir("", "vm/100").join("notes"), "n\n").unwrap();
     store.own_groups_as_pbs();
@@ -759,7 +756,9 @@ fn a_group_as_pbs_creates_it_moves_whole_with_one_rename() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn groups_unlike_what_pbs_creates_move_snapshot_by_snapshot() {
+    support::require_root();
     // Off switch: the same group, a new dir at the target.
     let store = Store::demo(40);
     store.own_groups_as_pbs();
@@ -780,9 +779,7 @@ fn groups_unlike_what_pbs_creates_move_snapshot_by_snapshot() {
     assert!(warnings.contains("stray.txt"), "{warnings}");
 
     // Owned by root where PBS would own it: the target gets PBS's own dir and owner file.
-    let Some((uid, gid_)) = backup_ids() else {
-        return;
-    };
+    let (uid, gid_) = support::backup_ids();
     let store = Store::demo(40);
     let ino = inode(&store.group_dir("", "vm/100"));
     move_vm100_to_prod(&store, &[]);
@@ -795,7 +792,9 @@ fn groups_unlike_what_pbs_creates_move_snapshot_by_snapshot() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_whole_group_move_blocked_by_a_snapshot_lock_changes_nothing() {
+    support::require_root();
     let store = Store::demo(40);
     store.own_groups_as_pbs();
     let times = snapshot_dirs(&store, "", "vm/100");
@@ -820,7 +819,9 @@ fn a_whole_group_move_blocked_by_a_snapshot_lock_changes_nothing() {
 /// A group of more snapshots than PBS locks in one batch (512) moves whole when the open
 /// file limit lets this process lock them all, and snapshot by snapshot in batches when not.
 #[test]
+#[ignore = "needs root"]
 fn a_group_beyond_one_lock_batch_moves_whole_only_within_the_fd_limit() {
+    support::require_root();
     let times: Vec<String> = (0..600)
         .map(|i| SnapshotTime::from_epoch(1_700_000_000 + i * 60).to_string())
         .collect();

@@ -2,15 +2,12 @@
 //! 127.0.0.1 (s3s-fs, in this process), the local cache in a temp dir, byte-for-byte checks
 //! of every object and cache file, injected faults.
 
-#[path = "common/s3.rs"]
-mod s3_common;
-#[path = "common/s3_store.rs"]
-mod s3_store;
-mod support;
+use crate::support;
+use crate::support::s3;
 
 use pbs_mover::tree::s3::upload_tree;
-use s3_common::{SECRET_KEY, STORE};
-use s3_store::{S3Store, snapshot_objects};
+use s3::{S3Store, snapshot_objects};
+use s3::{SECRET_KEY, STORE};
 use support::{exit_code, json, stderr};
 
 fn assert_verify_clean(s: &S3Store) {
@@ -291,7 +288,7 @@ fn groups_over_the_listing_cap_and_over_one_lock_batch_move_every_object() {
     let opts = BackendOptions {
         list_page_keys: 10,
         group_list_pages: 2,
-        ..s3_common::fast_options()
+        ..s3::fast_options()
     };
     let backend = S3Backend::connect(&s.env.target, STORE, &opts).unwrap();
     let ctx = MoveContext::with_backend(ds, &s.store.locks, Arc::new(backend));

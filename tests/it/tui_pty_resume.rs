@@ -2,7 +2,7 @@
 //! prompts about the interrupted move, the user accepts, and the move is finished on disk by
 //! the same engine as `pbs-mover resume` (which afterwards has nothing left to do).
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::Duration;

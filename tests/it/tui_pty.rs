@@ -1,7 +1,7 @@
 //! End-to-end: the real binary in a pseudo-terminal. It must draw the tree, stay silent when
 //! idle, quit on `q` with status 0 and leave the terminal restored (also after a panic).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -35,6 +35,25 @@ fn safe_id() -> impl Strategy<Value = String> {
         .prop_filter("bounded", |s| s.len() <= 40)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` naming a real instant from 1970 on, leap seconds excluded: what
+/// PBS writes as a snapshot time. Checked here by hand, independently of the parser.
+fn canonical_time(s: &str) -> bool {
+    if !time_re().is_match(s) {
+        return false;
+    }
+    let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap();
+    let (y, mo, d, h, mi, sec) = (n(0..4), n(5..7), n(8..10), n(11..13), n(14..16), n(17..19));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    y >= 1970 && (1..=days).contains(&d) && h < 24 && mi < 60 && sec < 60
+}
+
 /// PBS's total-length rule: components + separators + 1 ≤ 256.
 fn pbs_len_ok(s: &str) -> bool {
     s.is_empty() || s.len() < 256
@@ -96,12 +115,41 @@ proptest! {
         proptest::string::string_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").unwrap(),
         proptest::string::string_regex(r"(19[0-9]{2}|20[0-9]{2}|9999)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)Z").unwrap(),
     ]) {
+        // Both directions: what the parser accepts is a canonical time, and every canonical
+        // time is accepted (a parser that rejects everything fails here).
+        prop_assert_eq!(SnapshotTime::parse(&s).is_ok(), canonical_time(&s), "{:?}", s);
         if let Ok(t) = SnapshotTime::parse(&s) {
             prop_assert!(time_re().is_match(&s), "accepted {s:?}");
             prop_assert_eq!(t.as_str(), s.as_str());
             // Every accepted name maps to exactly one epoch and back.
             prop_assert_eq!(SnapshotTime::from_epoch(t.epoch()), t);
         }
+    }
+
+    /// Every well-formed endpoint with a valid port and path-style is accepted, keeping the
+    /// secret (the other direction of `s3_endpoint_errors_never_show_the_secret`).
+    #[test]
+    fn valid_s3_endpoints_are_accepted(
+        host in "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9-]{0,10}){0,3}",
+        port in proptest::option::of(1u16..),
+        path_style in proptest::option::of(prop_oneof![
+            Just("1"), Just("true"), Just("yes"), Just("on"),
+            Just("0"), Just("false"), Just("no"), Just("off"),
+        ]),
+    ) {
+        let mut props = BTreeMap::new();
+        props.insert("endpoint".to_string(), host.clone());
+        props.insert("access-key".into(), "ak".into());
+        props.insert("secret-key".into(), "sk".into());
+        if let Some(p) = port { props.insert("port".into(), p.to_string()); }
+        if let Some(p) = path_style { props.insert("path-style".into(), p.to_string()); }
+        let section = Section { kind: "s3-endpoint".into(), id: "ep".into(), props };
+        let t = from_section(&section, "bk", "s3.cfg");
+        prop_assert!(t.is_ok(), "{:?} refused: {:?}", section, t.err());
+        let t = t.unwrap();
+        prop_assert!(t.url.contains(&host), "{} {}", t.url, host);
+        prop_assert_eq!(t.secret_key.expose(), "sk");
+        prop_assert_eq!(t.path_style, matches!(path_style, Some("1" | "true" | "yes" | "on")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `demo --s3 --no-tui`: the demo datastore served from the embedded S3 server; a second
 //! process browses, verifies and moves through it; Ctrl-C stops the server.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

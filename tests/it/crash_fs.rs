@@ -4,7 +4,7 @@
 //! place with its checksum, owners, notes, modes, lock files, `ls` output; a second `resume`
 //! changes nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -266,7 +266,9 @@ fn check_after_crash(
 }
 
 #[test]
+#[ignore = "needs root"]
 fn every_fail_point_then_resume_equals_a_clean_run() {
+    support::require_root();
     let mut tally = Tally::default();
     for sc in SCENARIOS {
         let expected = clean_result(sc);
@@ -324,7 +326,9 @@ fn random_sigkill_then_resume_equals_a_clean_run() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn random_sigkill_of_whole_group_renames_then_resume_equals_a_clean_run() {
+    support::require_root();
     let sc = Scenario {
         name: "move-ns, whole-group renames (450 snapshots)",
         build: || as_pbs(big_store()),

@@ -3,7 +3,7 @@
 //! tests of the picker, preview, progress, status pane and quit question at 80×24 with and
 //! without NO_COLOR, and a lock held by another process.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
