@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pbs_mover::ops::context::MoveContext;
-use pbs_mover::ops::moves::move_group;
-use pbs_mover::ops::plan::MoveGroupRequest;
+use pbs_mover::ops::engine::move_ns::move_group;
+use pbs_mover::ops::engine::plan::MoveGroupRequest;
 use pbs_mover::ops::progress::Progress;
 use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
 use pbs_mover::tree::{GroupId, Locator, Namespace};
@@ -390,7 +390,7 @@ fn server_dying_mid_move_then_resume_on_a_restarted_server_finishes() {
 fn in_process_journal() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
-    pbs_mover::ops::op_journal::configure(dir.to_path_buf());
+    pbs_mover::ops::journal::crash::configure(dir.to_path_buf());
     dir.to_path_buf()
 }
 

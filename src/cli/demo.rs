@@ -52,10 +52,11 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     if g.lock_dir.as_path() == Path::new("/run/proxmox-backup/locks") {
         g.lock_dir = dir.with_extension("locks");
         // Created now (0755) so the lock dir is never "a missing dir in world-writable /tmp".
-        crate::ops::ownership::create_dir_all_owned(&g.lock_dir, dir.parent().unwrap_or(&dir))
-            .map_err(|e| {
-                Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display()))
-            })?;
+        crate::ops::safety::ownership::create_dir_all_owned(
+            &g.lock_dir,
+            dir.parent().unwrap_or(&dir),
+        )
+        .map_err(|e| Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display())))?;
     }
     #[cfg(feature = "s3-server")]
     if args.s3 {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::ops::plan::{MovePlan, NotesPlan};
+use crate::ops::engine::plan::{MovePlan, NotesPlan};
 
 fn ns_name(ns: &str) -> &str {
     if ns.is_empty() { "/" } else { ns }

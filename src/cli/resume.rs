@@ -7,10 +7,10 @@ use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
-use crate::ops::op_journal::{list_entries, state_dir};
+use crate::ops::journal::crash::{list_entries, state_dir};
 use crate::ops::progress::Progress;
+use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
-use crate::ops::resume::{ResumedOp, resume};
 
 /// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done per operation.
 #[derive(Debug, Serialize)]
@@ -161,9 +161,9 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
 /// `undo [--last | ID] [--dry-run] [--json]`: the reverse move, run (or planned) like any move,
 /// after checking that the datastore still holds exactly what the move left.
 pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
+    use crate::ops::engine::plan::{plan_move_group, plan_move_namespace};
     use crate::ops::error::MoveError;
-    use crate::ops::plan::{plan_move_group, plan_move_namespace};
-    use crate::ops::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
+    use crate::ops::recovery::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
     let op = "undo";
     let to_failure = |e: MoveError| Failure {
         exit: if e.is_busy() {

@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::active_ops::{ActiveOperation, register_write};
-use super::error::MoveError;
-use super::gc_lock::{GcExclusion, exclude_gc, probe_gc};
-use super::lock_path::LockPaths;
-use super::pbs_version::PbsVersion;
-use super::security::{DirRole, check_trusted_dir};
+use crate::ops::error::MoveError;
+use crate::ops::locks::active_ops::{ActiveOperation, register_write};
+use crate::ops::locks::gc::{GcExclusion, exclude_gc, probe_gc};
+use crate::ops::locks::paths::LockPaths;
+use crate::ops::pbs_version::PbsVersion;
+use crate::ops::safety::security::{DirRole, check_trusted_dir};
 use crate::tree::Datastore;
 use crate::tree::backend::{ContentBackend, FilesystemBackend};
 

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::lock::LockError;
+use crate::ops::locks::flock::LockError;
 use crate::tree::backend::BackendError;
 use crate::tree::scan::ScanError;
 

@@ -184,7 +184,9 @@ pub async fn finish_detached(
     // Nobody could read a failure to write it.
     let _marker = match app.jobs.active() {
         0 => None,
-        _ => crate::ops::detached::mark(&app.ctx).ok().flatten(),
+        _ => crate::ops::recovery::detached::mark(&app.ctx)
+            .ok()
+            .flatten(),
     };
     let mut stop = std::pin::pin!(stop);
     loop {
@@ -269,7 +271,8 @@ fn dispatch(app: &mut App, tx: &mpsc::UnboundedSender<AppEvent>) {
             Command::ListPending => {
                 let ctx = app.ctx.clone();
                 tokio::task::spawn_blocking(move || {
-                    let pending = crate::ops::resume::pending(&ctx).map_err(|e| e.to_string());
+                    let pending =
+                        crate::ops::recovery::resume::pending(&ctx).map_err(|e| e.to_string());
                     let _ = tx.send(AppEvent::Pending(pending));
                 });
             }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ops::context::MoveContext;
+use crate::ops::engine::move_ns::{move_group, move_namespace};
+use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest, MovePlan};
 use crate::ops::error::MoveError;
-use crate::ops::moves::{move_group, move_namespace};
-use crate::ops::plan::{MoveGroupRequest, MoveNsRequest, MovePlan};
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
+use crate::ops::recovery::resume::resume;
 use crate::ops::report::MoveReport;
-use crate::ops::resume::resume;
 use crate::tree::{GroupId, Namespace};
 
 pub type JobId = u32;

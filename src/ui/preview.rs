@@ -1,4 +1,4 @@
-//! The dry-run preview: the engine's own plan (`ops::plan`) for the picked move, listing what
+//! The dry-run preview: the engine's own plan (`ops::engine::plan`) for the picked move, listing what
 //! moves, what is refused and which locks are held right now. Nothing runs until the user
 //! confirms; the default button is Cancel.
 
@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::ops::context::MoveContext;
-use crate::ops::plan::{
+use crate::ops::engine::plan::{
     MoveGroupRequest, MovePlan, NotesPlan, plan_move_group, plan_move_namespace,
 };
 

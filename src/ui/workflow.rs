@@ -10,8 +10,8 @@ use std::time::Instant;
 use crossterm::event::KeyEvent;
 
 use crate::ops::context::MoveContext;
-use crate::ops::detached::DetachedReport;
 use crate::ops::progress::ProgressEvent;
+use crate::ops::recovery::detached::DetachedReport;
 use crate::ops::report::FailReason;
 use crate::tree::{Datastore, GroupId, Namespace};
 
@@ -23,8 +23,8 @@ use super::picker::{MoveSource, PickerState};
 use super::preview::{Button, PlanOutcome, PreviewState};
 use super::resume_prompt::{ResumeButton, ResumeState};
 use super::status::Level;
-use crate::ops::plan::MovePlan;
-use crate::ops::resume::PendingMove;
+use crate::ops::engine::plan::MovePlan;
+use crate::ops::recovery::resume::PendingMove;
 
 /// What `m` and Space chose as the move source: groups (any namespaces) or one namespace.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -738,7 +738,7 @@ pub fn run_command_inline(ds: &Datastore, ctx: &MoveContext, command: Command) -
             outcome: super::preview::compute(ctx, &spec),
         }],
         Command::ListPending => vec![AppEvent::Pending(
-            crate::ops::resume::pending(ctx).map_err(|e| e.to_string()),
+            crate::ops::recovery::resume::pending(ctx).map_err(|e| e.to_string()),
         )],
         Command::StartMove { id, spec, cancel } => {
             let msgs = Arc::new(Mutex::new(Vec::new()));

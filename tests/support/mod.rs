@@ -80,7 +80,7 @@ impl Store {
     /// Hands every group dir and owner file to user `backup`, as PBS creates them: only
     /// such groups move with one rename of their dir (the tests write theirs as root).
     pub fn own_groups_as_pbs(&self) {
-        let Some((uid, gid)) = pbs_mover::ops::ownership::backup_ids() else {
+        let Some((uid, gid)) = pbs_mover::ops::safety::ownership::backup_ids() else {
             return;
         };
         let mut dirs = vec![self.base.clone()];

@@ -3,13 +3,15 @@
 
 use serde::Serialize;
 
-use super::checks::{check_depth_limit, check_merge, check_move_group, check_move_namespace};
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::lock::LockMode;
-use super::locking::{probe_group_move, probe_namespaces};
-use super::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
-use super::security::TreeDepth;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::checks::{
+    check_depth_limit, check_merge, check_move_group, check_move_namespace,
+};
+use crate::ops::error::MoveError;
+use crate::ops::locks::flock::LockMode;
+use crate::ops::locks::move_set::{probe_group_move, probe_namespaces};
+use crate::ops::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
+use crate::ops::safety::security::TreeDepth;
 use crate::tree::backend::{ObjectStats, SnapshotRef};
 use crate::tree::model::NOTES_FILE;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
@@ -69,7 +71,7 @@ pub struct MovePlan {
     pub groups: Vec<GroupPlan>,
     pub namespaces_to_create: Vec<String>,
     pub namespaces_to_remove: Vec<String>,
-    pub namespaces_kept: Vec<super::report::KeptNamespace>,
+    pub namespaces_kept: Vec<crate::ops::report::KeptNamespace>,
     /// Namespace-level conflicts: the whole move would be busy.
     pub conflicts: Vec<String>,
 }
@@ -182,7 +184,7 @@ fn fill_group_plan(
         (true, false) => NotesPlan::Move,
         (true, true) => NotesPlan::KeepTarget,
     };
-    let owner = owner.ok_or_else(|| super::checks::no_owner(ns, group))?;
+    let owner = owner.ok_or_else(|| crate::ops::engine::checks::no_owner(ns, group))?;
     if plan.merge {
         check_merge(ds, ns, target_ns, group, &owner, &times)?;
     }
@@ -291,7 +293,7 @@ pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<Mov
             .filter(|g| g.refusal.is_some() || !g.conflicts.is_empty())
             .filter_map(|g| Namespace::parse(&g.ns).ok())
             .collect();
-        let cleanup = super::ns_cleanup::cleanup_plan(ctx, req, &attempted, &blocked)?;
+        let cleanup = crate::ops::engine::cleanup::cleanup_plan(ctx, req, &attempted, &blocked)?;
         plan.namespaces_to_remove = cleanup.remove.iter().map(ToString::to_string).collect();
         plan.namespaces_kept = cleanup.kept;
     }

@@ -24,10 +24,10 @@ use super::{
 };
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
-use crate::ops::locking::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
-use crate::ops::op_journal::Record;
-use crate::ops::ownership::backup_ids;
-use crate::ops::security::snapshot_entries;
+use crate::ops::journal::crash::Record;
+use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
+use crate::ops::safety::ownership::backup_ids;
+use crate::ops::safety::security::snapshot_entries;
 use crate::tree::SnapshotTime;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 

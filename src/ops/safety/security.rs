@@ -19,8 +19,8 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, Dir, DirEntry, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::error::MoveError;
-use super::ownership::backup_ids;
+use crate::ops::error::MoveError;
+use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 use crate::tree::scan::read_first_line_nofollow;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};

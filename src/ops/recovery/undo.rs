@@ -7,13 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::moves::{move_group, move_namespace};
-use super::op_journal::{GroupProgress, JournalEntry, OpKind};
-use super::plan::{MoveGroupRequest, MoveNsRequest};
-use super::progress::Progress;
-use super::report::MoveReport;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::move_ns::{move_group, move_namespace};
+use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::error::MoveError;
+use crate::ops::journal::crash::{GroupProgress, JournalEntry, OpKind};
+use crate::ops::progress::Progress;
+use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 /// The move that reverses a journaled one.

@@ -2,19 +2,21 @@
 
 use std::io;
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::failpoint;
-use super::group_mover::{GroupFailure, GroupOpts, GroupOutcome, lock_and_move_group_journaled};
-use super::lock::LockMode;
-use super::locking::lock_namespaces;
-use super::ns_cleanup::{cleanup_plan, remove_namespace_flat};
-use super::op_journal::{OpJournal, OpKind, Record};
-use super::ownership::create_dir_all_owned;
-use super::plan::{MoveGroupRequest, MoveNsRequest, namespace_mapping};
-use super::progress::{Progress, ProgressEvent};
-use super::report::{FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup};
-use super::security::TreeDepth;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
+use crate::ops::engine::lock_and_move::{
+    GroupFailure, GroupOpts, GroupOutcome, lock_and_move_group_journaled,
+};
+use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest, namespace_mapping};
+use crate::ops::error::MoveError;
+use crate::ops::failpoint;
+use crate::ops::journal::crash::{OpJournal, OpKind, Record};
+use crate::ops::locks::flock::LockMode;
+use crate::ops::locks::move_set::lock_namespaces;
+use crate::ops::progress::{Progress, ProgressEvent};
+use crate::ops::report::{FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup};
+use crate::ops::safety::ownership::create_dir_all_owned;
+use crate::ops::safety::security::TreeDepth;
 use crate::tree::{GroupId, Namespace};
 
 /// Moves one group. `Err` means refused or busy before anything changed.
@@ -24,7 +26,7 @@ pub fn move_group(
     progress: &Progress,
 ) -> Result<MoveReport, MoveError> {
     ctx.check_datastore()?;
-    super::checks::check_move_group(
+    crate::ops::engine::checks::check_move_group(
         &ctx.ds,
         &req.ns,
         &req.target_ns,

@@ -4,10 +4,10 @@
 use std::fs;
 use std::io;
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::plan::MoveNsRequest;
-use super::report::KeptNamespace;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::plan::MoveNsRequest;
+use crate::ops::error::MoveError;
+use crate::ops::report::KeptNamespace;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{BackupType, Namespace};
 

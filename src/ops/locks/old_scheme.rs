@@ -3,7 +3,7 @@
 //! PBS 3.2.4 locks a group with `lock_dir_noblock(group dir)` and a snapshot with
 //! `lock_dir_noblock(snapshot dir)`: an exclusive, non-blocking flock(2) on the directory
 //! itself (a running backup holds its group's for the whole backup). Its manifest lock is
-//! a file under the lock dir at the old path ([`super::lock_path::LockPaths::old_manifest`]),
+//! a file under the lock dir at the old path ([`crate::ops::locks::paths::LockPaths::old_manifest`]),
 //! taken with a 5 s timeout by notes and verify-state updates.
 
 use std::fs::File;
@@ -13,9 +13,9 @@ use std::path::Path;
 
 use nix::libc;
 
-use super::error::MoveError;
-use super::lock::{LockGuard, LockMode, MANIFEST_LOCK_TIMEOUT, lock_file, probe};
-use super::lock_holder::find_holder;
+use crate::ops::error::MoveError;
+use crate::ops::locks::flock::{LockGuard, LockMode, MANIFEST_LOCK_TIMEOUT, lock_file, probe};
+use crate::ops::locks::holder::find_holder;
 
 /// An exclusive flock on a directory; dropping it closes the fd, which releases it.
 #[derive(Debug)]

@@ -15,13 +15,13 @@ use std::time::SystemTime;
 use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::op_journal::{
+use crate::ops::context::MoveContext;
+use crate::ops::error::MoveError;
+use crate::ops::journal::crash::{
     FILE_MODE, JournalEntry, create_store_dir, jerr, list_entries, pid_of, state_dir, store_dir,
 };
-use super::ownership::set_owned_mode;
-use super::resume::progress_of;
+use crate::ops::recovery::resume::progress_of;
+use crate::ops::safety::ownership::set_owned_mode;
 
 const PREFIX: &str = "detached-";
 const EXT: &str = "json";
@@ -214,7 +214,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ops::op_journal::{OpKind, Record};
+    use crate::ops::journal::crash::{OpKind, Record};
 
     const STORE: &str = "store1";
 

@@ -18,17 +18,17 @@ use std::io;
 
 use serde::Serialize;
 
-use super::context::MoveContext;
-use super::error::{MoveError, io_failed};
-use super::lock::{LockMode, remove_lock_file};
-use super::locking::{lock_group, lock_namespaces, take};
-use super::moves::{close_journal, move_group_locked, move_namespace_locked};
-use super::op_journal::{
+use crate::ops::context::MoveContext;
+use crate::ops::engine::move_ns::{close_journal, move_group_locked, move_namespace_locked};
+use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::error::{MoveError, io_failed};
+use crate::ops::journal::crash::{
     GroupProgress, JournalEntry, OpJournal, OpKind, Record, list_entries, state_dir,
 };
-use super::plan::{MoveGroupRequest, MoveNsRequest};
-use super::progress::Progress;
-use super::report::{FailReason, MoveReport, MovedGroup};
+use crate::ops::locks::flock::{LockMode, remove_lock_file};
+use crate::ops::locks::move_set::{lock_group, lock_namespaces, take};
+use crate::ops::progress::Progress;
+use crate::ops::report::{FailReason, MoveReport, MovedGroup};
 use crate::tree::backend::PreparedMove;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 use crate::tree::{GroupId, Namespace, SnapshotTime};

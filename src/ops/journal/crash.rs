@@ -17,15 +17,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::failpoint;
-use super::ownership::set_owned_mode;
-use super::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::context::MoveContext;
+use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::error::MoveError;
+use crate::ops::failpoint;
+use crate::ops::safety::ownership::set_owned_mode;
 use crate::tree::{GroupId, Namespace};
 
 const DIR_MODE: u32 = 0o750;
-pub(super) const FILE_MODE: u32 = 0o640;
+pub(crate) const FILE_MODE: u32 = 0o640;
 const EXT: &str = "jsonl";
 
 /// Set once by the front end; the library alone (in-process tests) journals nothing.
@@ -161,7 +161,7 @@ pub struct OpJournal {
     file: File,
 }
 
-pub(super) fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
+pub(crate) fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
     MoveError::failed(format!(
         "operation journal: {what} {}: {e} (set --state-dir or PBS_MOVER_STATE_DIR to a writable dir)",
         path.display()
@@ -174,7 +174,7 @@ pub fn store_dir(state: &Path, store: &str) -> PathBuf {
 }
 
 /// `<state dir>/<store>`, created (with the state dir) owned by `backup` when missing.
-pub(super) fn create_store_dir(state: &Path, store: &str) -> Result<PathBuf, MoveError> {
+pub(crate) fn create_store_dir(state: &Path, store: &str) -> Result<PathBuf, MoveError> {
     if let Some(parent) = state.parent() {
         fs::create_dir_all(parent).map_err(|e| jerr("cannot create", parent, e))?;
     }
