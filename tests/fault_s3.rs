@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pbs_mover::ops::context::MoveContext;
-use pbs_mover::ops::engine::move_ns::move_group;
-use pbs_mover::ops::engine::plan::MoveGroupRequest;
+use pbs_mover::ops::engine::move_group::move_group;
+use pbs_mover::ops::engine::request::MoveGroupRequest;
 use pbs_mover::ops::progress::Progress;
 use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
 use pbs_mover::tree::{GroupId, Locator, Namespace};

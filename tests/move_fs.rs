@@ -637,8 +637,8 @@ fn dry_run_reports_lock_conflicts_and_merges() {
 #[test]
 fn progress_events_and_cancellation_leave_a_consistent_split() {
     use pbs_mover::ops::context::MoveContext;
-    use pbs_mover::ops::engine::move_ns::move_group;
-    use pbs_mover::ops::engine::plan::MoveGroupRequest;
+    use pbs_mover::ops::engine::move_group::move_group;
+    use pbs_mover::ops::engine::request::MoveGroupRequest;
     use pbs_mover::ops::progress::{CancelToken, Progress, ProgressEvent};
     use std::sync::{Arc, Mutex};
 

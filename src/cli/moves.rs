@@ -10,10 +10,10 @@ use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
-use crate::ops::engine::move_ns::{move_group, move_namespace};
-use crate::ops::engine::plan::{
-    MoveGroupRequest, MoveNsRequest, MovePlan, plan_move_group, plan_move_namespace,
-};
+use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_ns::move_namespace;
+use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 use crate::ops::report::{

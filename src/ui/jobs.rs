@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::move_ns::{move_group, move_namespace};
-use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest, MovePlan};
+use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_ns::move_namespace;
+use crate::ops::engine::plan::MovePlan;
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 use crate::ops::recovery::resume::resume;

@@ -7,9 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::plan::{
-    MoveGroupRequest, MovePlan, NotesPlan, plan_move_group, plan_move_namespace,
-};
+use crate::ops::engine::plan::{MovePlan, NotesPlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::request::MoveGroupRequest;
 
 use super::format;
 use super::jobs::MoveSpec;

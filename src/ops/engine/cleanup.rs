@@ -5,7 +5,7 @@ use std::fs;
 use std::io;
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::plan::MoveNsRequest;
+use crate::ops::engine::request::MoveNsRequest;
 use crate::ops::error::MoveError;
 use crate::ops::report::KeptNamespace;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;

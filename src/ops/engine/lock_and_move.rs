@@ -5,7 +5,7 @@
 //! per snapshot: GC move journal, (S3 copy), rename, (S3 delete) → notes → source removed.
 //! A failure part-way leaves a clean time-ordered split: both groups stay valid.
 //! A group whose target does not exist yet moves whole, with one rename of its dir under
-//! the same locks (`group_mover/whole_group.rs`).
+//! the same locks (`lock_and_move/whole_group.rs`).
 
 use std::fs;
 use std::io::{self, Write};

@@ -10,5 +10,7 @@
 pub mod checks;
 pub mod cleanup;
 pub mod lock_and_move;
+pub mod move_group;
 pub mod move_ns;
 pub mod plan;
+pub mod request;

@@ -7,6 +7,7 @@ use crate::ops::context::MoveContext;
 use crate::ops::engine::checks::{
     check_depth_limit, check_merge, check_move_group, check_move_namespace,
 };
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::{probe_group_move, probe_namespaces};
@@ -16,23 +17,6 @@ use crate::tree::backend::{ObjectStats, SnapshotRef};
 use crate::tree::model::NOTES_FILE;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveGroupRequest {
-    pub ns: Namespace,
-    pub group: GroupId,
-    pub target_ns: Namespace,
-    pub merge: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveNsRequest {
-    pub ns: Namespace,
-    pub target_ns: Namespace,
-    pub max_depth: Option<usize>,
-    pub delete_source: bool,
-    pub merge: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

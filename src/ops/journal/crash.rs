@@ -18,7 +18,7 @@ use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
 use crate::ops::safety::ownership::set_owned_mode;

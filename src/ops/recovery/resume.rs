@@ -19,8 +19,9 @@ use std::io;
 use serde::Serialize;
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::move_ns::{close_journal, move_group_locked, move_namespace_locked};
-use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::engine::move_group::{close_journal, move_group_locked};
+use crate::ops::engine::move_ns::move_namespace_locked;
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::journal::crash::{
     GroupProgress, JournalEntry, OpJournal, OpKind, Record, list_entries, state_dir,

@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::move_ns::{move_group, move_namespace};
-use crate::ops::engine::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_ns::move_namespace;
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{GroupProgress, JournalEntry, OpKind};
 use crate::ops::progress::Progress;
