@@ -586,8 +586,8 @@ fn interrupted_move(s: &Store) {
     assert!(exists(s, "", "vm/100") && exists(s, "b", "vm/100"));
 }
 
-fn fixed_pending() -> Vec<pbs_mover::ops::recovery::resume::PendingMove> {
-    use pbs_mover::ops::recovery::resume::PendingMove;
+fn fixed_pending() -> Vec<pbs_mover::ops::recovery::pending::PendingMove> {
+    use pbs_mover::ops::recovery::pending::PendingMove;
     vec![
         PendingMove {
             id: "1732530000-000001-4242-0".into(),
@@ -667,7 +667,7 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     interrupted_move(&s);
     let split = s.snapshot();
     let mut app = app_on(&s, true);
-    let pending = pbs_mover::ops::recovery::resume::pending(&app.ctx).unwrap();
+    let pending = pbs_mover::ops::recovery::pending::pending(&app.ctx).unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].state, "interrupted");
     assert_eq!(pending[0].snapshots_moved, 2);

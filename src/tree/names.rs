@@ -221,12 +221,14 @@ impl Namespace {
 
     /// Human form: `a/b`, or `/` for the root (JSON uses `Display`, which is "" for the root).
     pub fn human(&self) -> String {
-        if self.is_root() {
-            "/".to_string()
-        } else {
-            self.to_string()
-        }
+        human_ns(&self.to_string()).to_string()
     }
+}
+
+/// The one rule for showing a namespace to people, for its text form (`Display`, as reports,
+/// plans and journals carry it): `a/b`, or `/` for the root, which is `""` there.
+pub fn human_ns(ns: &str) -> &str {
+    if ns.is_empty() { "/" } else { ns }
 }
 
 impl fmt::Display for Namespace {

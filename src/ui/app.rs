@@ -12,7 +12,7 @@ use tui_tree_widget::{TreeItem, TreeState};
 
 use crate::ops::context::MoveContext;
 use crate::ops::progress::CancelToken;
-use crate::ops::recovery::resume::PendingMove;
+use crate::ops::recovery::pending::PendingMove;
 use crate::tree::{Datastore, GroupId, Namespace, ScanWarning, SnapshotTime};
 
 use super::jobs::{JobId, JobMsg, Jobs, MoveSpec};

@@ -272,7 +272,7 @@ fn dispatch(app: &mut App, tx: &mpsc::UnboundedSender<AppEvent>) {
                 let ctx = app.ctx.clone();
                 tokio::task::spawn_blocking(move || {
                     let pending =
-                        crate::ops::recovery::resume::pending(&ctx).map_err(|e| e.to_string());
+                        crate::ops::recovery::pending::pending(&ctx).map_err(|e| e.to_string());
                     let _ = tx.send(AppEvent::Pending(pending));
                 });
             }

@@ -12,7 +12,7 @@ use super::format;
 use super::keymap::{Context, Keymap};
 use super::picker::centered;
 use super::theme::Theme;
-use crate::ops::recovery::resume::PendingMove;
+use crate::ops::recovery::pending::PendingMove;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResumeButton {

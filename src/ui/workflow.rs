@@ -24,7 +24,7 @@ use super::preview::{Button, PlanOutcome, PreviewState};
 use super::resume_prompt::{ResumeButton, ResumeState};
 use super::status::Level;
 use crate::ops::engine::plan::MovePlan;
-use crate::ops::recovery::resume::PendingMove;
+use crate::ops::recovery::pending::PendingMove;
 
 /// What `m` and Space chose as the move source: groups (any namespaces) or one namespace.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -738,7 +738,7 @@ pub fn run_command_inline(ds: &Datastore, ctx: &MoveContext, command: Command) -
             outcome: super::preview::compute(ctx, &spec),
         }],
         Command::ListPending => vec![AppEvent::Pending(
-            crate::ops::recovery::resume::pending(ctx).map_err(|e| e.to_string()),
+            crate::ops::recovery::pending::pending(ctx).map_err(|e| e.to_string()),
         )],
         Command::StartMove { id, spec, cancel } => {
             let msgs = Arc::new(Mutex::new(Vec::new()));

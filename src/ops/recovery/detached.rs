@@ -20,7 +20,7 @@ use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{
     FILE_MODE, JournalEntry, create_store_dir, jerr, list_entries, pid_of, state_dir, store_dir,
 };
-use crate::ops::recovery::resume::progress_of;
+use crate::ops::recovery::pending::progress_of;
 use crate::ops::safety::ownership::set_owned_mode;
 
 const PREFIX: &str = "detached-";

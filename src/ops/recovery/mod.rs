@@ -6,5 +6,7 @@
 //! whose terminal went away did.
 
 pub mod detached;
+pub mod pending;
+pub mod repair;
 pub mod resume;
 pub mod undo;

@@ -13,8 +13,6 @@
 //! does not repeat a failure that needs a person. Cancelled moves are never continued.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::io;
 
 use serde::Serialize;
 
@@ -22,17 +20,16 @@ use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::{close_journal, move_group_locked};
 use crate::ops::engine::move_ns::move_namespace_locked;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
-use crate::ops::error::{MoveError, io_failed};
-use crate::ops::journal::crash::{
-    GroupProgress, JournalEntry, OpJournal, OpKind, Record, list_entries, state_dir,
-};
-use crate::ops::locks::flock::{LockMode, remove_lock_file};
-use crate::ops::locks::move_set::{lock_group, lock_namespaces, take};
+use crate::ops::error::MoveError;
+use crate::ops::journal::crash::{JournalEntry, OpJournal, OpKind, Record};
+use crate::ops::locks::flock::LockMode;
+use crate::ops::locks::move_set::lock_namespaces;
 use crate::ops::progress::Progress;
-use crate::ops::report::{FailReason, MoveReport, MovedGroup};
-use crate::tree::backend::PreparedMove;
-use crate::tree::model::{NOTES_FILE, OWNER_FILE};
-use crate::tree::{GroupId, Namespace, SnapshotTime};
+use crate::ops::recovery::pending::unfinished;
+use crate::ops::recovery::repair::repair_groups;
+use crate::ops::report::{FailReason, MoveReport};
+use crate::tree::names::human_ns as human;
+use crate::tree::{GroupId, Namespace};
 
 /// What `resume` did to one unfinished operation.
 #[derive(Debug, Clone, Serialize)]
@@ -67,110 +64,6 @@ impl ResumeOutcome {
 
 /// Journal status of an operation whose retry by `resume` moved nothing and failed again.
 pub const GAVE_UP: &str = "gave-up";
-
-/// Whether `resume` still has work for this operation: it never ended (crash), or it ended
-/// with groups left at the source by an error (`failed`: nothing moved; `partial`: some
-/// did). `busy` (only locks were in the way, nothing changed), `refused`, `cancelled`,
-/// `gave-up` and `ok` are final.
-pub fn is_resumable(entry: &JournalEntry) -> bool {
-    matches!(entry.status(), None | Some("partial" | "failed"))
-}
-
-/// Operations `resume` would finish on this datastore, oldest first.
-pub fn unfinished(ctx: &MoveContext) -> Result<Vec<JournalEntry>, MoveError> {
-    let Some(state) = state_dir() else {
-        return Ok(Vec::new());
-    };
-    Ok(list_entries(state, &ctx.ds.name, &ctx.ds.base)?
-        .into_iter()
-        .filter(is_resumable)
-        .collect())
-}
-
-/// One operation `resume` would finish, summarised for a prompt (the TUI at start).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingMove {
-    pub id: String,
-    /// "move-group" or "move-ns".
-    pub kind: &'static str,
-    /// `vm/100 in 'a'` or `'a/b'`.
-    pub source: String,
-    pub target: String,
-    /// "interrupted" (crash), or the journal status of a move a fault cut short.
-    pub state: String,
-    pub groups_done: usize,
-    pub groups_total: usize,
-    pub snapshots_moved: usize,
-    /// Namespaces whose listing `resume` may change (sources, targets and their parents).
-    pub namespaces: Vec<Namespace>,
-}
-
-/// [`unfinished`], summarised.
-pub fn pending(ctx: &MoveContext) -> Result<Vec<PendingMove>, MoveError> {
-    Ok(unfinished(ctx)?.iter().filter_map(summarise).collect())
-}
-
-fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
-    let (op, _, _) = entry.begin()?;
-    let (kind, source, target, ns, target_ns) = match op {
-        OpKind::MoveGroup {
-            ns,
-            group,
-            target_ns,
-            ..
-        } => (
-            "move-group",
-            format!("{group} in '{}'", human(ns)),
-            format!("'{}'", human(target_ns)),
-            ns,
-            target_ns,
-        ),
-        OpKind::MoveNs { ns, target_ns, .. } => (
-            "move-ns",
-            format!("'{}'", human(ns)),
-            format!("'{}'", human(target_ns)),
-            ns,
-            target_ns,
-        ),
-    };
-    let mut namespaces = Vec::new();
-    for n in [ns, target_ns] {
-        if let Ok(n) = Namespace::parse(n) {
-            namespaces.extend(n.parent());
-            namespaces.push(n);
-        }
-    }
-    namespaces.sort();
-    namespaces.dedup();
-    let (groups_done, groups_total, snapshots_moved) = progress_of(entry);
-    Some(PendingMove {
-        id: entry.id.clone(),
-        kind,
-        source,
-        target,
-        state: entry.status().unwrap_or("interrupted").to_string(),
-        groups_done,
-        groups_total,
-        snapshots_moved,
-        namespaces,
-    })
-}
-
-/// How far an operation got, for listings: (groups done, groups planned, snapshots moved).
-pub fn progress_of(entry: &JournalEntry) -> (usize, usize, usize) {
-    let mut keys = BTreeSet::new();
-    let mut done = BTreeSet::new();
-    let mut renamed = 0;
-    for g in entry.groups() {
-        let key = (g.ns.clone(), g.group.clone());
-        if g.done == Some(true) {
-            done.insert(key.clone());
-        }
-        renamed += g.renamed.len();
-        keys.insert(key);
-    }
-    (done.len(), keys.len(), renamed)
-}
 
 /// Finishes every unfinished operation of the datastore.
 pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, MoveError> {
@@ -266,10 +159,6 @@ fn still_at_source(report: &MoveReport) -> String {
         groups.len(),
         groups.join("; ")
     )
-}
-
-fn human(ns: &str) -> &str {
-    if ns.is_empty() { "/" } else { ns }
 }
 
 fn merge_report(into: &mut MoveReport, from: MoveReport) {
@@ -441,252 +330,4 @@ fn finish_ns_removals(
         }
     }
     Ok(())
-}
-
-/// Repairs every group whose move was in flight (no `group-done` record).
-fn repair_groups(
-    ctx: &MoveContext,
-    entry: &JournalEntry,
-    actions: &mut Vec<String>,
-) -> Result<MoveReport, MoveError> {
-    let mut report = MoveReport::default();
-    for g in entry.groups().iter().filter(|g| g.done.is_none()) {
-        let (ns, group, target_ns) = g.parsed()?;
-        let at_target = GroupRepair {
-            ctx,
-            g,
-            ns: &ns,
-            group: &group,
-            target_ns: &target_ns,
-            actions: &mut *actions,
-        }
-        .run()?;
-        if at_target > 0 && !ctx.ds.group_exists(&ns, &group)? {
-            // Completed by the repair alone: the rerun will not list it.
-            report.moved.push(MovedGroup {
-                ns: ns.to_string(),
-                group: group.to_string(),
-                target_ns: target_ns.to_string(),
-                snapshots: at_target,
-            });
-        }
-    }
-    Ok(report)
-}
-
-struct GroupRepair<'a> {
-    ctx: &'a MoveContext,
-    g: &'a GroupProgress,
-    ns: &'a Namespace,
-    group: &'a GroupId,
-    target_ns: &'a Namespace,
-    actions: &'a mut Vec<String>,
-}
-
-impl GroupRepair<'_> {
-    /// Returns how many journaled snapshots are at the target.
-    fn run(mut self) -> Result<usize, MoveError> {
-        let ctx = self.ctx;
-        let locks = &ctx.locks;
-        let what = format!("group {} in namespace '{}'", self.group, self.ns.human());
-        let source_guard = lock_group(ctx, self.ns, self.group, &what)?;
-        let target_guard = lock_group(ctx, self.target_ns, self.group, &format!("target {what}"))?;
-        let mut at_target = 0;
-        for t in &self.g.snapshots {
-            if self.repair_snapshot(t)? {
-                at_target += 1;
-            }
-        }
-        if at_target == 0 {
-            self.remove_created_target()?;
-        }
-        self.finish_source_destroy()?;
-        // Lock files of groups that do not exist (any more) are not left behind.
-        for ns in [self.ns, self.target_ns] {
-            if !ctx.ds.group_path(ns, self.group).exists() {
-                remove_lock_file(&locks.group(ns, self.group));
-            }
-        }
-        drop(source_guard);
-        drop(target_guard);
-        Ok(at_target)
-    }
-
-    fn copied(&self, t: &str) -> Option<PreparedMove> {
-        self.g
-            .copied
-            .iter()
-            .rev()
-            .find(|(ct, _, _)| ct == t)
-            .map(|(_, src, dst)| PreparedMove {
-                copied_keys: dst.clone(),
-                source_keys: src.clone(),
-                stats: Default::default(),
-            })
-    }
-
-    /// One journaled snapshot; returns whether it is at the target.
-    fn repair_snapshot(&mut self, t: &str) -> Result<bool, MoveError> {
-        let ctx = self.ctx;
-        let ds = &ctx.ds;
-        let time = SnapshotTime::parse(t)
-            .map_err(|e| MoveError::failed(format!("operation journal: {e}")))?;
-        let src = ds.snapshot_path(self.ns, self.group, &time).exists();
-        let dst = ds.snapshot_path(self.target_ns, self.group, &time).exists();
-        match (src, dst) {
-            (false, true) => {
-                self.finish_renamed(t, &time)?;
-                Ok(true)
-            }
-            (true, false) => {
-                // Copies made before the crash are discarded; the rerun copies again.
-                if let Some(prep) = self.copied(t) {
-                    let orphans = self.ctx.backend.discard_copy(&prep);
-                    self.actions.push(format!(
-                        "discarded the target copies of snapshot {}/{t} (not renamed yet){}",
-                        self.group,
-                        orphan_note(orphans.len())
-                    ));
-                }
-                Ok(false)
-            }
-            (true, true) => Err(MoveError::failed(format!(
-                "snapshot {}/{t} exists in both '{}' and '{}'; left alone, check it by hand",
-                self.group,
-                self.ns.human(),
-                self.target_ns.human()
-            ))),
-            (false, false) => {
-                self.actions.push(format!(
-                    "snapshot {}/{t} is in neither namespace any more (pruned after the crash?)",
-                    self.group
-                ));
-                Ok(false)
-            }
-        }
-    }
-
-    /// After the rename: source objects (S3) and stale source lock files.
-    fn finish_renamed(&mut self, t: &str, time: &SnapshotTime) -> Result<(), MoveError> {
-        let deleted = self.g.deleted.iter().any(|d| d == t);
-        if !deleted && let Some(prep) = self.copied(t) {
-            let orphans = self.ctx.backend.delete_source(&prep);
-            self.actions.push(format!(
-                "deleted the source objects of moved snapshot {}/{t}{}",
-                self.group,
-                orphan_note(orphans.len())
-            ));
-        }
-        let ctx = self.ctx;
-        let locks = &ctx.locks;
-        for path in [
-            locks.manifest(self.ns, self.group, time),
-            locks.snapshot(self.ns, self.group, time),
-            locks.old_manifest(self.ns, self.group, time),
-        ] {
-            if path.exists() {
-                // PBS removes a lock file while holding it; waiters re-check the inode.
-                let guard = take(
-                    &path,
-                    LockMode::Exclusive,
-                    &format!("snapshot {}/{t}", self.group),
-                )?;
-                remove_lock_file(&path);
-                drop(guard);
-                self.actions
-                    .push(format!("removed stale lock file {}", path.display()));
-            }
-        }
-        Ok(())
-    }
-
-    /// "Target group created but nothing moved": remove it again (only what we created).
-    fn remove_created_target(&mut self) -> Result<(), MoveError> {
-        if self.g.target_existed {
-            return Ok(());
-        }
-        let dir = self.ctx.ds.group_path(self.target_ns, self.group);
-        let Ok(rd) = fs::read_dir(&dir) else {
-            return Ok(());
-        };
-        let names: Vec<String> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        if names.iter().any(|n| n != OWNER_FILE) {
-            return Ok(()); // notes or snapshots: not an empty group of ours any more
-        }
-        remove_if_present(&dir.join(OWNER_FILE))?;
-        fs::remove_dir(&dir).map_err(|e| io_failed("cannot remove", &dir, e))?;
-        let orphans = self.ctx.backend.remove_group(self.target_ns, self.group);
-        remove_lock_file(&self.ctx.locks.group(self.target_ns, self.group));
-        self.actions.push(format!(
-            "removed the empty target group {} in '{}' the interrupted move had created{}",
-            self.group,
-            self.target_ns.human(),
-            orphan_note(orphans.len())
-        ));
-        Ok(())
-    }
-
-    /// The source group was emptied; its destroy (owner, notes, dir, bucket objects) may be
-    /// half done. Notes still at the source move first when the target has none.
-    fn finish_source_destroy(&mut self) -> Result<(), MoveError> {
-        let ctx = self.ctx;
-        let ds = &ctx.ds;
-        let dir = ds.group_path(self.ns, self.group);
-        let exists = dir.exists();
-        if exists {
-            let has_owner = dir.join(OWNER_FILE).exists();
-            let has_snapshots = !ds.list_snapshot_times(self.ns, self.group)?.is_empty();
-            if has_owner || has_snapshots {
-                return Ok(()); // a normal group: the rerun moves it with every check
-            }
-            self.move_notes_if_needed()?;
-            remove_if_present(&dir.join(NOTES_FILE))?;
-            fs::remove_dir(&dir).map_err(|e| io_failed("cannot remove group dir", &dir, e))?;
-        }
-        let orphans = self.ctx.backend.remove_group(self.ns, self.group);
-        if exists || self.ctx.backend.kind() != "filesystem" {
-            self.actions.push(format!(
-                "finished removing the emptied source group {} in '{}'{}",
-                self.group,
-                self.ns.human(),
-                orphan_note(orphans.len())
-            ));
-        }
-        Ok(())
-    }
-
-    fn move_notes_if_needed(&mut self) -> Result<(), MoveError> {
-        let ds = &self.ctx.ds;
-        let src = ds.group_path(self.ns, self.group).join(NOTES_FILE);
-        let dst = ds.group_path(self.target_ns, self.group).join(NOTES_FILE);
-        if !src.is_file() || dst.exists() {
-            return Ok(());
-        }
-        let notes = fs::read(&src).map_err(|e| io_failed("cannot read", &src, e))?;
-        self.ctx
-            .backend
-            .put_notes(self.target_ns, self.group, &notes)?;
-        fs::rename(&src, &dst).map_err(|e| io_failed("cannot move notes", &src, e))?;
-        self.actions
-            .push(format!("moved the notes of group {}", self.group));
-        Ok(())
-    }
-}
-
-fn remove_if_present(path: &std::path::Path) -> Result<(), MoveError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_failed("cannot remove", path, e)),
-        _ => Ok(()),
-    }
-}
-
-fn orphan_note(n: usize) -> String {
-    if n == 0 {
-        String::new()
-    } else {
-        format!(" ({n} object(s) could not be deleted and are left as orphans)")
-    }
 }
