@@ -163,13 +163,7 @@ fn summary_error(report: &MoveReport) -> String {
             .failed
             .iter()
             .filter(|f| f.reason == reason)
-            .map(|f| {
-                format!(
-                    "'{}' in '{}'",
-                    f.group,
-                    if f.ns.is_empty() { "/" } else { &f.ns }
-                )
-            })
+            .map(|f| format!("'{}' in '{}'", f.group, crate::tree::names::human_ns(&f.ns)))
             .collect()
     };
     let mut msg = format!(

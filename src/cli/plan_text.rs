@@ -4,9 +4,7 @@ use std::fmt::Write;
 
 use crate::ops::engine::plan::{MovePlan, NotesPlan};
 
-fn ns_name(ns: &str) -> &str {
-    if ns.is_empty() { "/" } else { ns }
-}
+use crate::tree::names::human_ns as ns_name;
 
 pub fn render(plan: &MovePlan) -> String {
     let mut s = String::from("dry run: nothing will be changed\n");

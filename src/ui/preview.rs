@@ -287,9 +287,7 @@ fn ns_sections(
     }
 }
 
-fn ns_human(ns: &str) -> &str {
-    if ns.is_empty() { "/" } else { ns }
-}
+use crate::tree::names::human_ns as ns_human;
 
 pub fn render(frame: &mut Frame, area: ratatui::layout::Rect, p: &mut PreviewState, t: &Theme) {
     let popup = centered(area, 76, 22);

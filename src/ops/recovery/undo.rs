@@ -15,6 +15,7 @@ use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{GroupProgress, JournalEntry, OpKind};
 use crate::ops::progress::Progress;
 use crate::ops::report::MoveReport;
+use crate::tree::names::human_ns;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 /// The move that reverses a journaled one.
@@ -64,11 +65,7 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
             entry.id,
             g.renamed.len(),
             g.group,
-            if g.target_ns.is_empty() {
-                "/"
-            } else {
-                &g.target_ns
-            }
+            human_ns(&g.target_ns)
         )));
     }
     match op {
