@@ -173,7 +173,7 @@ fn fill_group_plan(
         check_merge(ds, ns, target_ns, group, &owner, &times)?;
     }
     let mut s3 = ObjectStats::default();
-    if ctx.backend.kind() != "filesystem" {
+    if !ctx.backend.is_local_only() {
         for t in &times {
             let src = SnapshotRef {
                 ns: ns.clone(),

@@ -220,7 +220,7 @@ impl GroupRepair<'_> {
             fs::remove_dir(&dir).map_err(|e| io_failed("cannot remove group dir", &dir, e))?;
         }
         let orphans = self.ctx.backend.remove_group(self.ns, self.group);
-        if exists || self.ctx.backend.kind() != "filesystem" {
+        if exists || !self.ctx.backend.is_local_only() {
             self.actions.push(format!(
                 "finished removing the emptied source group {} in '{}'{}",
                 self.group,

@@ -325,7 +325,7 @@ fn finish_ns_removals(
         }
         ctx.backend.remove_namespace(&ns)?;
         journal.record(&Record::NsRemoved { ns: name.clone() })?;
-        if ctx.backend.kind() != "filesystem" {
+        if !ctx.backend.is_local_only() {
             actions.push(format!("removed the bucket marker of namespace '{name}'"));
         }
     }

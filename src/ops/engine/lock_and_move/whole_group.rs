@@ -49,7 +49,7 @@ impl GroupMove<'_> {
     ) -> Result<Option<OwnedFd>, MoveError> {
         // Every snapshot is locked at once.
         let budget = snapshot_lock_budget(self.ctx);
-        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > budget {
+        if !enabled() || !self.ctx.backend.is_local_only() || times.len() > budget {
             return Ok(None);
         }
         let group_dir = self.ctx.ds.group_path(self.ns, self.group);
