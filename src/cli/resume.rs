@@ -137,7 +137,9 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
                 id: e.id.clone(),
                 op: op.describe(),
                 started,
-                status: e.status().unwrap_or("unfinished").to_string(),
+                status: e
+                    .status()
+                    .map_or_else(|| "unfinished".to_string(), |s| s.to_string()),
                 groups: groups.len(),
                 snapshots_renamed: groups.iter().map(|g| g.renamed.len()).sum(),
             })

@@ -12,7 +12,7 @@ use crate::ops::engine::plan::MovePlan;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
-use crate::ops::recovery::resume::resume;
+use crate::ops::recovery::resume::{ResumeStatus, resume};
 use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace};
 
@@ -155,7 +155,7 @@ fn run_resume(ctx: &MoveContext, id: JobId, progress: &Progress, emit: &Emit) {
             }
             for op in &outcome.operations {
                 note(
-                    op.status != "completed",
+                    op.status != ResumeStatus::Completed,
                     format!("resume {} ({}): {}", op.op, op.id, op.status),
                 );
                 for a in &op.actions {

@@ -7,11 +7,11 @@ use crate::ops::engine::lock_and_move::{
 };
 use crate::ops::engine::request::MoveGroupRequest;
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{OpJournal, OpKind, Record};
+use crate::ops::journal::crash::{OpJournal, OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::lock_namespaces;
 use crate::ops::progress::{Progress, ProgressEvent};
-use crate::ops::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
+use crate::ops::report::{FailedGroup, MoveReport, MovedGroup};
 use crate::ops::safety::security::TreeDepth;
 use crate::tree::{GroupId, Namespace};
 
@@ -47,29 +47,9 @@ pub fn move_group(
 /// Closes an operation's journal: `resume` leaves finished operations alone.
 pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, MoveError>) {
     let Some(j) = journal else { return };
-    let status = match result {
-        Ok(r) if r.failed.is_empty() => "ok",
-        // The user stopped it: `resume` must not continue what was cancelled on purpose.
-        Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => "cancelled",
-        Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => "partial",
-        // Nothing changed, only locks were in the way (exit 3): the user retries, not `resume`.
-        Ok(r)
-            if r.failed
-                .iter()
-                .all(|f| f.reason == FailReason::LockConflict) =>
-        {
-            "busy"
-        }
-        Ok(_) => "failed",
-        // An I/O or S3 error stopped it (a fault): `resume` retries once the cause is gone.
-        Err(MoveError::Failed(_)) => "failed",
-        Err(MoveError::Busy(_)) => "busy",
-        Err(MoveError::Cancelled) => "cancelled",
-        Err(MoveError::Refused(_)) => "refused",
-    };
     // Best effort: an unclosed journal only makes `resume` re-check a consistent datastore.
     let _ = j.record(&Record::Done {
-        status: status.into(),
+        status: Status::of(result),
     });
 }
 

@@ -21,6 +21,7 @@ use crate::ops::context::MoveContext;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
+use crate::ops::report::{FailReason, MoveReport};
 use crate::ops::safety::ownership::set_owned_mode;
 use crate::tree::{GroupId, Namespace};
 
@@ -149,8 +150,83 @@ pub enum Record {
         actions: Vec<String>,
     },
     Done {
-        status: String,
+        status: Status,
     },
+}
+
+/// How an operation ended: the last record of its journal. Written by the engine when it
+/// closes the journal, read by `resume` (what is left to do), `undo` and `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Everything moved.
+    Ok,
+    /// Some groups moved, the others are still at the source: `resume` retries them.
+    Partial,
+    /// An I/O or S3 error stopped it before anything moved: `resume` retries once the cause
+    /// is gone.
+    Failed,
+    /// Only locks were in the way and nothing changed: the user retries, not `resume`.
+    Busy,
+    /// The user stopped it: `resume` must not continue what was cancelled on purpose.
+    Cancelled,
+    /// A precondition did not hold; nothing changed.
+    Refused,
+    /// A retry by `resume` moved nothing and failed again: it needs a person.
+    GaveUp,
+}
+
+impl Status {
+    /// The status an operation's result closes its journal with.
+    pub fn of(result: &Result<MoveReport, MoveError>) -> Self {
+        match result {
+            Ok(r) if r.failed.is_empty() => Self::Ok,
+            Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => Self::Cancelled,
+            Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => Self::Partial,
+            Ok(r)
+                if r.failed
+                    .iter()
+                    .all(|f| f.reason == FailReason::LockConflict) =>
+            {
+                Self::Busy
+            }
+            Ok(_) => Self::Failed,
+            Err(MoveError::Failed(_)) => Self::Failed,
+            Err(MoveError::Busy(_)) => Self::Busy,
+            Err(MoveError::Cancelled) => Self::Cancelled,
+            Err(MoveError::Refused(_)) => Self::Refused,
+        }
+    }
+
+    /// Whether `resume` still has work: groups an error left at the source. The others are
+    /// final (`busy`: nothing changed, the user retries).
+    pub fn is_resumable(self) -> bool {
+        matches!(self, Self::Partial | Self::Failed)
+    }
+
+    /// Whether `undo` can move it back: something moved and nothing is in flight.
+    pub fn is_undoable(self) -> bool {
+        matches!(self, Self::Ok | Self::Partial)
+    }
+
+    /// The word in the journal (and in `history`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Busy => "busy",
+            Self::Cancelled => "cancelled",
+            Self::Refused => "refused",
+            Self::GaveUp => "gave-up",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An open journal: appends are durable when `record` returns.
@@ -344,9 +420,9 @@ impl JournalEntry {
         })
     }
 
-    pub fn status(&self) -> Option<&str> {
+    pub fn status(&self) -> Option<Status> {
         self.records.iter().rev().find_map(|r| match r {
-            Record::Done { status } => Some(status.as_str()),
+            Record::Done { status } => Some(*status),
             _ => None,
         })
     }

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{
-    FILE_MODE, JournalEntry, create_store_dir, jerr, list_entries, pid_of, state_dir, store_dir,
+    FILE_MODE, JournalEntry, Status, create_store_dir, jerr, list_entries, pid_of, state_dir,
+    store_dir,
 };
 use crate::ops::recovery::pending::progress_of;
 use crate::ops::safety::ownership::set_owned_mode;
@@ -88,7 +89,7 @@ pub struct FinishedOp {
     pub id: String,
     /// `move-group vm/100 '' -> 'b'`.
     pub op: String,
-    /// The journal's final status: "ok", "partial", "failed", "busy", "cancelled", ...
+    /// The journal's final status word ([`Status`] as text: a report for people).
     pub status: String,
     pub groups_done: usize,
     pub groups_total: usize,
@@ -98,7 +99,7 @@ pub struct FinishedOp {
 impl FinishedOp {
     /// Ended with everything moved (the journal's `ok`).
     pub fn is_ok(&self) -> bool {
-        self.status == "ok"
+        self.status == Status::Ok.as_str()
     }
 }
 
@@ -236,9 +237,7 @@ mod tests {
             started: 1_700_000_000,
         }];
         if done {
-            records.push(Record::Done {
-                status: "ok".into(),
-            });
+            records.push(Record::Done { status: Status::Ok });
         }
         let text: String = records
             .iter()

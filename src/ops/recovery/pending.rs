@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{JournalEntry, OpKind, list_entries, state_dir};
+use crate::ops::journal::crash::{JournalEntry, OpKind, Status, list_entries, state_dir};
 use crate::tree::Namespace;
 use crate::tree::names::human_ns as human;
 
@@ -14,7 +14,7 @@ use crate::tree::names::human_ns as human;
 /// did). `busy` (only locks were in the way, nothing changed), `refused`, `cancelled`,
 /// `gave-up` and `ok` are final.
 pub fn is_resumable(entry: &JournalEntry) -> bool {
-    matches!(entry.status(), None | Some("partial" | "failed"))
+    entry.status().is_none_or(Status::is_resumable)
 }
 
 /// Operations `resume` would finish on this datastore, oldest first.
@@ -89,7 +89,9 @@ fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
         kind,
         source,
         target,
-        state: entry.status().unwrap_or("interrupted").to_string(),
+        state: entry
+            .status()
+            .map_or_else(|| "interrupted".to_string(), |s| s.to_string()),
         groups_done,
         groups_total,
         snapshots_moved,

@@ -21,7 +21,7 @@ use crate::ops::engine::move_group::{close_journal, move_group_locked};
 use crate::ops::engine::move_ns::move_namespace_locked;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{JournalEntry, OpJournal, OpKind, Record};
+use crate::ops::journal::crash::{JournalEntry, OpJournal, OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::lock_namespaces;
 use crate::ops::progress::Progress;
@@ -37,10 +37,47 @@ pub struct ResumedOp {
     pub id: String,
     pub op: String,
     pub actions: Vec<String>,
-    /// "completed", "partial" (some groups are still at the source), "gave-up", "busy" or
-    /// "failed".
-    pub status: String,
+    pub status: ResumeStatus,
     pub error: Option<String>,
+}
+
+/// How one operation's resume ended (in `resume --json` as the kebab-case word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResumeStatus {
+    Completed,
+    /// Some groups are still at the source; a later `resume` retries them.
+    Partial,
+    /// This retry moved nothing and failed again: the journal is closed as `gave-up`.
+    GaveUp,
+    Busy,
+    Failed,
+}
+
+impl ResumeStatus {
+    fn of_error(e: &MoveError) -> Self {
+        if e.is_busy() {
+            Self::Busy
+        } else {
+            Self::Failed
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Partial => "partial",
+            Self::GaveUp => "gave-up",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ResumeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +88,9 @@ pub struct ResumeOutcome {
 
 impl ResumeOutcome {
     pub fn busy(&self) -> bool {
-        self.operations.iter().any(|o| o.status == "busy")
+        self.operations
+            .iter()
+            .any(|o| o.status == ResumeStatus::Busy)
     }
 
     pub fn errors(&self) -> Vec<String> {
@@ -61,9 +100,6 @@ impl ResumeOutcome {
             .collect()
     }
 }
-
-/// Journal status of an operation whose retry by `resume` moved nothing and failed again.
-pub const GAVE_UP: &str = "gave-up";
 
 /// Finishes every unfinished operation of the datastore.
 pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, MoveError> {
@@ -85,7 +121,7 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
             id: entry.id.clone(),
             op: op.describe(),
             actions: Vec::new(),
-            status: "completed".into(),
+            status: ResumeStatus::Completed,
             error: None,
         };
         match OpJournal::reopen(&entry.path) {
@@ -95,13 +131,17 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
                 // (or reported as an error), and the next resume re-checks from scratch.
                 let gave_up = match &r {
                     Err(e) => {
-                        done.status = if e.is_busy() { "busy" } else { "failed" }.into();
+                        done.status = ResumeStatus::of_error(e);
                         done.error = Some(e.to_string());
                         false
                     }
                     Ok(report) if !report.failed.is_empty() => {
                         let gave_up = retry && gives_up(report);
-                        done.status = if gave_up { GAVE_UP } else { "partial" }.into();
+                        done.status = if gave_up {
+                            ResumeStatus::GaveUp
+                        } else {
+                            ResumeStatus::Partial
+                        };
                         done.error = Some(still_at_source(report));
                         if gave_up {
                             done.actions.push(
@@ -119,7 +159,7 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
                 });
                 if gave_up {
                     let _ = j.record(&Record::Done {
-                        status: GAVE_UP.into(),
+                        status: Status::GaveUp,
                     });
                 } else if !matches!(&r, Err(e) if e.is_busy()) {
                     close_journal(Some(&j), &r);
@@ -129,7 +169,7 @@ pub fn resume(ctx: &MoveContext, progress: &Progress) -> Result<ResumeOutcome, M
                 }
             }
             Err(e) => {
-                done.status = if e.is_busy() { "busy" } else { "failed" }.into();
+                done.status = ResumeStatus::of_error(&e);
                 done.error = Some(e.to_string());
             }
         }

@@ -12,7 +12,7 @@ use crate::ops::engine::move_group::move_group;
 use crate::ops::engine::move_ns::move_namespace;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{GroupProgress, JournalEntry, OpKind};
+use crate::ops::journal::crash::{GroupProgress, JournalEntry, OpKind, Status};
 use crate::ops::progress::Progress;
 use crate::ops::report::MoveReport;
 use crate::tree::names::human_ns;
@@ -38,7 +38,7 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
         )));
     };
     match entry.status() {
-        Some("ok" | "partial") => {}
+        Some(s) if s.is_undoable() => {}
         Some(other) => {
             return Err(MoveError::refused(format!(
                 "move {} ended '{other}': nothing to undo",
@@ -117,7 +117,7 @@ pub fn pick<'a>(
         None => entries
             .iter()
             .rev()
-            .find(|e| matches!(e.status(), Some("ok" | "partial")))
+            .find(|e| e.status().is_some_and(Status::is_undoable))
             .ok_or_else(|| MoveError::refused("no finished move to undo in the journal")),
     }
 }
