@@ -567,12 +567,11 @@ fn help_lists_the_move_keys_from_the_keymap() {
 
 // ----- interrupted moves: the resume prompt -----
 
-/// One state dir per test process (journaling is configured once per process); the binary
-/// that leaves an interrupted move behind writes its journal there too.
+/// One state dir per test process; the binary that leaves an interrupted move behind writes
+/// its journal there too, and the app's context reads it from there.
 fn journal_dir() -> std::path::PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
-    pbs_mover::ops::journal::crash::configure(dir.to_path_buf());
     dir.to_path_buf()
 }
 
@@ -667,6 +666,7 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     interrupted_move(&s);
     let split = s.snapshot();
     let mut app = app_on(&s, true);
+    app.ctx = app.ctx.clone().with_journal_dir(journal_dir());
     let pending = pbs_mover::ops::recovery::pending::pending(&app.ctx).unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].state, "interrupted");

@@ -115,7 +115,8 @@ fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Fa
     let backend = S3Backend::connect(&target, &ds.name, &super::context::backend_options())
         .map_err(Failure::refused)?;
     let ctx = MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend))
-        .with_pbs(super::context::pbs_version(global)?);
+        .with_pbs(super::context::pbs_version(global)?)
+        .with_journal_dir(&global.state_dir);
     let result = crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")));
     rt.block_on(server.shutdown());
     result.map(|()| Exit::Done)

@@ -7,7 +7,7 @@ use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
-use crate::ops::journal::crash::{list_entries, state_dir};
+use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
 use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
@@ -126,7 +126,7 @@ struct HistoryItem {
 
 pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let ds = super::open_datastore(global)?;
-    let state = state_dir().unwrap_or(global.state_dir.as_path());
+    let state = global.state_dir.as_path();
     let entries = list_entries(state, &ds.name, &ds.base).map_err(Failure::refused)?;
     let items: Vec<HistoryItem> = entries
         .iter()
@@ -177,7 +177,7 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     };
     let prepared = (|| -> Result<_, Failure> {
         let ctx = open_context(global)?;
-        let state = state_dir().unwrap_or(global.state_dir.as_path());
+        let state = global.state_dir.as_path();
         let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
         let entry = pick(&entries, args.id.as_deref())
             .map_err(Failure::refused)?

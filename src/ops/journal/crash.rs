@@ -11,7 +11,6 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rustix::fs::{FlockOperation, flock};
@@ -28,18 +27,6 @@ use crate::tree::{GroupId, Namespace};
 const DIR_MODE: u32 = 0o750;
 pub(crate) const FILE_MODE: u32 = 0o640;
 const EXT: &str = "jsonl";
-
-/// Set once by the front end; the library alone (in-process tests) journals nothing.
-static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-/// Turns journaling on for this process. Later calls are ignored (one state dir per process).
-pub fn configure(dir: PathBuf) {
-    let _ = STATE_DIR.set(dir);
-}
-
-pub fn state_dir() -> Option<&'static Path> {
-    STATE_DIR.get().map(PathBuf::as_path)
-}
 
 /// The operation a journal belongs to: enough to run it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,7 +302,7 @@ fn lock_exclusive(file: &File, path: &Path) -> Result<(), MoveError> {
 impl OpJournal {
     /// Starts the journal of a new operation; `None` when journaling is off.
     pub fn begin(ctx: &MoveContext, op: OpKind) -> Result<Option<Self>, MoveError> {
-        let Some(state) = state_dir() else {
+        let Some(state) = ctx.journal_dir() else {
             return Ok(None);
         };
         let dir = create_store_dir(state, &ctx.ds.name)?;

@@ -18,8 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{
-    FILE_MODE, JournalEntry, Status, create_store_dir, jerr, list_entries, pid_of, state_dir,
-    store_dir,
+    FILE_MODE, JournalEntry, Status, create_store_dir, jerr, list_entries, pid_of, store_dir,
 };
 use crate::ops::recovery::pending::progress_of;
 use crate::ops::safety::ownership::set_owned_mode;
@@ -43,7 +42,7 @@ pub struct DetachedMarker {
 
 /// Writes this process's marker; `None` when journaling is off (no state dir).
 pub fn mark(ctx: &MoveContext) -> Result<Option<DetachedMarker>, MoveError> {
-    match state_dir() {
+    match ctx.journal_dir() {
         Some(state) => mark_in(state, &ctx.ds.name, &ctx.ds.base).map(Some),
         None => Ok(None),
     }
@@ -106,7 +105,7 @@ impl FinishedOp {
 /// The reports of every detached TUI of this datastore. The marker of one that ended is
 /// removed, so its report is given once.
 pub fn take_reports(ctx: &MoveContext) -> Result<Vec<DetachedReport>, MoveError> {
-    match state_dir() {
+    match ctx.journal_dir() {
         Some(state) => take_reports_in(state, &ctx.ds.name, &ctx.ds.base),
         None => Ok(Vec::new()),
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{JournalEntry, OpKind, Status, list_entries, state_dir};
+use crate::ops::journal::crash::{JournalEntry, OpKind, Status, list_entries};
 use crate::tree::Namespace;
 use crate::tree::names::human_ns as human;
 
@@ -19,7 +19,7 @@ pub fn is_resumable(entry: &JournalEntry) -> bool {
 
 /// Operations `resume` would finish on this datastore, oldest first.
 pub fn unfinished(ctx: &MoveContext) -> Result<Vec<JournalEntry>, MoveError> {
-    let Some(state) = state_dir() else {
+    let Some(state) = ctx.journal_dir() else {
         return Ok(Vec::new());
     };
     Ok(list_entries(state, &ctx.ds.name, &ctx.ds.base)?
