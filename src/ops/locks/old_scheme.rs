@@ -11,7 +11,8 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use nix::libc;
+use rustix::fs::OFlags;
+use rustix::io::Errno;
 
 use crate::ops::error::MoveError;
 use crate::ops::locks::flock::{LockGuard, LockMode, MANIFEST_LOCK_TIMEOUT, lock_file, probe};
@@ -69,13 +70,16 @@ pub fn remove_manifest_lock(path: &Path) {
 fn open_dir(dir: &Path) -> Result<Option<File>, MoveError> {
     let opened = File::options()
         .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags((OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC).bits() as i32)
         .open(dir);
     match opened {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e)
-            if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            if matches!(
+                e.raw_os_error().map(Errno::from_raw_os_error),
+                Some(Errno::LOOP | Errno::NOTDIR)
+            ) =>
         {
             Err(MoveError::refused(format!(
                 "{} is not a directory (a symlink?); fix it before moving",
