@@ -7,7 +7,8 @@ use crate::ops::engine::lock_and_move::{
 };
 use crate::ops::engine::request::MoveGroupRequest;
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{OpJournal, OpKind, Record, Status};
+use crate::ops::journal::crash::OpJournal;
+use crate::ops::journal::record::{OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::lock_namespaces;
 use crate::ops::progress::{Progress, ProgressEvent};

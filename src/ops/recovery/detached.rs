@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{
-    FILE_MODE, JournalEntry, Status, create_store_dir, jerr, list_entries, pid_of, store_dir,
+    FILE_MODE, JournalEntry, create_store_dir, jerr, list_entries, pid_of, store_dir,
 };
+use crate::ops::journal::record::Status;
 use crate::ops::recovery::pending::progress_of;
 use crate::ops::safety::ownership::set_owned_mode;
 
@@ -214,7 +215,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ops::journal::crash::{OpKind, Record};
+    use crate::ops::journal::record::{OpKind, Record};
 
     const STORE: &str = "store1";
 

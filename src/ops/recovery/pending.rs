@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{JournalEntry, OpKind, Status, list_entries};
+use crate::ops::journal::crash::{JournalEntry, list_entries};
+use crate::ops::journal::record::{OpKind, Status};
 use crate::tree::Namespace;
 use crate::tree::names::human_ns as human;
 

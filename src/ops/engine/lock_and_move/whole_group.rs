@@ -24,7 +24,7 @@ use super::{
 };
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
-use crate::ops::journal::crash::Record;
+use crate::ops::journal::record::Record;
 use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
 use crate::ops::safety::ownership::backup_ids;
 use crate::ops::safety::security::snapshot_entries;
