@@ -19,7 +19,7 @@ use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 use crate::ops::report::{
     FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
 };
-use crate::tree::GroupId;
+use crate::tree::{GroupId, Namespace};
 
 /// The `--json` object of DESIGN.md §2, plus details (extensions are additive).
 #[derive(Debug, Serialize)]
@@ -30,8 +30,8 @@ struct MoveOutput<'a> {
     moved: Vec<MovedGroup>,
     failed: Vec<FailedGroup>,
     error: Option<String>,
-    namespaces_created: Vec<String>,
-    namespaces_removed: Vec<String>,
+    namespaces_created: Vec<Namespace>,
+    namespaces_removed: Vec<Namespace>,
     namespaces_kept: Vec<KeptNamespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
@@ -163,7 +163,7 @@ fn summary_error(report: &MoveReport) -> String {
             .failed
             .iter()
             .filter(|f| f.reason == reason)
-            .map(|f| format!("'{}' in '{}'", f.group, crate::tree::names::human_ns(&f.ns)))
+            .map(|f| format!("'{}' in '{}'", f.group, f.ns.human()))
             .collect()
     };
     let mut msg = format!(

@@ -4,8 +4,6 @@ use std::fmt::Write;
 
 use crate::ops::engine::plan::{MovePlan, NotesPlan};
 
-use crate::tree::names::human_ns as ns_name;
-
 pub fn render(plan: &MovePlan) -> String {
     let mut s = String::from("dry run: nothing will be changed\n");
     for c in &plan.conflicts {
@@ -20,8 +18,8 @@ pub fn render(plan: &MovePlan) -> String {
             s,
             "{verb} group '{}' from '{}' to '{}': {} snapshot(s), {} file(s), {} bytes",
             g.group,
-            ns_name(&g.ns),
-            ns_name(&g.target_ns),
+            g.ns.human(),
+            g.target_ns.human(),
             g.snapshots,
             g.files,
             g.bytes

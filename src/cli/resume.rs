@@ -11,6 +11,7 @@ use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
 use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
+use crate::tree::Namespace;
 
 /// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done per operation.
 #[derive(Debug, Serialize)]
@@ -24,8 +25,8 @@ struct ResumeOutput {
     /// True when there was nothing to resume (a second run).
     nothing_to_do: bool,
     operations: Vec<ResumedOp>,
-    namespaces_created: Vec<String>,
-    namespaces_removed: Vec<String>,
+    namespaces_created: Vec<Namespace>,
+    namespaces_removed: Vec<Namespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
 }

@@ -274,7 +274,7 @@ impl Job {
             t.kept.extend(
                 r.namespaces_kept
                     .iter()
-                    .map(|k| (k.ns.clone(), k.reason.clone())),
+                    .map(|k| (k.ns.to_string(), k.reason.clone())),
             );
         }
         t.failed += self.rejected.len();

@@ -201,8 +201,8 @@ pub fn lines(
         let mut s = format!(
             "{} {} → {}  {}",
             g.group,
-            ns_human(&g.ns),
-            ns_human(&g.target_ns),
+            g.ns.human(),
+            g.target_ns.human(),
             format::count(g.snapshots, "snap", "snaps")
         );
         if g.merge {
@@ -235,7 +235,7 @@ pub fn lines(
             Some(r) => format!("refused: {r}"),
             None => format!("lock conflict: {}", g.conflicts.join("; ")),
         };
-        let s = format!("{} ({}): {why}", g.group, ns_human(&g.ns));
+        let s = format!("{} ({}): {why}", g.group, g.ns.human());
         item(&mut out, &s, width, t.warn);
     }
     ns_sections(&mut out, spec, plan, width, t);
@@ -253,7 +253,7 @@ fn ns_sections(
         heading(out, "Namespaces to create:".into(), t);
         item(
             out,
-            &plan.namespaces_to_create.join(", "),
+            &join_ns(&plan.namespaces_to_create),
             width,
             t.namespace,
         );
@@ -262,7 +262,7 @@ fn ns_sections(
         heading(out, "Source namespaces to remove (emptied):".into(), t);
         item(
             out,
-            &plan.namespaces_to_remove.join(", "),
+            &join_ns(&plan.namespaces_to_remove),
             width,
             t.namespace,
         );
@@ -270,7 +270,7 @@ fn ns_sections(
     for k in &plan.namespaces_kept {
         item(
             out,
-            &format!("keeps namespace {}: {}", ns_human(&k.ns), k.reason),
+            &format!("keeps namespace {}: {}", k.ns.human(), k.reason),
             width,
             t.warn,
         );
@@ -287,7 +287,10 @@ fn ns_sections(
     }
 }
 
-use crate::tree::names::human_ns as ns_human;
+fn join_ns(list: &[crate::tree::Namespace]) -> String {
+    let names: Vec<String> = list.iter().map(ToString::to_string).collect();
+    names.join(", ")
+}
 
 pub fn render(frame: &mut Frame, area: ratatui::layout::Rect, p: &mut PreviewState, t: &Theme) {
     let popup = centered(area, 76, 22);

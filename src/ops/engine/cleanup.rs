@@ -35,7 +35,7 @@ pub fn cleanup_plan(
                 kept.push((ns.clone(), reason.is_none()));
                 if let Some(reason) = reason {
                     out.kept.push(KeptNamespace {
-                        ns: ns.to_string(),
+                        ns: ns.clone(),
                         reason,
                     });
                 }

@@ -114,9 +114,9 @@ pub(super) fn record(
             report.orphans.extend(outcome.orphans);
             report.warnings.extend(outcome.warnings);
             report.moved.push(MovedGroup {
-                ns: ns.to_string(),
-                group: group.to_string(),
-                target_ns: target_ns.to_string(),
+                ns: ns.clone(),
+                group: group.clone(),
+                target_ns: target_ns.clone(),
                 snapshots: outcome.snapshots,
             });
             progress.emit(ProgressEvent::GroupDone {
@@ -134,8 +134,8 @@ pub(super) fn record(
                 message: f.message.clone(),
             });
             report.failed.push(FailedGroup {
-                ns: ns.to_string(),
-                group: group.to_string(),
+                ns: ns.clone(),
+                group: group.clone(),
                 reason: f.reason,
                 message: f.message,
                 snapshots_moved: f.moved,

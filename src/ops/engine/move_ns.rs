@@ -115,7 +115,7 @@ fn create_target_namespaces(
         }
         failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
-        report.namespaces_created.push(target.to_string());
+        report.namespaces_created.push(target.clone());
         created.push(target.clone());
     }
     Ok(created)
@@ -181,11 +181,7 @@ fn cleanup_sources(
     journal: Option<&OpJournal>,
 ) -> Result<(), MoveError> {
     let attempted: Vec<Namespace> = mapping.iter().map(|(s, _)| s.clone()).collect();
-    let failed: Vec<Namespace> = report
-        .failed
-        .iter()
-        .filter_map(|f| Namespace::parse(&f.ns).ok())
-        .collect();
+    let failed: Vec<Namespace> = report.failed.iter().map(|f| f.ns.clone()).collect();
     let plan = cleanup_plan(ctx, req, &attempted, &failed)?;
     for kept in plan.kept {
         keep(report, progress, kept);
@@ -204,13 +200,13 @@ fn cleanup_sources(
                 }
                 failpoint::hit("after-ns-remove");
                 progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });
-                report.namespaces_removed.push(ns.to_string());
+                report.namespaces_removed.push(ns.clone());
             }
             Ok(false) => keep(
                 report,
                 progress,
                 KeptNamespace {
-                    ns: ns.to_string(),
+                    ns: ns.clone(),
                     reason: "not empty after the move".into(),
                 },
             ),
@@ -218,7 +214,7 @@ fn cleanup_sources(
                 report,
                 progress,
                 KeptNamespace {
-                    ns: ns.to_string(),
+                    ns: ns.clone(),
                     reason: e.to_string(),
                 },
             ),
@@ -228,7 +224,7 @@ fn cleanup_sources(
 }
 
 fn keep(report: &mut MoveReport, progress: &Progress, kept: KeptNamespace) {
-    let ns = Namespace::parse(&kept.ns).unwrap_or_default();
+    let ns = kept.ns.clone();
     progress.emit(ProgressEvent::NamespaceKept {
         ns,
         reason: kept.reason.clone(),
@@ -243,7 +239,7 @@ fn keep(report: &mut MoveReport, progress: &Progress, kept: KeptNamespace) {
 fn remove_created(ctx: &MoveContext, created: &[Namespace], report: &mut MoveReport) {
     for ns in created.iter().rev() {
         if let Ok(true) = remove_namespace_flat(ctx, ns) {
-            report.namespaces_created.retain(|n| *n != ns.to_string());
+            report.namespaces_created.retain(|n| n != ns);
         }
     }
 }

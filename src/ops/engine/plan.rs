@@ -28,9 +28,9 @@ pub enum NotesPlan {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupPlan {
-    pub ns: String,
-    pub group: String,
-    pub target_ns: String,
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub target_ns: Namespace,
     pub snapshots: usize,
     pub oldest: Option<String>,
     pub newest: Option<String>,
@@ -53,8 +53,8 @@ pub struct GroupPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MovePlan {
     pub groups: Vec<GroupPlan>,
-    pub namespaces_to_create: Vec<String>,
-    pub namespaces_to_remove: Vec<String>,
+    pub namespaces_to_create: Vec<Namespace>,
+    pub namespaces_to_remove: Vec<Namespace>,
     pub namespaces_kept: Vec<crate::ops::report::KeptNamespace>,
     /// Namespace-level conflicts: the whole move would be busy.
     pub conflicts: Vec<String>,
@@ -108,9 +108,9 @@ pub fn plan_group(
     target_created: bool,
 ) -> GroupPlan {
     let mut plan = GroupPlan {
-        ns: ns.to_string(),
-        group: group.to_string(),
-        target_ns: target_ns.to_string(),
+        ns: ns.clone(),
+        group: group.clone(),
+        target_ns: target_ns.clone(),
         snapshots: 0,
         oldest: None,
         newest: None,
@@ -253,12 +253,12 @@ pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<Mov
     };
     for (_, target) in &mapping {
         if !target.is_root() && !ctx.ds.namespace_exists(target)? {
-            plan.namespaces_to_create.push(target.to_string());
+            plan.namespaces_to_create.push(target.clone());
         }
     }
     for (source, target) in &mapping {
         for group in ctx.ds.list_group_ids(source)?.items {
-            let target_created = plan.namespaces_to_create.contains(&target.to_string());
+            let target_created = plan.namespaces_to_create.contains(target);
             plan.groups.push(plan_group(
                 ctx,
                 source,
@@ -275,10 +275,10 @@ pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<Mov
             .groups
             .iter()
             .filter(|g| g.refusal.is_some() || !g.conflicts.is_empty())
-            .filter_map(|g| Namespace::parse(&g.ns).ok())
+            .map(|g| g.ns.clone())
             .collect();
         let cleanup = crate::ops::engine::cleanup::cleanup_plan(ctx, req, &attempted, &blocked)?;
-        plan.namespaces_to_remove = cleanup.remove.iter().map(ToString::to_string).collect();
+        plan.namespaces_to_remove = cleanup.remove.clone();
         plan.namespaces_kept = cleanup.kept;
     }
     Ok(plan)

@@ -37,9 +37,9 @@ pub(super) fn repair_groups(
         if at_target > 0 && !ctx.ds.group_exists(&ns, &group)? {
             // Completed by the repair alone: the rerun will not list it.
             report.moved.push(MovedGroup {
-                ns: ns.to_string(),
-                group: group.to_string(),
-                target_ns: target_ns.to_string(),
+                ns: ns.clone(),
+                group: group.clone(),
+                target_ns: target_ns.clone(),
                 snapshots: at_target,
             });
         }

@@ -29,7 +29,6 @@ use crate::ops::progress::Progress;
 use crate::ops::recovery::pending::unfinished;
 use crate::ops::recovery::repair::repair_groups;
 use crate::ops::report::{FailReason, MoveReport};
-use crate::tree::names::human_ns as human;
 use crate::tree::{GroupId, Namespace};
 
 /// What `resume` did to one unfinished operation.
@@ -193,7 +192,7 @@ fn still_at_source(report: &MoveReport) -> String {
     let groups: Vec<String> = report
         .failed
         .iter()
-        .map(|f| format!("{} in '{}': {}", f.group, human(&f.ns), f.message))
+        .map(|f| format!("{} in '{}': {}", f.group, f.ns.human(), f.message))
         .collect();
     format!(
         "{} group(s) still at the source: {}",
