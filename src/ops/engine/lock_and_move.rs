@@ -204,9 +204,9 @@ impl GroupMove<'_> {
         let target_existed = ds.group_exists(self.target_ns, self.group)?;
         // Before the target group exists: `resume` must know whether this move created it.
         self.jot(&Record::Group {
-            ns: self.ns.to_string(),
-            group: self.group.to_string(),
-            target_ns: self.target_ns.to_string(),
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            target_ns: self.target_ns.clone(),
             target_existed,
             snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
         })?;

@@ -109,9 +109,7 @@ fn create_target_namespaces(
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
         if let Some(j) = journal {
-            j.record(&Record::NsCreated {
-                ns: target.to_string(),
-            })?;
+            j.record(&Record::NsCreated { ns: target.clone() })?;
         }
         failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
@@ -190,13 +188,13 @@ fn cleanup_sources(
         if let Some(j) = journal {
             // Durable before the dir goes: a crash between the rmdir and the bucket marker's
             // delete leaves nothing on disk that `resume` could re-plan the cleanup from.
-            j.record(&Record::NsRemoving { ns: ns.to_string() })?;
+            j.record(&Record::NsRemoving { ns: ns.clone() })?;
         }
         match remove_namespace_flat(ctx, &ns) {
             Ok(true) => {
                 if let Some(j) = journal {
                     // Informational only: `resume` re-plans the cleanup from disk.
-                    let _ = j.record(&Record::NsRemoved { ns: ns.to_string() });
+                    let _ = j.record(&Record::NsRemoved { ns: ns.clone() });
                 }
                 failpoint::hit("after-ns-remove");
                 progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });

@@ -245,7 +245,10 @@ impl JournalEntry {
                     target_ns: target_ns.clone(),
                     target_existed: *target_existed,
                     snapshots: snapshots.clone(),
-                    ..Default::default()
+                    copied: Vec::new(),
+                    renamed: Vec::new(),
+                    deleted: Vec::new(),
+                    done: None,
                 }),
                 other => {
                     if let Some(g) = out.last_mut() {
@@ -258,8 +261,8 @@ impl JournalEntry {
     }
 
     /// Namespaces whose removal started but was not recorded as finished.
-    pub fn namespaces_removing(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    pub fn namespaces_removing(&self) -> Vec<Namespace> {
+        let mut out: Vec<Namespace> = Vec::new();
         for r in &self.records {
             match r {
                 Record::NsRemoving { ns } => out.push(ns.clone()),
@@ -270,7 +273,7 @@ impl JournalEntry {
         out
     }
 
-    pub fn namespaces_created(&self) -> Vec<String> {
+    pub fn namespaces_created(&self) -> Vec<Namespace> {
         self.records
             .iter()
             .filter_map(|r| match r {
@@ -282,11 +285,11 @@ impl JournalEntry {
 }
 
 /// One group's journaled progress.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupProgress {
-    pub ns: String,
-    pub group: String,
-    pub target_ns: String,
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub target_ns: Namespace,
     pub target_existed: bool,
     pub snapshots: Vec<String>,
     /// (time, source keys, target keys) of S3 copies.
@@ -310,13 +313,9 @@ impl GroupProgress {
         }
     }
 
-    pub fn parsed(&self) -> Result<(Namespace, GroupId, Namespace), MoveError> {
-        let bad = |e: String| MoveError::failed(format!("operation journal: {e}"));
-        Ok((
-            Namespace::parse(&self.ns).map_err(|e| bad(e.to_string()))?,
-            GroupId::parse(&self.group).map_err(|e| bad(e.to_string()))?,
-            Namespace::parse(&self.target_ns).map_err(|e| bad(e.to_string()))?,
-        ))
+    /// (source namespace, group, target namespace).
+    pub fn names(&self) -> (Namespace, GroupId, Namespace) {
+        (self.ns.clone(), self.group.clone(), self.target_ns.clone())
     }
 }
 

@@ -1,6 +1,8 @@
 //! What the crash journal says, line by line: the operation ([`OpKind`]), its steps
 //! ([`Record`]) and how it ended ([`Status`]). The JSON of these types is the journal's
-//! on-disk format: journals written by earlier versions must keep parsing.
+//! on-disk format: journals written by earlier versions must keep parsing. Names are typed
+//! and written as their text, as before; a line whose name does not parse is unreadable
+//! like a torn one.
 
 use std::path::PathBuf;
 
@@ -9,20 +11,21 @@ use serde::{Deserialize, Serialize};
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::report::{FailReason, MoveReport};
+use crate::tree::{GroupId, Namespace};
 
 /// The operation a journal belongs to: enough to run it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum OpKind {
     MoveGroup {
-        ns: String,
-        group: String,
-        target_ns: String,
+        ns: Namespace,
+        group: GroupId,
+        target_ns: Namespace,
         merge: bool,
     },
     MoveNs {
-        ns: String,
-        target_ns: String,
+        ns: Namespace,
+        target_ns: Namespace,
         max_depth: Option<usize>,
         delete_source: bool,
         merge: bool,
@@ -32,17 +35,17 @@ pub enum OpKind {
 impl OpKind {
     pub fn from_group(req: &MoveGroupRequest) -> Self {
         Self::MoveGroup {
-            ns: req.ns.to_string(),
-            group: req.group.to_string(),
-            target_ns: req.target_ns.to_string(),
+            ns: req.ns.clone(),
+            group: req.group.clone(),
+            target_ns: req.target_ns.clone(),
             merge: req.merge,
         }
     }
 
     pub fn from_ns(req: &MoveNsRequest) -> Self {
         Self::MoveNs {
-            ns: req.ns.to_string(),
-            target_ns: req.target_ns.to_string(),
+            ns: req.ns.clone(),
+            target_ns: req.target_ns.clone(),
             max_depth: req.max_depth,
             delete_source: req.delete_source,
             merge: req.merge,
@@ -78,13 +81,13 @@ pub enum Record {
     },
     /// A target namespace now exists because of this operation.
     NsCreated {
-        ns: String,
+        ns: Namespace,
     },
     /// Before the target group is created: the group's plan.
     Group {
-        ns: String,
-        group: String,
-        target_ns: String,
+        ns: Namespace,
+        group: GroupId,
+        target_ns: Namespace,
         target_existed: bool,
         snapshots: Vec<String>,
     },
@@ -109,10 +112,10 @@ pub enum Record {
     },
     /// About to remove an emptied source namespace (its dir, then its bucket marker).
     NsRemoving {
-        ns: String,
+        ns: Namespace,
     },
     NsRemoved {
-        ns: String,
+        ns: Namespace,
     },
     /// What a `resume` run did.
     Resumed {

@@ -226,9 +226,9 @@ mod tests {
             v: 1,
             id: id.clone(),
             op: OpKind::MoveGroup {
-                ns: String::new(),
-                group: "vm/100".into(),
-                target_ns: "b".into(),
+                ns: crate::tree::Namespace::root(),
+                group: crate::tree::GroupId::parse("vm/100").unwrap(),
+                target_ns: crate::tree::Namespace::parse("b").unwrap(),
                 merge: true,
             },
             store: STORE.into(),

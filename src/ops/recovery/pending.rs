@@ -8,7 +8,6 @@ use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{JournalEntry, list_entries};
 use crate::ops::journal::record::{OpKind, Status};
 use crate::tree::Namespace;
-use crate::tree::names::human_ns as human;
 
 /// Whether `resume` still has work for this operation: it never ended (crash), or it ended
 /// with groups left at the source by an error (`failed`: nothing moved; `partial`: some
@@ -62,25 +61,23 @@ fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
             ..
         } => (
             "move-group",
-            format!("{group} in '{}'", human(ns)),
-            format!("'{}'", human(target_ns)),
+            format!("{group} in '{}'", ns.human()),
+            format!("'{}'", target_ns.human()),
             ns,
             target_ns,
         ),
         OpKind::MoveNs { ns, target_ns, .. } => (
             "move-ns",
-            format!("'{}'", human(ns)),
-            format!("'{}'", human(target_ns)),
+            format!("'{}'", ns.human()),
+            format!("'{}'", target_ns.human()),
             ns,
             target_ns,
         ),
     };
     let mut namespaces = Vec::new();
     for n in [ns, target_ns] {
-        if let Ok(n) = Namespace::parse(n) {
-            namespaces.extend(n.parent());
-            namespaces.push(n);
-        }
+        namespaces.extend(n.parent());
+        namespaces.push(n.clone());
     }
     namespaces.sort();
     namespaces.dedup();

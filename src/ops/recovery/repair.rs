@@ -24,7 +24,7 @@ pub(super) fn repair_groups(
 ) -> Result<MoveReport, MoveError> {
     let mut report = MoveReport::default();
     for g in entry.groups().iter().filter(|g| g.done.is_none()) {
-        let (ns, group, target_ns) = g.parsed()?;
+        let (ns, group, target_ns) = g.names();
         let at_target = GroupRepair {
             ctx,
             g,

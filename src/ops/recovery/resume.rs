@@ -29,7 +29,6 @@ use crate::ops::progress::Progress;
 use crate::ops::recovery::pending::unfinished;
 use crate::ops::recovery::repair::repair_groups;
 use crate::ops::report::{FailReason, MoveReport};
-use crate::tree::{GroupId, Namespace};
 
 /// What `resume` did to one unfinished operation.
 #[derive(Debug, Clone, Serialize)]
@@ -211,10 +210,6 @@ fn merge_report(into: &mut MoveReport, from: MoveReport) {
     into.namespaces_kept.extend(from.namespaces_kept);
 }
 
-fn parse_ns(s: &str) -> Result<Namespace, MoveError> {
-    Namespace::parse(s).map_err(|e| MoveError::failed(format!("operation journal: {e}")))
-}
-
 fn resume_one(
     ctx: &MoveContext,
     entry: &JournalEntry,
@@ -233,10 +228,9 @@ fn resume_one(
             // A target group this very move created is merged into, even with --no-merge.
             let own_target = entry.groups().iter().any(|g| !g.target_existed);
             let req = MoveGroupRequest {
-                ns: parse_ns(ns)?,
-                group: GroupId::parse(group)
-                    .map_err(|e| MoveError::failed(format!("operation journal: {e}")))?,
-                target_ns: parse_ns(target_ns)?,
+                ns: ns.clone(),
+                group: group.clone(),
+                target_ns: target_ns.clone(),
                 merge: *merge || own_target,
             };
             let _ns_guards = lock_namespaces(
@@ -268,8 +262,8 @@ fn resume_one(
             merge,
         } => {
             let req = MoveNsRequest {
-                ns: parse_ns(ns)?,
-                target_ns: parse_ns(target_ns)?,
+                ns: ns.clone(),
+                target_ns: target_ns.clone(),
                 max_depth: *max_depth,
                 delete_source: *delete_source,
                 merge: *merge,
@@ -327,7 +321,7 @@ fn complete_own_groups(
         if !seen.insert(key) || g.target_existed {
             continue;
         }
-        let (ns, group, target_ns) = g.parsed()?;
+        let (ns, group, target_ns) = g.names();
         if !ctx.ds.group_exists(&ns, &group)? || !ctx.ds.group_exists(&target_ns, &group)? {
             continue;
         }
@@ -358,15 +352,14 @@ fn finish_ns_removals(
     journal: &OpJournal,
     actions: &mut Vec<String>,
 ) -> Result<(), MoveError> {
-    for name in entry.namespaces_removing() {
-        let ns = parse_ns(&name)?;
+    for ns in entry.namespaces_removing() {
         if ctx.ds.namespace_exists(&ns)? {
             continue; // still there: kept, or removed by the cleanup of this resume
         }
         ctx.backend.remove_namespace(&ns)?;
-        journal.record(&Record::NsRemoved { ns: name.clone() })?;
+        journal.record(&Record::NsRemoved { ns: ns.clone() })?;
         if !ctx.backend.is_local_only() {
-            actions.push(format!("removed the bucket marker of namespace '{name}'"));
+            actions.push(format!("removed the bucket marker of namespace '{ns}'"));
         }
     }
     Ok(())
