@@ -1,11 +1,18 @@
 //! The move engine: one engine for the CLI and the TUI, for real moves and dry runs.
 //!
-//! A move calls, in order: [`checks`] (refusals before anything is locked), [`plan`] (the
-//! same checks plus every lock conflict it can see — this is the dry run), then
-//! [`move_ns`] for a namespace (target namespaces created, groups one by one, a conflicted
-//! group retried once, emptied sources removed by [`cleanup`]), or directly the group move:
-//! [`lock_and_move`] is PBS's `lock_and_move_group`, the one place a group's snapshots change
-//! namespace (a group whose target does not exist moves whole, `lock_and_move/whole_group.rs`).
+//! What it owns: the [`request`] (what the user asked for), the refusals ([`checks`]), the
+//! dry-run [`plan`], and the two operations. In the order a move calls them:
+//!
+//! 1. [`checks`] — refusals before anything is locked (also what [`plan`] reports);
+//! 2. [`move_group`] / [`move_ns`] — the operation: the context's datastore checks and GC
+//!    exclusion, the namespace locks, the crash journal opened; for a namespace move the
+//!    target namespaces created parent-first and the groups moved one by one (a
+//!    lock-conflicted group retried once after the others);
+//! 3. [`lock_and_move`] — PBS's `lock_and_move_group` for each group, the one place a
+//!    group's snapshots change namespace (a group whose target does not exist yet moves whole:
+//!    `lock_and_move/whole_group.rs`);
+//! 4. [`cleanup`] — emptied source namespaces removed deepest-first (or kept, with why);
+//! 5. back in [`move_group`]: the journal closed with its status, the report sent.
 
 pub mod checks;
 pub mod cleanup;

@@ -242,7 +242,7 @@ pub enum TreeDepth {
     Snapshots,
     /// The group dir only, when the snapshot dirs were checked moments before locking:
     /// the move reads each snapshot dir again under its snapshot lock anyway
-    /// (`group_mover::index_paths` refuses symlinks there), so a third read would only cost time.
+    /// (`engine::lock_and_move::index_paths` refuses symlinks there), so a third read would only cost time.
     GroupOnly,
 }
 
