@@ -76,7 +76,7 @@ fn sync_parent(path: &Path) -> Result<(), MoveError> {
         .map_err(|e| jerr("cannot sync", parent, e))
 }
 
-/// The process that started an operation, from its id (see [`new_id`]).
+/// The process that started an operation, from its id (see `new_id`).
 pub fn pid_of(id: &str) -> Option<u32> {
     id.split('-').nth(2)?.parse().ok()
 }
