@@ -172,7 +172,7 @@ fn write_group(dir: &Path, snapshots: usize) {
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join("owner"), "root@pam\n").unwrap();
     // Owned as PBS writes them (the move treats other groups as foreign; see whole_group.rs).
-    if let Some((uid, gid)) = pbs_mover::ops::ownership::backup_ids() {
+    if let Some((uid, gid)) = pbs_mover::ops::safety::ownership::backup_ids() {
         std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).unwrap();
         std::os::unix::fs::lchown(dir.join("owner"), Some(uid), Some(gid)).unwrap();
     }
@@ -590,7 +590,10 @@ fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
             settle();
             per_snap_t.push(time_cmd(1, || {
                 let mut c = move_group_cmd(&base, &locks, "f", "g");
-                c.env(pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV, "1");
+                c.env(
+                    pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV,
+                    "1",
+                );
                 c
             }));
             settle();
@@ -642,7 +645,7 @@ fn bench_move_group(root: &Path, rows: &mut Rows) {
     rows.push(row(
         format!(
             "FS move-group, {n} snapshots, snapshot by snapshot ({}=1)",
-            pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV
+            pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV
         ),
         t.per_snapshot,
         "rename(2) loop",
@@ -740,7 +743,10 @@ fn bench_move_ns(root: &Path, rows: &mut Rows) {
         settle();
         per_snapshot.push(time_cmd(1, || {
             let mut c = move_ns_cmd(&base, &locks, "src3", "moved3");
-            c.env(pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV, "1");
+            c.env(
+                pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV,
+                "1",
+            );
             c
         }));
         settle();
@@ -780,7 +786,7 @@ fn bench_move_ns(root: &Path, rows: &mut Rows) {
     rows.push(Row {
         case: format!(
             "FS move-ns, {groups} groups × 5 snapshots, snapshot by snapshot ({}=1)",
-            pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV
+            pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV
         ),
         ours: per_snapshot,
         baseline_name: "rename(2) loop".into(),

@@ -73,5 +73,7 @@ pub fn open_context(global: &GlobalArgs) -> Result<MoveContext, Failure> {
         Some(backend) => MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend)),
         None => MoveContext::filesystem(ds, &global.lock_dir),
     };
-    Ok(ctx.with_pbs(pbs_version(global)?))
+    Ok(ctx
+        .with_pbs(pbs_version(global)?)
+        .with_journal_dir(&global.state_dir))
 }

@@ -52,10 +52,11 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     if g.lock_dir.as_path() == Path::new("/run/proxmox-backup/locks") {
         g.lock_dir = dir.with_extension("locks");
         // Created now (0755) so the lock dir is never "a missing dir in world-writable /tmp".
-        crate::ops::ownership::create_dir_all_owned(&g.lock_dir, dir.parent().unwrap_or(&dir))
-            .map_err(|e| {
-                Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display()))
-            })?;
+        crate::ops::safety::ownership::create_dir_all_owned(
+            &g.lock_dir,
+            dir.parent().unwrap_or(&dir),
+        )
+        .map_err(|e| Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display())))?;
     }
     #[cfg(feature = "s3-server")]
     if args.s3 {
@@ -114,7 +115,8 @@ fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Fa
     let backend = S3Backend::connect(&target, &ds.name, &super::context::backend_options())
         .map_err(Failure::refused)?;
     let ctx = MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend))
-        .with_pbs(super::context::pbs_version(global)?);
+        .with_pbs(super::context::pbs_version(global)?)
+        .with_journal_dir(&global.state_dir);
     let result = crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")));
     rt.block_on(server.shutdown());
     result.map(|()| Exit::Done)

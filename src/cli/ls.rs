@@ -135,7 +135,7 @@ pub fn render_text(out: &LsOutput) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for ns in &out.namespaces {
-        let name = if ns.ns.is_empty() { "/" } else { &ns.ns };
+        let name = crate::tree::names::human_ns(&ns.ns);
         let _ = writeln!(s, "{name} ({} groups)", ns.groups.len());
         for g in &ns.groups {
             let _ = writeln!(

@@ -41,7 +41,6 @@ pub fn run() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> Result<Exit, Failure> {
-    crate::ops::op_journal::configure(cli.global.state_dir.clone());
     match cli.command {
         None | Some(Command::Tui) => run_tui(&cli.global),
         Some(Command::Demo(args)) => demo::run_demo(&cli.global, &args),

@@ -10,16 +10,16 @@ use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
+use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_ns::move_namespace;
+use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
-use crate::ops::moves::{move_group, move_namespace};
-use crate::ops::plan::{
-    MoveGroupRequest, MoveNsRequest, MovePlan, plan_move_group, plan_move_namespace,
-};
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 use crate::ops::report::{
     FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
 };
-use crate::tree::GroupId;
+use crate::tree::{GroupId, Namespace};
 
 /// The `--json` object of DESIGN.md §2, plus details (extensions are additive).
 #[derive(Debug, Serialize)]
@@ -30,8 +30,8 @@ struct MoveOutput<'a> {
     moved: Vec<MovedGroup>,
     failed: Vec<FailedGroup>,
     error: Option<String>,
-    namespaces_created: Vec<String>,
-    namespaces_removed: Vec<String>,
+    namespaces_created: Vec<Namespace>,
+    namespaces_removed: Vec<Namespace>,
     namespaces_kept: Vec<KeptNamespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
@@ -163,13 +163,7 @@ fn summary_error(report: &MoveReport) -> String {
             .failed
             .iter()
             .filter(|f| f.reason == reason)
-            .map(|f| {
-                format!(
-                    "'{}' in '{}'",
-                    f.group,
-                    if f.ns.is_empty() { "/" } else { &f.ns }
-                )
-            })
+            .map(|f| format!("'{}' in '{}'", f.group, f.ns.human()))
             .collect()
     };
     let mut msg = format!(

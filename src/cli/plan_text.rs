@@ -2,11 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::ops::plan::{MovePlan, NotesPlan};
-
-fn ns_name(ns: &str) -> &str {
-    if ns.is_empty() { "/" } else { ns }
-}
+use crate::ops::engine::plan::{MovePlan, NotesPlan};
 
 pub fn render(plan: &MovePlan) -> String {
     let mut s = String::from("dry run: nothing will be changed\n");
@@ -22,8 +18,8 @@ pub fn render(plan: &MovePlan) -> String {
             s,
             "{verb} group '{}' from '{}' to '{}': {} snapshot(s), {} file(s), {} bytes",
             g.group,
-            ns_name(&g.ns),
-            ns_name(&g.target_ns),
+            g.ns.human(),
+            g.target_ns.human(),
             g.snapshots,
             g.files,
             g.bytes

@@ -7,10 +7,11 @@ use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
-use crate::ops::op_journal::{list_entries, state_dir};
+use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
+use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
-use crate::ops::resume::{ResumedOp, resume};
+use crate::tree::Namespace;
 
 /// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done per operation.
 #[derive(Debug, Serialize)]
@@ -24,8 +25,8 @@ struct ResumeOutput {
     /// True when there was nothing to resume (a second run).
     nothing_to_do: bool,
     operations: Vec<ResumedOp>,
-    namespaces_created: Vec<String>,
-    namespaces_removed: Vec<String>,
+    namespaces_created: Vec<Namespace>,
+    namespaces_removed: Vec<Namespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
 }
@@ -126,7 +127,7 @@ struct HistoryItem {
 
 pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let ds = super::open_datastore(global)?;
-    let state = state_dir().unwrap_or(global.state_dir.as_path());
+    let state = global.state_dir.as_path();
     let entries = list_entries(state, &ds.name, &ds.base).map_err(Failure::refused)?;
     let items: Vec<HistoryItem> = entries
         .iter()
@@ -137,7 +138,9 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
                 id: e.id.clone(),
                 op: op.describe(),
                 started,
-                status: e.status().unwrap_or("unfinished").to_string(),
+                status: e
+                    .status()
+                    .map_or_else(|| "unfinished".to_string(), |s| s.to_string()),
                 groups: groups.len(),
                 snapshots_renamed: groups.iter().map(|g| g.renamed.len()).sum(),
             })
@@ -161,9 +164,9 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
 /// `undo [--last | ID] [--dry-run] [--json]`: the reverse move, run (or planned) like any move,
 /// after checking that the datastore still holds exactly what the move left.
 pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
+    use crate::ops::engine::plan::{plan_move_group, plan_move_namespace};
     use crate::ops::error::MoveError;
-    use crate::ops::plan::{plan_move_group, plan_move_namespace};
-    use crate::ops::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
+    use crate::ops::recovery::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
     let op = "undo";
     let to_failure = |e: MoveError| Failure {
         exit: if e.is_busy() {
@@ -175,7 +178,7 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     };
     let prepared = (|| -> Result<_, Failure> {
         let ctx = open_context(global)?;
-        let state = state_dir().unwrap_or(global.state_dir.as_path());
+        let state = global.state_dir.as_path();
         let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
         let entry = pick(&entries, args.id.as_deref())
             .map_err(Failure::refused)?

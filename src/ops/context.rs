@@ -2,15 +2,15 @@
 //! anything is touched (an insecure datastore or lock dir, old-style locking, maintenance
 //! mode, a running garbage collection), and what an operation holds while it runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::active_ops::{ActiveOperation, register_write};
-use super::error::MoveError;
-use super::gc_lock::{GcExclusion, exclude_gc, probe_gc};
-use super::lock_path::LockPaths;
-use super::pbs_version::PbsVersion;
-use super::security::{DirRole, check_trusted_dir};
+use crate::ops::error::MoveError;
+use crate::ops::locks::active_ops::{ActiveOperation, register_write};
+use crate::ops::locks::gc::{GcExclusion, exclude_gc, probe_gc};
+use crate::ops::locks::paths::LockPaths;
+use crate::ops::pbs_version::PbsVersion;
+use crate::ops::safety::security::{DirRole, check_trusted_dir};
 use crate::tree::Datastore;
 use crate::tree::backend::{ContentBackend, FilesystemBackend};
 
@@ -24,6 +24,10 @@ pub struct MoveContext {
     pub backend: Arc<dyn ContentBackend>,
     /// The PBS on this host: decides whether its pre-3.3.5 directory locks are taken too.
     pub pbs: PbsVersion,
+    /// The crash journal's state dir (`--state-dir`); `None`: moves are not journaled (a
+    /// library caller that did not ask for it). Per context, so that in-process tests
+    /// journal into their own temp dir.
+    journal_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for MoveContext {
@@ -33,6 +37,7 @@ impl std::fmt::Debug for MoveContext {
             .field("base", &self.ds.base)
             .field("backend", &self.backend.kind())
             .field("pbs", &self.pbs)
+            .field("journal_dir", &self.journal_dir)
             .finish()
     }
 }
@@ -61,12 +66,24 @@ impl MoveContext {
             locks,
             backend,
             pbs: PbsVersion::Unknown,
+            journal_dir: None,
         }
     }
 
     pub fn with_pbs(mut self, pbs: PbsVersion) -> Self {
         self.pbs = pbs;
         self
+    }
+
+    /// Journals moves under `dir` (`<dir>/<store>/<id>.jsonl`), so `resume` can finish them.
+    pub fn with_journal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.journal_dir = Some(dir.into());
+        self
+    }
+
+    /// The crash journal's state dir; `None` when moves are not journaled.
+    pub fn journal_dir(&self) -> Option<&Path> {
+        self.journal_dir.as_deref()
     }
 
     /// Whether PBS's pre-3.3.5 directory and manifest locks are taken too.

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::lock::LockError;
+use crate::ops::locks::flock::LockError;
 use crate::tree::backend::BackendError;
 use crate::tree::scan::ScanError;
 
@@ -48,7 +48,14 @@ impl MoveError {
 
 impl From<ScanError> for MoveError {
     fn from(e: ScanError) -> Self {
-        Self::Refused(e.to_string())
+        match e {
+            // A fault, not a verdict: `resume` treats `Refused` as final and would never retry.
+            ScanError::Io { .. } => Self::Failed(e.to_string()),
+            ScanError::NoNamespace(_)
+            | ScanError::NoGroup { .. }
+            | ScanError::NoSnapshot(_)
+            | ScanError::Symlink { .. } => Self::Refused(e.to_string()),
+        }
     }
 }
 
@@ -61,4 +68,20 @@ impl From<BackendError> for MoveError {
 /// Adds context to an I/O error on a path, as a `Failed` move error.
 pub fn io_failed(what: &str, path: &std::path::Path, e: std::io::Error) -> MoveError {
     MoveError::Failed(format!("{what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_io_error_is_a_fault_not_a_refusal() {
+        let io = ScanError::Io {
+            path: "/x".into(),
+            source: std::io::Error::other("EIO"),
+        };
+        assert!(matches!(MoveError::from(io), MoveError::Failed(_)));
+        let missing = ScanError::NoNamespace("a".into());
+        assert!(matches!(MoveError::from(missing), MoveError::Refused(_)));
+    }
 }

@@ -1,30 +1,25 @@
 //! Operations on a datastore: PBS-compatible locks, move plans, the move engine, journals.
 //! Nothing here may depend on the UI.
+//!
+//! A move, top to bottom: the CLI or the TUI builds a [`context::MoveContext`] (datastore,
+//! lock paths, PBS version, crash-journal dir) and a request ([`engine::request`]); the
+//! [`engine`] checks and plans it, takes the [`locks`], journals every step ([`journal`]) and
+//! reports through [`progress`] and [`report`]. [`recovery`] finishes or reverses what a crash
+//! or a user left behind, from the crash journal and the disk.
+//!
+//! Beside the four folders: [`pbs_version`] (which PBS runs here, so which lock schemes a
+//! move honours — read by the context and shown by the CLI), [`safety`] (refusing untrusted
+//! dirs and symlinks, owning what we create as `backup`) and [`failpoint`] (crash points for
+//! the crash tests, passed by the engine and the journal).
 
-pub mod active_ops;
-pub mod checks;
 pub mod context;
-pub mod detached;
+pub mod engine;
 pub mod error;
 pub mod failpoint;
-pub mod gc_lock;
-pub mod group_mover;
-pub mod lock;
-pub mod lock_dir;
-pub mod lock_holder;
-pub mod lock_path;
-pub mod locking;
-pub mod move_journal;
-pub mod moves;
-pub mod ns_cleanup;
-pub mod ns_lock;
-pub mod old_locks;
-pub mod op_journal;
-pub mod ownership;
+pub mod journal;
+pub mod locks;
 pub mod pbs_version;
-pub mod plan;
 pub mod progress;
+pub mod recovery;
 pub mod report;
-pub mod resume;
-pub mod security;
-pub mod undo;
+pub mod safety;

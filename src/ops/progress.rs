@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::report::{FailReason, MoveReport};
+use crate::ops::report::{FailReason, MoveReport};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 #[derive(Debug, Clone, PartialEq)]

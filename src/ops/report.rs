@@ -1,8 +1,10 @@
-//! What a move did: the JSON contract of DESIGN.md §2 plus details for people.
+//! What a move did: the JSON contract of DESIGN.md §2 plus details for people. Names are
+//! typed; they serialize to their text form (`""` for the root namespace).
 
 use serde::Serialize;
 
 use crate::tree::backend::Orphan;
+use crate::tree::{GroupId, Namespace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -14,16 +16,16 @@ pub enum FailReason {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MovedGroup {
-    pub ns: String,
-    pub group: String,
-    pub target_ns: String,
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub target_ns: Namespace,
     pub snapshots: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailedGroup {
-    pub ns: String,
-    pub group: String,
+    pub ns: Namespace,
+    pub group: GroupId,
     pub reason: FailReason,
     pub message: String,
     /// Snapshots that did move before the failure (time-ordered split; both groups valid).
@@ -32,7 +34,7 @@ pub struct FailedGroup {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptNamespace {
-    pub ns: String,
+    pub ns: Namespace,
     pub reason: String,
 }
 
@@ -40,8 +42,8 @@ pub struct KeptNamespace {
 pub struct MoveReport {
     pub moved: Vec<MovedGroup>,
     pub failed: Vec<FailedGroup>,
-    pub namespaces_created: Vec<String>,
-    pub namespaces_removed: Vec<String>,
+    pub namespaces_created: Vec<Namespace>,
+    pub namespaces_removed: Vec<Namespace>,
     pub namespaces_kept: Vec<KeptNamespace>,
     pub orphans: Vec<OrphanEntry>,
     pub warnings: Vec<String>,

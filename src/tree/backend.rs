@@ -108,8 +108,13 @@ pub struct Orphan {
 
 /// The bucket side of a move. Every method must be safe to call again after a crash.
 pub trait ContentBackend: Send + Sync {
-    /// Short name for messages: "filesystem" or "s3".
+    /// Short name for messages: "filesystem" or "s3". Behaviour branches on
+    /// [`Self::is_local_only`], never on this name.
     fn kind(&self) -> &'static str;
+
+    /// Whether the datastore's content is only its local directory: no bucket objects to
+    /// copy, verify, delete or leave behind, so one rename moves everything.
+    fn is_local_only(&self) -> bool;
 
     /// Dry-run: what moving this snapshot would copy.
     fn plan_snapshot(&self, src: &SnapshotRef) -> Result<ObjectStats, BackendError>;
@@ -180,6 +185,10 @@ pub struct FilesystemBackend;
 impl ContentBackend for FilesystemBackend {
     fn kind(&self) -> &'static str {
         "filesystem"
+    }
+
+    fn is_local_only(&self) -> bool {
+        true
     }
 
     fn plan_snapshot(&self, _src: &SnapshotRef) -> Result<ObjectStats, BackendError> {

@@ -221,12 +221,14 @@ impl Namespace {
 
     /// Human form: `a/b`, or `/` for the root (JSON uses `Display`, which is "" for the root).
     pub fn human(&self) -> String {
-        if self.is_root() {
-            "/".to_string()
-        } else {
-            self.to_string()
-        }
+        human_ns(&self.to_string()).to_string()
     }
+}
+
+/// The one rule for showing a namespace to people, for its text form (`Display`, as reports,
+/// plans and journals carry it): `a/b`, or `/` for the root, which is `""` there.
+pub fn human_ns(ns: &str) -> &str {
+    if ns.is_empty() { "/" } else { ns }
 }
 
 impl fmt::Display for Namespace {
@@ -310,6 +312,28 @@ impl fmt::Display for GroupId {
     }
 }
 
+/// Reports, plans and journals carry names in their text form (`Display`, "" for the root
+/// namespace), exactly as the JSON contract has always spelled them.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+serde_as_text!(Namespace);
+serde_as_text!(GroupId);
+
 /// A snapshot directory name: RFC3339 UTC with second precision, e.g. `2025-07-14T14:20:02Z`.
 /// The fixed-width format sorts lexicographically in time order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -370,6 +394,19 @@ impl fmt::Display for SnapshotTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_serialize_as_their_text_and_back() {
+        let root = serde_json::to_string(&Namespace::root()).unwrap();
+        assert_eq!(root, "\"\"");
+        let ns = Namespace::parse("a/b").unwrap();
+        assert_eq!(serde_json::to_string(&ns).unwrap(), "\"a/b\"");
+        let g = GroupId::parse("vm/100").unwrap();
+        assert_eq!(serde_json::to_string(&g).unwrap(), "\"vm/100\"");
+        assert_eq!(serde_json::from_str::<Namespace>("\"a/b\"").unwrap(), ns);
+        assert_eq!(serde_json::from_str::<GroupId>("\"vm/100\"").unwrap(), g);
+        assert!(serde_json::from_str::<GroupId>("\"vm\"").is_err());
+    }
 
     #[test]
     fn safe_id_table() {

@@ -183,7 +183,9 @@ pub async fn finish_detached(
     // Nobody could read a failure to write it.
     let _marker = match app.jobs.active() {
         0 => None,
-        _ => crate::ops::detached::mark(&app.ctx).ok().flatten(),
+        _ => crate::ops::recovery::detached::mark(&app.ctx)
+            .ok()
+            .flatten(),
     };
     let mut stop = std::pin::pin!(stop);
     loop {

@@ -35,9 +35,9 @@ pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     let (keymap, keymap_note) = Keymap::load();
     // Interrupted moves are offered for resuming at start (a prompt; `R` opens it later).
     // Reading the journal is a few small files: done before the first frame.
-    let pending = crate::ops::resume::pending(&ctx);
+    let pending = crate::ops::recovery::pending::pending(&ctx);
     // What the moves of a TUI that lost its terminal did after that (told once).
-    let detached = crate::ops::detached::take_reports(&ctx);
+    let detached = crate::ops::recovery::detached::take_reports(&ctx);
     let mut app = App::with_context(ctx, keymap, Theme::from_env());
     match detached {
         Ok(reports) => app.report_detached(&reports),

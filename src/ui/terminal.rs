@@ -7,9 +7,9 @@ use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use nix::fcntl::OFlag;
-use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, pipe2};
 use rustix::event::{PollFd, PollFlags};
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::stdio::{dup2_stderr, dup2_stdin, dup2_stdout};
 use tokio::sync::oneshot;
 
 use crossterm::terminal::{
@@ -115,7 +115,7 @@ fn keys_from_stdin() {
 /// Stray writes (a late message, a panic) go nowhere instead of failing. Best effort:
 /// failing here leaves only the busy loop or failing writes that this avoids.
 fn cut_off(stdout_tty: bool, stderr_tty: bool) {
-    if let Ok((read, write)) = pipe2(OFlag::O_CLOEXEC)
+    if let Ok((read, write)) = pipe_with(PipeFlags::CLOEXEC)
         && dup2_stdin(&read).is_ok()
     {
         // The write end stays open for the rest of the process, so the read never returns.

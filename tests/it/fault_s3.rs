@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pbs_mover::ops::context::MoveContext;
-use pbs_mover::ops::moves::move_group;
-use pbs_mover::ops::plan::MoveGroupRequest;
+use pbs_mover::ops::engine::move_group::move_group;
+use pbs_mover::ops::engine::request::MoveGroupRequest;
 use pbs_mover::ops::progress::Progress;
 use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
 use pbs_mover::tree::{GroupId, Locator, Namespace};
@@ -382,12 +382,10 @@ fn server_dying_mid_move_then_resume_on_a_restarted_server_finishes() {
     resume_finishes_move_ns(&fx, &before, &orphans);
 }
 
-/// Journals of in-process moves: one state dir per process (journaling is configured once
-/// per process), kept until the process ends.
+/// Journals of in-process moves: one state dir per process, kept until the process ends.
 fn in_process_journal() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
-    pbs_mover::ops::op_journal::configure(dir.to_path_buf());
     dir.to_path_buf()
 }
 
@@ -412,7 +410,8 @@ fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> pbs_mover::ops::re
         ..BackendOptions::default()
     };
     let backend = S3Backend::connect(&fx.env.target, STORE, &opts).unwrap();
-    let ctx = MoveContext::with_backend(ds, &fx.store.locks, Arc::new(backend));
+    let ctx = MoveContext::with_backend(ds, &fx.store.locks, Arc::new(backend))
+        .with_journal_dir(&fx.journal);
     let req = MoveGroupRequest {
         ns: Namespace::root(),
         group: GroupId::parse(group).unwrap(),

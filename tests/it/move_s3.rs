@@ -249,8 +249,8 @@ fn groups_over_the_listing_cap_and_over_one_lock_batch_move_every_object() {
     use std::sync::Arc;
 
     use pbs_mover::ops::context::MoveContext;
-    use pbs_mover::ops::moves::move_group;
-    use pbs_mover::ops::plan::MoveGroupRequest;
+    use pbs_mover::ops::engine::move_group::move_group;
+    use pbs_mover::ops::engine::request::MoveGroupRequest;
     use pbs_mover::ops::progress::Progress;
     use pbs_mover::tree::s3::{BackendOptions, S3Backend};
     use pbs_mover::tree::{GroupId, Locator, Namespace};

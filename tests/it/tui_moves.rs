@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pbs_mover::ops::lock_path::LockPaths;
+use pbs_mover::ops::locks::paths::LockPaths;
 use pbs_mover::ops::progress::ProgressEvent;
 use pbs_mover::tree::{GroupId, Locator, Namespace, SnapshotTime};
 use pbs_mover::ui::app::App;
@@ -190,7 +190,7 @@ fn group_move_by_keys_lands_on_disk_and_refreshes_the_tree() {
     assert!(app.marks.is_empty());
     assert_eq!(app.jobs.list[0].state, JobState::Finished);
     // GC is kept out only while a move runs, not while the TUI is open.
-    assert!(!pbs_mover::ops::gc_lock::held(
+    assert!(!pbs_mover::ops::locks::gc::held(
         &s.base.canonicalize().unwrap()
     ));
 }
@@ -568,12 +568,11 @@ fn help_lists_the_move_keys_from_the_keymap() {
 
 // ----- interrupted moves: the resume prompt -----
 
-/// One state dir per test process (journaling is configured once per process); the binary
-/// that leaves an interrupted move behind writes its journal there too.
+/// One state dir per test process; the binary that leaves an interrupted move behind writes
+/// its journal there too, and the app's context reads it from there.
 fn journal_dir() -> std::path::PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
-    pbs_mover::ops::op_journal::configure(dir.to_path_buf());
     dir.to_path_buf()
 }
 
@@ -587,8 +586,8 @@ fn interrupted_move(s: &Store) {
     assert!(exists(s, "", "vm/100") && exists(s, "b", "vm/100"));
 }
 
-fn fixed_pending() -> Vec<pbs_mover::ops::resume::PendingMove> {
-    use pbs_mover::ops::resume::PendingMove;
+fn fixed_pending() -> Vec<pbs_mover::ops::recovery::pending::PendingMove> {
+    use pbs_mover::ops::recovery::pending::PendingMove;
     vec![
         PendingMove {
             id: "1732530000-000001-4242-0".into(),
@@ -668,7 +667,8 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     interrupted_move(&s);
     let split = s.snapshot();
     let mut app = app_on(&s, true);
-    let pending = pbs_mover::ops::resume::pending(&app.ctx).unwrap();
+    app.ctx = app.ctx.clone().with_journal_dir(journal_dir());
+    let pending = pbs_mover::ops::recovery::pending::pending(&app.ctx).unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].state, "interrupted");
     assert_eq!(pending[0].snapshots_moved, 2);
@@ -780,7 +780,7 @@ fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
 
 #[test]
 fn the_next_start_says_what_a_detached_tui_did() {
-    use pbs_mover::ops::detached::{DetachedReport, FinishedOp};
+    use pbs_mover::ops::recovery::detached::{DetachedReport, FinishedOp};
     let s = store();
     let mut app = app_on(&s, true);
     let op = |status: &str, moved| FinishedOp {

@@ -8,7 +8,7 @@ use crate::support;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
-use pbs_mover::ops::lock_path::LockPaths;
+use pbs_mover::ops::locks::paths::LockPaths;
 use pbs_mover::tree::{GroupId, Namespace};
 use support::{HeldLock, Store, TreeSnapshot, error_line, exit_code, json, stderr};
 

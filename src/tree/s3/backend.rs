@@ -665,6 +665,10 @@ impl ContentBackend for S3Backend {
         "s3"
     }
 
+    fn is_local_only(&self) -> bool {
+        false
+    }
+
     fn plan_snapshot(&self, src: &SnapshotRef) -> Result<ObjectStats, BackendError> {
         let objects = self.block_on(self.bucket.list(&self.snapshot_prefix(src)))?;
         Ok(ObjectStats {

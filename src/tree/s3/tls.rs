@@ -25,6 +25,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use super::error::S3Error;
+use crate::tree::hex::hex;
 
 /// An HTTP client that accepts exactly the certificate with this fingerprint.
 pub fn pinned_client(
@@ -83,14 +84,6 @@ pub fn parse_fingerprint(fp: &str) -> Result<[u8; 32], S3Error> {
     Ok(out)
 }
 
-fn hex_colon(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// Accepts the one certificate whose SHA-256 matches, whatever its issuer, name or expiry,
 /// like PBS does for a configured fingerprint; signatures are still checked.
 #[derive(Debug)]
@@ -114,7 +107,7 @@ impl ServerCertVerifier for PinnedVerifier {
         } else {
             Err(rustls::Error::General(format!(
                 "certificate fingerprint mismatch, server presented {}",
-                hex_colon(&got)
+                hex(&got, ":")
             )))
         }
     }

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use crate::ops::detached::DetachedReport;
 use crate::ops::progress::ProgressEvent;
+use crate::ops::recovery::detached::DetachedReport;
 use crate::tree::{GroupId, Namespace};
 use crate::ui::model::{Marks, Selection};
 use crate::ui::panes::status::Level;

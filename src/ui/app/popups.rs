@@ -3,8 +3,8 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::ops::plan::MovePlan;
-use crate::ops::resume::PendingMove;
+use crate::ops::engine::plan::MovePlan;
+use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
 use crate::ui::keys::action::Action;
 use crate::ui::keys::context::Context;

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::ops::plan::MoveNsRequest;
+use crate::ops::engine::request::MoveNsRequest;
 use crate::tree::Namespace;
 
 use super::centered;

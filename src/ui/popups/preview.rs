@@ -1,4 +1,4 @@
-//! The dry-run preview: the engine's own plan (`ops::plan`) for the picked move, listing what
+//! The dry-run preview: the engine's own plan (`ops::engine::plan`) for the picked move, listing what
 //! moves, what is refused and which locks are held right now. Nothing runs until the user
 //! confirms; the default button is Cancel.
 
@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::ops::plan::{MovePlan, NotesPlan};
+use crate::ops::engine::plan::{MovePlan, NotesPlan};
 
 use super::centered;
 use crate::ui::format::{self, wrap};
@@ -156,8 +156,8 @@ pub fn lines(
         let mut s = format!(
             "{} {} → {}  {}",
             g.group,
-            ns_human(&g.ns),
-            ns_human(&g.target_ns),
+            g.ns.human(),
+            g.target_ns.human(),
             format::count(g.snapshots, "snap", "snaps")
         );
         if g.merge {
@@ -190,7 +190,7 @@ pub fn lines(
             Some(r) => format!("refused: {r}"),
             None => format!("lock conflict: {}", g.conflicts.join("; ")),
         };
-        let s = format!("{} ({}): {why}", g.group, ns_human(&g.ns));
+        let s = format!("{} ({}): {why}", g.group, g.ns.human());
         item(&mut out, &s, width, t.warn);
     }
     ns_sections(&mut out, spec, plan, width, t);
@@ -208,7 +208,7 @@ fn ns_sections(
         heading(out, "Namespaces to create:".into(), t);
         item(
             out,
-            &plan.namespaces_to_create.join(", "),
+            &join_ns(&plan.namespaces_to_create),
             width,
             t.namespace,
         );
@@ -217,7 +217,7 @@ fn ns_sections(
         heading(out, "Source namespaces to remove (emptied):".into(), t);
         item(
             out,
-            &plan.namespaces_to_remove.join(", "),
+            &join_ns(&plan.namespaces_to_remove),
             width,
             t.namespace,
         );
@@ -225,7 +225,7 @@ fn ns_sections(
     for k in &plan.namespaces_kept {
         item(
             out,
-            &format!("keeps namespace {}: {}", ns_human(&k.ns), k.reason),
+            &format!("keeps namespace {}: {}", k.ns.human(), k.reason),
             width,
             t.warn,
         );
@@ -242,8 +242,9 @@ fn ns_sections(
     }
 }
 
-fn ns_human(ns: &str) -> &str {
-    if ns.is_empty() { "/" } else { ns }
+fn join_ns(list: &[crate::tree::Namespace]) -> String {
+    let names: Vec<String> = list.iter().map(ToString::to_string).collect();
+    names.join(", ")
 }
 
 pub fn render(frame: &mut Frame, area: ratatui::layout::Rect, p: &mut PreviewState, t: &Theme) {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::centered;
-use crate::ops::resume::PendingMove;
+use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
 use crate::ui::format;
 use crate::ui::keys::action::Action;

@@ -23,7 +23,7 @@ pub fn execute(ctx: &MoveContext, command: Command, sink: &Sink) {
             sink(AppEvent::Plan { seq, outcome });
         }
         Command::ListPending => {
-            let pending = crate::ops::resume::pending(ctx).map_err(|e| e.to_string());
+            let pending = crate::ops::recovery::pending::pending(ctx).map_err(|e| e.to_string());
             sink(AppEvent::Pending(pending));
         }
         Command::StartMove { id, spec, cancel } => {

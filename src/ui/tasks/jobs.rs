@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ops::plan::MovePlan;
+use crate::ops::engine::plan::MovePlan;
 use crate::ops::progress::CancelToken;
 use crate::ops::report::MoveReport;
 
@@ -112,7 +112,7 @@ impl Job {
             t.kept.extend(
                 r.namespaces_kept
                     .iter()
-                    .map(|k| (k.ns.clone(), k.reason.clone())),
+                    .map(|k| (k.ns.to_string(), k.reason.clone())),
             );
         }
         t.failed += self.rejected.len();

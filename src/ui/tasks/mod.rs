@@ -11,7 +11,7 @@ pub mod scans;
 use crossterm::event::KeyEvent;
 
 use crate::ops::progress::CancelToken;
-use crate::ops::resume::PendingMove;
+use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
 
 use moves::{JobId, JobMsg, MoveSpec};

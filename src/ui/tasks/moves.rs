@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use crate::ops::context::MoveContext;
+use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_ns::move_namespace;
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
-use crate::ops::moves::{move_group, move_namespace};
-use crate::ops::plan::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
-use crate::ops::resume::resume;
+use crate::ops::recovery::resume::{ResumeStatus, resume};
 use crate::tree::{GroupId, Namespace};
 
 /// Numbers the moves of one session, from 1.
@@ -168,7 +169,7 @@ fn run_resume(ctx: &MoveContext, id: JobId, progress: &Progress, emit: &Emit) {
             }
             for op in &outcome.operations {
                 note(
-                    op.status != "completed",
+                    op.status != ResumeStatus::Completed,
                     format!("resume {} ({}): {}", op.op, op.id, op.status),
                 );
                 for a in &op.actions {

@@ -1,7 +1,8 @@
-//! The dry run behind the preview: the engine's own plan (`ops::plan`) for a picked move.
+//! The dry run behind the preview: the engine's own plan (`ops::engine::plan`) for a picked move.
 
 use crate::ops::context::MoveContext;
-use crate::ops::plan::{MoveGroupRequest, MovePlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::request::MoveGroupRequest;
 
 use super::moves::MoveSpec;
 

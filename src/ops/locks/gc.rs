@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
 
-use super::error::MoveError;
+use crate::ops::error::MoveError;
 
 /// PBS's chunk store lock file, relative to the datastore base.
 pub const CHUNK_STORE_LOCK: &str = ".lock";

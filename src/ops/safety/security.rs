@@ -19,8 +19,8 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, Dir, DirEntry, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::error::MoveError;
-use super::ownership::backup_ids;
+use crate::ops::error::MoveError;
+use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 use crate::tree::scan::read_first_line_nofollow;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
@@ -242,7 +242,7 @@ pub enum TreeDepth {
     Snapshots,
     /// The group dir only, when the snapshot dirs were checked moments before locking:
     /// the move reads each snapshot dir again under its snapshot lock anyway
-    /// (`group_mover::index_paths` refuses symlinks there), so a third read would only cost time.
+    /// (`engine::lock_and_move::index_paths` refuses symlinks there), so a third read would only cost time.
     GroupOnly,
 }
 

@@ -3,34 +3,20 @@
 
 use serde::Serialize;
 
-use super::checks::{check_depth_limit, check_merge, check_move_group, check_move_namespace};
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::lock::LockMode;
-use super::locking::{probe_group_move, probe_namespaces};
-use super::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
-use super::security::TreeDepth;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::checks::{
+    check_depth_limit, check_merge, check_move_group, check_move_namespace,
+};
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::error::MoveError;
+use crate::ops::locks::flock::LockMode;
+use crate::ops::locks::move_set::{probe_group_move, probe_namespaces};
+use crate::ops::report::{FailReason, FailedGroup, MoveReport, MovedGroup};
+use crate::ops::safety::security::TreeDepth;
 use crate::tree::backend::{ObjectStats, SnapshotRef};
 use crate::tree::model::NOTES_FILE;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveGroupRequest {
-    pub ns: Namespace,
-    pub group: GroupId,
-    pub target_ns: Namespace,
-    pub merge: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveNsRequest {
-    pub ns: Namespace,
-    pub target_ns: Namespace,
-    pub max_depth: Option<usize>,
-    pub delete_source: bool,
-    pub merge: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -42,9 +28,9 @@ pub enum NotesPlan {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupPlan {
-    pub ns: String,
-    pub group: String,
-    pub target_ns: String,
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub target_ns: Namespace,
     pub snapshots: usize,
     pub oldest: Option<String>,
     pub newest: Option<String>,
@@ -67,9 +53,9 @@ pub struct GroupPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MovePlan {
     pub groups: Vec<GroupPlan>,
-    pub namespaces_to_create: Vec<String>,
-    pub namespaces_to_remove: Vec<String>,
-    pub namespaces_kept: Vec<super::report::KeptNamespace>,
+    pub namespaces_to_create: Vec<Namespace>,
+    pub namespaces_to_remove: Vec<Namespace>,
+    pub namespaces_kept: Vec<crate::ops::report::KeptNamespace>,
     /// Namespace-level conflicts: the whole move would be busy.
     pub conflicts: Vec<String>,
 }
@@ -122,9 +108,9 @@ pub fn plan_group(
     target_created: bool,
 ) -> GroupPlan {
     let mut plan = GroupPlan {
-        ns: ns.to_string(),
-        group: group.to_string(),
-        target_ns: target_ns.to_string(),
+        ns: ns.clone(),
+        group: group.clone(),
+        target_ns: target_ns.clone(),
         snapshots: 0,
         oldest: None,
         newest: None,
@@ -182,12 +168,12 @@ fn fill_group_plan(
         (true, false) => NotesPlan::Move,
         (true, true) => NotesPlan::KeepTarget,
     };
-    let owner = owner.ok_or_else(|| super::checks::no_owner(ns, group))?;
+    let owner = owner.ok_or_else(|| crate::ops::engine::checks::no_owner(ns, group))?;
     if plan.merge {
         check_merge(ds, ns, target_ns, group, &owner, &times)?;
     }
     let mut s3 = ObjectStats::default();
-    if ctx.backend.kind() != "filesystem" {
+    if !ctx.backend.is_local_only() {
         for t in &times {
             let src = SnapshotRef {
                 ns: ns.clone(),
@@ -267,12 +253,12 @@ pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<Mov
     };
     for (_, target) in &mapping {
         if !target.is_root() && !ctx.ds.namespace_exists(target)? {
-            plan.namespaces_to_create.push(target.to_string());
+            plan.namespaces_to_create.push(target.clone());
         }
     }
     for (source, target) in &mapping {
         for group in ctx.ds.list_group_ids(source)?.items {
-            let target_created = plan.namespaces_to_create.contains(&target.to_string());
+            let target_created = plan.namespaces_to_create.contains(target);
             plan.groups.push(plan_group(
                 ctx,
                 source,
@@ -289,10 +275,10 @@ pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<Mov
             .groups
             .iter()
             .filter(|g| g.refusal.is_some() || !g.conflicts.is_empty())
-            .filter_map(|g| Namespace::parse(&g.ns).ok())
+            .map(|g| g.ns.clone())
             .collect();
-        let cleanup = super::ns_cleanup::cleanup_plan(ctx, req, &attempted, &blocked)?;
-        plan.namespaces_to_remove = cleanup.remove.iter().map(ToString::to_string).collect();
+        let cleanup = crate::ops::engine::cleanup::cleanup_plan(ctx, req, &attempted, &blocked)?;
+        plan.namespaces_to_remove = cleanup.remove.clone();
         plan.namespaces_kept = cleanup.kept;
     }
     Ok(plan)

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::lock::{self, LockError, LockMode};
-use super::lock_path::LockPaths;
+use crate::ops::locks::flock::{self, LockError, LockMode};
+use crate::ops::locks::paths::LockPaths;
 
 /// PBS `APPEND_LOCK_TIMEOUT` / `DRAIN_LOCK_TIMEOUT`: rather fail than hang behind GC.
 pub const JOURNAL_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,13 +89,13 @@ impl JournalWriter {
         }
         let guard = match self.file.take() {
             Some(file) => {
-                lock::relock(file, &self.path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?
+                flock::relock(file, &self.path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?
             }
             None => None,
         };
         let guard = match guard {
             Some(g) => g,
-            None => lock::lock_file(&self.path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?,
+            None => flock::lock_file(&self.path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?,
         };
         let io_err = |source| JournalError::Io {
             path: self.path.clone(),
@@ -177,7 +177,7 @@ where
     F: FnMut(&Path) -> Result<(), Box<dyn StdError + Send + Sync>>,
 {
     let path = paths.move_journal();
-    let guard = lock::lock_file(&path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?;
+    let guard = flock::lock_file(&path, LockMode::Exclusive, JOURNAL_LOCK_TIMEOUT)?;
     let io_err = |source| JournalError::Io {
         path: path.clone(),
         source,

@@ -17,9 +17,9 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
 use thiserror::Error;
 
-use super::lock_holder::{self, LockHolder};
-use super::lock_path::LockPaths;
-use super::ownership::{self, LOCK_FILE_MODE};
+use crate::ops::locks::holder::{self, LockHolder};
+use crate::ops::locks::paths::LockPaths;
+use crate::ops::safety::ownership::{self, LOCK_FILE_MODE};
 use crate::tree::names::{GroupId, Namespace, SnapshotTime};
 
 /// PBS `BackupGroup::lock`, `BackupDir::lock`/`lock_shared`: non-blocking.
@@ -164,7 +164,7 @@ pub fn lock_file(path: &Path, mode: LockMode, timeout: Duration) -> Result<LockG
 }
 
 /// A lock file as a name relative to a directory fd (`CWD` for absolute paths), and the
-/// directory for O_TMPFILE relative to the same fd: a [`super::lock_dir::LockDir`] locks
+/// directory for O_TMPFILE relative to the same fd: a [`crate::ops::locks::dir::LockDir`] locks
 /// many files of one dir with one-component lookups instead of a path walk each.
 pub(super) struct At<'a> {
     pub dir: BorrowedFd<'a>,
@@ -315,7 +315,7 @@ fn conflict(path: &Path, file: &File) -> LockError {
     LockError::Conflict {
         path: path.to_path_buf(),
         what: "lock file".to_string(),
-        holder: lock_holder::find_holder(file),
+        holder: holder::find_holder(file),
     }
 }
 
@@ -463,7 +463,7 @@ mod tests {
         let holder = LockHolder {
             pid: 1234,
             comm: "proxmox-backup-proxy".into(),
-            kind: lock_holder::LockKind::Write,
+            kind: holder::LockKind::Write,
         };
         let e = LockError::Conflict {
             path: path.clone(),

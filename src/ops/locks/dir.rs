@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use super::lock::{At, LockError, LockGuard, LockMode, ensure_parent, lock_at};
+use crate::ops::locks::flock::{At, LockError, LockGuard, LockMode, ensure_parent, lock_at};
 
 #[derive(Debug)]
 pub struct LockDir {
@@ -43,7 +43,7 @@ impl LockDir {
             .flatten()
     }
 
-    /// [`super::lock::lock_file`] of `lock_path`, relative to this dir when it is in it.
+    /// [`crate::ops::locks::flock::lock_file`] of `lock_path`, relative to this dir when it is in it.
     pub fn lock(
         &self,
         lock_path: &Path,
@@ -51,7 +51,7 @@ impl LockDir {
         timeout: Duration,
     ) -> Result<LockGuard, LockError> {
         let Some(name) = self.name(lock_path) else {
-            return super::lock::lock_file(lock_path, mode, timeout);
+            return crate::ops::locks::flock::lock_file(lock_path, mode, timeout);
         };
         let at = At {
             dir: self.fd.as_fd(),
@@ -61,14 +61,14 @@ impl LockDir {
         lock_at(&at, lock_path, mode, timeout)
     }
 
-    /// [`super::lock::remove_lock_file`], relative to this dir when `lock_path` is in it.
+    /// [`crate::ops::locks::flock::remove_lock_file`], relative to this dir when `lock_path` is in it.
     pub fn remove(&self, lock_path: &Path) {
         match self.name(lock_path) {
             // A leftover lock file is harmless (PBS leaves most of them): errors don't matter.
             Some(name) => {
                 let _ = rustix::fs::unlinkat(&self.fd, name, AtFlags::empty());
             }
-            None => super::lock::remove_lock_file(lock_path),
+            None => crate::ops::locks::flock::remove_lock_file(lock_path),
         }
     }
 }
@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(meta.permissions().mode() & 0o777, 0o660);
         assert_eq!(meta.ino(), g.file().metadata().unwrap().ino());
         // Same file, another open file description: the flock conflicts.
-        let e = super::super::lock::lock_file(&a.join("x"), LockMode::Shared, Duration::ZERO)
+        let e = crate::ops::locks::flock::lock_file(&a.join("x"), LockMode::Shared, Duration::ZERO)
             .unwrap_err();
         assert!(e.is_conflict(), "{e}");
         dir.remove(&a.join("x"));

@@ -15,13 +15,14 @@ use std::time::SystemTime;
 use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::op_journal::{
-    FILE_MODE, JournalEntry, create_store_dir, jerr, list_entries, pid_of, state_dir, store_dir,
+use crate::ops::context::MoveContext;
+use crate::ops::error::MoveError;
+use crate::ops::journal::crash::{
+    FILE_MODE, JournalEntry, create_store_dir, jerr, list_entries, pid_of, store_dir,
 };
-use super::ownership::set_owned_mode;
-use super::resume::progress_of;
+use crate::ops::journal::record::Status;
+use crate::ops::recovery::pending::progress_of;
+use crate::ops::safety::ownership::set_owned_mode;
 
 const PREFIX: &str = "detached-";
 const EXT: &str = "json";
@@ -42,7 +43,7 @@ pub struct DetachedMarker {
 
 /// Writes this process's marker; `None` when journaling is off (no state dir).
 pub fn mark(ctx: &MoveContext) -> Result<Option<DetachedMarker>, MoveError> {
-    match state_dir() {
+    match ctx.journal_dir() {
         Some(state) => mark_in(state, &ctx.ds.name, &ctx.ds.base).map(Some),
         None => Ok(None),
     }
@@ -88,7 +89,7 @@ pub struct FinishedOp {
     pub id: String,
     /// `move-group vm/100 '' -> 'b'`.
     pub op: String,
-    /// The journal's final status: "ok", "partial", "failed", "busy", "cancelled", ...
+    /// The journal's final status word ([`Status`] as text: a report for people).
     pub status: String,
     pub groups_done: usize,
     pub groups_total: usize,
@@ -98,14 +99,14 @@ pub struct FinishedOp {
 impl FinishedOp {
     /// Ended with everything moved (the journal's `ok`).
     pub fn is_ok(&self) -> bool {
-        self.status == "ok"
+        self.status == Status::Ok.as_str()
     }
 }
 
 /// The reports of every detached TUI of this datastore. The marker of one that ended is
 /// removed, so its report is given once.
 pub fn take_reports(ctx: &MoveContext) -> Result<Vec<DetachedReport>, MoveError> {
-    match state_dir() {
+    match ctx.journal_dir() {
         Some(state) => take_reports_in(state, &ctx.ds.name, &ctx.ds.base),
         None => Ok(Vec::new()),
     }
@@ -214,7 +215,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ops::op_journal::{OpKind, Record};
+    use crate::ops::journal::record::{OpKind, Record};
 
     const STORE: &str = "store1";
 
@@ -225,9 +226,9 @@ mod tests {
             v: 1,
             id: id.clone(),
             op: OpKind::MoveGroup {
-                ns: String::new(),
-                group: "vm/100".into(),
-                target_ns: "b".into(),
+                ns: crate::tree::Namespace::root(),
+                group: crate::tree::GroupId::parse("vm/100").unwrap(),
+                target_ns: crate::tree::Namespace::parse("b").unwrap(),
                 merge: true,
             },
             store: STORE.into(),
@@ -236,9 +237,7 @@ mod tests {
             started: 1_700_000_000,
         }];
         if done {
-            records.push(Record::Done {
-                status: "ok".into(),
-            });
+            records.push(Record::Done { status: Status::Ok });
         }
         let text: String = records
             .iter()

@@ -11,147 +11,20 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rustix::fs::{FlockOperation, flock};
-use serde::{Deserialize, Serialize};
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::failpoint;
-use super::ownership::set_owned_mode;
-use super::plan::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::context::MoveContext;
+use crate::ops::error::MoveError;
+use crate::ops::failpoint;
+use crate::ops::journal::record::{OpKind, Record, Status};
+use crate::ops::safety::ownership::set_owned_mode;
 use crate::tree::{GroupId, Namespace};
 
 const DIR_MODE: u32 = 0o750;
-pub(super) const FILE_MODE: u32 = 0o640;
+pub(crate) const FILE_MODE: u32 = 0o640;
 const EXT: &str = "jsonl";
-
-/// Set once by the front end; the library alone (in-process tests) journals nothing.
-static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-/// Turns journaling on for this process. Later calls are ignored (one state dir per process).
-pub fn configure(dir: PathBuf) {
-    let _ = STATE_DIR.set(dir);
-}
-
-pub fn state_dir() -> Option<&'static Path> {
-    STATE_DIR.get().map(PathBuf::as_path)
-}
-
-/// The operation a journal belongs to: enough to run it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum OpKind {
-    MoveGroup {
-        ns: String,
-        group: String,
-        target_ns: String,
-        merge: bool,
-    },
-    MoveNs {
-        ns: String,
-        target_ns: String,
-        max_depth: Option<usize>,
-        delete_source: bool,
-        merge: bool,
-    },
-}
-
-impl OpKind {
-    pub fn from_group(req: &MoveGroupRequest) -> Self {
-        Self::MoveGroup {
-            ns: req.ns.to_string(),
-            group: req.group.to_string(),
-            target_ns: req.target_ns.to_string(),
-            merge: req.merge,
-        }
-    }
-
-    pub fn from_ns(req: &MoveNsRequest) -> Self {
-        Self::MoveNs {
-            ns: req.ns.to_string(),
-            target_ns: req.target_ns.to_string(),
-            max_depth: req.max_depth,
-            delete_source: req.delete_source,
-            merge: req.merge,
-        }
-    }
-
-    /// `move-group vm/100 '' -> 'a'` for listings.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::MoveGroup {
-                ns,
-                group,
-                target_ns,
-                ..
-            } => format!("move-group {group} '{ns}' -> '{target_ns}'"),
-            Self::MoveNs { ns, target_ns, .. } => format!("move-ns '{ns}' -> '{target_ns}'"),
-        }
-    }
-}
-
-/// One journal line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "e", rename_all = "kebab-case")]
-pub enum Record {
-    Begin {
-        v: u32,
-        id: String,
-        op: OpKind,
-        store: String,
-        base: PathBuf,
-        backend: String,
-        started: u64,
-    },
-    /// A target namespace now exists because of this operation.
-    NsCreated {
-        ns: String,
-    },
-    /// Before the target group is created: the group's plan.
-    Group {
-        ns: String,
-        group: String,
-        target_ns: String,
-        target_existed: bool,
-        snapshots: Vec<String>,
-    },
-    /// S3: every object of the snapshot copied and verified (keys for a later delete).
-    Copied {
-        t: String,
-        src: Vec<String>,
-        dst: Vec<String>,
-    },
-    /// The local snapshot dir is at the target.
-    Renamed {
-        t: String,
-    },
-    /// S3: the source objects are deleted.
-    Deleted {
-        t: String,
-    },
-    /// The group's move ended (completely or with a reported, consistent split).
-    GroupDone {
-        moved: usize,
-        ok: bool,
-    },
-    /// About to remove an emptied source namespace (its dir, then its bucket marker).
-    NsRemoving {
-        ns: String,
-    },
-    NsRemoved {
-        ns: String,
-    },
-    /// What a `resume` run did.
-    Resumed {
-        actions: Vec<String>,
-    },
-    Done {
-        status: String,
-    },
-}
 
 /// An open journal: appends are durable when `record` returns.
 #[derive(Debug)]
@@ -161,7 +34,7 @@ pub struct OpJournal {
     file: File,
 }
 
-pub(super) fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
+pub(crate) fn jerr(what: &str, path: &Path, e: impl std::fmt::Display) -> MoveError {
     MoveError::failed(format!(
         "operation journal: {what} {}: {e} (set --state-dir or PBS_MOVER_STATE_DIR to a writable dir)",
         path.display()
@@ -174,7 +47,7 @@ pub fn store_dir(state: &Path, store: &str) -> PathBuf {
 }
 
 /// `<state dir>/<store>`, created (with the state dir) owned by `backup` when missing.
-pub(super) fn create_store_dir(state: &Path, store: &str) -> Result<PathBuf, MoveError> {
+pub(crate) fn create_store_dir(state: &Path, store: &str) -> Result<PathBuf, MoveError> {
     if let Some(parent) = state.parent() {
         fs::create_dir_all(parent).map_err(|e| jerr("cannot create", parent, e))?;
     }
@@ -203,7 +76,7 @@ fn sync_parent(path: &Path) -> Result<(), MoveError> {
         .map_err(|e| jerr("cannot sync", parent, e))
 }
 
-/// The process that started an operation, from its id (see [`new_id`]).
+/// The process that started an operation, from its id (see `new_id`).
 pub fn pid_of(id: &str) -> Option<u32> {
     id.split('-').nth(2)?.parse().ok()
 }
@@ -239,7 +112,7 @@ fn lock_exclusive(file: &File, path: &Path) -> Result<(), MoveError> {
 impl OpJournal {
     /// Starts the journal of a new operation; `None` when journaling is off.
     pub fn begin(ctx: &MoveContext, op: OpKind) -> Result<Option<Self>, MoveError> {
-        let Some(state) = state_dir() else {
+        let Some(state) = ctx.journal_dir() else {
             return Ok(None);
         };
         let dir = create_store_dir(state, &ctx.ds.name)?;
@@ -344,9 +217,9 @@ impl JournalEntry {
         })
     }
 
-    pub fn status(&self) -> Option<&str> {
+    pub fn status(&self) -> Option<Status> {
         self.records.iter().rev().find_map(|r| match r {
-            Record::Done { status } => Some(status.as_str()),
+            Record::Done { status } => Some(*status),
             _ => None,
         })
     }
@@ -372,7 +245,10 @@ impl JournalEntry {
                     target_ns: target_ns.clone(),
                     target_existed: *target_existed,
                     snapshots: snapshots.clone(),
-                    ..Default::default()
+                    copied: Vec::new(),
+                    renamed: Vec::new(),
+                    deleted: Vec::new(),
+                    done: None,
                 }),
                 other => {
                     if let Some(g) = out.last_mut() {
@@ -385,8 +261,8 @@ impl JournalEntry {
     }
 
     /// Namespaces whose removal started but was not recorded as finished.
-    pub fn namespaces_removing(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    pub fn namespaces_removing(&self) -> Vec<Namespace> {
+        let mut out: Vec<Namespace> = Vec::new();
         for r in &self.records {
             match r {
                 Record::NsRemoving { ns } => out.push(ns.clone()),
@@ -397,7 +273,7 @@ impl JournalEntry {
         out
     }
 
-    pub fn namespaces_created(&self) -> Vec<String> {
+    pub fn namespaces_created(&self) -> Vec<Namespace> {
         self.records
             .iter()
             .filter_map(|r| match r {
@@ -409,11 +285,11 @@ impl JournalEntry {
 }
 
 /// One group's journaled progress.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupProgress {
-    pub ns: String,
-    pub group: String,
-    pub target_ns: String,
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub target_ns: Namespace,
     pub target_existed: bool,
     pub snapshots: Vec<String>,
     /// (time, source keys, target keys) of S3 copies.
@@ -437,13 +313,9 @@ impl GroupProgress {
         }
     }
 
-    pub fn parsed(&self) -> Result<(Namespace, GroupId, Namespace), MoveError> {
-        let bad = |e: String| MoveError::failed(format!("operation journal: {e}"));
-        Ok((
-            Namespace::parse(&self.ns).map_err(|e| bad(e.to_string()))?,
-            GroupId::parse(&self.group).map_err(|e| bad(e.to_string()))?,
-            Namespace::parse(&self.target_ns).map_err(|e| bad(e.to_string()))?,
-        ))
+    /// (source namespace, group, target namespace).
+    pub fn names(&self) -> (Namespace, GroupId, Namespace) {
+        (self.ns.clone(), self.group.clone(), self.target_ns.clone())
     }
 }
 

@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
-use super::lock::{self, LockError, LockGuard, LockMode};
-use super::lock_path::LockPaths;
+use crate::ops::locks::flock::{self, LockError, LockGuard, LockMode};
+use crate::ops::locks::paths::LockPaths;
 use crate::tree::names::Namespace;
 
 /// v4 locks namespaces non-blocking (timeout 0) everywhere.
@@ -94,7 +94,7 @@ fn lock_all(
 ) -> Result<NamespaceLockGuard, LockError> {
     let mut guard = NamespaceLockGuard::default();
     for (target, mode, what) in plan(ns, mode) {
-        let lock = lock::lock_file(&paths.ns_lock(&target), mode, NS_LOCK_TIMEOUT)
+        let lock = flock::lock_file(&paths.ns_lock(&target), mode, NS_LOCK_TIMEOUT)
             .map_err(|e| e.with_what(what))?;
         guard.guards.push(lock);
     }
@@ -103,7 +103,7 @@ fn lock_all(
 
 fn probe_all(paths: &LockPaths, ns: &Namespace, mode: LockMode) -> Result<(), LockError> {
     for (target, mode, what) in plan(ns, mode) {
-        lock::probe(&paths.ns_lock(&target), mode).map_err(|e| e.with_what(what))?;
+        flock::probe(&paths.ns_lock(&target), mode).map_err(|e| e.with_what(what))?;
     }
     Ok(())
 }

@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::lock::{self, LockGuard, LockMode};
-use super::lock_dir::LockDir;
-use super::lock_path::LockPaths;
-use super::old_locks::{self, DirLock};
+use crate::ops::context::MoveContext;
+use crate::ops::error::MoveError;
+use crate::ops::locks::dir::LockDir;
+use crate::ops::locks::flock::{self, LockGuard, LockMode};
+use crate::ops::locks::old_scheme::{self, DirLock};
+use crate::ops::locks::paths::LockPaths;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 /// PBS's bound on snapshot locks held at once (file descriptors).
@@ -25,7 +25,7 @@ const FD_RESERVE: u64 = 256;
 
 /// Takes a PBS lock without waiting (group and snapshot locks are always non-blocking).
 pub fn take(path: &Path, mode: LockMode, what: &str) -> Result<LockGuard, MoveError> {
-    lock::lock_file(path, mode, Duration::ZERO).map_err(|e| MoveError::from_lock(what, e))
+    flock::lock_file(path, mode, Duration::ZERO).map_err(|e| MoveError::from_lock(what, e))
 }
 
 /// A group locked exclusively in every scheme this host needs: its lock file and, for
@@ -45,7 +45,7 @@ pub fn lock_group(
 ) -> Result<GroupLock, MoveError> {
     let file = take(&ctx.locks.group(ns, group), LockMode::Exclusive, what)?;
     let dir = if ctx.old_locks() {
-        old_locks::lock_dir(&ctx.ds.group_path(ns, group), what)?
+        old_scheme::lock_dir(&ctx.ds.group_path(ns, group), what)?
     } else {
         None
     };
@@ -92,8 +92,8 @@ pub fn take_snapshot_locks(
                 .map_err(|e| MoveError::from_lock(&what, e))?;
             let (dir, manifest) = if ctx.old_locks() {
                 let snap_dir = ctx.ds.snapshot_path(ns, group, t);
-                let dir = old_locks::lock_dir(&snap_dir, &what)?;
-                let manifest = old_locks::lock_manifest(&paths.old_manifest(ns, group, t), &what)?;
+                let dir = old_scheme::lock_dir(&snap_dir, &what)?;
+                let manifest = old_scheme::lock_manifest(&paths.old_manifest(ns, group, t), &what)?;
                 (dir, Some(manifest))
             } else {
                 (None, None)
@@ -162,7 +162,7 @@ pub fn probe_group_move(
         let w = what(format!("{label} {group}"), n);
         check(probe(&locks.group(n, group), LockMode::Exclusive, &w));
         if ctx.old_locks() {
-            check(old_locks::probe_dir(&ctx.ds.group_path(n, group), &w));
+            check(old_scheme::probe_dir(&ctx.ds.group_path(n, group), &w));
         }
     }
     for t in times {
@@ -173,11 +173,11 @@ pub fn probe_group_move(
             &w,
         ));
         if ctx.old_locks() {
-            check(old_locks::probe_dir(
+            check(old_scheme::probe_dir(
                 &ctx.ds.snapshot_path(ns, group, t),
                 &w,
             ));
-            check(old_locks::probe_manifest(
+            check(old_scheme::probe_manifest(
                 &locks.old_manifest(ns, group, t),
                 &w,
             ));
@@ -188,7 +188,7 @@ pub fn probe_group_move(
 
 /// Dry-run: would `take` succeed now? Creates nothing.
 pub fn probe(path: &Path, mode: LockMode, what: &str) -> Result<(), MoveError> {
-    lock::probe(path, mode).map_err(|e| MoveError::from_lock(what, e))
+    flock::probe(path, mode).map_err(|e| MoveError::from_lock(what, e))
 }
 
 /// Namespace locks of the original PBS series: the requested mode on each namespace and a

@@ -4,10 +4,10 @@
 use std::fs;
 use std::io;
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::plan::MoveNsRequest;
-use super::report::KeptNamespace;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::request::MoveNsRequest;
+use crate::ops::error::MoveError;
+use crate::ops::report::KeptNamespace;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{BackupType, Namespace};
 
@@ -35,7 +35,7 @@ pub fn cleanup_plan(
                 kept.push((ns.clone(), reason.is_none()));
                 if let Some(reason) = reason {
                     out.kept.push(KeptNamespace {
-                        ns: ns.to_string(),
+                        ns: ns.clone(),
                         reason,
                     });
                 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::tree::hex::hex;
 use crate::tree::names::{GroupId, Namespace, SnapshotTime};
 
 /// `pbs_datastore::DATASTORE_LOCKS_DIR`.
@@ -154,17 +155,8 @@ fn encode_rpath(rpath: &str) -> PathBuf {
     // escape_unit output is pure ASCII, so byte slicing cannot split a character.
     let head = &enc[..HASHED_KEEP];
     let tail = &enc[enc.len() - HASHED_KEEP..];
-    let hash = hex(&Sha256::digest(rpath.as_bytes()));
+    let hash = hex(&Sha256::digest(rpath.as_bytes()), "");
     Path::new("hashed").join(format!("{head}...{tail}-{hash}"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]

@@ -1,169 +1,25 @@
-//! The two operations the CLI and the TUI run: move-group and move-namespace.
+//! The move-namespace operation (PBS `move_namespace`): target namespaces created parent-first,
+//! the groups moved one by one (a lock-conflicted group retried once after the others), the
+//! emptied sources removed deepest-first.
 
 use std::io;
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::failpoint;
-use super::group_mover::{GroupFailure, GroupOpts, GroupOutcome, lock_and_move_group_journaled};
-use super::lock::LockMode;
-use super::locking::lock_namespaces;
-use super::ns_cleanup::{cleanup_plan, remove_namespace_flat};
-use super::op_journal::{OpJournal, OpKind, Record};
-use super::ownership::create_dir_all_owned;
-use super::plan::{MoveGroupRequest, MoveNsRequest, namespace_mapping};
-use super::progress::{Progress, ProgressEvent};
-use super::report::{FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup};
-use super::security::TreeDepth;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
+use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
+use crate::ops::engine::move_group::{close_journal, finish, record};
+use crate::ops::engine::plan::namespace_mapping;
+use crate::ops::engine::request::MoveNsRequest;
+use crate::ops::error::MoveError;
+use crate::ops::failpoint;
+use crate::ops::journal::crash::OpJournal;
+use crate::ops::journal::record::{OpKind, Record};
+use crate::ops::locks::flock::LockMode;
+use crate::ops::locks::move_set::lock_namespaces;
+use crate::ops::progress::{Progress, ProgressEvent};
+use crate::ops::report::{FailReason, KeptNamespace, MoveReport};
+use crate::ops::safety::ownership::create_dir_all_owned;
 use crate::tree::{GroupId, Namespace};
-
-/// Moves one group. `Err` means refused or busy before anything changed.
-pub fn move_group(
-    ctx: &MoveContext,
-    req: &MoveGroupRequest,
-    progress: &Progress,
-) -> Result<MoveReport, MoveError> {
-    ctx.check_datastore()?;
-    super::checks::check_move_group(
-        &ctx.ds,
-        &req.ns,
-        &req.target_ns,
-        &req.group,
-        req.merge,
-        TreeDepth::Snapshots,
-    )?;
-    let _op = ctx.begin_operation()?;
-    let _ns_guards = lock_namespaces(
-        &ctx.locks,
-        &[
-            (req.ns.clone(), LockMode::Shared),
-            (req.target_ns.clone(), LockMode::Shared),
-        ],
-    )?;
-    let journal = OpJournal::begin(ctx, OpKind::from_group(req))?;
-    let result = move_group_locked(ctx, req, true, progress, journal.as_ref());
-    close_journal(journal.as_ref(), &result);
-    finish(result?, progress)
-}
-
-/// Closes an operation's journal: `resume` leaves finished operations alone.
-pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, MoveError>) {
-    let Some(j) = journal else { return };
-    let status = match result {
-        Ok(r) if r.failed.is_empty() => "ok",
-        // The user stopped it: `resume` must not continue what was cancelled on purpose.
-        Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => "cancelled",
-        Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => "partial",
-        // Nothing changed, only locks were in the way (exit 3): the user retries, not `resume`.
-        Ok(r)
-            if r.failed
-                .iter()
-                .all(|f| f.reason == FailReason::LockConflict) =>
-        {
-            "busy"
-        }
-        Ok(_) => "failed",
-        // An I/O or S3 error stopped it (a fault): `resume` retries once the cause is gone.
-        Err(MoveError::Failed(_)) => "failed",
-        Err(MoveError::Busy(_)) => "busy",
-        Err(MoveError::Cancelled) => "cancelled",
-        Err(MoveError::Refused(_)) => "refused",
-    };
-    // Best effort: an unclosed journal only makes `resume` re-check a consistent datastore.
-    let _ = j.record(&Record::Done {
-        status: status.into(),
-    });
-}
-
-/// [`move_group`] once the namespace locks are held (also `resume`'s way of finishing one).
-/// `tree_checked`: the full pre-flight just ran (see [`GroupOpts`]).
-pub fn move_group_locked(
-    ctx: &MoveContext,
-    req: &MoveGroupRequest,
-    tree_checked: bool,
-    progress: &Progress,
-    journal: Option<&OpJournal>,
-) -> Result<MoveReport, MoveError> {
-    let snapshots = ctx.ds.list_snapshot_times(&req.ns, &req.group)?.len();
-    progress.emit(ProgressEvent::Planned {
-        groups: 1,
-        snapshots,
-        bytes: 0,
-    });
-    let mut report = MoveReport::default();
-    let result = lock_and_move_group_journaled(
-        ctx,
-        &req.ns,
-        &req.group,
-        &req.target_ns,
-        GroupOpts {
-            merge: req.merge,
-            tree_checked,
-        },
-        progress,
-        journal,
-    );
-    record(
-        &mut report,
-        progress,
-        &req.ns,
-        &req.group,
-        &req.target_ns,
-        result,
-    );
-    Ok(report)
-}
-
-fn finish(report: MoveReport, progress: &Progress) -> Result<MoveReport, MoveError> {
-    progress.emit(ProgressEvent::Finished {
-        report: report.clone(),
-    });
-    Ok(report)
-}
-
-/// Adds one group's result to the report and tells the UI.
-fn record(
-    report: &mut MoveReport,
-    progress: &Progress,
-    ns: &Namespace,
-    group: &GroupId,
-    target_ns: &Namespace,
-    result: Result<GroupOutcome, GroupFailure>,
-) {
-    match result {
-        Ok(outcome) => {
-            report.orphans.extend(outcome.orphans);
-            report.warnings.extend(outcome.warnings);
-            report.moved.push(MovedGroup {
-                ns: ns.to_string(),
-                group: group.to_string(),
-                target_ns: target_ns.to_string(),
-                snapshots: outcome.snapshots,
-            });
-            progress.emit(ProgressEvent::GroupDone {
-                ns: ns.clone(),
-                group: group.clone(),
-                target_ns: target_ns.clone(),
-                snapshots: outcome.snapshots,
-            });
-        }
-        Err(f) => {
-            progress.emit(ProgressEvent::GroupFailed {
-                ns: ns.clone(),
-                group: group.clone(),
-                reason: f.reason,
-                message: f.message.clone(),
-            });
-            report.failed.push(FailedGroup {
-                ns: ns.to_string(),
-                group: group.to_string(),
-                reason: f.reason,
-                message: f.message,
-                snapshots_moved: f.moved,
-            });
-        }
-    }
-}
 
 /// Moves a namespace subtree to its new path, group by group (PBS `move_namespace`).
 /// `Err` means refused or busy before anything changed.
@@ -253,13 +109,11 @@ fn create_target_namespaces(
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
         if let Some(j) = journal {
-            j.record(&Record::NsCreated {
-                ns: target.to_string(),
-            })?;
+            j.record(&Record::NsCreated { ns: target.clone() })?;
         }
         failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
-        report.namespaces_created.push(target.to_string());
+        report.namespaces_created.push(target.clone());
         created.push(target.clone());
     }
     Ok(created)
@@ -325,11 +179,7 @@ fn cleanup_sources(
     journal: Option<&OpJournal>,
 ) -> Result<(), MoveError> {
     let attempted: Vec<Namespace> = mapping.iter().map(|(s, _)| s.clone()).collect();
-    let failed: Vec<Namespace> = report
-        .failed
-        .iter()
-        .filter_map(|f| Namespace::parse(&f.ns).ok())
-        .collect();
+    let failed: Vec<Namespace> = report.failed.iter().map(|f| f.ns.clone()).collect();
     let plan = cleanup_plan(ctx, req, &attempted, &failed)?;
     for kept in plan.kept {
         keep(report, progress, kept);
@@ -338,23 +188,23 @@ fn cleanup_sources(
         if let Some(j) = journal {
             // Durable before the dir goes: a crash between the rmdir and the bucket marker's
             // delete leaves nothing on disk that `resume` could re-plan the cleanup from.
-            j.record(&Record::NsRemoving { ns: ns.to_string() })?;
+            j.record(&Record::NsRemoving { ns: ns.clone() })?;
         }
         match remove_namespace_flat(ctx, &ns) {
             Ok(true) => {
                 if let Some(j) = journal {
                     // Informational only: `resume` re-plans the cleanup from disk.
-                    let _ = j.record(&Record::NsRemoved { ns: ns.to_string() });
+                    let _ = j.record(&Record::NsRemoved { ns: ns.clone() });
                 }
                 failpoint::hit("after-ns-remove");
                 progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });
-                report.namespaces_removed.push(ns.to_string());
+                report.namespaces_removed.push(ns.clone());
             }
             Ok(false) => keep(
                 report,
                 progress,
                 KeptNamespace {
-                    ns: ns.to_string(),
+                    ns: ns.clone(),
                     reason: "not empty after the move".into(),
                 },
             ),
@@ -362,7 +212,7 @@ fn cleanup_sources(
                 report,
                 progress,
                 KeptNamespace {
-                    ns: ns.to_string(),
+                    ns: ns.clone(),
                     reason: e.to_string(),
                 },
             ),
@@ -372,7 +222,7 @@ fn cleanup_sources(
 }
 
 fn keep(report: &mut MoveReport, progress: &Progress, kept: KeptNamespace) {
-    let ns = Namespace::parse(&kept.ns).unwrap_or_default();
+    let ns = kept.ns.clone();
     progress.emit(ProgressEvent::NamespaceKept {
         ns,
         reason: kept.reason.clone(),
@@ -387,7 +237,7 @@ fn keep(report: &mut MoveReport, progress: &Progress, kept: KeptNamespace) {
 fn remove_created(ctx: &MoveContext, created: &[Namespace], report: &mut MoveReport) {
     for ns in created.iter().rev() {
         if let Ok(true) = remove_namespace_flat(ctx, ns) {
-            report.namespaces_created.retain(|n| *n != ns.to_string());
+            report.namespaces_created.retain(|n| n != ns);
         }
     }
 }

@@ -1,8 +1,8 @@
 //! PBS's pre-flight checks for moves, with PBS's error texts. They run before anything is
 //! locked (fail fast) and again after locking (the authoritative gate).
 
-use super::error::MoveError;
-use super::security::TreeDepth;
+use crate::ops::error::MoveError;
+use crate::ops::safety::security::TreeDepth;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
@@ -46,7 +46,7 @@ pub fn check_move_group(
         )));
     }
     // Symlinks, corrupt owners, odd notes: refused here, before any lock (security.rs).
-    super::security::preflight_group(ds, source_ns, target_ns, group, depth)?;
+    crate::ops::safety::security::preflight_group(ds, source_ns, target_ns, group, depth)?;
     Ok(exists)
 }
 

@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::context::MoveContext;
-use super::error::MoveError;
-use super::moves::{move_group, move_namespace};
-use super::op_journal::{GroupProgress, JournalEntry, OpKind};
-use super::plan::{MoveGroupRequest, MoveNsRequest};
-use super::progress::Progress;
-use super::report::MoveReport;
+use crate::ops::context::MoveContext;
+use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_ns::move_namespace;
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::error::MoveError;
+use crate::ops::journal::crash::{GroupProgress, JournalEntry};
+use crate::ops::journal::record::{OpKind, Status};
+use crate::ops::progress::Progress;
+use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
 /// The move that reverses a journaled one.
@@ -21,10 +23,6 @@ use crate::tree::{GroupId, Namespace, SnapshotTime};
 pub enum Reverse {
     Group(MoveGroupRequest),
     Namespace(MoveNsRequest),
-}
-
-fn parse(s: &str) -> Result<Namespace, MoveError> {
-    Namespace::parse(s).map_err(|e| MoveError::refused(format!("operation journal: {e}")))
 }
 
 /// Plans the reverse of `entry`, or says clearly why it cannot be undone.
@@ -36,7 +34,7 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
         )));
     };
     match entry.status() {
-        Some("ok" | "partial") => {}
+        Some(s) if s.is_undoable() => {}
         Some(other) => {
             return Err(MoveError::refused(format!(
                 "move {} ended '{other}': nothing to undo",
@@ -63,11 +61,7 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
             entry.id,
             g.renamed.len(),
             g.group,
-            if g.target_ns.is_empty() {
-                "/"
-            } else {
-                &g.target_ns
-            }
+            g.target_ns.human()
         )));
     }
     match op {
@@ -77,9 +71,9 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
             target_ns,
             ..
         } => Ok(Reverse::Group(MoveGroupRequest {
-            ns: parse(target_ns)?,
-            group: GroupId::parse(group).map_err(|e| MoveError::refused(e.to_string()))?,
-            target_ns: parse(ns)?,
+            ns: target_ns.clone(),
+            group: group.clone(),
+            target_ns: ns.clone(),
             merge: false,
         })),
         OpKind::MoveNs {
@@ -95,8 +89,8 @@ pub fn reverse_of(entry: &JournalEntry) -> Result<Reverse, MoveError> {
                 )));
             }
             Ok(Reverse::Namespace(MoveNsRequest {
-                ns: parse(target_ns)?,
-                target_ns: parse(ns)?,
+                ns: target_ns.clone(),
+                target_ns: ns.clone(),
                 max_depth: *max_depth,
                 delete_source: true,
                 merge: false,
@@ -119,7 +113,7 @@ pub fn pick<'a>(
         None => entries
             .iter()
             .rev()
-            .find(|e| matches!(e.status(), Some("ok" | "partial")))
+            .find(|e| e.status().is_some_and(Status::is_undoable))
             .ok_or_else(|| MoveError::refused("no finished move to undo in the journal")),
     }
 }
@@ -128,8 +122,13 @@ pub fn pick<'a>(
 fn first_records(entry: &JournalEntry) -> BTreeMap<(String, String, String), GroupProgress> {
     let mut out = BTreeMap::new();
     for g in entry.groups() {
-        out.entry((g.ns.clone(), g.group.clone(), g.target_ns.clone()))
-            .or_insert(g);
+        // Keyed by the names' text: the order (and so the first refusal) stays as it was.
+        out.entry((
+            g.ns.to_string(),
+            g.group.to_string(),
+            g.target_ns.to_string(),
+        ))
+        .or_insert(g);
     }
     out
 }
@@ -154,14 +153,18 @@ pub fn check_unchanged(ctx: &MoveContext, entry: &JournalEntry) -> Result<(), Mo
     let ds = &ctx.ds;
     let mut moved = BTreeSet::new();
     for ((ns, group, target), first) in first_records(entry) {
-        let (ns_p, group_p, target_p) = first.parsed()?;
+        let (ns_p, group_p, target_p) = first.names();
         let at_target = ds.group_exists(&target_p, &group_p)?;
         let at_source = ds.group_exists(&ns_p, &group_p)?;
         let ended_ok = entry
             .groups()
             .iter()
             .rev()
-            .find(|g| g.ns == ns && g.group == group && g.target_ns == target)
+            .find(|g| {
+                g.ns.to_string() == ns
+                    && g.group.to_string() == group
+                    && g.target_ns.to_string() == target
+            })
             .and_then(|g| g.done)
             .unwrap_or(false);
         if !ended_ok && !at_target {
@@ -209,7 +212,7 @@ pub fn check_unchanged(ctx: &MoveContext, entry: &JournalEntry) -> Result<(), Mo
         moved.insert((target_p, group_p));
     }
     if let Some((OpKind::MoveNs { ns, target_ns, .. }, _, _)) = entry.begin() {
-        let (source, target) = (parse(ns)?, parse(target_ns)?);
+        let (source, target) = (ns.clone(), target_ns.clone());
         if !ds.namespace_exists(&target)? {
             return Err(refuse(
                 entry,

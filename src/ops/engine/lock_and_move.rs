@@ -5,7 +5,7 @@
 //! per snapshot: GC move journal, (S3 copy), rename, (S3 delete) → notes → source removed.
 //! A failure part-way leaves a clean time-ordered split: both groups stay valid.
 //! A group whose target does not exist yet moves whole, with one rename of its dir under
-//! the same locks (`group_mover/whole_group.rs`).
+//! the same locks (`lock_and_move/whole_group.rs`).
 
 use std::fs;
 use std::io::{self, Write};
@@ -16,20 +16,21 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::checks::{check_merge, check_move_group};
-use super::context::MoveContext;
-use super::error::{MoveError, io_failed};
-use super::failpoint;
-use super::lock::remove_lock_file;
-use super::lock_dir::LockDir;
-use super::locking::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
-use super::move_journal::{JournalError, JournalWriter};
-use super::old_locks::remove_manifest_lock;
-use super::op_journal::{OpJournal, Record};
-use super::ownership::{chown_backup, create_dir_all_owned};
-use super::progress::{Progress, ProgressEvent};
-use super::report::{FailReason, OrphanEntry};
-use super::security::{TreeDepth, snapshot_entries};
+use crate::ops::context::MoveContext;
+use crate::ops::engine::checks::{check_merge, check_move_group};
+use crate::ops::error::{MoveError, io_failed};
+use crate::ops::failpoint;
+use crate::ops::journal::crash::OpJournal;
+use crate::ops::journal::gc::{JournalError, JournalWriter};
+use crate::ops::journal::record::Record;
+use crate::ops::locks::dir::LockDir;
+use crate::ops::locks::flock::remove_lock_file;
+use crate::ops::locks::move_set::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
+use crate::ops::locks::old_scheme::remove_manifest_lock;
+use crate::ops::progress::{Progress, ProgressEvent};
+use crate::ops::report::{FailReason, OrphanEntry};
+use crate::ops::safety::ownership::{chown_backup, create_dir_all_owned};
+use crate::ops::safety::security::{TreeDepth, snapshot_entries};
 use crate::tree::backend::{PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -198,14 +199,14 @@ impl GroupMove<'_> {
         check_move_group(ds, self.ns, self.target_ns, self.group, merge, depth)?;
         let owner = ds
             .read_owner(self.ns, self.group)?
-            .ok_or_else(|| super::checks::no_owner(self.ns, self.group))?;
+            .ok_or_else(|| crate::ops::engine::checks::no_owner(self.ns, self.group))?;
         let times = ds.list_snapshot_times(self.ns, self.group)?;
         let target_existed = ds.group_exists(self.target_ns, self.group)?;
         // Before the target group exists: `resume` must know whether this move created it.
         self.jot(&Record::Group {
-            ns: self.ns.to_string(),
-            group: self.group.to_string(),
-            target_ns: self.target_ns.to_string(),
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            target_ns: self.target_ns.clone(),
             target_existed,
             snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
         })?;

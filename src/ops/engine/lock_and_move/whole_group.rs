@@ -24,10 +24,10 @@ use super::{
 };
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
-use crate::ops::locking::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
-use crate::ops::op_journal::Record;
-use crate::ops::ownership::backup_ids;
-use crate::ops::security::snapshot_entries;
+use crate::ops::journal::record::Record;
+use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
+use crate::ops::safety::ownership::backup_ids;
+use crate::ops::safety::security::snapshot_entries;
 use crate::tree::SnapshotTime;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 
@@ -49,7 +49,7 @@ impl GroupMove<'_> {
     ) -> Result<Option<OwnedFd>, MoveError> {
         // Every snapshot is locked at once.
         let budget = snapshot_lock_budget(self.ctx);
-        if !enabled() || self.ctx.backend.kind() != "filesystem" || times.len() > budget {
+        if !enabled() || !self.ctx.backend.is_local_only() || times.len() > budget {
             return Ok(None);
         }
         let group_dir = self.ctx.ds.group_path(self.ns, self.group);

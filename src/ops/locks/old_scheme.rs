@@ -3,7 +3,7 @@
 //! PBS 3.2.4 locks a group with `lock_dir_noblock(group dir)` and a snapshot with
 //! `lock_dir_noblock(snapshot dir)`: an exclusive, non-blocking flock(2) on the directory
 //! itself (a running backup holds its group's for the whole backup). Its manifest lock is
-//! a file under the lock dir at the old path ([`super::lock_path::LockPaths::old_manifest`]),
+//! a file under the lock dir at the old path ([`crate::ops::locks::paths::LockPaths::old_manifest`]),
 //! taken with a 5 s timeout by notes and verify-state updates.
 
 use std::fs::File;
@@ -11,11 +11,12 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use nix::libc;
+use rustix::fs::OFlags;
+use rustix::io::Errno;
 
-use super::error::MoveError;
-use super::lock::{LockGuard, LockMode, MANIFEST_LOCK_TIMEOUT, lock_file, probe};
-use super::lock_holder::find_holder;
+use crate::ops::error::MoveError;
+use crate::ops::locks::flock::{LockGuard, LockMode, MANIFEST_LOCK_TIMEOUT, lock_file, probe};
+use crate::ops::locks::holder::find_holder;
 
 /// An exclusive flock on a directory; dropping it closes the fd, which releases it.
 #[derive(Debug)]
@@ -69,13 +70,16 @@ pub fn remove_manifest_lock(path: &Path) {
 fn open_dir(dir: &Path) -> Result<Option<File>, MoveError> {
     let opened = File::options()
         .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags((OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC).bits() as i32)
         .open(dir);
     match opened {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e)
-            if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            if matches!(
+                e.raw_os_error().map(Errno::from_raw_os_error),
+                Some(Errno::LOOP | Errno::NOTDIR)
+            ) =>
         {
             Err(MoveError::refused(format!(
                 "{} is not a directory (a symlink?); fix it before moving",

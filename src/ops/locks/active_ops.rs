@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::MoveError;
-use super::lock::{LockMode, lock_file};
-use super::lock_path::LockPaths;
-use super::ownership::{LOCK_FILE_MODE, create_dir_all_owned, create_dir_owned, set_owned_mode};
+use crate::ops::error::MoveError;
+use crate::ops::locks::flock::{LockMode, lock_file};
+use crate::ops::locks::paths::LockPaths;
+use crate::ops::safety::ownership::{
+    LOCK_FILE_MODE, create_dir_all_owned, create_dir_owned, set_owned_mode,
+};
 
 /// `pbs_datastore::ACTIVE_OPERATIONS_DIR`, relative to `/run/proxmox-backup`.
 pub const ACTIVE_OPERATIONS_DIR_NAME: &str = "active-operations";

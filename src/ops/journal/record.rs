@@ -1,0 +1,202 @@
+//! What the crash journal says, line by line: the operation ([`OpKind`]), its steps
+//! ([`Record`]) and how it ended ([`Status`]). The JSON of these types is the journal's
+//! on-disk format: journals written by earlier versions must keep parsing. Names are typed
+//! and written as their text, as before; a line whose name does not parse is unreadable
+//! like a torn one.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::error::MoveError;
+use crate::ops::report::{FailReason, MoveReport};
+use crate::tree::{GroupId, Namespace};
+
+/// The operation a journal belongs to: enough to run it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum OpKind {
+    MoveGroup {
+        ns: Namespace,
+        group: GroupId,
+        target_ns: Namespace,
+        merge: bool,
+    },
+    MoveNs {
+        ns: Namespace,
+        target_ns: Namespace,
+        max_depth: Option<usize>,
+        delete_source: bool,
+        merge: bool,
+    },
+}
+
+impl OpKind {
+    pub fn from_group(req: &MoveGroupRequest) -> Self {
+        Self::MoveGroup {
+            ns: req.ns.clone(),
+            group: req.group.clone(),
+            target_ns: req.target_ns.clone(),
+            merge: req.merge,
+        }
+    }
+
+    pub fn from_ns(req: &MoveNsRequest) -> Self {
+        Self::MoveNs {
+            ns: req.ns.clone(),
+            target_ns: req.target_ns.clone(),
+            max_depth: req.max_depth,
+            delete_source: req.delete_source,
+            merge: req.merge,
+        }
+    }
+
+    /// `move-group vm/100 '' -> 'a'` for listings.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::MoveGroup {
+                ns,
+                group,
+                target_ns,
+                ..
+            } => format!("move-group {group} '{ns}' -> '{target_ns}'"),
+            Self::MoveNs { ns, target_ns, .. } => format!("move-ns '{ns}' -> '{target_ns}'"),
+        }
+    }
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "e", rename_all = "kebab-case")]
+pub enum Record {
+    Begin {
+        v: u32,
+        id: String,
+        op: OpKind,
+        store: String,
+        base: PathBuf,
+        backend: String,
+        started: u64,
+    },
+    /// A target namespace now exists because of this operation.
+    NsCreated {
+        ns: Namespace,
+    },
+    /// Before the target group is created: the group's plan.
+    Group {
+        ns: Namespace,
+        group: GroupId,
+        target_ns: Namespace,
+        target_existed: bool,
+        snapshots: Vec<String>,
+    },
+    /// S3: every object of the snapshot copied and verified (keys for a later delete).
+    Copied {
+        t: String,
+        src: Vec<String>,
+        dst: Vec<String>,
+    },
+    /// The local snapshot dir is at the target.
+    Renamed {
+        t: String,
+    },
+    /// S3: the source objects are deleted.
+    Deleted {
+        t: String,
+    },
+    /// The group's move ended (completely or with a reported, consistent split).
+    GroupDone {
+        moved: usize,
+        ok: bool,
+    },
+    /// About to remove an emptied source namespace (its dir, then its bucket marker).
+    NsRemoving {
+        ns: Namespace,
+    },
+    NsRemoved {
+        ns: Namespace,
+    },
+    /// What a `resume` run did.
+    Resumed {
+        actions: Vec<String>,
+    },
+    Done {
+        status: Status,
+    },
+}
+
+/// How an operation ended: the last record of its journal. Written by the engine when it
+/// closes the journal, read by `resume` (what is left to do), `undo` and `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Everything moved.
+    Ok,
+    /// Some groups moved, the others are still at the source: `resume` retries them.
+    Partial,
+    /// An I/O or S3 error stopped it before anything moved: `resume` retries once the cause
+    /// is gone.
+    Failed,
+    /// Only locks were in the way and nothing changed: the user retries, not `resume`.
+    Busy,
+    /// The user stopped it: `resume` must not continue what was cancelled on purpose.
+    Cancelled,
+    /// A precondition did not hold; nothing changed.
+    Refused,
+    /// A retry by `resume` moved nothing and failed again: it needs a person.
+    GaveUp,
+}
+
+impl Status {
+    /// The status an operation's result closes its journal with.
+    pub fn of(result: &Result<MoveReport, MoveError>) -> Self {
+        match result {
+            Ok(r) if r.failed.is_empty() => Self::Ok,
+            Ok(r) if r.failed.iter().any(|f| f.reason == FailReason::Cancelled) => Self::Cancelled,
+            Ok(r) if !r.moved.is_empty() || r.snapshots_moved() > 0 => Self::Partial,
+            Ok(r)
+                if r.failed
+                    .iter()
+                    .all(|f| f.reason == FailReason::LockConflict) =>
+            {
+                Self::Busy
+            }
+            Ok(_) => Self::Failed,
+            Err(MoveError::Failed(_)) => Self::Failed,
+            Err(MoveError::Busy(_)) => Self::Busy,
+            Err(MoveError::Cancelled) => Self::Cancelled,
+            Err(MoveError::Refused(_)) => Self::Refused,
+        }
+    }
+
+    /// Whether `resume` still has work: groups an error left at the source. The others are
+    /// final (`busy`: nothing changed, the user retries).
+    pub fn is_resumable(self) -> bool {
+        matches!(self, Self::Partial | Self::Failed)
+    }
+
+    /// Whether `undo` can move it back: something moved and nothing is in flight.
+    pub fn is_undoable(self) -> bool {
+        matches!(self, Self::Ok | Self::Partial)
+    }
+
+    /// The word in the journal (and in `history`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Busy => "busy",
+            Self::Cancelled => "cancelled",
+            Self::Refused => "refused",
+            Self::GaveUp => "gave-up",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,7 @@
+//! What keeps a move from hurting the host or PBS, applied by the context, the checks and
+//! the engine: [`security`] refuses datastores and lock dirs others could rewrite, and
+//! symlinks in what moves; [`ownership`] makes what we create `backup:backup` with PBS's
+//! modes, so proxmox-backup-proxy keeps working.
+
+pub mod ownership;
+pub mod security;
