@@ -4,6 +4,7 @@
 //! TestBackend ([`tui`]) and in a pseudo-terminal ([`pty`]).
 
 pub mod cli;
+pub mod crash;
 pub mod locks;
 pub mod pty;
 #[cfg(feature = "s3-server")]
