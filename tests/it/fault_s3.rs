@@ -17,14 +17,11 @@ use std::process::{Child, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pbs_mover::ops::context::MoveContext;
-use pbs_mover::ops::moves::move_group;
-use pbs_mover::ops::plan::MoveGroupRequest;
-use pbs_mover::ops::progress::Progress;
 use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
 use pbs_mover::tree::{GroupId, Locator, Namespace};
 use s3::S3Store;
 use s3::{SECRET_KEY, STORE, fast_client};
+use support::api::{MoveContext, MoveGroupRequest, MoveReport, Progress, move_group, op_journal};
 use support::{Store, assert_nothing_to_resume, assert_resumed, exit_code, json, stderr};
 
 const T: [&str; 3] = [
@@ -387,13 +384,13 @@ fn server_dying_mid_move_then_resume_on_a_restarted_server_finishes() {
 fn in_process_journal() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
-    pbs_mover::ops::op_journal::configure(dir.to_path_buf());
+    op_journal::configure(dir.to_path_buf());
     dir.to_path_buf()
 }
 
 /// In-process move with a 1 s attempt timeout (the CLI's is 120 s: too slow for a test),
 /// journaled like the binary's, so `pbs-mover resume` can finish it.
-fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> pbs_mover::ops::report::MoveReport {
+fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> MoveReport {
     fx.journal = in_process_journal();
     let ds = Locator {
         path: Some(fx.store.base.clone()),

@@ -12,11 +12,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::{self, HeldLock};
-use pbs_mover::ops::lock::{self, LockError, LockMode};
-use pbs_mover::ops::lock_holder::LockKind;
-use pbs_mover::ops::lock_path::LockPaths;
-use pbs_mover::ops::{move_journal, ns_lock, ownership};
 use pbs_mover::tree::names::{GroupId, Namespace, SnapshotTime};
+use support::api::{
+    LockError, LockKind, LockMode, LockPaths, lock, move_journal, ns_lock, ownership,
+};
 
 struct Fixture {
     _tmp: tempfile::TempDir,

@@ -6,9 +6,8 @@ use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use pbs_mover::ops::group_mover::GROUP_RENAME_OFF_ENV;
-use pbs_mover::ops::lock_path::LockPaths;
 use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
+use support::api::{GROUP_RENAME_OFF_ENV, LockPaths};
 use support::{HeldLock, Store, TreeSnapshot, exit_code, json, stderr};
 
 fn ns(s: &str) -> Namespace {
@@ -166,7 +165,7 @@ fn simulated_gc_never_misses_a_moved_snapshot() {
                 // The walk takes long between namespaces: renames land in between.
                 std::thread::sleep(std::time::Duration::from_millis(5));
                 marked.extend(indexes_in(&src).into_iter().map(|(t, _)| t));
-                let _ = pbs_mover::ops::move_journal::drain_move_journal(&paths, |p| {
+                let _ = support::api::move_journal::drain_move_journal(&paths, |p| {
                     if p.exists() {
                         let t = p.parent().and_then(|d| d.file_name());
                         marked.extend(t.map(|t| t.to_string_lossy().into_owned()));
@@ -631,11 +630,10 @@ fn dry_run_reports_lock_conflicts_and_merges() {
 
 #[test]
 fn progress_events_and_cancellation_leave_a_consistent_split() {
-    use pbs_mover::ops::context::MoveContext;
-    use pbs_mover::ops::moves::move_group;
-    use pbs_mover::ops::plan::MoveGroupRequest;
-    use pbs_mover::ops::progress::{CancelToken, Progress, ProgressEvent};
     use std::sync::{Arc, Mutex};
+    use support::api::{
+        CancelToken, MoveContext, MoveGroupRequest, Progress, ProgressEvent, move_group,
+    };
 
     let store = Store::empty(&["a", "b"]);
     let times: Vec<String> = (1..=9).map(|d| format!("2025-01-0{d}T00:00:00Z")).collect();

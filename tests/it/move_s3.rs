@@ -248,12 +248,9 @@ fn large_group_over_a_thousand_objects() {
 fn groups_over_the_listing_cap_and_over_one_lock_batch_move_every_object() {
     use std::sync::Arc;
 
-    use pbs_mover::ops::context::MoveContext;
-    use pbs_mover::ops::moves::move_group;
-    use pbs_mover::ops::plan::MoveGroupRequest;
-    use pbs_mover::ops::progress::Progress;
     use pbs_mover::tree::s3::{BackendOptions, S3Backend};
     use pbs_mover::tree::{GroupId, Locator, Namespace};
+    use support::api::{MoveContext, MoveGroupRequest, Progress, move_group};
 
     let s = S3Store::demo(0);
     let times = |n: u64| -> Vec<String> {

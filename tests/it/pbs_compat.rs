@@ -442,7 +442,7 @@ fn a_move_counts_as_an_active_write_operation_while_it_runs() {
     assert_eq!(mode(&dir), 0o750);
     assert_eq!(mode(&active_ops_file(&s)), 0o660);
     assert_eq!(mode(&dir.join("store1.lock")), 0o660);
-    if let Some((uid, gid)) = pbs_mover::ops::ownership::backup_ids() {
+    if let Some((uid, gid)) = support::api::ownership::backup_ids() {
         for p in [dir.clone(), active_ops_file(&s), dir.join("store1.lock")] {
             let m = std::fs::metadata(&p).unwrap();
             assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", p.display());

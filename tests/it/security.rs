@@ -14,10 +14,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use pbs_mover::ops::context::MoveContext;
 use pbs_mover::tree::s3::{S3Backend, Secret, upload_tree};
 use pbs_mover::tree::{BackendConfig, Datastore};
 use s3::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_options, self_signed};
+use support::api::MoveContext;
 use support::{BIN, Store, TreeSnapshot, exit_code, stderr};
 
 /// Distinctive, with characters that tend to break quoting.

@@ -8,8 +8,8 @@ use crate::support;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
-use pbs_mover::ops::lock_path::LockPaths;
 use pbs_mover::tree::{GroupId, Namespace};
+use support::api::LockPaths;
 use support::{HeldLock, Store, TreeSnapshot, error_line, exit_code, json, stderr};
 
 const T: [&str; 3] = [

@@ -158,7 +158,7 @@ impl Store {
 /// `(uid, gid)` of user and group `backup`, which PBS's files belong to; the tests that
 /// need them need root too (they chown).
 pub fn backup_ids() -> (u32, u32) {
-    pbs_mover::ops::ownership::backup_ids().expect("user and group backup, as on a PBS host")
+    super::api::ownership::backup_ids().expect("user and group backup, as on a PBS host")
 }
 
 pub fn ns_rel(ns: &str) -> PathBuf {
