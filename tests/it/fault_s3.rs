@@ -14,14 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Output};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
-use pbs_mover::tree::{GroupId, Locator, Namespace};
+use pbs_mover::tree::s3::{BackendOptions, ClientOptions};
 use s3::S3Store;
 use s3::{SECRET_KEY, STORE, fast_client};
-use support::api::{MoveContext, MoveGroupRequest, MoveReport, Progress, move_group, op_journal};
+use support::api::{MoveReport, op_journal};
 use support::{Store, assert_nothing_to_resume, assert_resumed, exit_code, json, stderr};
 
 const T: [&str; 3] = [
@@ -183,14 +181,7 @@ fn run_with_trigger(fx: &mut Fx, args: &[&str], after: u64, act: impl FnOnce(&mu
     out
 }
 
-const MOVE_NS: &[&str] = &[
-    "move-ns",
-    "--ns",
-    "prod",
-    "--target-ns",
-    "archive/prod",
-    "--json",
-];
+const MOVE_NS: &[&str] = support::MOVE_NS_PROD_TO_ARCHIVE;
 
 /// `pbs-mover resume` once the fault is gone: it finishes the cut move (nothing lost), and
 /// a second `resume` says there is nothing to do and changes nothing (cache and bucket).
@@ -392,13 +383,6 @@ fn in_process_journal() -> PathBuf {
 /// journaled like the binary's, so `pbs-mover resume` can finish it.
 fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> MoveReport {
     fx.journal = in_process_journal();
-    let ds = Locator {
-        path: Some(fx.store.base.clone()),
-        config_dir: Some(fx.store.tmp.path().join("etc")),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap();
     let opts = BackendOptions {
         concurrency: 8,
         client: ClientOptions {
@@ -408,15 +392,7 @@ fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> MoveReport {
         },
         ..BackendOptions::default()
     };
-    let backend = S3Backend::connect(&fx.env.target, STORE, &opts).unwrap();
-    let ctx = MoveContext::with_backend(ds, &fx.store.locks, Arc::new(backend));
-    let req = MoveGroupRequest {
-        ns: Namespace::root(),
-        group: GroupId::parse(group).unwrap(),
-        target_ns: Namespace::parse(target).unwrap(),
-        merge: true,
-    };
-    move_group(&ctx, &req, &Progress::silent()).unwrap()
+    fx.move_group_in_process(&opts, group, target)
 }
 
 #[test]

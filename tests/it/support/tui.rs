@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pbs_mover::tree::{Datastore, Locator};
+use pbs_mover::tree::Datastore;
 use pbs_mover::ui::view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -30,14 +30,7 @@ use super::Store;
 
 /// The datastore at `s`, located like the binary does (with `s`'s config dir).
 pub fn datastore(s: &Store) -> Arc<Datastore> {
-    let ds = Locator {
-        path: Some(s.base.clone()),
-        config_dir: Some(s.tmp.path().join("etc")),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap();
-    Arc::new(ds)
+    Arc::new(s.locate())
 }
 
 /// A new App on `ds` (of `s`, with `s`'s lock dir); the scans it queues are not run yet.
