@@ -10,6 +10,18 @@ use pbs_mover::tree::{Namespace, SnapshotTime};
 use support::api::GROUP_RENAME_OFF_ENV;
 use support::{HeldLock, Store, TreeSnapshot, exit_code, gid, json, ns, stderr};
 
+/// `move-group vm/100` from `a` to `b` with `--json` (the merge tests' move).
+const MOVE_A_VM100_TO_B: &[&str] = &[
+    "move-group",
+    "--ns",
+    "a",
+    "--group",
+    "vm/100",
+    "--target-ns",
+    "b",
+    "--json",
+];
+
 /// `move-group vm/100` from the root to `prod` with `--json` and `env`; must exit 0.
 fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value {
     let out = store
@@ -276,16 +288,7 @@ fn merge_into_older_target_group_with_same_owner() {
     store.add_group("b", "vm/100", "root@pam", &["2024-01-01T00:00:00Z"]);
     std::fs::write(store.group_dir("a", "vm/100").join("notes"), "src notes").unwrap();
     let before = store.snapshot().snapshot_files();
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "a",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "b",
-        "--json",
-    ]);
+    let out = store.run(MOVE_A_VM100_TO_B);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["moved"][0]["snapshots"], 2);
     assert_eq!(
@@ -311,16 +314,7 @@ fn merge_keeps_target_notes_and_warns_when_they_differ() {
     store.add_group("b", "vm/100", "root@pam", &["2024-01-01T00:00:00Z"]);
     std::fs::write(store.group_dir("a", "vm/100").join("notes"), "src").unwrap();
     std::fs::write(store.group_dir("b", "vm/100").join("notes"), "dst").unwrap();
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "a",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "b",
-        "--json",
-    ]);
+    let out = store.run(MOVE_A_VM100_TO_B);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert!(
         json(&out)["warnings"][0]
