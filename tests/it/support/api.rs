@@ -11,6 +11,8 @@ pub use pbs_mover::ops::lock_path::LockPaths;
 pub use pbs_mover::ops::moves::move_group;
 pub use pbs_mover::ops::plan::MoveGroupRequest;
 pub use pbs_mover::ops::progress::{CancelToken, Progress, ProgressEvent};
-pub use pbs_mover::ops::report::{FailReason, MoveReport};
+pub use pbs_mover::ops::report::FailReason;
+#[cfg(feature = "s3-server")]
+pub use pbs_mover::ops::report::MoveReport;
 pub use pbs_mover::ops::resume::{PendingMove, pending};
 pub use pbs_mover::ops::{gc_lock, move_journal, ns_lock, op_journal, ownership};
