@@ -8,9 +8,9 @@ use crate::support;
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use support::{BIN, Store, TreeSnapshot, exit_code, stderr};
+use support::{Store, TreeSnapshot, exit_code, stderr};
 
 const SECRET: &str = "Sx9-sEcReT \"q' #h,=e";
 
@@ -78,21 +78,16 @@ impl Env {
     fn run_as(&self, args: &[String], ids: Option<(u32, u32)>) -> Output {
         let base = self.store.base.display().to_string();
         let args: Vec<String> = args.iter().map(|a| a.replace("@BASE", &base)).collect();
-        let mut c = Command::new(BIN);
-        c.env_remove("PBS_MOVER_LOCK_DIR")
-            .env_remove("PBS_MOVER_CONFIG_DIR")
-            .env("AWS_ACCESS_KEY_ID", "ak")
+        // The store's lock, state and config dirs (`self.etc` is its config dir).
+        let mut c = if args.iter().any(|a| a == "--store" || a == "--path") {
+            self.store.cmd_without_path()
+        } else {
+            self.store.cmd()
+        };
+        c.env("AWS_ACCESS_KEY_ID", "ak")
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
             .env("PBS_MOVER_S3_ATTEMPTS", "1")
-            .env("PBS_MOVER_S3_BACKOFF_MS", "1")
-            .env("PBS_MOVER_STATE_DIR", self.store.state_dir())
-            .arg("--config-dir")
-            .arg(&self.etc)
-            .arg("--lock-dir")
-            .arg(&self.store.locks);
-        if !args.iter().any(|a| a == "--store" || a == "--path") {
-            c.arg("--path").arg(&self.store.base);
-        }
+            .env("PBS_MOVER_S3_BACKOFF_MS", "1");
         if let Some((uid, gid)) = ids {
             std::os::unix::process::CommandExt::uid(&mut c, uid);
             std::os::unix::process::CommandExt::gid(&mut c, gid);
@@ -123,15 +118,7 @@ fn mg(group: &str, target: &str) -> Vec<String> {
 }
 
 fn mg_from(ns: &str, group: &str, target: &str) -> Vec<String> {
-    s(&[
-        "move-group",
-        "--ns",
-        ns,
-        "--group",
-        group,
-        "--target-ns",
-        target,
-    ])
+    s(&support::move_group_from(ns, group, target))
 }
 
 fn store_mg() -> Vec<String> {

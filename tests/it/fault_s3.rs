@@ -14,17 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Output};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pbs_mover::ops::context::MoveContext;
-use pbs_mover::ops::engine::move_group::move_group;
-use pbs_mover::ops::engine::request::MoveGroupRequest;
-use pbs_mover::ops::progress::Progress;
-use pbs_mover::tree::s3::{BackendOptions, ClientOptions, S3Backend};
-use pbs_mover::tree::{GroupId, Locator, Namespace};
+use pbs_mover::tree::s3::{BackendOptions, ClientOptions};
 use s3::S3Store;
 use s3::{SECRET_KEY, STORE, fast_client};
+use support::api::MoveReport;
 use support::{Store, assert_nothing_to_resume, assert_resumed, exit_code, json, stderr};
 
 const T: [&str; 3] = [
@@ -186,14 +181,7 @@ fn run_with_trigger(fx: &mut Fx, args: &[&str], after: u64, act: impl FnOnce(&mu
     out
 }
 
-const MOVE_NS: &[&str] = &[
-    "move-ns",
-    "--ns",
-    "prod",
-    "--target-ns",
-    "archive/prod",
-    "--json",
-];
+const MOVE_NS: &[&str] = support::MOVE_NS_PROD_TO_ARCHIVE;
 
 /// `pbs-mover resume` once the fault is gone: it finishes the cut move (nothing lost), and
 /// a second `resume` says there is nothing to do and changes nothing (cache and bucket).
@@ -391,15 +379,8 @@ fn in_process_journal() -> PathBuf {
 
 /// In-process move with a 1 s attempt timeout (the CLI's is 120 s: too slow for a test),
 /// journaled like the binary's, so `pbs-mover resume` can finish it.
-fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> pbs_mover::ops::report::MoveReport {
+fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> MoveReport {
     fx.journal = in_process_journal();
-    let ds = Locator {
-        path: Some(fx.store.base.clone()),
-        config_dir: Some(fx.store.tmp.path().join("etc")),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap();
     let opts = BackendOptions {
         concurrency: 8,
         client: ClientOptions {
@@ -409,16 +390,8 @@ fn move_in_process(fx: &mut Fx, group: &str, target: &str) -> pbs_mover::ops::re
         },
         ..BackendOptions::default()
     };
-    let backend = S3Backend::connect(&fx.env.target, STORE, &opts).unwrap();
-    let ctx = MoveContext::with_backend(ds, &fx.store.locks, Arc::new(backend))
-        .with_journal_dir(&fx.journal);
-    let req = MoveGroupRequest {
-        ns: Namespace::root(),
-        group: GroupId::parse(group).unwrap(),
-        target_ns: Namespace::parse(target).unwrap(),
-        merge: true,
-    };
-    move_group(&ctx, &req, &Progress::silent()).unwrap()
+    let journal = fx.journal.clone();
+    fx.move_group_in_process(&opts, &journal, group, target)
 }
 
 #[test]

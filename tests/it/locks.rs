@@ -12,13 +12,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::{self, HeldLock};
-use pbs_mover::ops::journal::gc as move_journal;
-use pbs_mover::ops::locks::flock::{self as lock, LockError, LockMode};
-use pbs_mover::ops::locks::holder::LockKind;
-use pbs_mover::ops::locks::namespace as ns_lock;
-use pbs_mover::ops::locks::paths::LockPaths;
-use pbs_mover::ops::safety::ownership;
 use pbs_mover::tree::names::{GroupId, Namespace, SnapshotTime};
+use support::api::{
+    LockError, LockKind, LockMode, LockPaths, lock, move_journal, ns_lock, ownership,
+};
 
 struct Fixture {
     _tmp: tempfile::TempDir,

@@ -6,32 +6,21 @@ use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV;
-use pbs_mover::ops::locks::paths::LockPaths;
-use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
-use support::{HeldLock, Store, TreeSnapshot, exit_code, json, stderr};
+use pbs_mover::tree::{Namespace, SnapshotTime};
+use support::api::GROUP_RENAME_OFF_ENV;
+use support::{HeldLock, Store, TreeSnapshot, exit_code, gid, json, ns, stderr};
 
-fn ns(s: &str) -> Namespace {
-    Namespace::parse(s).unwrap()
-}
-
-fn gid(s: &str) -> GroupId {
-    GroupId::parse(s).unwrap()
-}
-
-fn lock_paths(store: &Store) -> LockPaths {
-    LockPaths::with_lock_dir(&store.locks, "store1")
-}
-
-fn snapshot_dirs(store: &Store, ns_name: &str, group: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(store.group_dir(ns_name, group))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| SnapshotTime::parse(n).is_ok())
-        .collect();
-    v.sort();
-    v
-}
+/// `move-group vm/100` from `a` to `b` with `--json` (the merge tests' move).
+const MOVE_A_VM100_TO_B: &[&str] = &[
+    "move-group",
+    "--ns",
+    "a",
+    "--group",
+    "vm/100",
+    "--target-ns",
+    "b",
+    "--json",
+];
 
 /// `move-group vm/100` from the root to `prod` with `--json` and `env`; must exit 0.
 fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value {
@@ -49,7 +38,7 @@ fn move_vm100_to_prod(store: &Store, env: &[(&str, &str)]) -> serde_json::Value 
 fn move_group_relocates_every_file_unchanged() {
     let store = Store::demo(40);
     let before = store.snapshot();
-    let times = snapshot_dirs(&store, "", "vm/100");
+    let times = store.snapshot_dirs("", "vm/100");
     let owner_before = std::fs::read(store.group_dir("", "vm/100").join("owner")).unwrap();
 
     let j = move_vm100_to_prod(&store, &[]);
@@ -67,7 +56,7 @@ fn move_group_relocates_every_file_unchanged() {
     // Nothing lost, nothing changed: every snapshot file exists once with the same content.
     assert_eq!(before.snapshot_files(), after.snapshot_files());
     assert!(!store.group_dir("", "vm/100").exists());
-    assert_eq!(snapshot_dirs(&store, "prod", "vm/100"), times);
+    assert_eq!(store.snapshot_dirs("prod", "vm/100"), times);
     assert_eq!(
         std::fs::read(store.group_dir("prod", "vm/100").join("owner")).unwrap(),
         owner_before
@@ -94,7 +83,7 @@ fn move_journal_holds_the_new_index_paths() {
     lines.sort();
     let base = store.base.canonicalize().unwrap();
     let mut expected = Vec::new();
-    for t in snapshot_dirs(&store, "prod", "vm/100") {
+    for t in store.snapshot_dirs("prod", "vm/100") {
         let dir = base.join("ns/prod/vm/100").join(&t);
         for e in std::fs::read_dir(&dir).unwrap() {
             let name = e.unwrap().file_name().to_string_lossy().into_owned();
@@ -146,7 +135,7 @@ fn simulated_gc_never_misses_a_moved_snapshot() {
         .collect();
     let refs: Vec<&str> = times.iter().map(String::as_str).collect();
     store.add_group("src", "ct/200", "root@pam", &refs);
-    let paths = lock_paths(&store);
+    let paths = store.lock_paths();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let gc = {
         let (paths, stop) = (paths.clone(), stop.clone());
@@ -166,7 +155,7 @@ fn simulated_gc_never_misses_a_moved_snapshot() {
                 // The walk takes long between namespaces: renames land in between.
                 std::thread::sleep(std::time::Duration::from_millis(5));
                 marked.extend(indexes_in(&src).into_iter().map(|(t, _)| t));
-                let _ = pbs_mover::ops::journal::gc::drain_move_journal(&paths, |p| {
+                let _ = support::api::move_journal::drain_move_journal(&paths, |p| {
                     if p.exists() {
                         let t = p.parent().and_then(|d| d.file_name());
                         marked.extend(t.map(|t| t.to_string_lossy().into_owned()));
@@ -181,15 +170,7 @@ fn simulated_gc_never_misses_a_moved_snapshot() {
             (lost, cycles)
         })
     };
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "src",
-        "--group",
-        "ct/200",
-        "--target-ns",
-        "dst",
-    ]);
+    let out = store.run(&support::move_group_from("src", "ct/200", "dst"));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (lost, cycles) = gc.join().unwrap();
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
@@ -235,7 +216,7 @@ fn created_files_and_locks_are_owned_by_backup_with_pbs_modes() {
         assert_eq!(e.mode, want, "lock entry {path}");
     }
     // Source snapshot/manifest locks and the source group locks were removed with the groups.
-    let lp = lock_paths(&store);
+    let lp = store.lock_paths();
     assert!(!lp.group(&ns("prod"), &gid("vm/101")).exists());
     assert!(lp.group(&ns("archive/prod"), &gid("vm/101")).exists());
 }
@@ -244,7 +225,7 @@ fn created_files_and_locks_are_owned_by_backup_with_pbs_modes() {
 fn lock_conflict_on_group_is_busy_and_changes_nothing() {
     let store = Store::demo(40);
     let held = HeldLock::flock(
-        &lock_paths(&store).group(&Namespace::root(), &gid("vm/100")),
+        &store.lock_paths().group(&Namespace::root(), &gid("vm/100")),
         false,
     );
     let before = store.snapshot();
@@ -262,67 +243,37 @@ fn lock_conflict_on_group_is_busy_and_changes_nothing() {
 #[test]
 fn lock_conflict_on_one_snapshot_is_busy_and_changes_nothing() {
     let store = Store::demo(40);
-    let times = snapshot_dirs(&store, "prod", "vm/101");
+    let times = store.snapshot_dirs("prod", "vm/101");
     let t = SnapshotTime::parse(&times[times.len() / 2]).unwrap();
     let _held = HeldLock::flock(
-        &lock_paths(&store).snapshot(&ns("prod"), &gid("vm/101"), &t),
+        &store.lock_paths().snapshot(&ns("prod"), &gid("vm/101"), &t),
         true,
     );
-    let before = store.snapshot();
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "prod",
-        "--group",
-        "vm/101",
-        "--target-ns",
-        "dev",
-    ]);
-    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("snapshot vm/101/{t}")),
-        "{}",
-        stderr(&out)
+    // Nothing changes: no target group is left behind either.
+    store.assert_busy(
+        &support::move_group_from("prod", "vm/101", "dev"),
+        &format!("snapshot vm/101/{t}"),
     );
-    assert_eq!(before, store.snapshot(), "no target group left behind");
 }
 
 #[test]
 fn lock_conflict_on_ancestor_namespace_is_busy() {
     let store = Store::demo(40);
-    let _held = HeldLock::flock(&lock_paths(&store).ns_lock(&ns("prod")), false);
-    let before = store.snapshot();
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "prod/db",
-        "--group",
-        "vm/102",
-        "--target-ns",
-        "dev",
-    ]);
-    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("namespace 'prod'"),
-        "{}",
-        stderr(&out)
+    let _held = HeldLock::flock(&store.lock_paths().ns_lock(&ns("prod")), false);
+    store.assert_busy(
+        &support::move_group_from("prod/db", "vm/102", "dev"),
+        "namespace 'prod'",
     );
-    assert_eq!(before, store.snapshot());
 }
 
 #[test]
 fn running_garbage_collection_is_busy() {
     let store = Store::demo(10);
     let _gc = HeldLock::fcntl_write(&store.base.join(".lock"));
-    let before = store.snapshot();
-    let out = store.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
-    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("garbage collection is running"),
-        "{}",
-        stderr(&out)
+    store.assert_busy(
+        &["move-group", "--group", "vm/100", "--target-ns", "prod"],
+        "garbage collection is running",
     );
-    assert_eq!(before, store.snapshot());
 }
 
 #[test]
@@ -337,20 +288,11 @@ fn merge_into_older_target_group_with_same_owner() {
     store.add_group("b", "vm/100", "root@pam", &["2024-01-01T00:00:00Z"]);
     std::fs::write(store.group_dir("a", "vm/100").join("notes"), "src notes").unwrap();
     let before = store.snapshot().snapshot_files();
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "a",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "b",
-        "--json",
-    ]);
+    let out = store.run(MOVE_A_VM100_TO_B);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["moved"][0]["snapshots"], 2);
     assert_eq!(
-        snapshot_dirs(&store, "b", "vm/100"),
+        store.snapshot_dirs("b", "vm/100"),
         vec![
             "2024-01-01T00:00:00Z",
             "2025-02-01T00:00:00Z",
@@ -372,16 +314,7 @@ fn merge_keeps_target_notes_and_warns_when_they_differ() {
     store.add_group("b", "vm/100", "root@pam", &["2024-01-01T00:00:00Z"]);
     std::fs::write(store.group_dir("a", "vm/100").join("notes"), "src").unwrap();
     std::fs::write(store.group_dir("b", "vm/100").join("notes"), "dst").unwrap();
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "a",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "b",
-        "--json",
-    ]);
+    let out = store.run(MOVE_A_VM100_TO_B);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert!(
         json(&out)["warnings"][0]
@@ -425,15 +358,7 @@ fn merge_refusals_change_nothing() {
         );
         store.add_group("b", "vm/100", target_owner, target_times);
         let before = store.snapshot();
-        let out = store.run(&[
-            "move-group",
-            "--ns",
-            "a",
-            "--group",
-            "vm/100",
-            "--target-ns",
-            "b",
-        ]);
+        let out = store.run(&support::move_group_from("a", "vm/100", "b"));
         assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{}", stderr(&out));
         assert_eq!(before, store.snapshot());
@@ -444,18 +369,11 @@ fn merge_refusals_change_nothing() {
 fn namespace_move_with_a_blocked_group_is_partial() {
     let store = Store::demo(40);
     let held = HeldLock::flock(
-        &lock_paths(&store).group(&ns("prod/db"), &gid("ct/118")),
+        &store.lock_paths().group(&ns("prod/db"), &gid("ct/118")),
         false,
     );
     let before = store.snapshot().snapshot_files();
-    let out = store.run(&[
-        "move-ns",
-        "--ns",
-        "prod",
-        "--target-ns",
-        "archive/prod",
-        "--json",
-    ]);
+    let out = store.run(support::MOVE_NS_PROD_TO_ARCHIVE);
     assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["ok"], false);
@@ -497,14 +415,7 @@ fn namespace_move_with_a_blocked_group_is_partial() {
     assert_eq!(before, store.snapshot().snapshot_files());
     drop(held);
     // Retrying after the lock is gone finishes the job.
-    let out = store.run(&[
-        "move-ns",
-        "--ns",
-        "prod",
-        "--target-ns",
-        "archive/prod",
-        "--json",
-    ]);
+    let out = store.run(support::MOVE_NS_PROD_TO_ARCHIVE);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert!(!store.ns_dir("prod").exists());
     assert!(store.group_dir("archive/prod/db", "ct/118").is_dir());
@@ -557,7 +468,7 @@ fn namespace_move_into_existing_target_merges_and_removes_source() {
     let j = json(&out);
     assert_eq!(j["namespaces_created"], serde_json::json!(["b/x"]));
     assert_eq!(j["namespaces_removed"], serde_json::json!(["a/x", "a"]));
-    assert_eq!(snapshot_dirs(&store, "b", "vm/1").len(), 2);
+    assert_eq!(store.snapshot_dirs("b", "vm/1").len(), 2);
     assert!(store.group_dir("b/x", "ct/2").is_dir());
     assert!(!store.ns_dir("a").exists());
 }
@@ -576,15 +487,7 @@ fn dry_run_changes_nothing_not_even_lock_files() {
             "--dry-run",
             "--json",
         ][..],
-        &[
-            "move-ns",
-            "--ns",
-            "prod",
-            "--target-ns",
-            "archive/prod",
-            "--dry-run",
-            "--json",
-        ][..],
+        support::MOVE_NS_PROD_TO_ARCHIVE_DRY_RUN,
     ] {
         let out = store.run(args);
         assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
@@ -604,18 +507,10 @@ fn dry_run_changes_nothing_not_even_lock_files() {
 #[test]
 fn dry_run_reports_lock_conflicts_and_merges() {
     let store = Store::demo(40);
-    let lp = lock_paths(&store);
+    let lp = store.lock_paths();
     let _held = HeldLock::flock(&lp.group(&ns("prod/db"), &gid("vm/102")), false);
     let lock_tree = TreeSnapshot::of(&store.locks);
-    let out = store.run(&[
-        "move-ns",
-        "--ns",
-        "prod",
-        "--target-ns",
-        "archive/prod",
-        "--dry-run",
-        "--json",
-    ]);
+    let out = store.run(support::MOVE_NS_PROD_TO_ARCHIVE_DRY_RUN);
     assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["failed"][0]["group"], "vm/102");
@@ -631,23 +526,17 @@ fn dry_run_reports_lock_conflicts_and_merges() {
 
 #[test]
 fn progress_events_and_cancellation_leave_a_consistent_split() {
-    use pbs_mover::ops::context::MoveContext;
-    use pbs_mover::ops::engine::move_group::move_group;
-    use pbs_mover::ops::engine::request::MoveGroupRequest;
-    use pbs_mover::ops::progress::{CancelToken, Progress, ProgressEvent};
     use std::sync::{Arc, Mutex};
+    use support::api::{
+        CancelToken, MoveContext, MoveGroupRequest, Progress, ProgressEvent, move_group,
+    };
 
     let store = Store::empty(&["a", "b"]);
     let times: Vec<String> = (1..=9).map(|d| format!("2025-01-0{d}T00:00:00Z")).collect();
     let refs: Vec<&str> = times.iter().map(String::as_str).collect();
     store.add_group("a", "vm/7", "root@pam", &refs);
     let before = store.snapshot().snapshot_files();
-    let ds = pbs_mover::tree::Locator {
-        path: Some(store.base.clone()),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap();
+    let ds = store.locate();
     let ctx = MoveContext::filesystem(ds, &store.locks);
     let cancel = CancelToken::new();
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -670,8 +559,8 @@ fn progress_events_and_cancellation_leave_a_consistent_split() {
     let report = move_group(&ctx, &req, &progress).unwrap();
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].snapshots_moved, 3);
-    assert_eq!(snapshot_dirs(&store, "b", "vm/7"), times[..3].to_vec());
-    assert_eq!(snapshot_dirs(&store, "a", "vm/7"), times[3..].to_vec());
+    assert_eq!(store.snapshot_dirs("b", "vm/7"), times[..3].to_vec());
+    assert_eq!(store.snapshot_dirs("a", "vm/7"), times[3..].to_vec());
     assert!(store.group_dir("a", "vm/7").join("owner").exists());
     assert!(store.group_dir("b", "vm/7").join("owner").exists());
     assert_eq!(before, store.snapshot().snapshot_files());
@@ -696,7 +585,7 @@ fn progress_events_and_cancellation_leave_a_consistent_split() {
     // A second run moves the rest: the split keeps the merge invariant valid.
     let report = move_group(&ctx, &req, &Progress::silent()).unwrap();
     assert!(report.is_complete());
-    assert_eq!(snapshot_dirs(&store, "b", "vm/7"), times);
+    assert_eq!(store.snapshot_dirs("b", "vm/7"), times);
 }
 
 // ----- groups that move with one rename of their dir -----
@@ -714,7 +603,7 @@ fn a_group_as_pbs_creates_it_moves_whole_with_one_rename() {
     store.own_groups_as_pbs();
     let src = store.group_dir("", "vm/100");
     let (dir_ino, owner_ino) = (inode(&src), inode(&src.join("owner")));
-    let times = snapshot_dirs(&store, "", "vm/100");
+    let times = store.snapshot_dirs("", "vm/100");
     let before = store.snapshot();
 
     let j = move_vm100_to_prod(&store, &[]);
@@ -725,11 +614,11 @@ fn a_group_as_pbs_creates_it_moves_whole_with_one_rename() {
     assert_eq!(inode(&dst), dir_ino);
     assert_eq!(inode(&dst.join("owner")), owner_ino);
     assert_eq!(std::fs::read_to_string(dst.join("notes")).unwrap(), "n\n");
-    assert_eq!(snapshot_dirs(&store, "prod", "vm/100"), times);
+    assert_eq!(store.snapshot_dirs("prod", "vm/100"), times);
     assert!(!src.exists());
 
     // PBS's side effects as for a snapshot-by-snapshot move.
-    let lp = lock_paths(&store);
+    let lp = store.lock_paths();
     assert!(!lp.group(&Namespace::root(), &gid("vm/100")).exists());
     assert!(lp.group(&ns("prod"), &gid("vm/100")).exists());
     for t in &times {
@@ -797,10 +686,12 @@ fn a_whole_group_move_blocked_by_a_snapshot_lock_changes_nothing() {
     support::require_root();
     let store = Store::demo(40);
     store.own_groups_as_pbs();
-    let times = snapshot_dirs(&store, "", "vm/100");
+    let times = store.snapshot_dirs("", "vm/100");
     let t = SnapshotTime::parse(&times[times.len() / 2]).unwrap();
     let _held = HeldLock::flock(
-        &lock_paths(&store).snapshot(&Namespace::root(), &gid("vm/100"), &t),
+        &store
+            .lock_paths()
+            .snapshot(&Namespace::root(), &gid("vm/100"), &t),
         true,
     );
     std::fs::create_dir(store.base.join("ns/empty")).unwrap();
@@ -856,7 +747,7 @@ fn a_group_beyond_one_lock_batch_moves_whole_only_within_the_fd_limit() {
             .unwrap();
         assert_eq!(exit_code(&out), 0, "limit {limit}: {}", stderr(&out));
         assert_eq!(before.snapshot_files(), store.snapshot().snapshot_files());
-        assert_eq!(snapshot_dirs(&store, "prod", "vm/100"), times);
+        assert_eq!(store.snapshot_dirs("prod", "vm/100"), times);
         let same = inode(&store.group_dir("prod", "vm/100")) == ino;
         assert_eq!(same, whole, "limit {limit}");
     }

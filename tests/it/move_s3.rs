@@ -5,9 +5,8 @@
 use crate::support;
 use crate::support::s3;
 
-use pbs_mover::tree::s3::upload_tree;
+use s3::SECRET_KEY;
 use s3::{S3Store, snapshot_objects};
-use s3::{SECRET_KEY, STORE};
 use support::{exit_code, json, stderr};
 
 fn assert_verify_clean(s: &S3Store) {
@@ -57,14 +56,7 @@ fn move_group_moves_bucket_and_cache_together() {
 fn move_ns_creates_and_removes_namespace_markers() {
     let s = S3Store::demo(40);
     let before = s.objects();
-    let out = s.run(&[
-        "move-ns",
-        "--ns",
-        "prod",
-        "--target-ns",
-        "archive/prod",
-        "--json",
-    ]);
+    let out = s.run(support::MOVE_NS_PROD_TO_ARCHIVE);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let after = s.objects();
     assert_eq!(snapshot_objects(&before), snapshot_objects(&after));
@@ -93,14 +85,7 @@ fn copy_failure_leaves_that_group_complete_at_the_source() {
     let victim = format!("ct/118/{}/root.pxar.didx", times[times.len() / 2]);
     s.env.faults().update(|f| f.fail_copy = vec![victim]);
     let before = s.objects();
-    let out = s.run(&[
-        "move-ns",
-        "--ns",
-        "prod",
-        "--target-ns",
-        "archive/prod",
-        "--json",
-    ]);
+    let out = s.run(support::MOVE_NS_PROD_TO_ARCHIVE);
     assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
     let j = json(&out);
     let failed = j["failed"].as_array().unwrap();
@@ -184,15 +169,7 @@ fn wrong_credentials_change_nothing_and_never_print_the_secret() {
 fn dry_run_counts_objects_and_bytes_and_changes_nothing() {
     let s = S3Store::demo(40);
     let before = s.objects();
-    let out = s.run(&[
-        "move-ns",
-        "--ns",
-        "prod",
-        "--target-ns",
-        "archive/prod",
-        "--dry-run",
-        "--json",
-    ]);
+    let out = s.run(support::MOVE_NS_PROD_TO_ARCHIVE_DRY_RUN);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let j = json(&out);
     let groups = j["plan"]["groups"].as_array().unwrap();
@@ -210,20 +187,15 @@ fn dry_run_counts_objects_and_bytes_and_changes_nothing() {
 #[test]
 fn large_group_over_a_thousand_objects() {
     let s = S3Store::demo(0);
-    let times: Vec<String> = (0..260)
-        .map(|i| pbs_mover::tree::SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string())
-        .collect();
-    let refs: Vec<&str> = times.iter().map(String::as_str).collect();
-    s.store.add_group("", "vm/900", "root@pam", &refs);
+    let times = support::epoch_times(260);
+    s.store
+        .add_group("", "vm/900", "root@pam", &support::as_refs(&times));
     for t in &times {
         let dir = s.store.group_dir("", "vm/900").join(t);
         std::fs::write(dir.join("drive-scsi0.img.fidx"), t.as_bytes()).unwrap();
         std::fs::write(dir.join("qemu-server.conf.blob"), b"conf").unwrap();
     }
-    s.env
-        .rt
-        .block_on(upload_tree(&s.env.bucket, STORE, &s.store.base, 16))
-        .unwrap();
+    s.upload_again();
     let before = s.objects();
     assert!(before.len() > 1000);
     let out = s.run(&[
@@ -246,59 +218,32 @@ fn large_group_over_a_thousand_objects() {
 /// batch): every object moves, byte for byte, and the sources are gone.
 #[test]
 fn groups_over_the_listing_cap_and_over_one_lock_batch_move_every_object() {
-    use std::sync::Arc;
-
-    use pbs_mover::ops::context::MoveContext;
-    use pbs_mover::ops::engine::move_group::move_group;
-    use pbs_mover::ops::engine::request::MoveGroupRequest;
-    use pbs_mover::ops::progress::Progress;
-    use pbs_mover::tree::s3::{BackendOptions, S3Backend};
-    use pbs_mover::tree::{GroupId, Locator, Namespace};
+    use pbs_mover::tree::s3::BackendOptions;
 
     let s = S3Store::demo(0);
-    let times = |n: u64| -> Vec<String> {
-        (0..n)
-            .map(|i| {
-                pbs_mover::tree::SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string()
-            })
-            .collect()
-    };
-    fn as_refs(t: &[String]) -> Vec<&str> {
-        t.iter().map(String::as_str).collect()
-    }
-    s.store
-        .add_group("", "ct/901", "root@pam", &as_refs(&times(40)));
-    s.store
-        .add_group("", "ct/902", "root@pam", &as_refs(&times(530)));
-    s.env
-        .rt
-        .block_on(upload_tree(&s.env.bucket, STORE, &s.store.base, 16))
-        .unwrap();
+    s.store.add_group(
+        "",
+        "ct/901",
+        "root@pam",
+        &support::as_refs(&support::epoch_times(40)),
+    );
+    s.store.add_group(
+        "",
+        "ct/902",
+        "root@pam",
+        &support::as_refs(&support::epoch_times(530)),
+    );
+    s.upload_again();
     let before = s.objects();
     assert!(before.len() > 1140, "{}", before.len());
 
-    let ds = Locator {
-        path: Some(s.store.base.clone()),
-        config_dir: Some(s.store.tmp.path().join("etc")),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap();
     // At most 2 pages of 10 keys: the 80 objects of ct/901 are far over the cap.
     let opts = BackendOptions {
         list_page_keys: 10,
         group_list_pages: 2,
         ..s3::fast_options()
     };
-    let backend = S3Backend::connect(&s.env.target, STORE, &opts).unwrap();
-    let ctx = MoveContext::with_backend(ds, &s.store.locks, Arc::new(backend));
-    let req = MoveGroupRequest {
-        ns: Namespace::root(),
-        group: GroupId::parse("ct/901").unwrap(),
-        target_ns: Namespace::parse("prod").unwrap(),
-        merge: true,
-    };
-    let report = move_group(&ctx, &req, &Progress::silent()).unwrap();
+    let report = s.move_group_in_process(&opts, &s.store.state_dir(), "ct/901", "prod");
     assert!(report.failed.is_empty(), "{report:?}");
     assert!(report.orphans.is_empty(), "{report:?}");
 

@@ -21,38 +21,28 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
-use pbs_mover::tree::SnapshotTime;
-use support::{HeldLock, Store, error_line, exit_code, flocked, json, stderr, wait_until};
+use support::{
+    HeldLock, Store, epoch_times, error_line, exit_code, flocked, json, stderr, wait_until,
+};
 
 const PBS_3: &str = "3.2.4";
 const PBS_4: &str = "4.2.3";
 const VERSION_ENV: &str = "PBS_MOVER_PBS_VERSION";
 
-fn times(n: u64) -> Vec<String> {
-    (0..n)
-        .map(|i| SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string())
-        .collect()
-}
-
 /// Namespaces `a`, `b`; `a` holds vm/100 with `n` snapshots.
 fn store_with_group(n: u64) -> Store {
     let s = Store::empty(&["a", "b"]);
-    let t = times(n);
-    let refs: Vec<&str> = t.iter().map(String::as_str).collect();
-    s.add_group("a", "vm/100", "root@pam", &refs);
+    s.add_group(
+        "a",
+        "vm/100",
+        "root@pam",
+        &support::as_refs(&epoch_times(n)),
+    );
     s
 }
 
 fn move_args() -> Vec<&'static str> {
-    vec![
-        "move-group",
-        "--ns",
-        "a",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "b",
-    ]
+    support::move_group_from("a", "vm/100", "b").to_vec()
 }
 
 fn run_as(s: &Store, version: &str, args: &[&str]) -> std::process::Output {
@@ -173,7 +163,7 @@ fn gc_cannot_start_between_the_first_lock_and_the_last_rename_of_a_group_move() 
 #[test]
 fn gc_cannot_start_during_a_namespace_move() {
     let s = Store::empty(&["src", "dst"]);
-    let t = times(10);
+    let t = epoch_times(10);
     let refs: Vec<&str> = t.iter().map(String::as_str).collect();
     for i in 0..300 {
         s.add_group("src", &format!("vm/{}", 1000 + i), "root@pam", &refs);
@@ -255,7 +245,7 @@ fn assert_busy_while_gc_runs(s: &Store, commands: &[Vec<&str>]) {
 #[test]
 fn old_scheme_dir_locks_are_honoured_for_pbs_before_3_3_5_and_unknown_versions() {
     let s = store_with_group(5);
-    let snap = s.group_dir("a", "vm/100").join(&times(5)[2]);
+    let snap = s.group_dir("a", "vm/100").join(&epoch_times(5)[2]);
     for dir in [s.group_dir("a", "vm/100"), snap] {
         let held = HeldLock::flock(&dir, false);
         let before = s.snapshot();
@@ -353,7 +343,7 @@ fn pbs_from_3_3_5_uses_lock_files_only_and_the_dpkg_record_decides() {
 #[test]
 fn the_old_manifest_lock_is_honoured_and_removed_after_the_move() {
     let s = store_with_group(2);
-    let t = times(2);
+    let t = epoch_times(2);
     let old = |ns: &str, time: &str| {
         let mut p = s.locks.join("store1");
         if !ns.is_empty() {
@@ -442,7 +432,7 @@ fn a_move_counts_as_an_active_write_operation_while_it_runs() {
     assert_eq!(mode(&dir), 0o750);
     assert_eq!(mode(&active_ops_file(&s)), 0o660);
     assert_eq!(mode(&dir.join("store1.lock")), 0o660);
-    if let Some((uid, gid)) = pbs_mover::ops::safety::ownership::backup_ids() {
+    if let Some((uid, gid)) = support::api::ownership::backup_ids() {
         for p in [dir.clone(), active_ops_file(&s), dir.join("store1.lock")] {
             let m = std::fs::metadata(&p).unwrap();
             assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", p.display());
@@ -461,7 +451,7 @@ fn a_failed_or_busy_move_leaves_no_active_operation() {
     assert_no_active_entry(&s);
     // Busy under the locks: a snapshot locked by a task.
     let s = store_with_group(3);
-    let t = times(3);
+    let t = epoch_times(3);
     let _held = HeldLock::flock(&s.group_dir("a", "vm/100").join(&t[1]), false);
     let out = run_as(&s, PBS_3, &move_args());
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));

@@ -4,21 +4,11 @@ use crate::support;
 
 use std::os::unix::fs::symlink;
 
-use pbs_mover::tree::{Datastore, GroupId, Locator, Namespace, SnapshotTime};
-use support::{Store, exit_code, json, stderr};
+use pbs_mover::tree::{Datastore, GroupId, Namespace, SnapshotTime};
+use support::{Store, exit_code, json, ns, stderr};
 
 fn open(store: &Store) -> Datastore {
-    Locator {
-        path: Some(store.base.clone()),
-        config_dir: Some(store.tmp.path().join("etc")),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap()
-}
-
-fn ns(s: &str) -> Namespace {
-    Namespace::parse(s).unwrap()
+    store.locate()
 }
 
 fn names(list: &[Namespace]) -> Vec<String> {

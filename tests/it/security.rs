@@ -14,10 +14,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use pbs_mover::ops::context::MoveContext;
 use pbs_mover::tree::s3::{S3Backend, Secret, upload_tree};
 use pbs_mover::tree::{BackendConfig, Datastore};
 use s3::{ACCESS_KEY, BUCKET, S3Env, SECRET_KEY, STORE, fast_options, self_signed};
+use support::api::MoveContext;
 use support::{BIN, Store, TreeSnapshot, exit_code, stderr};
 
 /// Distinctive, with characters that tend to break quoting.
@@ -310,15 +310,7 @@ fn listing_never_reads_through_symlinked_dirs() {
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("666") && !text.contains("leak"), "{text}");
-    let out = store.run(&[
-        "move-group",
-        "--ns",
-        "dev",
-        "--group",
-        "vm/666",
-        "--target-ns",
-        "prod",
-    ]);
+    let out = store.run(&support::move_group_from("dev", "vm/666", "prod"));
     assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
     assert!(outside.join("vm/666/2020-01-01T00:00:00Z").is_dir());

@@ -5,24 +5,16 @@
 
 use crate::support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pbs_mover::ops::locks::paths::LockPaths;
-use pbs_mover::ops::progress::ProgressEvent;
-use pbs_mover::tree::{GroupId, Locator, Namespace, SnapshotTime};
-use pbs_mover::ui::app::App;
-use pbs_mover::ui::keys::keymap::Keymap;
-use pbs_mover::ui::popups::Popup;
-use pbs_mover::ui::tasks::jobs::JobState;
-use pbs_mover::ui::tasks::moves::JobMsg;
-use pbs_mover::ui::tasks::{AppEvent, Command};
-use pbs_mover::ui::theme::Theme;
-use pbs_mover::ui::view;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::style::Color;
+use crossterm::event::KeyCode;
+use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
+use support::api::{FailReason, LockPaths, PendingMove, ProgressEvent, gc_lock, pending};
+use support::tui::{
+    App, AppEvent, Command, Context, DEFAULT_KEYMAP, JobMsg, JobState, Keymap, Level, Popup, Theme,
+    app_on, assert_no_colour, chars, ctrl_c, draw, executor, finish_detached, help, press,
+    press_only, preview, screen, select_row,
+};
 use support::{HeldLock, Store};
 
 const T1: &str = "2024-01-01T00:00:00Z";
@@ -38,68 +30,6 @@ fn store() -> Store {
     s
 }
 
-fn app_on(s: &Store, no_color: bool) -> App {
-    let ds = Locator {
-        path: Some(s.base.clone()),
-        config_dir: Some(s.tmp.path().join("etc")),
-        ..Default::default()
-    }
-    .locate()
-    .unwrap();
-    let mut app = App::new(
-        Arc::new(ds),
-        s.locks.clone(),
-        Keymap::defaults(),
-        Theme::new(no_color),
-    );
-    app.run_commands_blocking();
-    app
-}
-
-fn key(code: KeyCode) -> KeyEvent {
-    KeyEvent::new(code, KeyModifiers::NONE)
-}
-
-/// Presses keys, running whatever they start (scans, plans, moves) to the end.
-fn press(app: &mut App, keys: &[KeyCode]) -> bool {
-    let mut changed = false;
-    for k in keys {
-        changed = app.handle_event(AppEvent::Key(key(*k)));
-        app.run_commands_blocking();
-    }
-    changed
-}
-
-/// Presses keys without running the commands they queue.
-fn press_only(app: &mut App, keys: &[KeyCode]) {
-    for k in keys {
-        app.handle_event(AppEvent::Key(key(*k)));
-    }
-}
-
-fn chars(app: &mut App, s: &str) {
-    for c in s.chars() {
-        press(app, &[KeyCode::Char(c)]);
-    }
-}
-
-fn ctrl_c(app: &mut App) {
-    app.handle_event(AppEvent::Key(KeyEvent::new(
-        KeyCode::Char('c'),
-        KeyModifiers::CONTROL,
-    )));
-}
-
-fn draw(app: &mut App) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| view::draw(f, app)).unwrap();
-    t
-}
-
-fn screen(app: &mut App) -> String {
-    draw(app).backend().to_string()
-}
-
 /// The whole status log as text, whatever fits on screen.
 fn status_text(app: &App) -> String {
     app.status
@@ -107,34 +37,6 @@ fn status_text(app: &App) -> String {
         .map(|l| l.text.clone())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn select_row(app: &mut App, label: &str) {
-    press(app, &[KeyCode::Char('g')]);
-    for _ in 0..100 {
-        let t = draw(app);
-        let buf = t.backend().buffer();
-        let row = (0..buf.area.height)
-            .map(|y| {
-                (0..buf.area.width)
-                    .map(|x| buf[(x, y)].symbol())
-                    .collect::<String>()
-            })
-            .find(|l| l.contains("│> "))
-            .unwrap_or_default();
-        if row.contains(label) {
-            return;
-        }
-        press(app, &[KeyCode::Char('j')]);
-    }
-    panic!("no row {label}");
-}
-
-fn assert_no_colour(t: &Terminal<TestBackend>) {
-    for cell in t.backend().buffer().content() {
-        assert_eq!(cell.fg, Color::Reset, "colour under NO_COLOR: {cell:?}");
-        assert_eq!(cell.bg, Color::Reset, "colour under NO_COLOR: {cell:?}");
-    }
 }
 
 /// Snapshot under `name` and, with NO_COLOR, under `name_no_color` (asserting no colour).
@@ -190,9 +92,7 @@ fn group_move_by_keys_lands_on_disk_and_refreshes_the_tree() {
     assert!(app.marks.is_empty());
     assert_eq!(app.jobs.list[0].state, JobState::Finished);
     // GC is kept out only while a move runs, not while the TUI is open.
-    assert!(!pbs_mover::ops::locks::gc::held(
-        &s.base.canonicalize().unwrap()
-    ));
+    assert!(!gc_lock::held(&s.base.canonicalize().unwrap()));
 }
 
 #[test]
@@ -289,7 +189,7 @@ fn x_cancels_between_groups_and_the_status_says_so() {
     press_only(&mut app, &[KeyCode::Char('x')]);
     assert_eq!(app.jobs.list[0].state, JobState::Cancelling);
     for c in cmds {
-        for ev in pbs_mover::ui::tasks::executor::run_inline(&app.ctx.clone(), c) {
+        for ev in executor::run_inline(&app.ctx.clone(), c) {
             app.handle_event(ev);
         }
     }
@@ -318,7 +218,7 @@ fn lock_held_by_another_process_shows_in_preview_and_status_and_nothing_moves() 
     let outcome = p.outcome.clone().unwrap();
     assert_eq!(outcome.movable(), 0);
     // The preview text, unwrapped (wide), names the holder.
-    let lines = pbs_mover::ui::popups::preview::lines(&p.spec, &outcome, 400, &Theme::new(true));
+    let lines = preview::lines(&p.spec, &outcome, 400, &Theme::new(true));
     let preview: Vec<String> = lines.iter().map(ToString::to_string).collect();
     let preview = preview.join("\n");
     assert!(
@@ -509,7 +409,7 @@ fn status_pane_focused_80x24() {
             ProgressEvent::GroupFailed {
                 ns: Namespace::parse("a").unwrap(),
                 group: GroupId::parse("ct/200").unwrap(),
-                reason: pbs_mover::ops::report::FailReason::LockConflict,
+                reason: FailReason::LockConflict,
                 message: "group ct/200 in namespace 'a' is locked by PID 4242 \
                           (proxmox-backup-proxy) — backup or other PBS task running?"
                     .into(),
@@ -542,11 +442,11 @@ fn quit_question_80x24() {
 fn help_lists_the_move_keys_from_the_keymap() {
     let s = store();
     let keymap = Keymap::parse(
-        pbs_mover::ui::keys::keymap::DEFAULT_KEYMAP,
+        DEFAULT_KEYMAP,
         Some("[tree]\npick_target = [\"t\"]\n[preview]\nyes = [\"Y\"]\n"),
     )
     .unwrap();
-    let lines = pbs_mover::ui::keys::help::lines(&keymap, &Theme::new(true));
+    let lines = help::lines(&keymap, &Theme::new(true));
     let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
     let text = text.join("\n");
     assert!(text.contains("Target picker") && text.contains("Dry-run preview"));
@@ -555,13 +455,7 @@ fn help_lists_the_move_keys_from_the_keymap() {
             .any(|l| l.trim_start().starts_with("t ") && l.contains("pick target"))
     );
     assert!(text.lines().any(|l| l.trim_start().starts_with("Y ")));
-    let footer = pbs_mover::ui::keys::help::hints(
-        &keymap,
-        pbs_mover::ui::keys::context::Context::Tree,
-        &Theme::new(true),
-        200,
-    )
-    .to_string();
+    let footer = help::hints(&keymap, Context::Tree, &Theme::new(true), 200).to_string();
     assert!(footer.contains("t move"), "{footer}");
     let _ = s;
 }
@@ -586,8 +480,7 @@ fn interrupted_move(s: &Store) {
     assert!(exists(s, "", "vm/100") && exists(s, "b", "vm/100"));
 }
 
-fn fixed_pending() -> Vec<pbs_mover::ops::recovery::pending::PendingMove> {
-    use pbs_mover::ops::recovery::pending::PendingMove;
+fn fixed_pending() -> Vec<PendingMove> {
     vec![
         PendingMove {
             id: "1732530000-000001-4242-0".into(),
@@ -668,7 +561,7 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     let split = s.snapshot();
     let mut app = app_on(&s, true);
     app.ctx = app.ctx.clone().with_journal_dir(journal_dir());
-    let pending = pbs_mover::ops::recovery::pending::pending(&app.ctx).unwrap();
+    let pending = pending(&app.ctx).unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].state, "interrupted");
     assert_eq!(pending[0].snapshots_moved, 2);
@@ -691,7 +584,7 @@ fn later_changes_nothing_and_resume_finishes_the_move_and_refreshes_the_tree() {
     let commands = app.take_commands();
     assert_eq!(commands, vec![Command::ListPending]);
     for c in commands {
-        for ev in pbs_mover::ui::tasks::executor::run_inline(&app.ctx, c) {
+        for ev in executor::run_inline(&app.ctx, c) {
             app.handle_event(ev);
         }
     }
@@ -753,7 +646,7 @@ fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
     let (ctx, sender) = (app.ctx.clone(), tx.clone());
     std::thread::spawn(move || {
         for c in running {
-            for ev in pbs_mover::ui::tasks::executor::run_inline(&ctx, c) {
+            for ev in executor::run_inline(&ctx, c) {
                 let _ = sender.send(ev);
             }
         }
@@ -764,7 +657,7 @@ fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
         .build()
         .unwrap();
     let never = std::future::pending::<()>();
-    let detached = pbs_mover::ui::event_loop::finish_detached(&mut app, &tx, &mut rx, never);
+    let detached = finish_detached(&mut app, &tx, &mut rx, never);
     runtime
         .block_on(async { tokio::time::timeout(Duration::from_secs(60), detached).await })
         .expect("returns once both moves ended");
@@ -780,7 +673,7 @@ fn without_a_terminal_the_running_and_the_queued_move_both_finish() {
 
 #[test]
 fn the_next_start_says_what_a_detached_tui_did() {
-    use pbs_mover::ops::recovery::detached::{DetachedReport, FinishedOp};
+    use support::api::{DetachedReport, FinishedOp};
     let s = store();
     let mut app = app_on(&s, true);
     let op = |status: &str, moved| FinishedOp {
@@ -809,8 +702,8 @@ fn the_next_start_says_what_a_detached_tui_did() {
         lines[0].text,
         "after the terminal was lost: move-group vm/100 '' -> 'b': ok: 1/1 group(s) done, 3 snapshot(s) moved"
     );
-    assert_eq!(lines[0].level, pbs_mover::ui::panes::status::Level::Info);
-    assert_eq!(lines[1].level, pbs_mover::ui::panes::status::Level::Warn);
+    assert_eq!(lines[0].level, Level::Info);
+    assert_eq!(lines[1].level, Level::Warn);
     assert!(
         lines[2]
             .text

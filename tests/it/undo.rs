@@ -8,8 +8,8 @@ use crate::support;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
-use pbs_mover::ops::locks::paths::LockPaths;
 use pbs_mover::tree::{GroupId, Namespace};
+use support::api::LockPaths;
 use support::{HeldLock, Store, TreeSnapshot, error_line, exit_code, json, stderr};
 
 const T: [&str; 3] = [
@@ -139,15 +139,7 @@ fn undo_by_id_takes_back_that_move_only() {
     let fx = Fx::new();
     fx.ok(&["move-group", "--group", "vm/100", "--target-ns", "archive"]);
     let after_first = fx.tree();
-    fx.ok(&[
-        "move-group",
-        "--ns",
-        "prod",
-        "--group",
-        "host/web",
-        "--target-ns",
-        "archive",
-    ]);
+    fx.ok(&support::move_group_from("prod", "host/web", "archive"));
     let ids = fx.ids();
     assert_eq!(ids.len(), 2);
     let out = fx.ok(&["undo", &ids[1], "--json"]);
@@ -206,15 +198,7 @@ fn undo_refused_when_the_group_was_moved_again() {
     let fx = Fx::new();
     fx.ok(&["move-group", "--group", "vm/100", "--target-ns", "archive"]);
     let first = fx.ids()[0].clone();
-    fx.ok(&[
-        "move-group",
-        "--ns",
-        "archive",
-        "--group",
-        "vm/100",
-        "--target-ns",
-        "prod",
-    ]);
+    fx.ok(&support::move_group_from("archive", "vm/100", "prod"));
     assert_refused(&fx, &["undo", &first], "no longer in 'archive'");
 }
 

@@ -79,3 +79,37 @@ pub const MOVE_NS_NO_MERGE: &[&str] = &[
     "other/moved",
     "--no-merge",
 ];
+
+/// `move-ns prod → archive/prod` with `--json` (the demo store's usual namespace move).
+pub const MOVE_NS_PROD_TO_ARCHIVE: &[&str] = &[
+    "move-ns",
+    "--ns",
+    "prod",
+    "--target-ns",
+    "archive/prod",
+    "--json",
+];
+
+/// [`MOVE_NS_PROD_TO_ARCHIVE`] with `--dry-run`.
+pub const MOVE_NS_PROD_TO_ARCHIVE_DRY_RUN: &[&str] = &[
+    "move-ns",
+    "--ns",
+    "prod",
+    "--target-ns",
+    "archive/prod",
+    "--dry-run",
+    "--json",
+];
+
+/// `move-group --ns ns --group group --target-ns target`.
+pub fn move_group_from<'a>(ns: &'a str, group: &'a str, target: &'a str) -> [&'a str; 7] {
+    [
+        "move-group",
+        "--ns",
+        ns,
+        "--group",
+        group,
+        "--target-ns",
+        target,
+    ]
+}

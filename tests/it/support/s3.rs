@@ -5,7 +5,7 @@
 //! cache in a temp dir, driven through the real binary.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
 use sha2::{Digest, Sha256};
 
 use super::Store;
+use super::api::{MoveContext, MoveGroupRequest, MoveReport, Progress, move_group};
 
 pub const BUCKET: &str = "pbs-test";
 pub const STORE: &str = "store1";
@@ -244,6 +245,36 @@ impl S3Store {
                 )
             })
             .collect()
+    }
+
+    /// Uploads the cache again, after the test added to it.
+    pub fn upload_again(&self) {
+        self.env
+            .rt
+            .block_on(upload_tree(&self.env.bucket, STORE, &self.store.base, 16))
+            .unwrap();
+    }
+
+    /// `move_group` of `group` from the root to `target` (merging) in this process, with a
+    /// backend built from `opts`, its crash journal in `journal`.
+    pub fn move_group_in_process(
+        &self,
+        opts: &BackendOptions,
+        journal: &Path,
+        group: &str,
+        target: &str,
+    ) -> MoveReport {
+        let backend = S3Backend::connect(&self.env.target, STORE, opts).unwrap();
+        let ctx =
+            MoveContext::with_backend(self.store.locate(), &self.store.locks, Arc::new(backend))
+                .with_journal_dir(journal);
+        let req = MoveGroupRequest {
+            ns: Namespace::root(),
+            group: GroupId::parse(group).unwrap(),
+            target_ns: Namespace::parse(target).unwrap(),
+            merge: true,
+        };
+        move_group(&ctx, &req, &Progress::silent()).unwrap()
     }
 
     /// Starts a new server on the same data (new port), after the old one died.

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use pbs_mover::demo::{DemoSpec, create_demo};
+use pbs_mover::tree::{Datastore, GroupId, Locator, Namespace, SnapshotTime};
 use sha2::{Digest, Sha256};
 
+use super::api::LockPaths;
 use super::cli::{BIN, stderr};
 
 /// A demo datastore plus its lock dir, both in one temp dir.
@@ -106,8 +108,16 @@ impl Store {
 
     /// [`Self::cmd`] with `--path path` instead of this store's base.
     pub fn cmd_at(&self, path: &Path) -> Command {
+        let mut c = self.cmd_without_path();
+        c.arg("--path").arg(path);
+        c
+    }
+
+    /// The binary with this store's lock, state and config dirs but no `--path` (for
+    /// `--store`, or a `--path` of the test's own).
+    pub fn cmd_without_path(&self) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--path").arg(path).arg("--lock-dir").arg(&self.locks);
+        c.arg("--lock-dir").arg(&self.locks);
         c.env_remove("PBS_MOVER_LOCK_DIR")
             .env_remove("PBS_MOVER_CONFIG_DIR")
             .env_remove("PBS_MOVER_PBS_VERSION")
@@ -120,6 +130,16 @@ impl Store {
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Runs `args`, which must end busy (exit 3) with `needle` on stderr and the datastore
+    /// unchanged.
+    pub fn assert_busy(&self, args: &[&str], needle: &str) {
+        let before = self.snapshot();
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+        assert_eq!(before, self.snapshot(), "a busy move changed the datastore");
     }
 
     /// Runs `args` with journals in `state` and the fail-point `failpoint` armed; asserts
@@ -145,6 +165,33 @@ impl Store {
         self.tmp.path().join("state")
     }
 
+    /// The PBS lock paths of this store (`<lock-dir>/store1/…`).
+    pub fn lock_paths(&self) -> LockPaths {
+        LockPaths::with_lock_dir(&self.locks, "store1")
+    }
+
+    /// The datastore located like the binary does, with this store's config dir.
+    pub fn locate(&self) -> Datastore {
+        Locator {
+            path: Some(self.base.clone()),
+            config_dir: Some(self.tmp.path().join("etc")),
+            ..Default::default()
+        }
+        .locate()
+        .unwrap()
+    }
+
+    /// The snapshot dir names of a group, sorted.
+    pub fn snapshot_dirs(&self, ns: &str, group: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.group_dir(ns, group))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| SnapshotTime::parse(n).is_ok())
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Path of the store's lock dir (`<lock-dir>/<store>`).
     pub fn store_locks(&self) -> PathBuf {
         self.locks.join("store1")
@@ -158,8 +205,29 @@ impl Store {
 /// `(uid, gid)` of user and group `backup`, which PBS's files belong to; the tests that
 /// need them need root too (they chown).
 pub fn backup_ids() -> (u32, u32) {
-    pbs_mover::ops::safety::ownership::backup_ids()
-        .expect("user and group backup, as on a PBS host")
+    super::api::ownership::backup_ids().expect("user and group backup, as on a PBS host")
+}
+
+/// A namespace by name (`""` is the root).
+pub fn ns(s: &str) -> Namespace {
+    Namespace::parse(s).unwrap()
+}
+
+/// A group by name (`vm/100`).
+pub fn gid(s: &str) -> GroupId {
+    GroupId::parse(s).unwrap()
+}
+
+/// `n` snapshot times an hour apart from 2023-11-14T22:13:20Z.
+pub fn epoch_times(n: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| SnapshotTime::from_epoch(1_700_000_000 + i * 3600).to_string())
+        .collect()
+}
+
+/// The `&str`s of `v`, for [`Store::add_group`].
+pub fn as_refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 pub fn ns_rel(ns: &str) -> PathBuf {
