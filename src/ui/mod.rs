@@ -24,7 +24,7 @@ use std::time::Instant;
 use crate::ops::context::MoveContext;
 
 use app::App;
-use keys::keymap::Keymap;
+use keys::keymap::{Keymap, KeymapOrigin};
 use panes::status::Level;
 use theme::Theme;
 
@@ -32,7 +32,7 @@ use theme::Theme;
 /// through `ctx`, the same engine the CLI uses.
 pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (keymap, keymap_note) = Keymap::load();
+    let (keymap, keymap_origin) = Keymap::load();
     // Interrupted moves are offered for resuming at start (a prompt; `R` opens it later).
     // Reading the journal is a few small files: done before the first frame.
     let pending = crate::ops::recovery::pending::pending(&ctx);
@@ -53,13 +53,10 @@ pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
             format!("cannot read the operation journal: {e}"),
         ),
     }
-    if let Some(note) = keymap_note {
-        let level = if note.contains("ignored") {
-            Level::Warn
-        } else {
-            Level::Info
-        };
-        app.status.push(level, note);
+    match &keymap_origin {
+        KeymapOrigin::Defaults => {}
+        KeymapOrigin::Loaded(_) => app.status.push(Level::Info, keymap_origin.to_string()),
+        KeymapOrigin::Ignored { .. } => app.status.push(Level::Warn, keymap_origin.to_string()),
     }
     // Scans run on blocking threads; two async workers are plenty for input and channels.
     let runtime = tokio::runtime::Builder::new_multi_thread()

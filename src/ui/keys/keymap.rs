@@ -144,6 +144,29 @@ pub struct Keymap {
 
 type RawKeymap = HashMap<String, HashMap<String, Vec<String>>>;
 
+/// Where the keymap in use came from, told once in the status pane at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeymapOrigin {
+    /// No user file: the defaults.
+    Defaults,
+    /// The user's file patched the defaults.
+    Loaded(PathBuf),
+    /// The user's file could not be read or parsed; the defaults are in effect.
+    Ignored { path: PathBuf, reason: String },
+}
+
+impl fmt::Display for KeymapOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Defaults => f.write_str("default keymap"),
+            Self::Loaded(path) => write!(f, "keymap {} loaded", path.display()),
+            Self::Ignored { path, reason } => {
+                write!(f, "keymap {} ignored: {reason}", path.display())
+            }
+        }
+    }
+}
+
 impl Keymap {
     /// The shipped defaults. They are tested to parse, so this cannot fail at run time.
     pub fn defaults() -> Self {
@@ -159,24 +182,23 @@ impl Keymap {
 
     /// Defaults patched by the user's file when there is one. A broken user file is reported
     /// and ignored: a typo must not lock an administrator out of the tool at 3 a.m.
-    pub fn load() -> (Self, Option<String>) {
+    pub fn load() -> (Self, KeymapOrigin) {
         let Some(path) = user_keymap_path() else {
-            return (Self::defaults(), None);
+            return (Self::defaults(), KeymapOrigin::Defaults);
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::defaults(), None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Self::defaults(), KeymapOrigin::Defaults);
+            }
             Err(e) => {
-                let msg = format!("keymap {} ignored: {e}", path.display());
-                return (Self::defaults(), Some(msg));
+                let reason = e.to_string();
+                return (Self::defaults(), KeymapOrigin::Ignored { path, reason });
             }
         };
         match Self::parse(DEFAULT_KEYMAP, Some(&text)) {
-            Ok(k) => (k, Some(format!("keymap {} loaded", path.display()))),
-            Err(e) => (
-                Self::defaults(),
-                Some(format!("keymap {} ignored: {e}", path.display())),
-            ),
+            Ok(k) => (k, KeymapOrigin::Loaded(path)),
+            Err(reason) => (Self::defaults(), KeymapOrigin::Ignored { path, reason }),
         }
     }
 
@@ -293,6 +315,24 @@ mod tests {
     use strum::IntoEnumIterator;
 
     use super::*;
+
+    #[test]
+    fn keymap_origin_tells_loaded_from_ignored() {
+        let path = PathBuf::from("/home/a/.config/pbs-mover/keymap.toml");
+        let loaded = KeymapOrigin::Loaded(path.clone());
+        assert_eq!(
+            loaded.to_string(),
+            "keymap /home/a/.config/pbs-mover/keymap.toml loaded"
+        );
+        let ignored = KeymapOrigin::Ignored {
+            path,
+            reason: "unknown section [tree2]".into(),
+        };
+        assert_eq!(
+            ignored.to_string(),
+            "keymap /home/a/.config/pbs-mover/keymap.toml ignored: unknown section [tree2]"
+        );
+    }
 
     fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, mods)
