@@ -4,9 +4,9 @@
 //!
 //! [`ContentBackend`]: crate::tree::backend::ContentBackend
 
-pub mod backend;
 pub mod client;
 pub mod config;
+pub mod copy;
 pub mod error;
 #[cfg(feature = "s3-server")]
 pub mod server;
@@ -15,9 +15,9 @@ pub mod walk;
 
 use std::path::Path;
 
-pub use backend::{BackendOptions, DEFAULT_CONCURRENCY, DriftReport, S3Backend, SizeMismatch};
 pub use client::{Bucket, ClientOptions};
 pub use config::{AdHocS3, S3Target, Secret};
+pub use copy::{BackendOptions, DEFAULT_CONCURRENCY, DriftReport, S3Backend, SizeMismatch};
 pub use error::S3Error;
 #[cfg(feature = "s3-server")]
 pub use server::{
