@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use thiserror::Error;
 
-use super::datastore::Datastore;
-use super::model::{
+use crate::tree::datastore::Datastore;
+use crate::tree::model::{
     FileInfo, GroupInfo, Listing, MANIFEST_FILE, NOTES_FILE, OWNER_FILE, PROTECTED_FILE,
     ScanWarning, SnapshotInfo,
 };
-use super::names::{BackupType, GroupId, Namespace, SnapshotTime, is_safe_id};
+use crate::tree::names::{BackupType, GroupId, Namespace, SnapshotTime, is_safe_id};
 
 #[derive(Debug, Error)]
 pub enum ScanError {
