@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use crate::ops::locks::flock::LockError;
 use crate::tree::backend::BackendError;
-use crate::tree::scan::ScanError;
+use crate::tree::scan::error::ScanError;
 
 #[derive(Debug, Error)]
 pub enum MoveError {

@@ -184,7 +184,7 @@ fn malformed_entries_are_reported_and_skipped() {
     assert!(!text.iter().any(|w| w.contains("666/2025")));
     assert!(matches!(
         ds.namespace_exists(&ns("a/evil")),
-        Err(pbs_mover::tree::scan::ScanError::Symlink { .. })
+        Err(pbs_mover::tree::scan::error::ScanError::Symlink { .. })
     ));
 }
 

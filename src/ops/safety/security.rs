@@ -22,7 +22,7 @@ use rustix::io::Errno;
 use crate::ops::error::MoveError;
 use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
-use crate::tree::scan::read_first_line_nofollow;
+use crate::tree::scan::nofollow::read_first_line_nofollow;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
 /// What a checked directory is for, in messages.

@@ -7,7 +7,12 @@
 pub mod backend;
 pub mod client;
 pub mod config;
+mod copy;
+mod delete;
+pub mod drift;
 pub mod error;
+pub mod keys;
+mod listing;
 #[cfg(feature = "s3-server")]
 pub mod server;
 mod tls;
@@ -15,10 +20,12 @@ pub mod walk;
 
 use std::path::Path;
 
-pub use backend::{BackendOptions, DEFAULT_CONCURRENCY, DriftReport, S3Backend, SizeMismatch};
+pub use backend::{BackendOptions, DEFAULT_CONCURRENCY, S3Backend};
 pub use client::{Bucket, ClientOptions};
 pub use config::{AdHocS3, S3Target, Secret};
+pub use drift::{DriftReport, SizeMismatch};
 pub use error::S3Error;
+pub use keys::StoreKeys;
 #[cfg(feature = "s3-server")]
 pub use server::{
     DEMO_BUCKET, EmbeddedS3, FaultPlan, Faults, ServerOptions, TlsIdentity, serve_demo, upload_tree,

@@ -1,0 +1,212 @@
+//! Reading one group and its snapshots: owner, notes, snapshot times, files and sizes, and
+//! the group summaries of a namespace.
+
+use std::path::Path;
+
+use super::error::ScanError;
+use super::nofollow::{Kind, entries, kind_warning, read_first_line_nofollow, warn};
+use crate::tree::datastore::Datastore;
+use crate::tree::model::{
+    FileInfo, GroupInfo, Listing, MANIFEST_FILE, NOTES_FILE, OWNER_FILE, PROTECTED_FILE,
+    ScanWarning, SnapshotInfo,
+};
+use crate::tree::names::{GroupId, Namespace, SnapshotTime};
+
+impl Datastore {
+    /// Groups in `ns` with owner and snapshot counts; sizes only when `sizes` is set.
+    pub fn list_groups(
+        &self,
+        ns: &Namespace,
+        sizes: bool,
+    ) -> Result<Listing<GroupInfo>, ScanError> {
+        let ids = self.list_group_ids(ns)?;
+        let mut out = Listing {
+            items: Vec::with_capacity(ids.items.len()),
+            warnings: ids.warnings,
+        };
+        let infos = self.group_infos(ns, &ids.items, sizes);
+        for (group, info) in ids.items.into_iter().zip(infos) {
+            match info {
+                Ok(info) => {
+                    out.warnings.extend(info.warnings);
+                    out.items.extend(info.items);
+                }
+                Err(e) => warn(
+                    &mut out.warnings,
+                    self.group_path(ns, &group),
+                    e.to_string(),
+                ),
+            }
+        }
+        Ok(out)
+    }
+    /// One group's summary (a listing of one item, carrying its warnings).
+    pub fn group_info(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+        sizes: bool,
+    ) -> Result<Listing<GroupInfo>, ScanError> {
+        let dir = self.require_group(ns, group)?;
+        let mut warnings = Vec::new();
+        let owner = self.read_owner_at(&dir, &mut warnings);
+        let mut times = Vec::new();
+        let mut has_notes = false;
+        for (name, kind, _) in entries(&dir)? {
+            match (name.as_str(), kind) {
+                (OWNER_FILE, Kind::File) => {}
+                (NOTES_FILE, Kind::File) => has_notes = true,
+                (_, Kind::Dir) => match SnapshotTime::parse(&name) {
+                    Ok(t) => times.push(t),
+                    Err(_) => warn(
+                        &mut warnings,
+                        dir.join(&name),
+                        "not a snapshot directory; skipped",
+                    ),
+                },
+                _ => warn(&mut warnings, dir.join(&name), kind_warning(kind)),
+            }
+        }
+        times.sort();
+        let (mut size, mut protected) = (None, None);
+        if sizes {
+            let (mut total, mut prot) = (0u64, 0usize);
+            for t in &times {
+                match self.snapshot_at(&dir.join(t.as_str()), t.clone()) {
+                    Ok(s) => {
+                        total += s.items.iter().map(|i| i.size).sum::<u64>();
+                        prot += s.items.iter().filter(|i| i.protected).count();
+                        warnings.extend(s.warnings);
+                    }
+                    Err(e) => warn(&mut warnings, dir.join(t.as_str()), e.to_string()),
+                }
+            }
+            size = Some(total);
+            protected = Some(prot);
+        }
+        Ok(Listing {
+            items: vec![GroupInfo {
+                ns: ns.clone(),
+                group: group.clone(),
+                owner,
+                has_notes,
+                snapshots: times.len(),
+                oldest: times.first().cloned(),
+                newest: times.last().cloned(),
+                size,
+                protected,
+            }],
+            warnings,
+        })
+    }
+
+    fn read_owner_at(&self, group_dir: &Path, warnings: &mut Vec<ScanWarning>) -> Option<String> {
+        let path = group_dir.join(OWNER_FILE);
+        match read_first_line_nofollow(&path) {
+            Ok(Some(owner)) if !owner.is_empty() => Some(owner),
+            Ok(Some(_)) => {
+                warn(warnings, path, "empty owner file");
+                None
+            }
+            Ok(None) => {
+                warn(warnings, path, "owner file missing");
+                None
+            }
+            Err(e) => {
+                warn(warnings, path, format!("cannot read owner: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The group's owner (`None` when missing or unreadable).
+    pub fn read_owner(&self, ns: &Namespace, group: &GroupId) -> Result<Option<String>, ScanError> {
+        let dir = self.require_group(ns, group)?;
+        Ok(self.read_owner_at(&dir, &mut Vec::new()))
+    }
+
+    /// Snapshot times in the group, oldest first.
+    pub fn list_snapshot_times(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+    ) -> Result<Vec<SnapshotTime>, ScanError> {
+        let dir = self.require_group(ns, group)?;
+        let mut times: Vec<SnapshotTime> = entries(&dir)?
+            .into_iter()
+            .filter(|(_, kind, _)| *kind == Kind::Dir)
+            .filter_map(|(name, _, _)| SnapshotTime::parse(&name).ok())
+            .collect();
+        times.sort();
+        Ok(times)
+    }
+
+    /// Snapshots with their files, oldest first.
+    pub fn list_snapshots(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+    ) -> Result<Listing<SnapshotInfo>, ScanError> {
+        let dir = self.group_path(ns, group);
+        let mut out = Listing::default();
+        for time in self.list_snapshot_times(ns, group)? {
+            match self.snapshot_at(&dir.join(time.as_str()), time.clone()) {
+                Ok(s) => {
+                    out.items.extend(s.items);
+                    out.warnings.extend(s.warnings);
+                }
+                Err(e) => warn(&mut out.warnings, dir.join(time.as_str()), e.to_string()),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn snapshot_info(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+        time: &SnapshotTime,
+    ) -> Result<Listing<SnapshotInfo>, ScanError> {
+        let rel = ns.rel_path().join(group.rel_path()).join(time.as_str());
+        if !self.real_dir(&rel)? {
+            return Err(ScanError::NoSnapshot(format!("{ns}/{group}/{time}")));
+        }
+        self.snapshot_at(&self.base.join(rel), time.clone())
+    }
+
+    fn snapshot_at(
+        &self,
+        dir: &Path,
+        time: SnapshotTime,
+    ) -> Result<Listing<SnapshotInfo>, ScanError> {
+        let mut warnings = Vec::new();
+        let mut files = Vec::new();
+        let mut protected = false;
+        for (name, kind, entry) in entries(dir)? {
+            if kind != Kind::File {
+                warn(&mut warnings, dir.join(&name), kind_warning(kind));
+                continue;
+            }
+            if name == PROTECTED_FILE {
+                protected = true;
+                continue;
+            }
+            // DirEntry::metadata does not follow symlinks (and we only get here for files).
+            let size = entry.and_then(|e| e.metadata().ok()).map_or(0, |m| m.len());
+            files.push(FileInfo { name, size });
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let finished = files.iter().any(|f| f.name == MANIFEST_FILE);
+        let size = files.iter().map(|f| f.size).sum();
+        Ok(Listing {
+            items: vec![SnapshotInfo {
+                time,
+                files,
+                size,
+                protected,
+                finished,
+            }],
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading one directory level, or the first line of a small file, without following a
+//! symlink; and the warning an entry of the wrong kind becomes.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::error::{ScanError, io_err};
+use crate::tree::model::ScanWarning;
+
+/// What kind of entry a directory listing returned, without following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Dir,
+    File,
+    Symlink,
+    Other,
+}
+
+pub(super) fn entries(dir: &Path) -> Result<Vec<(String, Kind, Option<fs::DirEntry>)>, ScanError> {
+    // read_dir follows a symlinked directory (e.g. a type dir `vm -> /elsewhere` or a
+    // namespace's `ns -> /elsewhere`): refuse to list through one.
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ScanError::Symlink {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // d_type from readdir: no stat, and never follows a symlink.
+        let kind = match entry.file_type() {
+            Ok(t) if t.is_symlink() => Kind::Symlink,
+            Ok(t) if t.is_dir() => Kind::Dir,
+            Ok(t) if t.is_file() => Kind::File,
+            _ => Kind::Other,
+        };
+        out.push((name, kind, Some(entry)));
+    }
+    Ok(out)
+}
+
+pub(super) fn warn(warnings: &mut Vec<ScanWarning>, path: PathBuf, message: impl Into<String>) {
+    warnings.push(ScanWarning {
+        path,
+        message: message.into(),
+    });
+}
+
+pub(super) fn kind_warning(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Symlink => "symlink skipped (never followed)",
+        Kind::File => "unexpected file skipped",
+        Kind::Other => "unexpected special file skipped",
+        Kind::Dir => "unexpected directory skipped",
+    }
+}
+
+/// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
+pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
+    let mut buf = Vec::with_capacity(128);
+    file.take(4096).read_to_end(&mut buf)?;
+    // Strict: a lossy decode would let a corrupt owner through and the move would write
+    // the mangled text as the target's owner.
+    let text = String::from_utf8(buf).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not valid UTF-8 (corrupt file?)",
+        )
+    })?;
+    let line = text.lines().next().unwrap_or("").trim_end();
+    if line.chars().any(char::is_control) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "contains control characters (corrupt file?)",
+        ));
+    }
+    Ok(Some(line.to_string()))
+}
