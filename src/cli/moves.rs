@@ -43,6 +43,13 @@ struct MoveOutput<'a> {
 pub fn exit_for(report: &MoveReport) -> Exit {
     if report.failed.is_empty() {
         Exit::Done
+    } else if report
+        .failed
+        .iter()
+        .any(|f| f.reason == FailReason::Cancelled)
+    {
+        // The user asked for it: that, not what was left, is the outcome.
+        Exit::Cancelled
     } else if !report.moved.is_empty() || report.snapshots_moved() > 0 {
         Exit::Partial
     } else if report
@@ -57,7 +64,9 @@ pub fn exit_for(report: &MoveReport) -> Exit {
 }
 
 fn error_exit(e: &MoveError) -> Exit {
-    if e.is_busy() {
+    if matches!(e, MoveError::Cancelled) {
+        Exit::Cancelled
+    } else if e.is_busy() {
         Exit::Busy
     } else {
         Exit::Refused

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 /// Root is depth 0, so a namespace has at most 7 components (8 levels).
@@ -366,6 +367,20 @@ impl fmt::Display for SnapshotTime {
         f.write_str(&self.0)
     }
 }
+
+/// Names serialize as PBS writes them (`a/b`, `vm/100`, `2025-07-14T14:20:02Z`; the root
+/// namespace is `""`), the form `--json` output and `--json-progress` events use.
+macro_rules! serialize_as_display {
+    ($($ty:ty),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+
+serialize_as_display!(Namespace, GroupId, SnapshotTime);
 
 #[cfg(test)]
 mod tests {
