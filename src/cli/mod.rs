@@ -118,7 +118,11 @@ fn run_ls(global: &GlobalArgs, args: &LsArgs) -> Result<Exit, Failure> {
 pub fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string(value) {
         // A closed pipe (`| head`) after the progress events is no reason to panic.
-        Ok(s) => drop(std::io::stdout().lock().write_all(format!("{s}\n").as_bytes())),
+        Ok(s) => drop(
+            std::io::stdout()
+                .lock()
+                .write_all(format!("{s}\n").as_bytes()),
+        ),
         Err(e) => eprintln!("error: cannot encode JSON: {e}"),
     }
 }

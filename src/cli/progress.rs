@@ -14,7 +14,7 @@ use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 
 /// The live line: totals, rate, ETA, then the group in progress (cut to the terminal's width).
 const LIVE_TEMPLATE: &str =
-    "[{elapsed_precise}] {prefix} · snapshots {pos}/{len} · {per_sec} · ETA {eta} · {wide_msg}";
+    "[{elapsed_precise}] {prefix} · snapshots {pos}/{len} · {rate} · ETA {eta} · {wide_msg}";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -100,7 +100,9 @@ impl Reporter {
     /// in the JSON modes, on stderr, which carries no JSON.
     pub fn say(&self, line: &str) {
         if self.0.bar.is_hidden() || self.0.bar.is_finished() {
-            let _ = std::io::stderr().lock().write_all(format!("{line}\n").as_bytes());
+            let _ = std::io::stderr()
+                .lock()
+                .write_all(format!("{line}\n").as_bytes());
         } else {
             self.0.bar.println(line);
         }
@@ -150,9 +152,7 @@ impl Reporter {
                 t.bytes += bytes;
             }
             ProgressEvent::SnapshotMoved { .. } => t.snapshots_done += 1,
-            ProgressEvent::GroupDone { .. } | ProgressEvent::GroupFailed { .. } => {
-                t.groups_done += 1
-            }
+            ProgressEvent::GroupDone { .. } => t.groups_done += 1,
             _ => {}
         }
     }
@@ -166,7 +166,11 @@ impl Reporter {
                 group,
                 target_ns,
                 ..
-            } => bar.set_message(format!("{group} '{}' → '{}'", ns.human(), target_ns.human())),
+            } => bar.set_message(format!(
+                "{group} '{}' → '{}'",
+                ns.human(),
+                target_ns.human()
+            )),
             ProgressEvent::SnapshotMoved { .. } => bar.inc(1),
             _ => {}
         }
@@ -181,11 +185,12 @@ impl Reporter {
 
     fn start_bar(&self) {
         let bar = &self.0.bar;
-        let style = ProgressStyle::with_template(LIVE_TEMPLATE);
-        // The template is a literal: it parses (a test renders it); a bad one keeps the default.
-        if let Ok(style) = style {
+        // The template is a literal that parses (a unit test says so); a bad one would
+        // keep indicatif's default style, not fail the move.
+        if let Ok(style) = live_style() {
             bar.set_style(style);
         }
+        self.refresh_prefix();
         bar.set_length(self.tally().snapshots as u64);
         // Elapsed time and ETA move on while one big snapshot is copied.
         bar.enable_steady_tick(Duration::from_millis(250));
@@ -211,6 +216,16 @@ impl Reporter {
     }
 }
 
+/// indicatif's own `{per_sec}` prints four decimals; whole snapshots per second suffice.
+fn live_style() -> Result<ProgressStyle, indicatif::style::TemplateError> {
+    Ok(ProgressStyle::with_template(LIVE_TEMPLATE)?.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} snapshots/s", state.per_sec());
+        },
+    ))
+}
+
 fn total_text(t: &Tally, took: Duration) -> String {
     let secs = took.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -219,7 +234,7 @@ fn total_text(t: &Tally, took: Duration) -> String {
         0.0
     };
     format!(
-        "total: {} of {} snapshot(s), {} of {} group(s) in {secs:.1}s ({rate:.0} snapshots/s)",
+        "total: {} of {} snapshot(s) and {} of {} group(s) moved in {secs:.1}s ({rate:.0} snapshots/s)",
         t.snapshots_done, t.snapshots, t.groups_done, t.groups
     )
 }
@@ -324,14 +339,12 @@ mod tests {
         };
         assert_eq!(
             total_text(&t, Duration::from_secs(3)),
-            "total: 150 of 300 snapshot(s), 2 of 4 group(s) in 3.0s (50 snapshots/s)"
+            "total: 150 of 300 snapshot(s) and 2 of 4 group(s) moved in 3.0s (50 snapshots/s)"
         );
     }
 
     #[test]
     fn live_template_parses() {
-        assert!(
-ProgressStyle::with_template(LIVE_TEMPLATE).is_ok()
-        );
+        assert!(live_style().is_ok());
     }
 }
