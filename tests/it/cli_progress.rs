@@ -7,6 +7,7 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{FcntlArg, fcntl};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -218,7 +219,10 @@ impl RunningMove {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let pipe = child.stdout.take().unwrap();
+        // A small pipe fills within a few dozen events (see `wait_blocked`).
+        fcntl(&pipe, FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+        let stdout = BufReader::new(pipe);
         let mut pipe = child.stderr.take().unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
@@ -238,10 +242,15 @@ impl RunningMove {
         }
     }
 
-    /// Reads events until `n` snapshots moved. Then the test stops reading: once the pipe
-    /// is full the move waits in its next write, in the middle of the first group, so the
-    /// signals below land mid-move however fast or slow the machine is.
+    /// Reads events until `n` snapshots moved, then stops reading and waits until the move
+    /// is stuck in its next write to the full pipe, in the middle of the first group: the
+    /// signals that follow land mid-move however fast or slow the machine is.
     fn wait_moved(&mut self, n: usize) {
+        self.read_until_moved(n);
+        self.wait_blocked();
+    }
+
+    fn read_until_moved(&mut self, n: usize) {
         let mut line = String::new();
         while !self
             .lines
@@ -251,6 +260,22 @@ impl RunningMove {
             line.clear();
             assert!(self.stdout.read_line(&mut line).unwrap() > 0, "ended early");
             self.lines.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+
+    /// A pipe write of one line (far below PIPE_BUF) waits until all of it fits: with less
+    /// room left than the shortest `snapshot_moved` line (107 bytes here), the move cannot
+    /// move on past its next snapshot.
+    fn wait_blocked(&self) {
+        let pipe = self.stdout.get_ref();
+        let size = fcntl(pipe, FcntlArg::F_GETPIPE_SZ).unwrap() as u64;
+        let end = Instant::now() + Duration::from_secs(120);
+        while rustix::io::ioctl_fionread(pipe).unwrap() + 100 < size {
+            assert!(
+                Instant::now() < end,
+                "the move never filled its stdout pipe"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
