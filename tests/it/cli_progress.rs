@@ -388,3 +388,19 @@ fn second_sigint_aborts_at_once_and_resume_finishes_the_move() {
     }
     assert!(!store.ns_dir("a").exists(), "{j}");
 }
+
+#[test]
+fn sigterm_cancels_like_ctrl_c() {
+    let store = store_with(1, 1000);
+    let mut mv = RunningMove::start(&store);
+    mv.wait_moved(20);
+    mv.signal(Signal::SIGTERM);
+    mv.wait_stderr(CANCELLING);
+    let (code, lines, err) = mv.finish();
+    assert_eq!(code, 5, "{err}");
+    let result = lines.last().unwrap();
+    assert_eq!(result["failed"][0]["reason"], "cancelled", "{result}");
+    let moved = snapshot_count(&store, "b/a", "vm/100");
+    assert_eq!(moved + snapshot_count(&store, "a", "vm/100"), 1000);
+    assert_eq!(result["failed"][0]["snapshots_moved"], moved, "{result}");
+}
