@@ -16,7 +16,15 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
     version,
     about = "Browse and move backup groups and namespaces inside a Proxmox Backup Server datastore",
     after_help = "Without a subcommand the TUI opens. Exit codes: 0 done, 1 refused/failed (nothing changed), \
-                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved).\n\n\
+                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved), \
+                  5 cancelled (Ctrl-C or SIGTERM: the move stopped after the current snapshot; what moved \
+                  stays moved, the rest stays at the source, each snapshot in one place). A second Ctrl-C \
+                  (or SIGTERM) aborts at once: exit 130 (143 for SIGTERM), and `pbs-mover resume` finishes \
+                  the move.\n\n\
+                  Progress of a move goes to stderr: one live line on a terminal (groups, snapshots, rate, \
+                  ETA, the group in progress), otherwise (or with --quiet) one line per group and a final \
+                  total. --json prints only its one object on stdout; --json-progress streams JSON events \
+                  on stdout before it.\n\n\
                   Locking: every move holds a shared fcntl lock on <datastore>/.lock (no garbage collection of \
                   any PBS version can start meanwhile; a running one makes the move exit 3), takes PBS's lock \
                   files under the lock dir, and, when the PBS on this host is older than 3.3.5 or its version \
@@ -82,6 +90,19 @@ pub struct GlobalArgs {
     /// Use path-style S3 addressing
     #[arg(long, global = true)]
     pub s3_path_style: bool,
+    /// Moves: more progress detail on stderr (every snapshot, group and namespace step the
+    /// engine reports)
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Moves: no live progress line, even on a terminal (per-group lines and the final total,
+    /// as when stderr is not a terminal)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Moves (move-group, move-ns, resume, undo): stream progress to stdout as JSON Lines, one
+    /// event object per line ({"event":"planned"|"group_started"|"snapshot_moved"|...}), the
+    /// last event "finished"; then the command's --json result object as the final line
+    #[arg(long, global = true)]
+    pub json_progress: bool,
 }
 
 #[derive(Debug, Subcommand)]

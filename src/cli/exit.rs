@@ -12,6 +12,8 @@ pub enum Exit {
     Busy = 3,
     /// Some groups moved; the others are still at the source.
     Partial = 4,
+    /// Cancelled by the user (Ctrl-C, SIGTERM): what moved stays moved, consistently split.
+    Cancelled = 5,
 }
 
 /// A failure on its way to the user: one line of text and the exit code.

@@ -4,9 +4,11 @@ pub mod args;
 pub mod context;
 pub mod demo;
 pub mod exit;
+pub mod interrupt;
 pub mod ls;
 pub mod moves;
 pub mod plan_text;
+pub mod progress;
 pub mod resume;
 
 use std::io::Write;
@@ -114,7 +116,12 @@ fn run_ls(global: &GlobalArgs, args: &LsArgs) -> Result<Exit, Failure> {
 
 pub fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string(value) {
-        Ok(s) => println!("{s}"),
+        // A closed pipe (`| head`) after the progress events is no reason to panic.
+        Ok(s) => drop(
+            std::io::stdout()
+                .lock()
+                .write_all(format!("{s}\n").as_bytes()),
+        ),
         Err(e) => eprintln!("error: cannot encode JSON: {e}"),
     }
 }

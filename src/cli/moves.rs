@@ -1,13 +1,12 @@
 //! `move-group` and `move-ns`: run the engine (or its dry-run), print the result, pick the
 //! exit code.
 
-use std::io::Write;
-
 use serde::Serialize;
 
 use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
+use super::progress::Reporter;
 use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
@@ -15,7 +14,6 @@ use crate::ops::engine::move_ns::move_namespace;
 use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
-use crate::ops::progress::{CancelToken, Progress, ProgressEvent};
 use crate::ops::report::{
     FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
 };
@@ -43,6 +41,13 @@ struct MoveOutput<'a> {
 pub fn exit_for(report: &MoveReport) -> Exit {
     if report.failed.is_empty() {
         Exit::Done
+    } else if report
+        .failed
+        .iter()
+        .any(|f| f.reason == FailReason::Cancelled)
+    {
+        // The user asked for it: that, not what was left, is the outcome.
+        Exit::Cancelled
     } else if !report.moved.is_empty() || report.snapshots_moved() > 0 {
         Exit::Partial
     } else if report
@@ -57,7 +62,9 @@ pub fn exit_for(report: &MoveReport) -> Exit {
 }
 
 fn error_exit(e: &MoveError) -> Exit {
-    if e.is_busy() {
+    if matches!(e, MoveError::Cancelled) {
+        Exit::Cancelled
+    } else if e.is_busy() {
         Exit::Busy
     } else {
         Exit::Refused
@@ -80,7 +87,11 @@ fn prepare<R>(
 
 pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit, Failure> {
     let op = "move-group";
-    let (ctx, req) = prepare(global, op, args.dry_run, args.json, || {
+    let json = args.json || global.json_progress;
+    // Before the datastore is opened (see `Reporter::start_move`); a dry run changes
+    // nothing, so Ctrl-C may end it as it always did.
+    let running = (!args.dry_run).then(|| Reporter::start_move(global, json));
+    let (ctx, req) = prepare(global, op, args.dry_run, json, || {
         Ok(MoveGroupRequest {
             ns: parse_ns(&args.ns)?,
             group: GroupId::parse(&args.group).map_err(Failure::refused)?,
@@ -88,17 +99,18 @@ pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit,
             merge: !args.no_merge,
         })
     })?;
-    if args.dry_run {
-        let plan = plan_move_group(&ctx, &req);
-        return finish_plan(op, args.json, plan);
-    }
-    let progress = cli_progress(args.json);
-    finish_move(op, args.json, move_group(&ctx, &req, &progress))
+    let Some((reporter, progress)) = running else {
+        return finish_plan(op, json, plan_move_group(&ctx, &req));
+    };
+    let result = move_group(&ctx, &req, &progress);
+    reporter.conclude(|| finish_move(op, json, result))
 }
 
 pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failure> {
     let op = "move-ns";
-    let (ctx, req) = prepare(global, op, args.dry_run, args.json, || {
+    let json = args.json || global.json_progress;
+    let running = (!args.dry_run).then(|| Reporter::start_move(global, json));
+    let (ctx, req) = prepare(global, op, args.dry_run, json, || {
         Ok(MoveNsRequest {
             ns: parse_ns(&args.ns)?,
             target_ns: parse_ns(&args.target_ns)?,
@@ -107,11 +119,11 @@ pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failu
             merge: !args.no_merge,
         })
     })?;
-    if args.dry_run {
-        return finish_plan(op, args.json, plan_move_namespace(&ctx, &req));
-    }
-    let progress = cli_progress(args.json);
-    finish_move(op, args.json, move_namespace(&ctx, &req, &progress))
+    let Some((reporter, progress)) = running else {
+        return finish_plan(op, json, plan_move_namespace(&ctx, &req));
+    };
+    let result = move_namespace(&ctx, &req, &progress);
+    reporter.conclude(|| finish_move(op, json, result))
 }
 
 fn empty_output(op: &str, dry_run: bool, error: Option<String>) -> MoveOutput<'_> {
@@ -260,52 +272,4 @@ pub(crate) fn finish_move(
         }
     }
     Ok(exit)
-}
-
-/// Human progress on stderr (silent with --json: stdout carries the one JSON object).
-fn cli_progress(json: bool) -> Progress {
-    if json {
-        return Progress::silent();
-    }
-    Progress::new(
-        |ev| {
-            // One write per line: stderr is unbuffered, and eprintln! with arguments issues
-            // a write per piece (a dozen per group in a namespace move).
-            if let Some(line) = progress_line(ev) {
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
-            }
-        },
-        CancelToken::new(),
-    )
-}
-
-fn progress_line(ev: ProgressEvent) -> Option<String> {
-    let line = match ev {
-        ProgressEvent::GroupStarted {
-            ns,
-            group,
-            target_ns,
-            snapshots,
-            merge,
-        } => format!(
-            "{} group '{group}' from '{}' to '{}' ({snapshots} snapshots)",
-            if merge { "merging" } else { "moving" },
-            ns.human(),
-            target_ns.human()
-        ),
-        ProgressEvent::GroupDeferred { group, ns, message } => format!(
-            "deferring group '{group}' in '{}' - lock conflict, will retry: {message}",
-            ns.human()
-        ),
-        ProgressEvent::GroupFailed {
-            group, ns, message, ..
-        } => format!(
-            "failed to move group '{group}' in '{}': {message}",
-            ns.human()
-        ),
-        ProgressEvent::NamespaceCreated { ns } => format!("created namespace '{ns}'"),
-        ProgressEvent::NamespaceRemoved { ns } => format!("removed source namespace '{ns}'"),
-        _ => return None,
-    };
-    Some(line + "\n")
 }

@@ -7,6 +7,7 @@ use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
+use super::progress::Reporter;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
 use crate::ops::recovery::resume::{ResumedOp, resume};
@@ -49,8 +50,14 @@ fn failed_output(error: String) -> ResumeOutput {
 }
 
 pub fn run_resume(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
+    let json = json || global.json_progress;
+    let (reporter, progress) = Reporter::start_move(global, json);
+    reporter.conclude(|| resume_and_print(global, json, &progress))
+}
+
+fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Result<Exit, Failure> {
     let outcome = open_context(global).and_then(|ctx| {
-        resume(&ctx, &Progress::silent()).map_err(|e| Failure {
+        resume(&ctx, progress).map_err(|e| Failure {
             exit: if e.is_busy() {
                 Exit::Busy
             } else {
@@ -168,6 +175,8 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     use crate::ops::error::MoveError;
     use crate::ops::recovery::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
     let op = "undo";
+    let json = args.json || global.json_progress;
+    let running = (!args.dry_run).then(|| Reporter::start_move(global, json));
     let to_failure = |e: MoveError| Failure {
         exit: if e.is_busy() {
             Exit::Busy
@@ -193,7 +202,7 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     let (ctx, entry, reverse) = match prepared {
         Ok(p) => p,
         Err(f) => {
-            if args.json {
+            if json {
                 let mut out = failed_output(f.message.clone());
                 out.op = op;
                 out.dry_run = args.dry_run;
@@ -202,17 +211,16 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
             return Err(f);
         }
     };
-    match (&reverse, args.dry_run) {
-        (Reverse::Group(req), true) => {
-            super::moves::finish_plan(op, args.json, plan_move_group(&ctx, req))
+    match (&reverse, running) {
+        (Reverse::Group(req), None) => {
+            super::moves::finish_plan(op, json, plan_move_group(&ctx, req))
         }
-        (Reverse::Namespace(req), true) => {
-            super::moves::finish_plan(op, args.json, plan_move_namespace(&ctx, req))
+        (Reverse::Namespace(req), None) => {
+            super::moves::finish_plan(op, json, plan_move_namespace(&ctx, req))
         }
-        (_, false) => super::moves::finish_move(
-            op,
-            args.json,
-            undo(&ctx, &entry, &reverse, &Progress::silent()),
-        ),
+        (_, Some((reporter, progress))) => {
+            let result = undo(&ctx, &entry, &reverse, &progress);
+            reporter.conclude(|| super::moves::finish_move(op, json, result))
+        }
     }
 }

@@ -3,10 +3,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use serde::Serialize;
+
 use crate::ops::report::{FailReason, MoveReport};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized for `--json-progress`: `{"event":"snapshot_moved","ns":..,...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
     /// The plan is known: how much will move.
     Planned {

@@ -312,8 +312,8 @@ impl fmt::Display for GroupId {
     }
 }
 
-/// Reports, plans and journals carry names in their text form (`Display`, "" for the root
-/// namespace), exactly as the JSON contract has always spelled them.
+/// Reports, plans, journals and `--json-progress` events carry names in their text form
+/// (`Display`, "" for the root namespace), exactly as the JSON contract has always spelled them.
 macro_rules! serde_as_text {
     ($t:ty) => {
         impl serde::Serialize for $t {
@@ -390,6 +390,8 @@ impl fmt::Display for SnapshotTime {
         f.write_str(&self.0)
     }
 }
+
+serde_as_text!(SnapshotTime);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input_fs;
 mod bad_input_matrix;
+mod cli_progress;
 mod crash_fs;
 #[cfg(feature = "s3-server")]
 mod crash_s3;

@@ -1,0 +1,406 @@
+//! A CLI move's progress (live line on a terminal, per-group lines and a total otherwise,
+//! `--json` unchanged, `--json-progress` JSON Lines) and Ctrl-C: the first SIGINT cancels
+//! between snapshots (exit 5, journal `cancelled`), the second aborts, `resume` finishes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::support::pty::{Session, strip_escapes};
+use crate::support::{Store, exit_code, json, stderr};
+
+/// `n` distinct snapshot times, in time order.
+fn times(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (month, day, hour) = (1 + i / (28 * 24), 1 + (i / 24) % 28, i % 24);
+            format!("2025-{month:02}-{day:02}T{hour:02}:00:00Z")
+        })
+        .collect()
+}
+
+/// Namespace `a` with `groups` groups of `snapshots` snapshots each, and an empty `b`.
+fn store_with(groups: usize, snapshots: usize) -> Store {
+    let store = Store::empty(&["a", "b"]);
+    let times = times(snapshots);
+    let refs: Vec<&str> = times.iter().map(String::as_str).collect();
+    for g in 0..groups {
+        store.add_group("a", &format!("vm/{}", 100 + g), "root@pam", &refs);
+    }
+    store
+}
+
+const MOVE_A: &[&str] = &["move-ns", "--ns", "a", "--target-ns", "b/a"];
+
+/// Snapshot dirs of a group (0 when the group dir is gone).
+fn snapshot_count(store: &Store, ns: &str, group: &str) -> usize {
+    std::fs::read_dir(store.group_dir(ns, group)).map_or(0, |rd| {
+        rd.filter(|e| e.as_ref().unwrap().file_type().unwrap().is_dir())
+            .count()
+    })
+}
+
+#[test]
+fn on_a_terminal_one_live_line_shows_totals_rate_and_eta() {
+    let store = store_with(2, 1000);
+    let mut pty = Session::start_in_shell(
+        &store,
+        160,
+        24,
+        &[("PBS_MOVER_NO_GROUP_RENAME", "1")],
+        r#"exec "$0" "$@" move-ns --ns a --target-ns b/a"#,
+    );
+    // White space is dropped by `text()`: the live line with both totals, mid-move.
+    pty.wait_text("groups0/2·snapshots");
+    let status = pty.wait_exit(Duration::from_secs(120));
+    assert!(status.success(), "{}", pty.raw());
+    let screen = strip_escapes(&pty.raw());
+    let live = regex::Regex::new(
+        r"groups [01]/2 · snapshots (\d+)/2000 · \d+ snapshots/s · ETA \d+[smhd] · vm/10[01] 'a' → 'b/a'",
+    )
+    .unwrap();
+    let mid_move = live
+        .captures_iter(&screen)
+        .any(|c| (1..2000).contains(&c[1].parse::<usize>().unwrap()));
+    assert!(mid_move, "no live line during the move:\n{screen}");
+    // The live line replaces the per-group lines; the summary and the total stay.
+    assert!(!screen.contains("moving group"), "{screen}");
+    assert!(
+        screen.contains("moved 2 group(s), 2000 snapshot(s)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("total: 2000 of 2000 snapshot(s) and 2 of 2 group(s) moved"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn without_a_terminal_per_group_lines_and_a_final_total() {
+    let store = store_with(3, 4);
+    let out = store.run(MOVE_A);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    for g in ["vm/100", "vm/101", "vm/102"] {
+        let line = format!("moving group '{g}' from 'a' to 'b/a' (4 snapshots)");
+        assert!(lines.contains(&line.as_str()), "{err}");
+    }
+    assert!(lines.contains(&"moved 3 group(s), 12 snapshot(s)"), "{err}");
+    let total = lines.last().unwrap();
+    assert!(
+        total.starts_with("total: 12 of 12 snapshot(s) and 3 of 3 group(s) moved in "),
+        "{err}"
+    );
+    assert!(
+        !err.contains("moved snapshot"),
+        "only -v lists snapshots: {err}"
+    );
+}
+
+#[test]
+fn quiet_is_the_plain_output_and_verbose_adds_every_step() {
+    let store = store_with(2, 3);
+    let quiet = store.run(&[&["-q"], MOVE_A].concat());
+    assert_eq!(exit_code(&quiet), 0, "{}", stderr(&quiet));
+    assert!(stderr(&quiet).contains("moving group 'vm/100'"));
+    assert!(
+        stderr(&quiet)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("total: 6 of 6")
+    );
+
+    let back = ["move-ns", "--ns", "b/a", "--target-ns", "a", "-v"];
+    let verbose = store.run(&back);
+    let err = stderr(&verbose);
+    assert_eq!(exit_code(&verbose), 0, "{err}");
+    assert!(err.contains("planned: 2 group(s), 6 snapshot(s)"), "{err}");
+    assert_eq!(err.matches("  moved snapshot 'vm/").count(), 6, "{err}");
+    assert!(
+        err.contains("moved group 'vm/101' from 'b/a' to 'a' (3 snapshots)"),
+        "{err}"
+    );
+    assert!(err.lines().last().unwrap().starts_with("total: 6 of 6"));
+
+    let both = store.run(&["-v", "-q", "ls"]);
+    assert_eq!(exit_code(&both), 2, "-v and -q exclude each other");
+}
+
+#[test]
+fn json_output_is_one_unchanged_object_and_no_progress() {
+    let store = store_with(1, 2);
+    let out = store.run(&[
+        "move-group",
+        "--ns",
+        "a",
+        "--group",
+        "vm/100",
+        "--target-ns",
+        "b",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    json(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        concat!(
+            r#"{"ok":true,"op":"move-group","dry_run":false,"#,
+            r#""moved":[{"ns":"a","group":"vm/100","target_ns":"b","snapshots":2}],"#,
+            r#""failed":[],"error":null,"namespaces_created":[],"namespaces_removed":[],"#,
+            r#""namespaces_kept":[],"orphans":[],"warnings":[]}"#,
+            "\n"
+        )
+    );
+}
+
+/// Every stdout line as JSON: the events, then the `--json` result object.
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn json_progress_streams_events_and_ends_with_the_result() {
+    let store = store_with(2, 5);
+    let out = store.run(&[&["--json-progress"], MOVE_A].concat());
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "no human lines: {}", stderr(&out));
+    let lines = json_lines(&out.stdout);
+    let (result, events) = lines.split_last().unwrap();
+    assert_eq!(result["op"], "move-ns", "{result}");
+    assert_eq!(result["ok"], true, "{result}");
+    assert!(result.get("event").is_none(), "{result}");
+    assert!(events.iter().all(|e| e["event"].is_string()));
+    assert_eq!(events[0]["event"], "planned");
+    assert_eq!(events[0]["snapshots"], 10);
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "finished", "{last}");
+    assert_eq!(last["report"]["moved"].as_array().unwrap().len(), 2);
+    let moved = events.iter().filter(|e| e["event"] == "snapshot_moved");
+    assert_eq!(moved.count(), 10);
+    let started = events
+        .iter()
+        .find(|e| e["event"] == "group_started")
+        .unwrap();
+    assert_eq!(started["ns"], "a");
+    assert_eq!(started["target_ns"], "b/a");
+}
+
+/// A 3,000-snapshot move with `--json-progress`, its stderr collected as it comes.
+struct RunningMove {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    stderr: Arc<Mutex<String>>,
+    /// Every stdout line read so far.
+    lines: Vec<Value>,
+}
+
+impl RunningMove {
+    fn start(store: &Store) -> Self {
+        let mut child = store
+            .cmd()
+            .env("PBS_MOVER_NO_GROUP_RENAME", "1")
+            .arg("--json-progress")
+            .args(MOVE_A)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = child.stdout.take().unwrap();
+        // A small pipe fills within a few dozen events (see `wait_blocked`).
+        fcntl(&pipe, FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+        let stdout = BufReader::new(pipe);
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            child,
+            stdout,
+            stderr,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Reads events until `n` snapshots moved, then stops reading and waits until the move
+    /// is stuck in its next write to the full pipe, in the middle of the first group: the
+    /// signals that follow land mid-move however fast or slow the machine is.
+    fn wait_moved(&mut self, n: usize) {
+        self.read_until_moved(n);
+        self.wait_blocked();
+    }
+
+    fn read_until_moved(&mut self, n: usize) {
+        let mut line = String::new();
+        while !self
+            .lines
+            .iter()
+            .any(|e| e["done"].as_u64() >= Some(n as u64))
+        {
+            line.clear();
+            assert!(self.stdout.read_line(&mut line).unwrap() > 0, "ended early");
+            self.lines.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+
+    /// A pipe write of one line (far below PIPE_BUF) waits until all of it fits: with less
+    /// room left than the shortest `snapshot_moved` line (107 bytes here), the move cannot
+    /// move on past its next snapshot.
+    fn wait_blocked(&self) {
+        let pipe = self.stdout.get_ref();
+        let size = fcntl(pipe, FcntlArg::F_GETPIPE_SZ).unwrap() as u64;
+        let end = Instant::now() + Duration::from_secs(120);
+        while rustix::io::ioctl_fionread(pipe).unwrap() + 100 < size {
+            assert!(
+                Instant::now() < end,
+                "the move never filled its stdout pipe"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    fn wait_stderr(&self, needle: &str) {
+        let end = Instant::now() + Duration::from_secs(30);
+        while !self.stderr.lock().unwrap().contains(needle) {
+            assert!(Instant::now() < end, "no '{needle}' on stderr");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Reads stdout to its end; the exit code and all of stderr.
+    fn finish(mut self) -> (i32, Vec<Value>, String) {
+        let mut rest = Vec::new();
+        self.stdout.read_to_end(&mut rest).unwrap();
+        self.lines.extend(json_lines(&rest));
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        // The stderr reader ends with the process; give it a moment to store the last bytes.
+        std::thread::sleep(Duration::from_millis(100));
+        let err = self.stderr.lock().unwrap().clone();
+        (code, self.lines, err)
+    }
+}
+
+const CANCELLING: &str =
+    "cancelling after the current snapshot — press Ctrl-C again to abort at once";
+
+#[test]
+fn first_sigint_cancels_after_the_current_snapshot_with_exit_5() {
+    let store = store_with(3, 1000);
+    let before = store.snapshot().snapshot_files();
+    let mut mv = RunningMove::start(&store);
+    mv.wait_moved(50);
+    mv.signal(Signal::SIGINT);
+    mv.wait_stderr(CANCELLING);
+    let (code, lines, err) = mv.finish();
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(err.matches(CANCELLING).count(), 1, "{err}");
+    let result = lines.last().unwrap();
+    assert_eq!(result["ok"], false, "{result}");
+    let failed = result["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 3, "{result}");
+    assert!(
+        failed.iter().all(|f| f["reason"] == "cancelled"),
+        "{result}"
+    );
+    assert_eq!(lines[lines.len() - 2]["event"], "finished");
+
+    // Every snapshot in exactly one place (snapshot_files asserts it), split by time.
+    assert_eq!(store.snapshot().snapshot_files(), before);
+    let moved = snapshot_count(&store, "b/a", "vm/100");
+    let reported: u64 = failed
+        .iter()
+        .map(|f| f["snapshots_moved"].as_u64().unwrap())
+        .sum();
+    assert!((50..1000).contains(&moved), "moved {moved}");
+    assert_eq!(moved as u64, reported);
+    assert_eq!(snapshot_count(&store, "a", "vm/100"), 1000 - moved);
+    assert_eq!(snapshot_count(&store, "a", "vm/101"), 1000);
+    assert_eq!(snapshot_count(&store, "a", "vm/102"), 1000);
+
+    let history = json(&store.run(&["history", "--json"]));
+    assert_eq!(history["moves"][0]["status"], "cancelled", "{history}");
+
+    // Undo of a cancelled move is issue 16.5's; today it refuses (`--last` skips it: "no
+    // finished move to undo") and changes nothing.
+    let tree = store.snapshot();
+    let id = history["moves"][0]["id"].as_str().unwrap();
+    let undo = store.run(&["undo", id]);
+    assert_eq!(exit_code(&undo), 1, "{}", stderr(&undo));
+    assert!(
+        stderr(&undo).contains("ended 'cancelled': nothing to undo"),
+        "{}",
+        stderr(&undo)
+    );
+    assert_eq!(store.snapshot(), tree);
+}
+
+#[test]
+fn second_sigint_aborts_at_once_and_resume_finishes_the_move() {
+    let store = store_with(3, 1000);
+    let before = store.snapshot().snapshot_files();
+    let mut mv = RunningMove::start(&store);
+    mv.wait_moved(50);
+    mv.signal(Signal::SIGINT);
+    mv.wait_stderr(CANCELLING);
+    // The move still waits on its full stdout pipe: this one reaches it mid-move.
+    mv.signal(Signal::SIGINT);
+    let (code, lines, err) = mv.finish();
+    assert_eq!(code, 130, "{err}");
+    assert!(err.contains("aborting at once"), "{err}");
+    assert!(
+        lines.iter().all(|l| l["event"] != "finished"),
+        "aborted, not finished"
+    );
+    let history = json(&store.run(&["history", "--json"]));
+    assert_eq!(history["moves"][0]["status"], "unfinished", "{history}");
+
+    let resumed = store.run(&["resume", "--json"]);
+    let j = json(&resumed);
+    assert_eq!(exit_code(&resumed), 0, "{j} {}", stderr(&resumed));
+    assert_eq!(j["operations"][0]["status"], "completed", "{j}");
+    assert_eq!(store.snapshot().snapshot_files(), before);
+    for g in ["vm/100", "vm/101", "vm/102"] {
+        assert_eq!(snapshot_count(&store, "b/a", g), 1000, "{g}: {j}");
+    }
+    assert!(!store.ns_dir("a").exists(), "{j}");
+}
+
+#[test]
+fn sigterm_cancels_like_ctrl_c() {
+    let store = store_with(1, 1000);
+    let mut mv = RunningMove::start(&store);
+    mv.wait_moved(20);
+    mv.signal(Signal::SIGTERM);
+    mv.wait_stderr(CANCELLING);
+    let (code, lines, err) = mv.finish();
+    assert_eq!(code, 5, "{err}");
+    let result = lines.last().unwrap();
+    assert_eq!(result["failed"][0]["reason"], "cancelled", "{result}");
+    let moved = snapshot_count(&store, "b/a", "vm/100");
+    assert_eq!(moved + snapshot_count(&store, "a", "vm/100"), 1000);
+    assert_eq!(result["failed"][0]["snapshots_moved"], moved, "{result}");
+}
