@@ -53,7 +53,7 @@ pub fn ownership() -> Ownership {
 }
 
 /// The `(uid, gid)` to hand what we create to, or `None`: leave it to whoever runs us.
-fn chown_ids() -> Option<(u32, u32)> {
+pub fn chown_ids() -> Option<(u32, u32)> {
     match ownership() {
         Ownership::Backup => backup_ids(),
         Ownership::Invoker => None,
