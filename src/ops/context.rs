@@ -116,10 +116,17 @@ impl MoveContext {
         })
     }
 
+    /// Whether this process may create what an operation creates (files owned by
+    /// backup:backup): the first of every operation's refusals, also for callers that read
+    /// the journal before they know what to do (undo).
+    pub fn check_writer(&self) -> Result<(), MoveError> {
+        Ok(check_can_own()?)
+    }
+
     fn check_static(&self) -> Result<(), MoveError> {
         // Before everything: whoever may not hand files to backup:backup would fail at the
         // first lock file, so not even a dry run or preview may say that all is fine.
-        check_can_own()?;
+        self.check_writer()?;
         // Then: every later check reads files another user could have planted.
         check_trusted_dir(&self.ds.base, DirRole::Datastore)?;
         check_trusted_dir(&self.locks.lock_dir, DirRole::LockDir)?;
