@@ -227,6 +227,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+    use crate::ops::error::MoveError;
 
     #[test]
     fn backup_ids_are_cached_and_match_passwd() {
@@ -237,6 +238,22 @@ mod tests {
             assert_eq!(user.name, BACKUP_USER);
             assert_eq!(user.gid.as_raw(), gid);
         }
+    }
+
+    #[test]
+    fn root_may_own_and_the_refusal_says_who_and_what_to_do() {
+        if rustix::process::geteuid().is_root() {
+            assert_eq!(check_can_own(), Ok(()));
+        }
+        let e = CannotOwn {
+            uid: 1000,
+            name: " 'alice'".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "pbs-mover must run as root or as user 'backup' to move, resume or undo: it creates lock files and directories owned by backup:backup as PBS does (running as uid 1000 'alice'); rerun it with sudo"
+        );
+        assert!(matches!(MoveError::from(e), MoveError::Refused(_)));
     }
 
     #[test]
