@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 /// Where the operation journals live unless `--state-dir` says otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
+/// PBS's lock dir, unless `--lock-dir` says otherwise (`ops::locks::paths::DEFAULT_LOCK_DIR`,
+/// which this file may not import; a test in cli/demo.rs keeps the two equal).
+pub const DEFAULT_LOCK_DIR: &str = "/run/proxmox-backup/locks";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +24,11 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/pbs-mover";
                   stays moved, the rest stays at the source, each snapshot in one place). A second Ctrl-C \
                   (or SIGTERM) aborts at once: exit 130 (143 for SIGTERM), and `pbs-mover resume` finishes \
                   the move.\n\n\
+                  Who may run what: the TUI (browsing), ls, history and verify: any user who can read the \
+                  datastore. move-group, move-ns, resume and undo (their --dry-run too): root or user \
+                  'backup' only, since they create lock files and directories owned by backup:backup as PBS \
+                  does; anyone else is refused (exit 1) before anything is touched. demo: anyone (its lock \
+                  and state dirs are inside its dir; as a normal user nothing is chowned).\n\n\
                   Progress of a move goes to stderr: one live line on a terminal (groups, snapshots, rate, \
                   ETA, the group in progress), otherwise (or with --quiet) one line per group and a final \
                   total. --json prints only its one object on stdout; --json-progress streams JSON events \
@@ -54,7 +62,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "PBS_MOVER_LOCK_DIR",
-        default_value = "/run/proxmox-backup/locks",
+        default_value = DEFAULT_LOCK_DIR,
         value_name = "DIR"
     )]
     pub lock_dir: PathBuf,
@@ -109,19 +117,21 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Open the TUI (the default)
     Tui,
-    /// Create a realistic demo datastore and open the TUI on it
+    /// Create a realistic demo datastore and open the TUI on it (any user)
     Demo(DemoArgs),
     /// List namespaces and groups (and snapshots)
     Ls(LsArgs),
-    /// Move one backup group to another namespace
+    /// Move one backup group to another namespace (root or user backup)
     MoveGroup(MoveGroupArgs),
-    /// Move a namespace (with its groups and children) to a new path
+    /// Move a namespace (with its groups and children) to a new path (root or user backup)
     MoveNs(MoveNsArgs),
-    /// Finish or roll back moves that were interrupted (crash, kill -9, power loss)
+    /// Finish or roll back moves that were interrupted (crash, kill -9, power loss; root or
+    /// user backup)
     Resume(JsonArgs),
     /// List finished and unfinished moves from the operation journal
     History(JsonArgs),
-    /// Reverse a finished move (a new move in the opposite direction, same checks)
+    /// Reverse a finished move (a new move in the opposite direction, same checks; root or
+    /// user backup)
     Undo(UndoArgs),
     /// Compare an S3 datastore's local cache with its bucket and report drift
     Verify(VerifyArgs),

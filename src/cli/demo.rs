@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "s3-server")]
 use std::sync::Arc;
 
-use super::args::{DemoArgs, GlobalArgs, VerifyArgs};
+use super::args::{DEFAULT_LOCK_DIR, DEFAULT_STATE_DIR, DemoArgs, GlobalArgs, VerifyArgs};
 use super::context::s3_backend;
 use super::exit::{Exit, Failure};
 use super::{open_datastore, print_json, run_tui};
@@ -25,6 +25,12 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
         return Err(Failure::refused(
             "built without the embedded S3 server (feature s3-server)",
         ));
+    }
+    // Before anything is created: a normal user's demo owns its files itself (it cannot
+    // hand them to backup:backup, and PBS never sees this datastore); root's demo creates
+    // what it always did, owned as PBS would.
+    if !rustix::process::geteuid().is_root() {
+        crate::ops::safety::ownership::own_as_invoker();
     }
     let (dir, temp) = demo_dir(args)?;
     let spec = DemoSpec {
@@ -48,16 +54,7 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
     let mut g = global.clone();
     g.path = Some(dir.clone());
     g.store = None;
-    // The demo's locks live beside it, so the demo never touches the real /run.
-    if g.lock_dir.as_path() == Path::new("/run/proxmox-backup/locks") {
-        g.lock_dir = dir.with_extension("locks");
-        // Created now (0755) so the lock dir is never "a missing dir in world-writable /tmp".
-        crate::ops::safety::ownership::create_dir_all_owned(
-            &g.lock_dir,
-            dir.parent().unwrap_or(&dir),
-        )
-        .map_err(|e| Failure::refused(format!("cannot create {}: {e}", g.lock_dir.display())))?;
-    }
+    demo_private_dirs(&mut g, &dir)?;
     #[cfg(feature = "s3-server")]
     if args.s3 {
         return run_demo_s3(&g, &dir, args.no_tui);
@@ -71,6 +68,33 @@ pub fn run_demo(global: &GlobalArgs, args: &DemoArgs) -> Result<Exit, Failure> {
         return Ok(Exit::Done);
     }
     run_tui(&g)
+}
+
+/// Where the demo keeps what it would otherwise put on the host: inside its own dir, so
+/// that it never touches the real /run or /var/lib and works for a user who may not write
+/// there. Hidden at the datastore's top, where PBS and pbs-mover look only for `ns/` and
+/// the type dirs.
+const DEMO_PRIVATE: &str = ".pbs-mover-demo";
+
+/// Points the default lock dir (and with it `active-operations/` and `old-locking`, which
+/// live beside it) and the default state dir into the demo dir; a `--lock-dir` or
+/// `--state-dir` the user gave (or its env variable) is kept.
+fn demo_private_dirs(g: &mut GlobalArgs, dir: &Path) -> Result<(), Failure> {
+    let private = dir.join(DEMO_PRIVATE);
+    let create = |path: &Path| {
+        // Created now (0755) so the lock dir is never "a missing dir in world-writable /tmp".
+        crate::ops::safety::ownership::create_dir_all_owned(path, dir)
+            .map_err(|e| Failure::refused(format!("cannot create {}: {e}", path.display())))
+    };
+    if g.lock_dir.as_path() == Path::new(DEFAULT_LOCK_DIR) {
+        g.lock_dir = private.join("locks");
+        create(&g.lock_dir)?;
+    }
+    if g.state_dir.as_path() == Path::new(DEFAULT_STATE_DIR) {
+        g.state_dir = private.join("state");
+        create(&g.state_dir)?;
+    }
+    Ok(())
 }
 
 /// Serves the demo datastore from an embedded S3 server on 127.0.0.1 and opens the TUI on
@@ -226,5 +250,16 @@ fn print_drift(r: &crate::tree::s3::DriftReport) {
     }
     if r.is_clean() {
         eprintln!("no drift");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cli_default_lock_dir_is_pbs_lock_dir() {
+        assert_eq!(
+            super::DEFAULT_LOCK_DIR,
+            crate::ops::locks::paths::DEFAULT_LOCK_DIR
+        );
     }
 }

@@ -187,6 +187,8 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     };
     let prepared = (|| -> Result<_, Failure> {
         let ctx = open_context(global)?;
+        // Before the journal is read: a user who may not undo need not be able to read it.
+        ctx.check_writer().map_err(to_failure)?;
         let state = global.state_dir.as_path();
         let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
         let entry = pick(&entries, args.id.as_deref())

@@ -1,6 +1,7 @@
 //! Everything a move needs to know about its datastore, the refusals that apply before
-//! anything is touched (an insecure datastore or lock dir, old-style locking, maintenance
-//! mode, a running garbage collection), and what an operation holds while it runs.
+//! anything is touched (a user who cannot create backup-owned files, an insecure datastore
+//! or lock dir, old-style locking, maintenance mode, a running garbage collection), and
+//! what an operation holds while it runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use crate::ops::locks::active_ops::{ActiveOperation, register_write};
 use crate::ops::locks::gc::{GcExclusion, exclude_gc, probe_gc};
 use crate::ops::locks::paths::LockPaths;
 use crate::ops::pbs_version::PbsVersion;
+use crate::ops::safety::ownership::check_can_own;
 use crate::ops::safety::security::{DirRole, check_trusted_dir};
 use crate::tree::Datastore;
 use crate::tree::backend::{ContentBackend, FilesystemBackend};
@@ -114,8 +116,18 @@ impl MoveContext {
         })
     }
 
+    /// Whether this process may create what an operation creates (files owned by
+    /// backup:backup): the first of every operation's refusals, also for callers that read
+    /// the journal before they know what to do (undo).
+    pub fn check_writer(&self) -> Result<(), MoveError> {
+        Ok(check_can_own()?)
+    }
+
     fn check_static(&self) -> Result<(), MoveError> {
-        // First: every later check reads files another user could have planted.
+        // Before everything: whoever may not hand files to backup:backup would fail at the
+        // first lock file, so not even a dry run or preview may say that all is fine.
+        self.check_writer()?;
+        // Then: every later check reads files another user could have planted.
         check_trusted_dir(&self.ds.base, DirRole::Datastore)?;
         check_trusted_dir(&self.locks.lock_dir, DirRole::LockDir)?;
         if self.locks.old_locking_marker().exists() {

@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use crate::ops::locks::flock::LockError;
+use crate::ops::safety::ownership::CannotOwn;
 use crate::tree::backend::BackendError;
 use crate::tree::scan::error::ScanError;
 
@@ -56,6 +57,13 @@ impl From<ScanError> for MoveError {
             | ScanError::NoSnapshot(_)
             | ScanError::Symlink { .. } => Self::Refused(e.to_string()),
         }
+    }
+}
+
+impl From<CannotOwn> for MoveError {
+    /// A refusal (exit 1): nothing was touched, and retrying as the same user cannot help.
+    fn from(e: CannotOwn) -> Self {
+        Self::Refused(e.to_string())
     }
 }
 

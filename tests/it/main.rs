@@ -5,6 +5,7 @@
 
 mod support;
 
+mod any_user;
 mod bad_input_fs;
 mod bad_input_matrix;
 mod cli_progress;

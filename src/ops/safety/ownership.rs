@@ -4,6 +4,10 @@
 //!
 //! Only things we created ourselves get chowned; pre-existing dirs are never touched, and
 //! no chown or chmod follows a symlink.
+//!
+//! Handing a file to backup:backup needs root (or being `backup` already), so every
+//! operation that creates files checks [`check_can_own`] before it touches anything: a
+//! move that found out at its first chown would stop half-way with a bare EACCES/EPERM.
 
 use std::fs::{self, DirBuilder, File};
 use std::io;
@@ -23,6 +27,73 @@ pub const FILE_MODE: u32 = 0o644;
 /// Lock files and the move journal (`open_backup_lockfile`).
 pub const LOCK_FILE_MODE: u32 = 0o660;
 
+/// Who owns what this process creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// backup:backup (when that user exists), as PBS: every real datastore.
+    Backup,
+    /// Whoever runs us, nothing chowned: a non-root `demo` only, whose datastore, locks and
+    /// journal are the user's own, in the user's own dir, and never seen by PBS.
+    Invoker,
+}
+
+static OWNERSHIP: OnceLock<Ownership> = OnceLock::new();
+
+/// Makes this process create everything owned by its own user. Only the `demo` subcommand
+/// calls it, and only when not root, for its own throwaway datastore; nothing a user can
+/// pass to a real move (flag, environment, file) reaches it.
+pub fn own_as_invoker() {
+    // A second call (or one after the policy was fixed) changes nothing: the policy is set once.
+    let _ = OWNERSHIP.set(Ownership::Invoker);
+}
+
+/// The ownership policy of this process ([`Ownership::Backup`] unless [`own_as_invoker`]).
+pub fn ownership() -> Ownership {
+    OWNERSHIP.get().copied().unwrap_or(Ownership::Backup)
+}
+
+/// The `(uid, gid)` to hand what we create to, or `None`: leave it to whoever runs us.
+pub fn chown_ids() -> Option<(u32, u32)> {
+    match ownership() {
+        Ownership::Backup => backup_ids(),
+        Ownership::Invoker => None,
+    }
+}
+
+/// This process cannot create files owned by backup:backup (see [`check_can_own`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "pbs-mover must run as root or as user '{BACKUP_USER}' to move, resume or undo: it creates lock files and directories owned by {BACKUP_USER}:{BACKUP_USER} as PBS does (running as uid {uid}{name}); rerun it with sudo"
+)]
+pub struct CannotOwn {
+    pub uid: u32,
+    /// `" 'alice'"`, or empty when the uid has no passwd entry.
+    name: String,
+}
+
+/// Whether this process may create files owned by backup:backup: it is root, or it runs as
+/// `backup` itself (a chown to one's own uid and primary group needs no privilege). Hosts
+/// without a `backup` user have nothing to hand files to, and a demo owns its files itself.
+pub fn check_can_own() -> Result<(), CannotOwn> {
+    let euid = rustix::process::geteuid();
+    if ownership() == Ownership::Invoker || euid.is_root() {
+        return Ok(());
+    }
+    match backup_ids() {
+        None => Ok(()),
+        Some((uid, _)) if uid == euid.as_raw() => Ok(()),
+        Some(_) => {
+            let uid = euid.as_raw();
+            let name = nix::unistd::User::from_uid(uid.into())
+                .ok()
+                .flatten()
+                .map(|u| format!(" '{}'", u.name))
+                .unwrap_or_default();
+            Err(CannotOwn { uid, name })
+        }
+    }
+}
+
 /// `(uid, gid)` of user and group `backup`, or `None` on hosts without them.
 pub fn backup_ids() -> Option<(u32, u32)> {
     static IDS: OnceLock<Option<(u32, u32)>> = OnceLock::new();
@@ -36,9 +107,9 @@ fn lookup_backup_ids() -> Option<(u32, u32)> {
 }
 
 /// `lchown path backup:backup`; a no-op on hosts without a backup user (nothing to hand
-/// ownership to, and nothing from PBS that could be locked out).
+/// ownership to, and nothing from PBS that could be locked out) and in a non-root demo.
 pub fn chown_backup(path: &Path) -> io::Result<()> {
-    match backup_ids() {
+    match chown_ids() {
         Some((uid, gid)) => std::os::unix::fs::lchown(path, Some(uid), Some(gid)),
         None => Ok(()),
     }
@@ -49,7 +120,7 @@ pub fn chown_backup(path: &Path) -> io::Result<()> {
 pub fn set_owned_mode(fd: impl AsFd, mode: u32) -> io::Result<()> {
     // fchmod because the umask may have stripped bits from the create mode.
     rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
-    match backup_ids() {
+    match chown_ids() {
         Some((uid, gid)) => std::os::unix::fs::fchown(&fd, Some(uid), Some(gid)),
         None => Ok(()),
     }
@@ -156,6 +227,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+    use crate::ops::error::MoveError;
 
     #[test]
     fn backup_ids_are_cached_and_match_passwd() {
@@ -166,6 +238,22 @@ mod tests {
             assert_eq!(user.name, BACKUP_USER);
             assert_eq!(user.gid.as_raw(), gid);
         }
+    }
+
+    #[test]
+    fn root_may_own_and_the_refusal_says_who_and_what_to_do() {
+        if rustix::process::geteuid().is_root() {
+            assert_eq!(check_can_own(), Ok(()));
+        }
+        let e = CannotOwn {
+            uid: 1000,
+            name: " 'alice'".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "pbs-mover must run as root or as user 'backup' to move, resume or undo: it creates lock files and directories owned by backup:backup as PBS does (running as uid 1000 'alice'); rerun it with sudo"
+        );
+        assert!(matches!(MoveError::from(e), MoveError::Refused(_)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
 use crate::ops::journal::record::Record;
 use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
-use crate::ops::safety::ownership::backup_ids;
+use crate::ops::safety::ownership::chown_ids;
 use crate::ops::safety::security::snapshot_entries;
 use crate::tree::SnapshotTime;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
@@ -123,9 +123,10 @@ impl GroupMove<'_> {
 }
 
 /// Whether the group dir `name` in `type_fd` and its owner file belong to user `backup`, as
-/// the ones PBS creates for the target would: only then may they move as they are.
+/// the ones PBS creates for the target would: only then may they move as they are (with
+/// nothing to hand files to — no backup user, or a non-root demo — they always may).
 fn owned_as_pbs_creates(type_fd: &OwnedFd, name: &OsStr) -> Result<bool, Errno> {
-    let Some((uid, gid)) = backup_ids() else {
+    let Some((uid, gid)) = chown_ids() else {
         return Ok(true);
     };
     let owned = |rel: &Path| match rustix::fs::statat(type_fd, rel, AtFlags::SYMLINK_NOFOLLOW) {
