@@ -110,17 +110,10 @@ fn keys_from_stdin() {
 }
 
 /// Points stdin at a pipe that never delivers a byte, and stdout and stderr (where they were
-/// the terminal) at `/dev/null`. crossterm's reader retries a read that returns EOF or EIO
-/// without end, a busy loop on a hung-up terminal; on the pipe it blocks for good instead.
-/// Stray writes (a late message, a panic) go nowhere instead of failing. Best effort:
-/// failing here leaves only the busy loop or failing writes that this avoids.
+/// the terminal) at `/dev/null`. Stray writes (a late message, a panic) go nowhere instead of
+/// failing. Best effort: failing here leaves only the failing writes that this avoids.
 fn cut_off(stdout_tty: bool, stderr_tty: bool) {
-    if let Ok((read, write)) = pipe_with(PipeFlags::CLOEXEC)
-        && dup2_stdin(&read).is_ok()
-    {
-        // The write end stays open for the rest of the process, so the read never returns.
-        std::mem::forget(write);
-    }
+    cut_off_stdin();
     let Ok(null) = OpenOptions::new().write(true).open("/dev/null") else {
         return;
     };
@@ -129,6 +122,26 @@ fn cut_off(stdout_tty: bool, stderr_tty: bool) {
     }
     if stderr_tty {
         let _ = dup2_stderr(&null);
+    }
+}
+
+/// crossterm 0.29's reader retries a read that fails with anything but EAGAIN/EINTR, or
+/// returns EOF, without end: on a hung-up terminal (EIO) whichever thread is reading spins,
+/// and when that is the thread that runs the event loop nothing else can stop it. So the
+/// moment a hangup is seen (by [`Hangup`]'s thread, while the loop may be stuck in that
+/// read), stdin becomes the read end of an empty non-blocking pipe whose write end stays
+/// open: the read gets EAGAIN, crossterm gives up the loop, and its edge-triggered poll has
+/// nothing more to report. Once per process; later calls do nothing.
+fn cut_off_stdin() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Ok((read, write)) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
+        && dup2_stdin(&read).is_ok()
+    {
+        // The write end stays open for the rest of the process: never EOF, only EAGAIN.
+        std::mem::forget(write);
     }
 }
 
@@ -148,6 +161,8 @@ impl Hangup {
             .name("tty-hangup".into())
             .spawn(move || {
                 if wait_for_hangup(&fd) {
+                    // First, so a reader already spinning on the dead terminal stops.
+                    cut_off_stdin();
                     let _ = tx.send(());
                 }
             })?;

@@ -167,7 +167,10 @@ fn threads(pid: u32) -> Vec<(String, char, Duration)> {
         .filter_map(|e| {
             let tid = e.file_name().to_string_lossy().into_owned();
             let (state, cpu) = parse_stat(&format!("/proc/{pid}/task/{tid}/stat"))?;
-            Some((tid, state, cpu))
+            // The thread's name says which part spins (main, tokio worker, tty watcher …).
+            let comm =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+            Some((format!("{tid} {}", comm.trim()), state, cpu))
         })
         .collect()
 }
