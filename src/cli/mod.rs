@@ -13,7 +13,7 @@ pub mod resume;
 
 use std::io::Write;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::tree::{Datastore, Locator, Namespace};
 use args::{Cli, Command, GlobalArgs, LsArgs};
@@ -21,18 +21,25 @@ use exit::{Exit, Failure};
 
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
             let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Usage as i32
-            } else {
-                0
-            };
+            if !e.use_stderr() {
+                return 0;
+            }
+            if wants_json(&argv) {
+                print_json(&usage_error_json(&argv, &e));
+            }
+            return Exit::Usage as i32;
         }
     };
+    if let Err(f) = absolute_dirs(&mut cli.global) {
+        eprintln!("error: {}", f.message);
+        return f.exit as i32;
+    }
     match dispatch(cli) {
         Ok(exit) => exit as i32,
         Err(f) => {
@@ -40,6 +47,72 @@ pub fn run() -> i32 {
             f.exit as i32
         }
     }
+}
+
+/// Whether the command line asked for JSON (`--json`, `--json-progress`): then even a usage
+/// error is answered with one JSON object on stdout, for scripts that parse every outcome.
+fn wants_json(argv: &[std::ffi::OsString]) -> bool {
+    argv.iter()
+        .skip(1)
+        .any(|a| a == "--json" || a == "--json-progress")
+}
+
+/// The `--json` object of a usage error: the subcommand named on the command line (if any)
+/// as `op`, nothing moved, and clap's message on one line (what comes before its usage and
+/// tip paragraphs, without the `error: ` prefix).
+fn usage_error_json(argv: &[std::ffi::OsString], e: &clap::Error) -> serde_json::Value {
+    let names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let op = argv
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find(|a| names.iter().any(|n| n == a));
+    let rendered = e.to_string();
+    let message = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    serde_json::json!({
+        "ok": false,
+        "op": op,
+        "dry_run": argv.iter().any(|a| a == "--dry-run"),
+        "moved": [],
+        "failed": [],
+        "error": message,
+    })
+}
+
+/// Relative `--path`, `--config-dir`, `--lock-dir` and `--state-dir` are taken from the
+/// current directory, once, before anything uses them (the lock and ownership code works on
+/// absolute paths only). Symlinks are not resolved here: the datastore checks still see them.
+fn absolute_dirs(global: &mut GlobalArgs) -> Result<(), Failure> {
+    let abs = |p: &std::path::Path| {
+        if p.as_os_str().is_empty() {
+            // Left to the checks that name what is wrong with an empty path.
+            return Ok(p.to_path_buf());
+        }
+        std::path::absolute(p).map_err(|e| {
+            Failure::usage(format!(
+                "cannot make {} absolute ({e}); give an absolute path",
+                p.display()
+            ))
+        })
+    };
+    if let Some(p) = &global.path {
+        global.path = Some(abs(p)?);
+    }
+    if let Some(p) = &global.config_dir {
+        global.config_dir = Some(abs(p)?);
+    }
+    global.lock_dir = abs(&global.lock_dir)?;
+    global.state_dir = abs(&global.state_dir)?;
+    Ok(())
 }
 
 fn dispatch(cli: Cli) -> Result<Exit, Failure> {

@@ -8,6 +8,7 @@ mod support;
 mod any_user;
 mod bad_input_fs;
 mod bad_input_matrix;
+mod cli_answers;
 mod cli_progress;
 mod crash_fs;
 #[cfg(feature = "s3-server")]
