@@ -13,7 +13,8 @@ use std::time::Duration;
 use crate::host_paths::HOST_PATHS;
 use crate::support::pty::Session;
 use crate::support::{
-    BIN, MOVE_VM100_TO_PROD, Store, TreeSnapshot, exit_code, json, require_root, stderr, wait_until,
+    BIN, MOVE_NS_PROD_TO_ARCHIVE_DRY_RUN, MOVE_VM100_TO_PROD, Store, TreeSnapshot, exit_code, json,
+    require_root, stderr, wait_until,
 };
 
 const REFUSAL: &str = "pbs-mover must run as root or as user 'backup' to move, resume or undo: \
@@ -297,15 +298,7 @@ fn dry_runs_as_nobody_report_the_same_refusal() {
             "--dry-run",
             "--json",
         ][..],
-        &[
-            "move-ns",
-            "--ns",
-            "prod",
-            "--target-ns",
-            "archive/prod",
-            "--dry-run",
-            "--json",
-        ],
+        MOVE_NS_PROD_TO_ARCHIVE_DRY_RUN,
     ] {
         let out = run_as(s.cmd(), nobody(), args);
         assert_eq!(exit_code(&out), 1, "{args:?}: {}", stderr(&out));
