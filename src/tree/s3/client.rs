@@ -97,6 +97,18 @@ pub struct ObjectInfo {
     pub etag: Option<String>,
 }
 
+#[cfg(test)]
+impl ObjectInfo {
+    /// A listed object for unit tests of the code that reads listings.
+    pub(crate) fn fixture(key: &str, size: u64, etag: Option<&str>) -> Self {
+        Self {
+            key: key.into(),
+            size,
+            etag: etag.map(Into::into),
+        }
+    }
+}
+
 /// A per-key result of a batched delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteFailure {

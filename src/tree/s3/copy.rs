@@ -287,21 +287,37 @@ fn same_etag(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn info(key: &str, size: u64, etag: Option<&str>) -> ObjectInfo {
-        ObjectInfo {
-            key: key.into(),
-            size,
-            etag: etag.map(Into::into),
-        }
-    }
-
     #[test]
     fn verify_copy_rules() {
-        assert!(verify_copy(3, Some("\"a\""), &info("k", 3, Some("\"a\""))).is_ok());
-        assert!(verify_copy(3, Some("\"a-2\""), &info("k", 3, Some("\"b\""))).is_ok());
-        let e = verify_copy(3, Some("\"a\""), &info("k", 4, Some("\"a\""))).unwrap_err();
+        assert!(
+            verify_copy(
+                3,
+                Some("\"a\""),
+                &ObjectInfo::fixture("k", 3, Some("\"a\""))
+            )
+            .is_ok()
+        );
+        assert!(
+            verify_copy(
+                3,
+                Some("\"a-2\""),
+                &ObjectInfo::fixture("k", 3, Some("\"b\""))
+            )
+            .is_ok()
+        );
+        let e = verify_copy(
+            3,
+            Some("\"a\""),
+            &ObjectInfo::fixture("k", 4, Some("\"a\"")),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("size 4 instead of 3"), "{e}");
-        let e = verify_copy(3, Some("\"a\""), &info("k", 3, Some("\"b\""))).unwrap_err();
+        let e = verify_copy(
+            3,
+            Some("\"a\""),
+            &ObjectInfo::fixture("k", 3, Some("\"b\"")),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("ETag"), "{e}");
     }
 
@@ -309,20 +325,20 @@ mod tests {
     fn check_listed_rules() {
         let copied = |src_etag: Option<&str>, etag: Option<&str>| Copied {
             snapshot: 0,
-            src: info("src", 3, src_etag),
+            src: ObjectInfo::fixture("src", 3, src_etag),
             dst: "dst".into(),
             etag: etag.map(Into::into),
         };
         let c = copied(Some("\"a\""), Some("a"));
         assert!(check_listed(&c, None).is_err());
-        assert!(check_listed(&c, Some(&info("dst", 4, None))).is_err());
-        assert!(check_listed(&c, Some(&info("dst", 3, Some("\"b\"")))).is_err());
-        assert!(check_listed(&c, Some(&info("dst", 3, Some("\"a\"")))).unwrap());
-        assert!(check_listed(&c, Some(&info("dst", 3, None))).unwrap());
+        assert!(check_listed(&c, Some(&ObjectInfo::fixture("dst", 4, None))).is_err());
+        assert!(check_listed(&c, Some(&ObjectInfo::fixture("dst", 3, Some("\"b\"")))).is_err());
+        assert!(check_listed(&c, Some(&ObjectInfo::fixture("dst", 3, Some("\"a\"")))).unwrap());
+        assert!(check_listed(&c, Some(&ObjectInfo::fixture("dst", 3, None))).unwrap());
         // No ETag of the copy seen anywhere: a HEAD must confirm it.
         let c = copied(Some("\"a\""), None);
-        assert!(!check_listed(&c, Some(&info("dst", 3, None))).unwrap());
+        assert!(!check_listed(&c, Some(&ObjectInfo::fixture("dst", 3, None))).unwrap());
         let c = copied(Some("\"a-2\""), None);
-        assert!(check_listed(&c, Some(&info("dst", 3, Some("\"x\"")))).unwrap());
+        assert!(check_listed(&c, Some(&ObjectInfo::fixture("dst", 3, Some("\"x\"")))).unwrap());
     }
 }

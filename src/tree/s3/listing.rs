@@ -138,25 +138,17 @@ fn split_by_prefix(
 mod tests {
     use super::*;
 
-    fn info(key: &str, size: u64, etag: Option<&str>) -> ObjectInfo {
-        ObjectInfo {
-            key: key.into(),
-            size,
-            etag: etag.map(Into::into),
-        }
-    }
-
     #[test]
     fn split_by_prefix_keeps_only_wanted_snapshots() {
         let g = "s/.cnt/vm/1/";
         let wanted = vec![format!("{g}T1/"), format!("{g}T2/")];
         let objects = vec![
-            info("s/.cnt/vm/1/owner", 1, None),
-            info("s/.cnt/vm/1/T1/a", 2, None),
-            info("s/.cnt/vm/1/T1/sub/b", 3, None),
-            info("s/.cnt/vm/1/T3/a", 4, None),
-            info("s/.cnt/vm/1/T2", 5, None),
-            info("s/.cnt/vm/10/T1/a", 6, None),
+            ObjectInfo::fixture("s/.cnt/vm/1/owner", 1, None),
+            ObjectInfo::fixture("s/.cnt/vm/1/T1/a", 2, None),
+            ObjectInfo::fixture("s/.cnt/vm/1/T1/sub/b", 3, None),
+            ObjectInfo::fixture("s/.cnt/vm/1/T3/a", 4, None),
+            ObjectInfo::fixture("s/.cnt/vm/1/T2", 5, None),
+            ObjectInfo::fixture("s/.cnt/vm/10/T1/a", 6, None),
         ];
         let split = split_by_prefix(g, &wanted, objects);
         let sizes: Vec<Vec<u64>> = split
