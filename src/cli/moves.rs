@@ -143,7 +143,7 @@ fn empty_output(op: &str, dry_run: bool, error: Option<String>) -> MoveOutput<'_
     }
 }
 
-fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) -> Failure {
+pub(crate) fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) -> Failure {
     if json {
         print_json(&empty_output(op, dry_run, Some(f.message.clone())));
     }

@@ -3,6 +3,7 @@
 //! emptied sources removed deepest-first.
 
 use std::io;
+use std::path::Path;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
@@ -102,6 +103,7 @@ fn create_target_namespaces(
         if target.is_root() || ctx.ds.namespace_exists(target)? {
             continue;
         }
+        let container_existed = ctx.ds.ns_path(target).parent().is_some_and(Path::exists);
         ctx.backend.create_namespace(target).map_err(|e| {
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
@@ -109,7 +111,10 @@ fn create_target_namespaces(
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
         if let Some(j) = journal {
-            j.record(&Record::NsCreated { ns: target.clone() })?;
+            j.record(&Record::NsCreated {
+                ns: target.clone(),
+                container_existed: Some(container_existed),
+            })?;
         }
         failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });

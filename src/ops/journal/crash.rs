@@ -76,6 +76,18 @@ fn sync_parent(path: &Path) -> Result<(), MoveError> {
         .map_err(|e| jerr("cannot sync", parent, e))
 }
 
+/// Seconds since the epoch, as journal records store times.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A journal time for people: `2026-12-02T02:22:53Z` (UTC).
+pub fn format_time(secs: u64) -> String {
+    crate::tree::SnapshotTime::from_epoch(secs).to_string()
+}
+
 /// The process that started an operation, from its id (see `new_id`).
 pub fn pid_of(id: &str) -> Option<u32> {
     id.split('-').nth(2)?.parse().ok()
@@ -128,9 +140,7 @@ impl OpJournal {
         set_owned_mode(&file, FILE_MODE).map_err(|e| jerr("cannot chown", &path, e))?;
         lock_exclusive(&file, &path)?;
         let j = Self { id, path, file };
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let started = now_secs();
         j.record(&Record::Begin {
             v: 1,
             id: j.id.clone(),
@@ -168,9 +178,24 @@ impl OpJournal {
         Ok(j)
     }
 
-    /// Appends one record and makes it durable.
+    /// Appends one record and makes it durable. A `done` is preceded by when it ended.
     pub fn record(&self, r: &Record) -> Result<(), MoveError> {
+        if matches!(r, Record::Done { .. }) {
+            self.append(&Record::Ended { at: now_secs() }, false)?;
+        }
         self.append(r, true)
+    }
+
+    /// Appends several records with one sync: durable together when this returns.
+    pub fn record_all(&self, records: &[Record]) -> Result<(), MoveError> {
+        let mut lines = Vec::new();
+        for r in records {
+            lines.extend(
+                serde_json::to_vec(r).map_err(|e| jerr("cannot encode for", &self.path, e))?,
+            );
+            lines.push(b'\n');
+        }
+        self.append_raw(&lines, true)
     }
 
     /// Appends without syncing; a later `record` (or `sync`) makes it durable.
@@ -207,7 +232,30 @@ pub struct JournalEntry {
     pub records: Vec<Record>,
 }
 
+/// Whether (and how far) `undo` moved an operation back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoState {
+    /// Never, or only attempts that changed nothing.
+    NotUndone,
+    /// An attempt changed something but did not finish (crash, lock, error): `undo` again
+    /// finishes it.
+    Incomplete,
+    Undone {
+        at: u64,
+    },
+}
+
 impl JournalEntry {
+    /// The operation's own records: those before the first `undo-begin`.
+    pub fn move_records(&self) -> &[Record] {
+        let end = self
+            .records
+            .iter()
+            .position(|r| matches!(r, Record::UndoBegin { .. }))
+            .unwrap_or(self.records.len());
+        &self.records[..end]
+    }
+
     pub fn begin(&self) -> Option<(&OpKind, &Path, u64)> {
         self.records.iter().find_map(|r| match r {
             Record::Begin {
@@ -217,21 +265,64 @@ impl JournalEntry {
         })
     }
 
+    /// How the operation ended, `undone` once `undo` started to move it back (so `resume`
+    /// leaves it alone); `None` while unfinished.
     pub fn status(&self) -> Option<Status> {
-        self.records.iter().rev().find_map(|r| match r {
+        match self.undo_state() {
+            UndoState::NotUndone => self.move_status(),
+            _ => Some(Status::Undone),
+        }
+    }
+
+    /// How the operation itself ended, whatever `undo` did since.
+    pub fn move_status(&self) -> Option<Status> {
+        self.move_records().iter().rev().find_map(|r| match r {
             Record::Done { status } => Some(*status),
             _ => None,
         })
+    }
+
+    /// When the operation (or its last `resume`) ended; `None` for older journals.
+    pub fn ended_at(&self) -> Option<u64> {
+        self.move_records().iter().rev().find_map(|r| match r {
+            Record::Ended { at } => Some(*at),
+            _ => None,
+        })
+    }
+
+    pub fn undo_state(&self) -> UndoState {
+        let mut state = UndoState::NotUndone;
+        let mut attempt_open = false;
+        for r in &self.records {
+            match r {
+                Record::UndoBegin { .. } => attempt_open = true,
+                Record::UndoEnded { ok, changed, at } => {
+                    attempt_open = false;
+                    state = match (ok, changed, state) {
+                        (true, _, _) => UndoState::Undone { at: *at },
+                        (false, true, _) => UndoState::Incomplete,
+                        (false, false, s) => s,
+                    };
+                }
+                _ => {}
+            }
+        }
+        // A crash during an attempt: assume it changed something.
+        if attempt_open && !matches!(state, UndoState::Undone { .. }) {
+            state = UndoState::Incomplete;
+        }
+        state
     }
 
     pub fn is_finished(&self) -> bool {
         self.status().is_some()
     }
 
-    /// The group records with the snapshot records that follow each.
+    /// The group records with the snapshot records that follow each (the operation's own,
+    /// not an undo's).
     pub fn groups(&self) -> Vec<GroupProgress> {
         let mut out: Vec<GroupProgress> = Vec::new();
-        for r in &self.records {
+        for r in self.move_records() {
             match r {
                 Record::Group {
                     ns,
@@ -239,15 +330,20 @@ impl JournalEntry {
                     target_ns,
                     target_existed,
                     snapshots,
+                    owner,
+                    type_existed,
                 } => out.push(GroupProgress {
                     ns: ns.clone(),
                     group: group.clone(),
                     target_ns: target_ns.clone(),
                     target_existed: *target_existed,
                     snapshots: snapshots.clone(),
+                    owner: owner.clone(),
+                    type_existed: *type_existed,
                     copied: Vec::new(),
                     renamed: Vec::new(),
                     deleted: Vec::new(),
+                    notes: NotesStep::None,
                     done: None,
                 }),
                 other => {
@@ -260,10 +356,37 @@ impl JournalEntry {
         out
     }
 
+    /// Each group the operation touched once, in first-seen order: its first record (whether
+    /// the target existed *before* the move: a `resume` re-records the group's own target as
+    /// existing), every snapshot renamed by any attempt, and how the last attempt ended.
+    pub fn moved_groups(&self) -> Vec<GroupProgress> {
+        let mut out: Vec<GroupProgress> = Vec::new();
+        for g in self.groups() {
+            let same = |o: &&mut GroupProgress| {
+                o.ns == g.ns && o.group == g.group && o.target_ns == g.target_ns
+            };
+            match out.iter_mut().find(|o| same(o)) {
+                Some(first) => {
+                    first.renamed.extend(g.renamed);
+                    first.done = g.done.or(first.done);
+                    if g.notes != NotesStep::None {
+                        first.notes = g.notes;
+                    }
+                }
+                None => out.push(g),
+            }
+        }
+        for g in &mut out {
+            g.renamed.sort();
+            g.renamed.dedup();
+        }
+        out
+    }
+
     /// Namespaces whose removal started but was not recorded as finished.
     pub fn namespaces_removing(&self) -> Vec<Namespace> {
         let mut out: Vec<Namespace> = Vec::new();
-        for r in &self.records {
+        for r in self.move_records() {
             match r {
                 Record::NsRemoving { ns } => out.push(ns.clone()),
                 Record::NsRemoved { ns } => out.retain(|n| n != ns),
@@ -273,15 +396,55 @@ impl JournalEntry {
         out
     }
 
-    pub fn namespaces_created(&self) -> Vec<Namespace> {
-        self.records
+    /// The `ns/` containers the operation created (for a namespace it created), as paths
+    /// relative to nothing: the namespace whose container it is.
+    pub fn containers_created(&self) -> Vec<Namespace> {
+        self.move_records()
             .iter()
             .filter_map(|r| match r {
-                Record::NsCreated { ns } => Some(ns.clone()),
+                Record::NsCreated {
+                    ns,
+                    container_existed: Some(false),
+                } => ns.parent(),
                 _ => None,
             })
             .collect()
     }
+
+    /// Namespaces whose removal started (finished or not), in order.
+    pub fn namespaces_removed(&self) -> Vec<Namespace> {
+        let mut out: Vec<Namespace> = Vec::new();
+        for r in self.move_records() {
+            if let Record::NsRemoving { ns } = r
+                && !out.contains(ns)
+            {
+                out.push(ns.clone());
+            }
+        }
+        out
+    }
+
+    pub fn namespaces_created(&self) -> Vec<Namespace> {
+        self.move_records()
+            .iter()
+            .filter_map(|r| match r {
+                Record::NsCreated { ns, .. } => Some(ns.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// What a merge did with the group's notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotesStep {
+    /// Nothing recorded: no notes, or the target group was created by the move (the notes
+    /// went with the group), or an older journal.
+    None,
+    /// Renamed onto the target, which had none.
+    Moved,
+    /// The target kept its own; the source's were these.
+    Kept(String),
 }
 
 /// One group's journaled progress.
@@ -292,10 +455,14 @@ pub struct GroupProgress {
     pub target_ns: Namespace,
     pub target_existed: bool,
     pub snapshots: Vec<String>,
+    /// `None` in journals of older versions (as is `type_existed`).
+    pub owner: Option<String>,
+    pub type_existed: Option<bool>,
     /// (time, source keys, target keys) of S3 copies.
     pub copied: Vec<(String, Vec<String>, Vec<String>)>,
     pub renamed: Vec<String>,
     pub deleted: Vec<String>,
+    pub notes: NotesStep,
     /// `Some(ok)` once the group's move ended.
     pub done: Option<bool>,
 }
@@ -308,6 +475,8 @@ impl GroupProgress {
             }
             Record::Renamed { t } => self.renamed.push(t.clone()),
             Record::Deleted { t } => self.deleted.push(t.clone()),
+            Record::NotesMoved => self.notes = NotesStep::Moved,
+            Record::NotesKept { notes } => self.notes = NotesStep::Kept(notes.clone()),
             Record::GroupDone { ok, .. } => self.done = Some(*ok),
             _ => {}
         }
