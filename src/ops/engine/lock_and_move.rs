@@ -94,6 +94,8 @@ struct GroupMove<'a> {
     dirs: Option<GroupDirs>,
     /// `undo`: only these snapshots move back.
     restore: Option<Restore<'a>>,
+    /// The group's `group` record is written.
+    recorded: bool,
 }
 
 /// What `undo` moves back of one group (see [`lock_and_restore_snapshots`]).
@@ -196,6 +198,7 @@ fn move_journaled(
 ) -> Result<GroupOutcome, GroupFailure> {
     let mut mv = GroupMove {
         restore,
+        recorded: false,
         journal,
         ctx,
         progress,
@@ -214,10 +217,13 @@ fn move_journaled(
     // Best effort and not synced (the next group's record or the final `done` syncs it):
     // without it `resume` re-checks the group on disk, which is safe. One fsync less per
     // group halves the journal's cost in a namespace move of many small groups.
-    mv.jot_lossy(&Record::GroupDone {
-        moved: mv.outcome.snapshots,
-        ok: result.is_ok(),
-    });
+    // Only after the group's own record: otherwise it would close the previous group.
+    if mv.recorded {
+        mv.jot_lossy(&Record::GroupDone {
+            moved: mv.outcome.snapshots,
+            ok: result.is_ok(),
+        });
+    }
     match result {
         Ok(()) => Ok(mv.outcome),
         Err(e) => Err(GroupFailure::from_error(e, mv.outcome.snapshots)),
@@ -267,6 +273,7 @@ impl GroupMove<'_> {
             owner: Some(owner.clone()),
             type_existed: Some(type_existed),
         })?;
+        self.recorded = true;
         if !target_existed
             && whole_ok
             && let Some(src_type_dir) = self.whole_group_source(&times)?

@@ -9,7 +9,7 @@ use crate::ops::context::MoveContext;
 use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
 use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
 use crate::ops::engine::move_group::{close_journal, finish, record};
-use crate::ops::engine::plan::namespace_mapping;
+use crate::ops::engine::plan::{merge_into_existing, namespace_mapping};
 use crate::ops::engine::request::MoveNsRequest;
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
@@ -54,7 +54,10 @@ pub fn move_namespace_locked(
 ) -> Result<MoveReport, MoveError> {
     // Re-run under the locks: the authoritative gate.
     let mapping = namespace_mapping(ctx, req)?;
-    let mut report = MoveReport::default();
+    let mut report = MoveReport {
+        merge_into_existing: merge_into_existing(ctx, req)?,
+        ..MoveReport::default()
+    };
     let mut groups = Vec::new();
     for (source, target) in &mapping {
         match ctx.ds.list_group_ids(source) {

@@ -477,7 +477,9 @@ impl GroupProgress {
             Record::Deleted { t } => self.deleted.push(t.clone()),
             Record::NotesMoved => self.notes = NotesStep::Moved,
             Record::NotesKept { notes } => self.notes = NotesStep::Kept(notes.clone()),
-            Record::GroupDone { ok, .. } => self.done = Some(*ok),
+            // Older versions also closed a group that failed before its own `group` record
+            // (a lock conflict): that stray line belongs to no group and is skipped.
+            Record::GroupDone { ok, .. } if self.done.is_none() => self.done = Some(*ok),
             _ => {}
         }
     }
@@ -554,5 +556,104 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].renamed, vec!["t1".to_string()]);
         assert!(!e.is_finished());
+    }
+
+    fn entry(lines: &[&str]) -> JournalEntry {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        fs::write(&p, lines.join("\n")).unwrap();
+        read_entry(&p).unwrap()
+    }
+
+    const BEGIN: &str = r#"{"e":"begin","v":1,"id":"1-0-1-0","op":{"kind":"move-ns","ns":"a","target_ns":"b","max_depth":null,"delete_source":true,"merge":true},"store":"s","base":"/ds","backend":"filesystem","started":100}"#;
+    const G1: &str = r#"{"e":"group","ns":"a","group":"vm/1","target_ns":"b","target_existed":true,"snapshots":["t1","t2"]}"#;
+    const G2: &str = r#"{"e":"group","ns":"a","group":"vm/2","target_ns":"b","target_existed":false,"snapshots":["t1"],"owner":"x@pbs","type_existed":false}"#;
+
+    #[test]
+    fn a_journal_of_the_previous_version_reads_with_a_stray_group_done_skipped() {
+        let e = entry(&[
+            BEGIN,
+            G1,
+            r#"{"e":"renamed","t":"t1"}"#,
+            r#"{"e":"renamed","t":"t2"}"#,
+            r#"{"e":"group-done","moved":2,"ok":true}"#,
+            // A later group refused before its own record, as older versions wrote it.
+            r#"{"e":"group-done","moved":0,"ok":false}"#,
+            r#"{"e":"done","status":"partial"}"#,
+        ]);
+        let g = e.moved_groups();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].done, Some(true));
+        assert_eq!(g[0].owner, None, "older journals lack the exact record");
+        assert_eq!(e.status(), Some(Status::Partial));
+        assert_eq!(e.ended_at(), None);
+        assert_eq!(e.undo_state(), UndoState::NotUndone);
+    }
+
+    #[test]
+    fn attempts_of_one_group_merge_and_undo_records_stay_out_of_the_move() {
+        let e = entry(&[
+            BEGIN,
+            G2,
+            r#"{"e":"group-done","moved":0,"ok":false}"#,
+            r#"{"e":"resumed","actions":[]}"#,
+            r#"{"e":"group","ns":"a","group":"vm/2","target_ns":"b","target_existed":true,"snapshots":["t1"],"owner":"x@pbs","type_existed":true}"#,
+            r#"{"e":"renamed","t":"t1"}"#,
+            r#"{"e":"group-done","moved":1,"ok":true}"#,
+            r#"{"e":"ended","at":160}"#,
+            r#"{"e":"done","status":"ok"}"#,
+            r#"{"e":"undo-begin","started":200}"#,
+            r#"{"e":"group","ns":"b","group":"vm/2","target_ns":"a","target_existed":false,"snapshots":["t1"]}"#,
+            r#"{"e":"renamed","t":"t1"}"#,
+        ]);
+        let g = e.moved_groups();
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(
+            !g[0].target_existed,
+            "the first record says what existed before"
+        );
+        assert_eq!(g[0].type_existed, Some(false));
+        assert_eq!(g[0].renamed, ["t1"]);
+        assert_eq!(g[0].done, Some(true));
+        assert_eq!(e.move_status(), Some(Status::Ok));
+        assert_eq!(e.ended_at(), Some(160));
+        // Cut short: counts as changed, and `resume` must leave it alone.
+        assert_eq!(e.undo_state(), UndoState::Incomplete);
+        assert_eq!(e.status(), Some(Status::Undone));
+    }
+
+    #[test]
+    fn an_undo_that_changed_nothing_does_not_count_and_a_finished_one_does() {
+        let failed = [
+            BEGIN,
+            r#"{"e":"done","status":"ok"}"#,
+            r#"{"e":"undo-begin","started":200}"#,
+            r#"{"e":"undo-ended","ok":false,"changed":false,"at":201}"#,
+        ];
+        let e = entry(&failed);
+        assert_eq!(e.undo_state(), UndoState::NotUndone);
+        assert_eq!(e.status(), Some(Status::Ok));
+        let mut done = failed.to_vec();
+        done.push(r#"{"e":"undo-begin","started":300}"#);
+        done.push(r#"{"e":"undo-ended","ok":true,"changed":true,"at":301}"#);
+        assert_eq!(entry(&done).undo_state(), UndoState::Undone { at: 301 });
+    }
+
+    #[test]
+    fn record_all_writes_a_batch_durably_and_done_is_preceded_by_its_end_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        fs::write(&path, "").unwrap();
+        let j = OpJournal::reopen(&path).unwrap();
+        j.record_all(&[
+            Record::Renamed { t: "t1".into() },
+            Record::Renamed { t: "t2".into() },
+        ])
+        .unwrap();
+        j.record(&Record::Done { status: Status::Ok }).unwrap();
+        let records = read_entry(&path).unwrap().records;
+        assert_eq!(records.len(), 4, "{records:?}");
+        assert!(matches!(records[2], Record::Ended { .. }));
+        assert_eq!(records[3], Record::Done { status: Status::Ok });
     }
 }

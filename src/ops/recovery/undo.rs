@@ -258,16 +258,18 @@ fn plan_group(
         ));
     }
     // The whole group moved and its source was removed: a group there now is someone else's.
-    if !continuing && g.done == Some(true) && ctx.ds.namespace_exists(&src)? {
-        if ctx.ds.group_exists(&src, &group)? {
-            return Err(refuse(
-                entry,
-                format!(
-                    "group '{group}' exists again in '{}'; moving it back would merge into it",
-                    src.human()
-                ),
-            ));
-        }
+    if !continuing
+        && g.done == Some(true)
+        && ctx.ds.namespace_exists(&src)?
+        && ctx.ds.group_exists(&src, &group)?
+    {
+        return Err(refuse(
+            entry,
+            format!(
+                "group '{group}' exists again in '{}'; moving it back would merge into it",
+                src.human()
+            ),
+        ));
     }
     if times.is_empty() {
         return Ok(None);

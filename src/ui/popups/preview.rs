@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::ops::engine::plan::{MovePlan, NotesPlan};
+use crate::ops::engine::plan::{MovePlan, NotesPlan, merge_into_existing_text};
 
 use super::centered;
 use crate::ui::format::{self, wrap};
@@ -135,6 +135,9 @@ pub fn lines(
     }
     for c in &plan.conflicts {
         item(&mut out, &format!("BUSY (whole move): {c}"), width, t.error);
+    }
+    if let Some(ns) = &plan.merge_into_existing {
+        item(&mut out, &merge_into_existing_text(ns), width, t.warn);
     }
     let (ok, bad): (Vec<_>, Vec<_>) = plan
         .groups
