@@ -585,3 +585,111 @@ fn a_journal_of_the_previous_version_lists_and_undo_refuses_it_clearly() {
     assert!(text.contains("      -  ok"), "{text}");
     assert_refused(&fx, &["undo", "--last"], "older pbs-mover");
 }
+
+#[test]
+#[ignore = "needs root"]
+fn an_undo_cut_short_by_a_crash_is_left_to_undo_and_finished_by_running_it_again() {
+    support::require_root();
+    let fx = Fx::new();
+    fx.s.add_group("archive", "vm/100", "root@pam", &["2023-01-01T00:00:00Z"]);
+    backup_owned(&fx.s.base);
+    let before = fx.tree();
+    fx.ok(&["move-group", "--group", "vm/100", "--target-ns", "archive"]);
+    let id = fx.ids()[0].clone();
+    // Killed after the second snapshot went back.
+    fx.s.cut_at(&fx.state(), "after-rename:2", &["undo", &id]);
+    assert_eq!(fx.s.snapshot_dirs("", "vm/100").len(), 2);
+    let h = json(&fx.ok(&["history", "--json"]));
+    assert_eq!(h["moves"][0]["undo_incomplete"], true, "{h}");
+    let text = String::from_utf8_lossy(&fx.ok(&["history"]).stdout).into_owned();
+    assert!(text.contains("UNDO INCOMPLETE"), "{text}");
+    // `resume` leaves a move being undone alone: it would move the snapshots forth again.
+    let cut = fx.tree();
+    let resumed = json(&fx.ok(&["resume", "--json"]));
+    assert_eq!(resumed["nothing_to_do"], true, "{resumed}");
+    assert_eq!(cut, fx.tree());
+    let out = json(&fx.ok(&["undo", &id, "--json"]));
+    assert_eq!(
+        out["moved"][0]["snapshots"], 1,
+        "the one still at the target: {out}"
+    );
+    assert_eq!(before, fx.tree());
+    assert_refused(&fx, &["undo", &id], "already undone");
+}
+
+/// S3: the bucket's objects and the local cache are as before the move, byte for byte.
+fn assert_s3_undo_restores(args: &[&str]) {
+    use support::s3::S3Store;
+    let s = S3Store::demo(40);
+    backup_owned(&s.store.base);
+    let objects = s.objects();
+    let cache = s.store.snapshot();
+    let out = s.run(args);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_ne!(objects, s.objects(), "the move moved objects");
+    let out = s.run(&["undo", "--last", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["ok"], true);
+    assert_eq!(objects, s.objects(), "bucket as before");
+    assert_same_tree(&cache, &s.store.snapshot());
+    let out = s.run(&["undo", "--last"]);
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn s3_undo_of_a_group_move_restores_bucket_and_cache() {
+    support::require_root();
+    assert_s3_undo_restores(support::MOVE_VM100_TO_PROD);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn s3_undo_of_a_namespace_move_restores_bucket_and_cache() {
+    support::require_root();
+    assert_s3_undo_restores(support::MOVE_NS_PROD_TO_ARCHIVE);
+}
+
+/// Equal trees, or the paths that differ (a whole demo tree is too long to read).
+fn assert_same_tree(before: &TreeSnapshot, after: &TreeSnapshot) {
+    let differ: Vec<String> = before
+        .0
+        .iter()
+        .filter(|(k, v)| after.0.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}: {v:?} -> {:?}", after.0.get(k)))
+        .chain(
+            after
+                .0
+                .iter()
+                .filter(|(k, _)| !before.0.contains_key(*k))
+                .map(|(k, v)| format!("{k}: new {v:?}")),
+        )
+        .collect();
+    assert!(differ.is_empty(), "cache differs:\n{}", differ.join("\n"));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn s3_undo_of_a_merge_into_an_existing_group_restores_bucket_and_cache() {
+    support::require_root();
+    use support::s3::S3Store;
+    let store = Store::empty(&["", "archive"]);
+    store.add_group("", "vm/100", "root@pam", &T);
+    std::fs::write(store.group_dir("", "vm/100").join("notes"), "vm notes\n").unwrap();
+    store.add_group("archive", "vm/100", "root@pam", &["2023-01-01T00:00:00Z"]);
+    backup_owned(&store.base);
+    let s = S3Store::upload(store);
+    let objects = s.objects();
+    let cache = s.store.snapshot();
+    let out = s.run(&["move-group", "--group", "vm/100", "--target-ns", "archive"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(s.objects().contains_key("ns/archive/vm/100/notes"));
+    let out = s.run(&["undo", "--last"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        objects,
+        s.objects(),
+        "bucket as before: notes back, none left at the target"
+    );
+    assert_same_tree(&cache, &s.store.snapshot());
+}

@@ -253,7 +253,8 @@ impl GroupMove<'_> {
         let mut times = ds.list_snapshot_times(self.ns, self.group)?;
         let listed = times.len();
         if let Some(r) = self.restore {
-            times.retain(|t| r.times.contains(t));
+            let wanted: std::collections::HashSet<&SnapshotTime> = r.times.iter().collect();
+            times.retain(|t| wanted.contains(t));
         }
         let whole_ok = self
             .restore

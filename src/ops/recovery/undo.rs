@@ -453,7 +453,10 @@ fn restore_notes(
                 return Ok(());
             };
             ctx.backend.put_notes(&u.to, &u.group, &notes)?;
-            fs::rename(&at_target, &src).map_err(|e| io_failed("cannot move notes", &src, e))
+            fs::rename(&at_target, &src).map_err(|e| io_failed("cannot move notes", &src, e))?;
+            let orphans = ctx.backend.remove_notes(&u.from, &u.group);
+            report.orphans.extend(orphans.into_iter().map(Into::into));
+            Ok(())
         }
         NotesStep::Kept(notes) => {
             ctx.backend.put_notes(&u.to, &u.group, notes.as_bytes())?;
