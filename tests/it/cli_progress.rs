@@ -344,6 +344,13 @@ fn first_sigint_cancels_after_the_current_snapshot_with_exit_5() {
 
     let history = json(&store.run(&["history", "--json"]));
     assert_eq!(history["moves"][0]["status"], "cancelled", "{history}");
+    // Counted as the report counts: no group moved whole, one partly, `moved` snapshots.
+    assert_eq!(history["moves"][0]["groups"], 0, "{history}");
+    assert_eq!(history["moves"][0]["groups_partial"], 1, "{history}");
+    assert_eq!(
+        history["moves"][0]["snapshots_renamed"], reported,
+        "{history}"
+    );
 
     // `undo` moves back exactly what moved: the tree is as before the move.
     let id = history["moves"][0]["id"].as_str().unwrap();

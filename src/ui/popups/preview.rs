@@ -309,3 +309,42 @@ fn button_line(p: &PreviewState, more: String, t: &Theme) -> Line<'static> {
         Span::styled(more, t.dim),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::engine::request::MoveNsRequest;
+    use crate::tree::Namespace;
+
+    fn text(plan: MovePlan) -> String {
+        let ns = |s: &str| Namespace::parse(s).unwrap();
+        let spec = MoveSpec::Namespace(MoveNsRequest {
+            ns: ns("prod"),
+            target_ns: ns("archive"),
+            max_depth: None,
+            delete_source: true,
+            merge: true,
+        });
+        let outcome = PlanOutcome {
+            plan,
+            errors: Vec::new(),
+        };
+        lines(&spec, &outcome, 100, &Theme::new(true))
+            .iter()
+            .map(|l| l.to_string() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn a_namespace_move_into_an_existing_namespace_says_it_merges() {
+        let plan = MovePlan {
+            merge_into_existing: Some(Namespace::parse("archive").unwrap()),
+            ..MovePlan::default()
+        };
+        assert!(
+            text(plan).contains("merging into existing namespace 'archive'"),
+            "one line says so"
+        );
+        assert!(!text(MovePlan::default()).contains("merging into existing"));
+    }
+}
