@@ -693,3 +693,20 @@ fn s3_undo_of_a_merge_into_an_existing_group_restores_bucket_and_cache() {
     );
     assert_same_tree(&cache, &s.store.snapshot());
 }
+
+#[test]
+#[ignore = "needs root"]
+fn undo_refused_when_the_old_namespace_of_a_group_is_gone() {
+    support::require_root();
+    let fx = Fx::new();
+    fx.ok(&support::move_group_from("prod", "host/web", "archive"));
+    // `prod` still holds `prod/db`: remove that and `prod` itself by hand.
+    fx.ok(&["move-ns", "--ns", "prod/db", "--target-ns", "archive/db"]);
+    std::fs::remove_dir_all(fx.s.ns_dir("prod")).unwrap();
+    let first = fx.ids()[0].clone();
+    assert_refused(
+        &fx,
+        &["undo", &first],
+        "namespace 'prod' that group 'host/web' came from no longer exists",
+    );
+}

@@ -151,6 +151,18 @@ pub fn plan_undo(ctx: &MoveContext, entry: &JournalEntry) -> Result<UndoPlan, Mo
         .filter(|ns| !ctx.ds.namespace_exists(ns).unwrap_or(true))
         .collect();
     namespaces_to_create.sort_by_key(Namespace::depth);
+    for u in &groups {
+        if !namespaces_to_create.contains(&u.to) && !ctx.ds.namespace_exists(&u.to)? {
+            return Err(refuse(
+                entry,
+                format!(
+                    "namespace '{}' that group '{}' came from no longer exists; create it first",
+                    u.to.human(),
+                    u.group
+                ),
+            ));
+        }
+    }
     let mut namespaces_to_remove = entry.namespaces_created();
     namespaces_to_remove.sort_by_key(|ns| std::cmp::Reverse(ns.depth()));
     let mut containers = entry.containers_created();
@@ -295,6 +307,21 @@ fn plan_group(
     }))
 }
 
+/// What happens to notes on the way back.
+fn notes_plan(ctx: &MoveContext, u: &GroupUndo) -> NotesPlan {
+    let has_notes = ctx
+        .ds
+        .group_path(&u.from, &u.group)
+        .join(NOTES_FILE)
+        .is_file();
+    match &u.notes {
+        NotesStep::Kept(_) => NotesPlan::KeepTarget,
+        NotesStep::Moved => NotesPlan::Move,
+        NotesStep::None if u.created && has_notes => NotesPlan::Move,
+        NotesStep::None => NotesPlan::None,
+    }
+}
+
 /// The dry run of [`undo`]: the plan as a move plan.
 pub fn as_move_plan(ctx: &MoveContext, plan: &UndoPlan) -> MovePlan {
     let groups = plan
@@ -311,11 +338,7 @@ pub fn as_move_plan(ctx: &MoveContext, plan: &UndoPlan) -> MovePlan {
                 newest: u.times.last().map(ToString::to_string),
                 merge: exists,
                 owner: Some(u.owner.clone()),
-                notes: match u.notes {
-                    NotesStep::None if !u.created => NotesPlan::None,
-                    NotesStep::Kept(_) => NotesPlan::KeepTarget,
-                    _ => NotesPlan::Move,
-                },
+                notes: notes_plan(ctx, u),
                 files: 0,
                 bytes: 0,
                 s3_objects: 0,
