@@ -226,67 +226,18 @@ fn plan_group(
     let at_source = times_in(ctx, &src, &group)?;
     let mut times = Vec::new();
     for t in &g.renamed {
-        match (at_target.contains(t), at_source.contains(t)) {
+        let place = (at_target.contains(t), at_source.contains(t));
+        match place {
             (true, false) => times.push(t.clone()),
             (false, true) if continuing => {} // already moved back by the interrupted undo
-            (true, true) => {
-                return Err(refuse(
-                    entry,
-                    format!(
-                        "snapshot {group}/{t} is in both '{}' and '{}'; remove one by hand",
-                        dst.human(),
-                        src.human()
-                    ),
-                ));
-            }
-            (false, true) => {
-                return Err(refuse(
-                    entry,
-                    format!(
-                        "snapshot {group}/{t} exists again in '{}'; moving it back would replace it",
-                        src.human()
-                    ),
-                ));
-            }
-            (false, false) => {
-                return Err(refuse(
-                    entry,
-                    format!(
-                        "group '{group}' is no longer in '{}' with snapshot {t} (moved again or removed since)",
-                        dst.human()
-                    ),
-                ));
-            }
+            _ => return Err(refuse(entry, misplaced(g, t, place))),
         }
     }
-    let moved: BTreeSet<&String> = g.renamed.iter().collect();
-    if !g.target_existed && at_target.iter().any(|t| !moved.contains(t)) {
-        return Err(refuse(
-            entry,
-            format!(
-                "group '{group}' in '{}' changed since the move (snapshots added); move it back by hand",
-                dst.human()
-            ),
-        ));
-    }
-    // The whole group moved and its source was removed: a group there now is someone else's.
-    if !continuing
-        && g.done == Some(true)
-        && ctx.ds.namespace_exists(&src)?
-        && ctx.ds.group_exists(&src, &group)?
-    {
-        return Err(refuse(
-            entry,
-            format!(
-                "group '{group}' exists again in '{}'; moving it back would merge into it",
-                src.human()
-            ),
-        ));
-    }
+    check_group_places(ctx, entry, g, &at_target, continuing)?;
     if times.is_empty() {
         return Ok(None);
     }
-    let parsed = times
+    let times = times
         .iter()
         .map(|t| SnapshotTime::parse(t))
         .collect::<Result<Vec<_>, _>>()
@@ -300,11 +251,60 @@ fn plan_group(
         from: dst,
         to: src,
         group,
-        times: parsed,
+        times,
         created: !g.target_existed,
         notes: g.notes.clone(),
         owner,
     }))
+}
+
+/// Why snapshot `t` of `g` cannot go back, from (at the target, at the source).
+fn misplaced(g: &GroupProgress, t: &str, place: (bool, bool)) -> String {
+    let (src, group, dst) = (g.ns.human(), &g.group, g.target_ns.human());
+    match place {
+        (true, true) => {
+            format!("snapshot {group}/{t} is in both '{dst}' and '{src}'; remove one by hand")
+        }
+        (false, true) => {
+            format!("snapshot {group}/{t} exists again in '{src}'; moving it back would replace it")
+        }
+        _ => format!(
+            "group '{group}' is no longer in '{dst}' with snapshot {t} (moved again or removed since)"
+        ),
+    }
+}
+
+/// The groups around the snapshots: a group the move created must hold nothing new, and a
+/// source group the move removed must not be back.
+fn check_group_places(
+    ctx: &MoveContext,
+    entry: &JournalEntry,
+    g: &GroupProgress,
+    at_target: &BTreeSet<String>,
+    continuing: bool,
+) -> Result<(), MoveError> {
+    let (src, group, dst) = g.names();
+    let moved: BTreeSet<&String> = g.renamed.iter().collect();
+    if !g.target_existed && at_target.iter().any(|t| !moved.contains(t)) {
+        return Err(refuse(
+            entry,
+            format!(
+                "group '{group}' in '{}' changed since the move (snapshots added); move it back by hand",
+                dst.human()
+            ),
+        ));
+    }
+    let source_removed = !continuing && g.done == Some(true);
+    if source_removed && ctx.ds.namespace_exists(&src)? && ctx.ds.group_exists(&src, &group)? {
+        return Err(refuse(
+            entry,
+            format!(
+                "group '{group}' exists again in '{}'; moving it back would merge into it",
+                src.human()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What happens to notes on the way back.
