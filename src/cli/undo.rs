@@ -45,6 +45,9 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     match running {
         None => finish_plan(op, json, Ok(as_move_plan(&ctx, &plan))),
         Some((reporter, progress)) => {
+            if let Some((op, _, _)) = entry.begin() {
+                reporter.say(&format!("undoing move {} ({})", entry.id, op.describe()));
+            }
             let result = undo(&ctx, &entry, &progress);
             reporter.conclude(|| finish_move(op, json, result))
         }

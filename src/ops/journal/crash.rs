@@ -396,8 +396,8 @@ impl JournalEntry {
         out
     }
 
-    /// The `ns/` containers the operation created (for a namespace it created), as paths
-    /// relative to nothing: the namespace whose container it is.
+    /// Namespaces whose `ns/` container (the dir child namespaces live in) the operation
+    /// created along with a child namespace.
     pub fn containers_created(&self) -> Vec<Namespace> {
         self.move_records()
             .iter()
@@ -588,6 +588,27 @@ mod tests {
         assert_eq!(e.status(), Some(Status::Partial));
         assert_eq!(e.ended_at(), None);
         assert_eq!(e.undo_state(), UndoState::NotUndone);
+    }
+
+    #[test]
+    fn namespace_records_of_the_previous_version_read_without_container_info() {
+        let e = entry(&[
+            BEGIN,
+            r#"{"e":"ns-created","ns":"b"}"#,
+            r#"{"e":"ns-created","ns":"b/c","container_existed":false}"#,
+            r#"{"e":"ns-removing","ns":"a"}"#,
+            r#"{"e":"ns-removed","ns":"a"}"#,
+        ]);
+        let ns = |s: &str| Namespace::parse(s).unwrap();
+        assert_eq!(e.namespaces_created(), [ns("b"), ns("b/c")]);
+        assert_eq!(
+            e.containers_created(),
+            [ns("b")],
+            "only where the record says so"
+        );
+        assert_eq!(e.namespaces_removed(), [ns("a")]);
+        assert!(e.namespaces_removing().is_empty());
+        assert!(!e.is_finished(), "resume still finds it");
     }
 
     #[test]
