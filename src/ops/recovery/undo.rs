@@ -92,7 +92,8 @@ pub fn pick<'a>(
         });
     }
     let candidate = |e: &&JournalEntry| {
-        !matches!(e.undo_state(), UndoState::Undone { .. })
+        e.begin().is_some()
+            && !matches!(e.undo_state(), UndoState::Undone { .. })
             && (e.move_status().is_none() || moved_anything(e))
     };
     entries.iter().rev().find(candidate).ok_or_else(|| {
