@@ -710,3 +710,24 @@ fn undo_refused_when_the_old_namespace_of_a_group_is_gone() {
         "namespace 'prod' that group 'host/web' came from no longer exists",
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn undo_of_a_move_of_an_empty_namespace_restores_it() {
+    support::require_root();
+    let fx = Fx::new();
+    std::fs::create_dir_all(fx.s.ns_dir("scratch/tmp")).unwrap();
+    backup_owned(&fx.s.base);
+    let before = fx.tree();
+    fx.ok(&[
+        "move-ns",
+        "--ns",
+        "scratch",
+        "--target-ns",
+        "archive/scratch",
+    ]);
+    assert!(!fx.s.ns_dir("scratch").exists());
+    assert!(fx.s.ns_dir("archive/scratch/tmp").is_dir());
+    fx.ok(&["undo", "--last"]);
+    assert_eq!(before, fx.tree());
+}

@@ -23,7 +23,7 @@ use crate::ops::error::{MoveError, io_failed};
 use crate::ops::journal::crash::{
     GroupProgress, JournalEntry, NotesStep, OpJournal, UndoState, format_time, now_secs, read_entry,
 };
-use crate::ops::journal::record::{OpKind, Record};
+use crate::ops::journal::record::{OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::lock_namespaces;
 use crate::ops::progress::{Progress, ProgressEvent};
@@ -73,9 +73,17 @@ fn already_undone(entry: &JournalEntry, at: u64) -> MoveError {
     ))
 }
 
-/// Whether the move changed anything `undo` could take back.
+/// Whether the move changed anything `undo` could take back: snapshots, removed source
+/// namespaces, or target namespaces it kept (a move that failed before anything moved
+/// removed the ones it had created again).
 pub fn moved_anything(entry: &JournalEntry) -> bool {
-    entry.groups().iter().any(|g| !g.renamed.is_empty()) || !entry.namespaces_created().is_empty()
+    let kept_created = matches!(
+        entry.move_status(),
+        Some(Status::Ok | Status::Partial | Status::Cancelled)
+    ) && !entry.namespaces_created().is_empty();
+    entry.groups().iter().any(|g| !g.renamed.is_empty())
+        || !entry.namespaces_removed().is_empty()
+        || kept_created
 }
 
 /// `ID`: that move; `--last`: the newest move that moved something and is not undone (an
@@ -146,11 +154,7 @@ pub fn plan_undo(ctx: &MoveContext, entry: &JournalEntry) -> Result<UndoPlan, Mo
             groups.push(u);
         }
     }
-    let mut namespaces_to_create: Vec<Namespace> = entry
-        .namespaces_removed()
-        .into_iter()
-        .filter(|ns| !ctx.ds.namespace_exists(ns).unwrap_or(true))
-        .collect();
+    let mut namespaces_to_create = existing(ctx, entry.namespaces_removed(), false)?;
     namespaces_to_create.sort_by_key(Namespace::depth);
     for u in &groups {
         if !namespaces_to_create.contains(&u.to) && !ctx.ds.namespace_exists(&u.to)? {
@@ -164,7 +168,7 @@ pub fn plan_undo(ctx: &MoveContext, entry: &JournalEntry) -> Result<UndoPlan, Mo
             ));
         }
     }
-    let mut namespaces_to_remove = entry.namespaces_created();
+    let mut namespaces_to_remove = existing(ctx, entry.namespaces_created(), true)?;
     namespaces_to_remove.sort_by_key(|ns| std::cmp::Reverse(ns.depth()));
     let mut containers = entry.containers_created();
     containers.sort_by_key(|ns| std::cmp::Reverse(ns.depth()));
@@ -176,6 +180,21 @@ pub fn plan_undo(ctx: &MoveContext, entry: &JournalEntry) -> Result<UndoPlan, Mo
         type_dirs_to_remove: type_dirs,
         locks: locks_of(op),
     })
+}
+
+/// The namespaces of `list` that exist now (`exist`) or do not.
+fn existing(
+    ctx: &MoveContext,
+    list: Vec<Namespace>,
+    exist: bool,
+) -> Result<Vec<Namespace>, MoveError> {
+    let mut out = Vec::new();
+    for ns in list {
+        if ctx.ds.namespace_exists(&ns)? == exist {
+            out.push(ns);
+        }
+    }
+    Ok(out)
 }
 
 fn locks_of(op: &OpKind) -> Vec<(Namespace, LockMode)> {
