@@ -106,19 +106,20 @@ fn create_target_namespaces(
         if target.is_root() || ctx.ds.namespace_exists(target)? {
             continue;
         }
-        let container_existed = ctx.ds.ns_path(target).parent().is_some_and(Path::exists);
+        // Durable before the namespace exists: `undo` removes only what this move created.
+        if let Some(j) = journal {
+            let container_existed = ctx.ds.ns_path(target).parent().is_some_and(Path::exists);
+            j.record(&Record::NsCreated {
+                ns: target.clone(),
+                container_existed: Some(container_existed),
+            })?;
+        }
         ctx.backend.create_namespace(target).map_err(|e| {
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
         create_dir_all_owned(&ctx.ds.ns_path(target), &ctx.ds.base).map_err(|e: io::Error| {
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
-        if let Some(j) = journal {
-            j.record(&Record::NsCreated {
-                ns: target.clone(),
-                container_existed: Some(container_existed),
-            })?;
-        }
         failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
         report.namespaces_created.push(target.clone());

@@ -424,14 +424,18 @@ impl JournalEntry {
         out
     }
 
+    /// Namespaces the operation created (or was about to: see [`Record::NsCreated`]), once
+    /// each, in order.
     pub fn namespaces_created(&self) -> Vec<Namespace> {
-        self.move_records()
-            .iter()
-            .filter_map(|r| match r {
-                Record::NsCreated { ns, .. } => Some(ns.clone()),
-                _ => None,
-            })
-            .collect()
+        let mut out: Vec<Namespace> = Vec::new();
+        for r in self.move_records() {
+            if let Record::NsCreated { ns, .. } = r
+                && !out.contains(ns)
+            {
+                out.push(ns.clone());
+            }
+        }
+        out
     }
 }
 

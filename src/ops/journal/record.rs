@@ -79,7 +79,8 @@ pub enum Record {
         backend: String,
         started: u64,
     },
-    /// A target namespace now exists because of this operation.
+    /// A target namespace is about to be created by this operation (durable before it is:
+    /// a crash in between leaves a record of a namespace that may not exist).
     NsCreated {
         ns: Namespace,
         /// Whether the parent's `ns/` container existed before (absent in older journals):
