@@ -349,20 +349,22 @@ fn move_ns_into_an_existing_namespace_says_so_and_undo_restores_it_byte_for_byte
     backup_owned(&fx.s.base);
     let before = fx.tree();
     let args = ["move-ns", "--ns", "prod", "--target-ns", "archive"];
+    // Human results may go to either stream (issue 16.6 moves them to stdout).
+    let said = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
     let plan = fx.ok(&[&args[..], &["--dry-run"]].concat());
     assert!(
-        stderr(&plan).contains("merging into existing namespace 'archive'"),
+        said(&plan).contains("merging into existing namespace 'archive'"),
         "{}",
-        stderr(&plan)
+        said(&plan)
     );
     let plan = json(&fx.ok(&[&args[..], &["--dry-run", "--json"]].concat()));
     assert_eq!(plan["merge_into_existing"], "archive", "{plan}");
     assert_eq!(plan["plan"]["merge_into_existing"], "archive", "{plan}");
     let out = fx.ok(&args);
     assert!(
-        stderr(&out).contains("merging into existing namespace 'archive'"),
+        said(&out).contains("merging into existing namespace 'archive'"),
         "{}",
-        stderr(&out)
+        said(&out)
     );
     assert!(!fx.s.ns_dir("prod").exists());
     assert_eq!(fx.s.snapshot_dirs("archive", "host/web").len(), 3);
