@@ -21,6 +21,7 @@ mod fault_s3;
 mod fuzz_parsers;
 mod host_paths;
 mod locks;
+mod manifest;
 mod move_fs;
 #[cfg(feature = "s3-server")]
 mod move_s3;

@@ -32,9 +32,9 @@ impl CryptMode {
 }
 
 /// One archive's crypt mode in the manifest (`files[].crypt-mode`, `none` before 0.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-enum FileCrypt {
+pub enum ArchiveCrypt {
     #[default]
     None,
     Encrypt,
@@ -120,7 +120,7 @@ struct RawFile {
     #[allow(dead_code)]
     filename: String,
     #[serde(default)]
-    crypt_mode: FileCrypt,
+    crypt_mode: ArchiveCrypt,
     size: u64,
 }
 
@@ -154,12 +154,12 @@ pub fn parse(json: &[u8], blob_len: u64, protected: bool) -> Result<SnapshotFact
 }
 
 /// PBS's `calculateCryptMode`: all encrypted, all signed, none of either, else mixed.
-fn crypt_mode(modes: impl Iterator<Item = FileCrypt>) -> CryptMode {
+fn crypt_mode(modes: impl Iterator<Item = ArchiveCrypt>) -> CryptMode {
     let (mut count, mut encrypted, mut signed) = (0usize, 0usize, 0usize);
     for m in modes {
         count += 1;
-        encrypted += usize::from(m == FileCrypt::Encrypt);
-        signed += usize::from(m == FileCrypt::SignOnly);
+        encrypted += usize::from(m == ArchiveCrypt::Encrypt);
+        signed += usize::from(m == ArchiveCrypt::SignOnly);
     }
     match () {
         _ if encrypted > 0 && encrypted == count => CryptMode::Encrypt,

@@ -13,6 +13,6 @@ pub mod group;
 mod read;
 
 pub use error::ManifestError;
-pub use facts::{CryptMode, SnapshotFacts, Verification, VerifyState};
+pub use facts::{ArchiveCrypt, CryptMode, SnapshotFacts, Verification, VerifyState};
 pub use group::{GroupFacts, read_group_facts};
 pub use read::{read_facts, read_group_notes};
