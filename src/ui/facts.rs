@@ -103,3 +103,24 @@ impl NsSize {
         self.read == self.groups
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_read_once_and_again_after_a_rescan() {
+        let (ns, g) = (Namespace::root(), GroupId::parse("vm/100").unwrap());
+        let mut c = FactsCache::default();
+        assert!(c.start(&ns, &g));
+        assert!(!c.start(&ns, &g), "already being read");
+        assert!(c.finish(&ns, &g, Ok(GroupFacts::default())));
+        assert!(!c.start(&ns, &g), "already read");
+        assert_eq!(c.total(&ns, [&g].into_iter()).read, 1);
+        c.forget_ns(&ns);
+        assert!(c.state(&ns, &g).is_none());
+        // A read that was in flight when the namespace was re-scanned is dropped.
+        assert!(!c.finish(&ns, &g, Ok(GroupFacts::default())));
+        assert!(c.start(&ns, &g));
+    }
+}
