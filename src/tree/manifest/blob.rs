@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use super::ManifestError;
+use super::error::ManifestError;
 
 /// sha256("Proxmox Backup uncompressed blob v1.0")[0..8]
 pub const UNCOMPRESSED_MAGIC: [u8; 8] = [66, 171, 56, 7, 190, 131, 112, 161];

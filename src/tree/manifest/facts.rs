@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ManifestError;
+use super::error::ManifestError;
 
 /// A snapshot's crypt mode as PBS's content view shows it: from the crypt modes of its
 /// archives (the manifest itself never counts).

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ManifestError;
+use super::error::ManifestError;
 use super::facts::{SnapshotFacts, VerifyState};
 use super::read::read_facts;
 use crate::tree::scan::error::ScanError;

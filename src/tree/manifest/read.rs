@@ -6,8 +6,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::ManifestError;
 use super::blob::{self, MAX_BLOB_SIZE};
+use super::error::ManifestError;
 use super::facts::{self, SnapshotFacts};
 use crate::tree::model::{MANIFEST_FILE, NOTES_FILE, PROTECTED_FILE};
 
