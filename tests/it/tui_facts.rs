@@ -205,3 +205,17 @@ fn manifests_are_read_only_for_rows_on_screen() {
         "{more:?}"
     );
 }
+
+/// The real event loop asks for the manifests of what it drew, without a key press.
+#[test]
+fn in_a_terminal_the_rows_on_screen_fill_in_by_themselves() {
+    let s = Store::demo(40);
+    let mut session = support::pty::Session::start(&s, 80, 24, &[("NO_COLOR", "1")]);
+    session.wait_text("vm/100");
+    // ratatui prints only the cells that changed: the sizes replacing the "…".
+    session.wait_text("392.0 GiB");
+    session.wait_text("542.9 GiB");
+    session.send("q");
+    let status = session.wait_exit(std::time::Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+}
