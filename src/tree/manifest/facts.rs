@@ -99,6 +99,8 @@ pub fn first_line(notes: Option<&str>) -> Option<&str> {
         .filter(|l| !l.trim().is_empty())
 }
 
+/// Only what is read; the other fields are required, as PBS requires them, so that a JSON
+/// file that is not a manifest is reported as one that is not.
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct RawManifest {
@@ -161,11 +163,14 @@ fn crypt_mode(modes: impl Iterator<Item = ArchiveCrypt>) -> CryptMode {
         encrypted += usize::from(m == ArchiveCrypt::Encrypt);
         signed += usize::from(m == ArchiveCrypt::SignOnly);
     }
-    match () {
-        _ if encrypted > 0 && encrypted == count => CryptMode::Encrypt,
-        _ if signed > 0 && signed == count => CryptMode::SignOnly,
-        _ if encrypted + signed == 0 => CryptMode::None,
-        _ => CryptMode::Mixed,
+    if encrypted > 0 && encrypted == count {
+        CryptMode::Encrypt
+    } else if signed > 0 && signed == count {
+        CryptMode::SignOnly
+    } else if encrypted + signed == 0 {
+        CryptMode::None
+    } else {
+        CryptMode::Mixed
     }
 }
 
