@@ -5,6 +5,7 @@ pub mod backend;
 pub mod config;
 pub mod datastore;
 pub mod hex;
+pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod s3;

@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod jobs;
+pub mod manifests;
 pub mod moves;
 pub mod plan;
 pub mod scans;
@@ -14,6 +15,7 @@ use crate::ops::progress::CancelToken;
 use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
 
+use manifests::{FactsRequest, FactsResult, NotesRequest, NotesResult};
 use moves::{JobId, JobMsg, MoveSpec};
 use plan::PlanOutcome;
 use scans::{ScanRequest, ScanResult};
@@ -35,6 +37,10 @@ pub enum AppEvent {
     Job(JobMsg),
     /// The moves `resume` would finish (read from the operation journal).
     Pending(Result<Vec<PendingMove>, String>),
+    /// A group's manifests, read for the rows on screen.
+    Facts(FactsResult),
+    /// Notes text for the notes popup.
+    Notes(NotesResult),
 }
 
 /// Side effects requested by the state, executed outside it.
@@ -54,6 +60,10 @@ pub enum Command {
     },
     /// Reads the operation journal for moves `resume` would finish.
     ListPending,
+    /// Reads every snapshot manifest of a group.
+    ReadFacts(FactsRequest),
+    /// Reads a group's or a snapshot's notes.
+    ReadNotes(NotesRequest),
 }
 
 impl PartialEq for Command {
@@ -64,6 +74,8 @@ impl PartialEq for Command {
             (Command::Plan { seq: a, .. }, Command::Plan { seq: b, .. }) => a == b,
             (Command::StartMove { id: a, .. }, Command::StartMove { id: b, .. }) => a == b,
             (Command::ListPending, Command::ListPending) => true,
+            (Command::ReadFacts(a), Command::ReadFacts(b)) => a == b,
+            (Command::ReadNotes(a), Command::ReadNotes(b)) => a == b,
             _ => false,
         }
     }
