@@ -127,7 +127,7 @@ pub enum Command {
     MoveNs(MoveNsArgs),
     /// Finish or roll back moves that were interrupted (crash, kill -9, power loss; root or
     /// user backup)
-    Resume(JsonArgs),
+    Resume(ResumeArgs),
     /// List finished and unfinished moves from the operation journal
     History(JsonArgs),
     /// Reverse a finished move (a new move in the opposite direction, same checks; root or
@@ -235,6 +235,17 @@ pub struct MoveNsArgs {
 
 #[derive(Debug, Args)]
 pub struct JsonArgs {
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Show what resume would do to each unfinished move (finish or roll back each group
+    /// caught in flight, then move what is left); change nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,

@@ -123,7 +123,7 @@ fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         Some(Command::Ls(args)) => run_ls(&cli.global, &args),
         Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
         Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),
-        Some(Command::Resume(args)) => resume::run_resume(&cli.global, args.json),
+        Some(Command::Resume(args)) => resume::run_resume(&cli.global, &args),
         Some(Command::History(args)) => resume::run_history(&cli.global, args.json),
         Some(Command::Undo(args)) => resume::run_undo(&cli.global, &args),
     }

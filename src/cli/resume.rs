@@ -2,21 +2,24 @@
 
 use serde::Serialize;
 
-use super::args::{GlobalArgs, UndoArgs};
+use super::args::{GlobalArgs, ResumeArgs, UndoArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
 use super::progress::Reporter;
+use crate::ops::error::MoveError;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
 use crate::ops::recovery::resume::{ResumedOp, resume};
+use crate::ops::recovery::resume_plan::{PlannedResume, plan_resume, predicted_report};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
 use crate::tree::Namespace;
 
-/// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done per operation.
+/// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done (or, with
+/// `--dry-run`, what would be done) per operation.
 #[derive(Debug, Serialize)]
-struct ResumeOutput {
+struct ResumeOutput<O: Serialize> {
     ok: bool,
     op: &'static str,
     dry_run: bool,
@@ -25,14 +28,14 @@ struct ResumeOutput {
     error: Option<String>,
     /// True when there was nothing to resume (a second run).
     nothing_to_do: bool,
-    operations: Vec<ResumedOp>,
+    operations: Vec<O>,
     namespaces_created: Vec<Namespace>,
     namespaces_removed: Vec<Namespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
 }
 
-fn failed_output(error: String) -> ResumeOutput {
+fn failed_output(error: String) -> ResumeOutput<ResumedOp> {
     ResumeOutput {
         ok: false,
         op: "resume",
@@ -49,23 +52,99 @@ fn failed_output(error: String) -> ResumeOutput {
     }
 }
 
-pub fn run_resume(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
-    let json = json || global.json_progress;
+fn move_failure(e: MoveError) -> Failure {
+    Failure {
+        exit: if e.is_busy() {
+            Exit::Busy
+        } else {
+            Exit::Refused
+        },
+        message: e.to_string(),
+    }
+}
+
+pub fn run_resume(global: &GlobalArgs, args: &ResumeArgs) -> Result<Exit, Failure> {
+    let json = args.json || global.json_progress;
+    if args.dry_run {
+        return plan_and_print(global, json);
+    }
     let (reporter, progress) = Reporter::start_move(global, json);
     reporter.conclude(|| resume_and_print(global, json, &progress))
 }
 
+/// `resume --dry-run`: the journal and the disk read, nothing locked, created or written.
+fn plan_and_print(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
+    let plans = match open_context(global).and_then(|ctx| plan_resume(&ctx).map_err(move_failure)) {
+        Ok(p) => p,
+        Err(f) => {
+            if json {
+                let mut out = failed_output(f.message.clone());
+                out.dry_run = true;
+                print_json(&out);
+            }
+            return Err(f);
+        }
+    };
+    let report = predicted_report(&plans);
+    let errors: Vec<String> = plans
+        .iter()
+        .filter_map(|p| p.error.as_ref().map(|e| format!("{}: {e}", p.id)))
+        .collect();
+    let exit = if plans.iter().any(|p| p.busy) {
+        Exit::Busy
+    } else if !errors.is_empty() {
+        Exit::Refused
+    } else {
+        exit_for(&report)
+    };
+    if json {
+        print_json(&ResumeOutput {
+            ok: exit == Exit::Done,
+            op: "resume",
+            dry_run: true,
+            moved: report.moved,
+            failed: report.failed,
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+            nothing_to_do: plans.is_empty(),
+            operations: plans,
+            namespaces_created: report.namespaces_created,
+            namespaces_removed: report.namespaces_removed,
+            orphans: report.orphans,
+            warnings: report.warnings,
+        });
+    } else {
+        print!("{}", plan_text(&plans));
+    }
+    Ok(exit)
+}
+
+fn plan_text(plans: &[PlannedResume]) -> String {
+    if plans.is_empty() {
+        return "dry run: nothing to resume: no unfinished moves for this datastore\n".into();
+    }
+    let mut text = String::new();
+    for p in plans {
+        text.push_str(&format!(
+            "dry run: would resume {} {} ({}):\n",
+            p.state, p.op, p.id
+        ));
+        for a in &p.actions {
+            text.push_str(&format!("  {a}\n"));
+        }
+        if let Some(plan) = &p.plan {
+            for line in super::plan_text::render(plan).lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
+        if let Some(e) = &p.error {
+            text.push_str(&format!("  would stop: {e}\n"));
+        }
+    }
+    text
+}
+
 fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Result<Exit, Failure> {
-    let outcome = open_context(global).and_then(|ctx| {
-        resume(&ctx, progress).map_err(|e| Failure {
-            exit: if e.is_busy() {
-                Exit::Busy
-            } else {
-                Exit::Refused
-            },
-            message: e.to_string(),
-        })
-    });
+    let outcome = open_context(global).and_then(|ctx| resume(&ctx, progress).map_err(move_failure));
     let outcome = match outcome {
         Ok(o) => o,
         Err(f) => {

@@ -25,6 +25,7 @@ mod move_fs;
 #[cfg(feature = "s3-server")]
 mod move_s3;
 mod pbs_compat;
+mod resume_plan;
 #[cfg(feature = "s3-server")]
 mod s3_backend;
 mod scan;

@@ -11,4 +11,5 @@ pub mod detached;
 pub mod pending;
 pub mod repair;
 pub mod resume;
+pub mod resume_plan;
 pub mod undo;
