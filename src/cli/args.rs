@@ -19,7 +19,8 @@ pub const DEFAULT_LOCK_DIR: &str = "/run/proxmox-backup/locks";
     version,
     about = "Browse and move backup groups and namespaces inside a Proxmox Backup Server datastore",
     after_help = "Without a subcommand the TUI opens. Exit codes: 0 done, 1 refused/failed (nothing changed), \
-                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved), \
+                  2 usage error, 3 busy (lock held; retry later, or wait with --wait[=SECS]: bare --wait \
+                  has no time limit), 4 partial (some groups moved), \
                   5 cancelled (Ctrl-C or SIGTERM: the move stopped after the current snapshot; what moved \
                   stays moved, the rest stays at the source, each snapshot in one place). A second Ctrl-C \
                   (or SIGTERM) aborts at once: exit 130 (143 for SIGTERM), and `pbs-mover resume` finishes \
@@ -203,6 +204,8 @@ pub struct MoveGroupArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -228,9 +231,22 @@ pub struct MoveNsArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--wait[=SECS]` of the commands that take locks.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
+    /// When a lock is busy (another move, a backup or verify, a running GC: everything that
+    /// exits 3), wait for it instead: bare --wait without a time limit (Ctrl-C ends the
+    /// wait, nothing changed), --wait=SECS at most SECS seconds, then exit 3 as without it.
+    /// Nothing is changed while waiting; stderr says what it waits for
+    #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true)]
+    pub wait: Option<Option<u64>>,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +262,8 @@ pub struct ResumeArgs {
     /// caught in flight, then move what is left); change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -266,6 +284,8 @@ pub struct UndoArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,

@@ -10,6 +10,7 @@ pub mod moves;
 pub mod plan_text;
 pub mod progress;
 pub mod resume;
+pub mod wait;
 
 use std::io::Write;
 

@@ -7,6 +7,7 @@ use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::progress::Reporter;
+use super::wait::{WaitEnd, WaitLimit, Waiter, busy_in_plan};
 use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
@@ -14,6 +15,7 @@ use crate::ops::engine::move_ns::move_namespace;
 use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
+use crate::ops::progress::Progress;
 use crate::ops::report::{
     FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
 };
@@ -102,7 +104,13 @@ pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit,
     let Some((reporter, progress)) = running else {
         return finish_plan(op, json, plan_move_group(&ctx, &req));
     };
-    let result = move_group(&ctx, &req, &progress);
+    let result = run_waiting(
+        WaitLimit::from_arg(args.wait.wait),
+        &reporter,
+        &progress,
+        || busy_in_plan(&plan_move_group(&ctx, &req)),
+        || move_group(&ctx, &req, &progress),
+    );
     reporter.conclude(|| finish_move(op, json, result))
 }
 
@@ -122,8 +130,42 @@ pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failu
     let Some((reporter, progress)) = running else {
         return finish_plan(op, json, plan_move_namespace(&ctx, &req));
     };
-    let result = move_namespace(&ctx, &req, &progress);
+    let result = run_waiting(
+        WaitLimit::from_arg(args.wait.wait),
+        &reporter,
+        &progress,
+        || busy_in_plan(&plan_move_namespace(&ctx, &req)),
+        || move_namespace(&ctx, &req, &progress),
+    );
     reporter.conclude(|| finish_move(op, json, result))
+}
+
+/// Runs a move, with `--wait` first waiting while its dry run (`probe`) sees something busy,
+/// and once more whenever the move itself ended busy (a lock taken between the look and
+/// the move) while time is left.
+pub(crate) fn run_waiting(
+    limit: WaitLimit,
+    reporter: &Reporter,
+    progress: &Progress,
+    mut probe: impl FnMut() -> Option<String>,
+    mut run: impl FnMut() -> Result<MoveReport, MoveError>,
+) -> Result<MoveReport, MoveError> {
+    let mut waiter = Waiter::new(limit);
+    let say = |line: &str| reporter.say(line);
+    loop {
+        if let WaitEnd::Cancelled(message) = waiter.until_free(&progress.cancel, &say, &mut probe) {
+            reporter.say(&message);
+            return Err(MoveError::Cancelled);
+        }
+        let result = run();
+        let busy = match &result {
+            Err(e) => e.is_busy(),
+            Ok(report) => exit_for(report) == Exit::Busy,
+        };
+        if !(busy && waiter.again()) {
+            return result;
+        }
+    }
 }
 
 fn empty_output(op: &str, dry_run: bool, error: Option<String>) -> MoveOutput<'_> {

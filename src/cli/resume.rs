@@ -8,10 +8,12 @@ use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
 use super::progress::Reporter;
+use super::wait::{WaitEnd, WaitLimit, Waiter, busy_in_plan};
+use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
-use crate::ops::recovery::resume::{ResumedOp, resume};
+use crate::ops::recovery::resume::{ResumeOutcome, ResumedOp, resume};
 use crate::ops::recovery::resume_plan::{PlannedResume, plan_resume, predicted_report};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
 use crate::tree::Namespace;
@@ -54,7 +56,9 @@ fn failed_output(error: String) -> ResumeOutput<ResumedOp> {
 
 fn move_failure(e: MoveError) -> Failure {
     Failure {
-        exit: if e.is_busy() {
+        exit: if matches!(e, MoveError::Cancelled) {
+            Exit::Cancelled
+        } else if e.is_busy() {
             Exit::Busy
         } else {
             Exit::Refused
@@ -69,7 +73,8 @@ pub fn run_resume(global: &GlobalArgs, args: &ResumeArgs) -> Result<Exit, Failur
         return plan_and_print(global, json);
     }
     let (reporter, progress) = Reporter::start_move(global, json);
-    reporter.conclude(|| resume_and_print(global, json, &progress))
+    let limit = WaitLimit::from_arg(args.wait.wait);
+    reporter.conclude(|| resume_and_print(global, json, limit, &reporter, &progress))
 }
 
 /// `resume --dry-run`: the journal and the disk read, nothing locked, created or written.
@@ -143,8 +148,53 @@ fn plan_text(plans: &[PlannedResume]) -> String {
     text
 }
 
-fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Result<Exit, Failure> {
-    let outcome = open_context(global).and_then(|ctx| resume(&ctx, progress).map_err(move_failure));
+/// `resume --wait`: waits while its dry run sees something busy, and again while a resume
+/// only found locks held (nothing changed) and time is left.
+fn resume_waiting(
+    ctx: &MoveContext,
+    limit: WaitLimit,
+    reporter: &Reporter,
+    progress: &Progress,
+) -> Result<ResumeOutcome, MoveError> {
+    let mut waiter = Waiter::new(limit);
+    let say = |line: &str| reporter.say(line);
+    let probe = || match plan_resume(ctx) {
+        Err(e) => e.is_busy().then(|| e.to_string()),
+        Ok(plans) => plans
+            .iter()
+            .find(|p| p.busy)
+            .and_then(|p| p.error.clone())
+            .or_else(|| {
+                plans
+                    .iter()
+                    .find_map(|p| busy_in_plan(&Ok(p.plan.clone()?)))
+            }),
+    };
+    loop {
+        if let WaitEnd::Cancelled(message) = waiter.until_free(&progress.cancel, &say, probe) {
+            reporter.say(&message);
+            return Err(MoveError::Cancelled);
+        }
+        let result = resume(ctx, progress);
+        let busy = match &result {
+            Err(e) => e.is_busy(),
+            Ok(o) => o.busy() && o.report.moved.is_empty() && o.report.snapshots_moved() == 0,
+        };
+        if !(busy && waiter.again()) {
+            return result;
+        }
+    }
+}
+
+fn resume_and_print(
+    global: &GlobalArgs,
+    json: bool,
+    limit: WaitLimit,
+    reporter: &Reporter,
+    progress: &Progress,
+) -> Result<Exit, Failure> {
+    let outcome = open_context(global)
+        .and_then(|ctx| resume_waiting(&ctx, limit, reporter, progress).map_err(move_failure));
     let outcome = match outcome {
         Ok(o) => o,
         Err(f) => {
@@ -300,7 +350,14 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
             super::moves::finish_plan(op, json, plan_move_namespace(&ctx, req))
         }
         (_, Some((reporter, progress))) => {
-            let result = undo(&ctx, &entry, &reverse, &progress);
+            let probe = || match &reverse {
+                Reverse::Group(req) => busy_in_plan(&plan_move_group(&ctx, req)),
+                Reverse::Namespace(req) => busy_in_plan(&plan_move_namespace(&ctx, req)),
+            };
+            let limit = WaitLimit::from_arg(args.wait.wait);
+            let result = super::moves::run_waiting(limit, &reporter, &progress, probe, || {
+                undo(&ctx, &entry, &reverse, &progress)
+            });
             reporter.conclude(|| super::moves::finish_move(op, json, result))
         }
     }

@@ -38,3 +38,4 @@ mod tui_pty_moves;
 mod tui_pty_resume;
 mod tui_render;
 mod undo;
+mod wait;
