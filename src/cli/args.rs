@@ -134,7 +134,9 @@ pub enum Command {
     /// Reverse a finished move (a new move in the opposite direction, same checks; root or
     /// user backup)
     Undo(UndoArgs),
-    /// Compare an S3 datastore's local cache with its bucket and report drift
+    /// Check a datastore for what an interrupted move can leave (a snapshot in two places,
+    /// missing or invalid owner files, empty groups, lock-file residue, GC journal ghosts,
+    /// unfinished moves; S3: also cache vs bucket drift); exit 1 on findings
     Verify(VerifyArgs),
 }
 

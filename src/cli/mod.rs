@@ -10,6 +10,7 @@ pub mod moves;
 pub mod plan_text;
 pub mod progress;
 pub mod resume;
+pub mod verify;
 pub mod wait;
 
 use std::io::Write;
@@ -120,7 +121,7 @@ fn dispatch(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         None | Some(Command::Tui) => run_tui(&cli.global),
         Some(Command::Demo(args)) => demo::run_demo(&cli.global, &args),
-        Some(Command::Verify(args)) => demo::run_verify(&cli.global, &args),
+        Some(Command::Verify(args)) => verify::run_verify(&cli.global, &args),
         Some(Command::Ls(args)) => run_ls(&cli.global, &args),
         Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
         Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),

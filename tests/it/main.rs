@@ -38,4 +38,5 @@ mod tui_pty_moves;
 mod tui_pty_resume;
 mod tui_render;
 mod undo;
+mod verify_fs;
 mod wait;
