@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io;
+use std::path::Path;
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::{MoveError, io_failed};
@@ -64,6 +65,14 @@ impl GroupRepair<'_> {
         let what = format!("group {} in namespace '{}'", self.group, self.ns.human());
         let source_guard = lock_group(ctx, self.ns, self.group, &what)?;
         let target_guard = lock_group(ctx, self.target_ns, self.group, &format!("target {what}"))?;
+        let target_dir = ctx.ds.group_path(self.target_ns, self.group);
+        if remove_hidden_new_group(&target_dir)? {
+            self.actions.push(format!(
+                "removed the half-built target group {} in '{}' (not visible yet, owner only)",
+                self.group,
+                self.target_ns.human()
+            ));
+        }
         let mut at_target = 0;
         for t in &self.g.snapshots {
             if self.repair_snapshot(t)? {
@@ -249,7 +258,7 @@ impl GroupRepair<'_> {
     }
 }
 
-fn remove_if_present(path: &std::path::Path) -> Result<(), MoveError> {
+fn remove_if_present(path: &Path) -> Result<(), MoveError> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_failed("cannot remove", path, e)),
         _ => Ok(()),
@@ -262,4 +271,47 @@ fn orphan_note(n: usize) -> String {
     } else {
         format!(" ({n} object(s) could not be deleted and are left as orphans)")
     }
+}
+
+/// Where a move builds the target group `dir` before renaming it into place: a hidden
+/// name in the same type dir, which no group listing takes for a group.
+pub fn hidden_new_group(dir: &Path) -> std::path::PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!(".pbs-mover-new.{}", name.unwrap_or_default()))
+}
+
+/// Whether `dir` is a real directory with nothing in it: a target group an older version
+/// created and could not give its owner file (EROFS, ENOSPC). No PBS code can use it (its
+/// owner cannot be read) and nothing is lost by removing it.
+pub fn is_empty_leftover(dir: &Path) -> bool {
+    let is_dir = fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    is_dir && fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// Removes an [`is_empty_leftover`] group dir (the caller holds its group lock); returns
+/// whether there was one.
+pub fn remove_empty_leftover(dir: &Path) -> Result<bool, MoveError> {
+    if !is_empty_leftover(dir) {
+        return Ok(false);
+    }
+    fs::remove_dir(dir).map_err(|e| io_failed("cannot remove the empty group dir", dir, e))?;
+    Ok(true)
+}
+
+/// Removes the hidden, half-built target group of `dir` a fault left (the caller holds the
+/// group lock): at most an owner file in it. Anything else in it is left for a person.
+pub fn remove_hidden_new_group(dir: &Path) -> Result<bool, MoveError> {
+    let tmp = hidden_new_group(dir);
+    if !fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_dir()) {
+        return Ok(false);
+    }
+    remove_if_present(&tmp.join(OWNER_FILE))?;
+    fs::remove_dir(&tmp).map_err(|e| {
+        io_failed(
+            "cannot remove the half-built group dir of an interrupted move (remove it by hand)",
+            &tmp,
+            e,
+        )
+    })?;
+    Ok(true)
 }
