@@ -17,7 +17,7 @@ use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::progress::Progress;
 use crate::ops::report::{
-    FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
+    FailReason, FailedGroup, KeptNamespace, LeftInPlace, MoveReport, MovedGroup, OrphanEntry,
 };
 use crate::tree::{GroupId, Namespace};
 
@@ -28,7 +28,7 @@ struct MoveOutput<'a> {
     op: &'a str,
     dry_run: bool,
     moved: Vec<MovedGroup>,
-    failed: Vec<FailedGroup>,
+    failed: Vec<FailedEntry>,
     error: Option<String>,
     namespaces_created: Vec<Namespace>,
     namespaces_removed: Vec<Namespace>,
@@ -39,9 +39,25 @@ struct MoveOutput<'a> {
     plan: Option<MovePlan>,
 }
 
+/// One `failed` entry of the JSON: a group that did not move, or a symlink left in place
+/// (the same keys, `group` null unless it is a group dir, plus its `path`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum FailedEntry {
+    Group(FailedGroup),
+    Left(LeftInPlace),
+}
+
+/// A report's `failed` entries: its failed groups, then what it left in place.
+pub(crate) fn failed_entries(report: &MoveReport) -> Vec<FailedEntry> {
+    let groups = report.failed.iter().cloned().map(FailedEntry::Group);
+    let left = report.left_in_place.iter().cloned().map(FailedEntry::Left);
+    groups.chain(left).collect()
+}
+
 /// The exit code a report stands for.
 pub fn exit_for(report: &MoveReport) -> Exit {
-    if report.failed.is_empty() {
+    if report.is_complete() {
         Exit::Done
     } else if report
         .failed
@@ -52,10 +68,11 @@ pub fn exit_for(report: &MoveReport) -> Exit {
         Exit::Cancelled
     } else if !report.moved.is_empty() || report.snapshots_moved() > 0 {
         Exit::Partial
-    } else if report
-        .failed
-        .iter()
-        .all(|f| f.reason == FailReason::LockConflict)
+    } else if report.left_in_place.is_empty()
+        && report
+            .failed
+            .iter()
+            .all(|f| f.reason == FailReason::LockConflict)
     {
         Exit::Busy
     } else {
@@ -193,13 +210,14 @@ fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) -> Failure {
 }
 
 fn with_report<'a>(op: &'a str, dry_run: bool, report: MoveReport) -> MoveOutput<'a> {
-    let error = (!report.failed.is_empty()).then(|| summary_error(&report));
+    let error = (!report.is_complete()).then(|| summary_error(&report));
+    let failed = failed_entries(&report);
     MoveOutput {
-        ok: report.failed.is_empty(),
+        ok: report.is_complete(),
         op,
         dry_run,
         moved: report.moved,
-        failed: report.failed,
+        failed,
         error,
         namespaces_created: report.namespaces_created,
         namespaces_removed: report.namespaces_removed,
@@ -224,6 +242,18 @@ fn summary_error(report: &MoveReport) -> String {
         "{} group(s) could not be moved and remain at the source",
         report.failed.len()
     );
+    if !report.left_in_place.is_empty() {
+        let paths: Vec<String> = report
+            .left_in_place
+            .iter()
+            .map(|l| l.path.display().to_string())
+            .collect();
+        msg.push_str(&format!(
+            "; {} symlink(s) left in place, never followed: {}",
+            paths.len(),
+            paths.join(", ")
+        ));
+    }
     let kinds = [
         (
             FailReason::Error,
@@ -245,7 +275,7 @@ fn summary_error(report: &MoveReport) -> String {
             ));
         }
     }
-    if report.failed.len() == 1 {
+    if report.failed.len() == 1 && report.left_in_place.is_empty() {
         msg = format!("{msg}: {}", report.failed[0].message);
     }
     msg
@@ -309,7 +339,7 @@ pub(crate) fn finish_move(
             "moved {} group(s), {snapshots} snapshot(s)",
             report.moved.len()
         );
-        if !report.failed.is_empty() {
+        if !report.is_complete() {
             eprintln!("error: {}", summary_error(&report));
         }
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::args::{GlobalArgs, ResumeArgs, UndoArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
-use super::moves::exit_for;
+use super::moves::{FailedEntry, exit_for, failed_entries};
 use super::print_json;
 use super::progress::Reporter;
 use super::wait::{WaitEnd, WaitLimit, Waiter, busy_in_plan};
@@ -15,7 +15,7 @@ use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
 use crate::ops::recovery::resume::{ResumeOutcome, ResumedOp, resume};
 use crate::ops::recovery::resume_plan::{PlannedResume, plan_resume, predicted_report};
-use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
+use crate::ops::report::{MovedGroup, OrphanEntry};
 use crate::tree::Namespace;
 
 /// The move JSON shape of DESIGN.md §2 with op "resume", plus what was done (or, with
@@ -26,7 +26,7 @@ struct ResumeOutput<O: Serialize> {
     op: &'static str,
     dry_run: bool,
     moved: Vec<MovedGroup>,
-    failed: Vec<FailedGroup>,
+    failed: Vec<FailedEntry>,
     error: Option<String>,
     /// True when there was nothing to resume (a second run).
     nothing_to_do: bool,
@@ -107,8 +107,8 @@ fn plan_and_print(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
             ok: exit == Exit::Done,
             op: "resume",
             dry_run: true,
+            failed: failed_entries(&report),
             moved: report.moved,
-            failed: report.failed,
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             nothing_to_do: plans.is_empty(),
             operations: plans,
@@ -218,8 +218,8 @@ fn resume_and_print(
             ok: exit == Exit::Done,
             op: "resume",
             dry_run: false,
+            failed: failed_entries(&r),
             moved: r.moved,
-            failed: r.failed,
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             nothing_to_do: nothing,
             operations: outcome.operations,
