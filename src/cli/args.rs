@@ -30,9 +30,11 @@ pub const DEFAULT_LOCK_DIR: &str = "/run/proxmox-backup/locks";
                   'backup' only, since they create lock files and directories owned by backup:backup as PBS \
                   does; anyone else is refused (exit 1) before anything is touched. demo: anyone (its lock \
                   and state dirs are inside its dir; as a normal user nothing is chowned).\n\n\
+                  Results go to stdout (a move's summary and total, a dry run's plan, resume's actions, \
+                  ls, history, verify), diagnostics to stderr (errors, warnings, progress, --wait). \
                   Progress of a move goes to stderr: one live line on a terminal (groups, snapshots, rate, \
-                  ETA, the group in progress), otherwise (or with --quiet) one line per group and a final \
-                  total. --json prints only its one object on stdout; --json-progress streams JSON events \
+                  ETA, the group in progress), otherwise (or with --quiet) one line per group; the final \
+                  total line goes to stdout. --json prints only its one object on stdout; --json-progress streams JSON events \
                   on stdout before it.\n\n\
                   Locking: every move holds a shared fcntl lock on <datastore>/.lock (no garbage collection of \
                   any PBS version can start meanwhile; a running one makes the move exit 3), takes PBS's lock \

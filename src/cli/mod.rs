@@ -189,6 +189,12 @@ fn run_ls(global: &GlobalArgs, args: &LsArgs) -> Result<Exit, Failure> {
     Ok(Exit::Done)
 }
 
+/// A command's human result on stdout (diagnostics go to stderr); a closed pipe (`| head`)
+/// is no reason to fail or panic.
+pub fn print_out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 pub fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string(value) {
         // A closed pipe (`| head`) after the progress events is no reason to panic.

@@ -305,7 +305,7 @@ pub(crate) fn finish_plan(
         out.plan = Some(plan.clone());
         print_json(&out);
     } else {
-        eprint!("{}", super::plan_text::render(&plan));
+        super::print_out(&super::plan_text::render(&plan));
     }
     Ok(exit)
 }
@@ -335,10 +335,10 @@ pub(crate) fn finish_move(
             eprintln!("warning: {w}");
         }
         let snapshots: usize = report.moved.iter().map(|m| m.snapshots).sum();
-        eprintln!(
-            "moved {} group(s), {snapshots} snapshot(s)",
+        super::print_out(&format!(
+            "moved {} group(s), {snapshots} snapshot(s)\n",
             report.moved.len()
-        );
+        ));
         if !report.is_complete() {
             eprintln!("error: {}", summary_error(&report));
         }

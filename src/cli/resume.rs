@@ -6,9 +6,9 @@ use super::args::{GlobalArgs, ResumeArgs, UndoArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::{FailedEntry, exit_for, failed_entries};
-use super::print_json;
 use super::progress::Reporter;
 use super::wait::{WaitEnd, WaitLimit, Waiter, busy_in_plan};
+use super::{print_json, print_out};
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::list_entries;
@@ -118,7 +118,7 @@ fn plan_and_print(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
             warnings: report.warnings,
         });
     } else {
-        print!("{}", plan_text(&plans));
+        print_out(&plan_text(&plans));
     }
     Ok(exit)
 }
@@ -228,26 +228,34 @@ fn resume_and_print(
             orphans: r.orphans,
             warnings: r.warnings,
         });
-    } else if nothing {
-        eprintln!("nothing to resume: no unfinished moves for this datastore");
     } else {
-        for op in &outcome.operations {
-            eprintln!("{} {} ({}):", op.status, op.op, op.id);
-            for a in &op.actions {
-                eprintln!("  {a}");
-            }
-            if let Some(e) = &op.error {
-                eprintln!("  error: {e}");
-            }
-        }
-        for m in &outcome.report.moved {
-            eprintln!(
-                "moved group '{}' from '{}' to '{}' ({} snapshots)",
-                m.group, m.ns, m.target_ns, m.snapshots
-            );
-        }
+        print_out(&result_text(&outcome));
     }
     Ok(exit)
+}
+
+/// What `resume` did, for people (stdout).
+fn result_text(outcome: &ResumeOutcome) -> String {
+    if outcome.operations.is_empty() {
+        return "nothing to resume: no unfinished moves for this datastore\n".into();
+    }
+    let mut text = String::new();
+    for op in &outcome.operations {
+        text.push_str(&format!("{} {} ({}):\n", op.status, op.op, op.id));
+        for a in &op.actions {
+            text.push_str(&format!("  {a}\n"));
+        }
+        if let Some(e) = &op.error {
+            text.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    for m in &outcome.report.moved {
+        text.push_str(&format!(
+            "moved group '{}' from '{}' to '{}' ({} snapshots)\n",
+            m.group, m.ns, m.target_ns, m.snapshots
+        ));
+    }
+    text
 }
 
 #[derive(Debug, Serialize)]

@@ -38,7 +38,7 @@ pub fn run_verify(global: &GlobalArgs, args: &VerifyArgs) -> Result<Exit, Failur
                     drift,
                 });
             } else {
-                print!("{}", render(&report, drift.as_ref()));
+                super::print_out(&render(&report, drift.as_ref()));
             }
             Ok(if clean { Exit::Done } else { Exit::Refused })
         }
