@@ -12,8 +12,9 @@ use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
 use crate::ops::engine::move_ns::move_namespace;
-use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::plan::{MovePlan, namespace_mapping, plan_move_group, plan_move_namespace};
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::engine::symlinks::left_by_move;
 use crate::ops::error::MoveError;
 use crate::ops::progress::Progress;
 use crate::ops::report::{
@@ -145,7 +146,11 @@ pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failu
         })
     })?;
     let Some((reporter, progress)) = running else {
-        return finish_plan(op, json, plan_move_namespace(&ctx, &req));
+        // The plan plus what the move would leave in place (symlinks, never followed).
+        let left = namespace_mapping(&ctx, &req)
+            .map(|m| left_by_move(&ctx, &req, &m))
+            .unwrap_or_default();
+        return finish_plan_leaving(op, json, plan_move_namespace(&ctx, &req), left);
     };
     let result = run_waiting(
         WaitLimit::from_arg(args.wait.wait),
@@ -286,11 +291,22 @@ pub(crate) fn finish_plan(
     json: bool,
     plan: Result<MovePlan, MoveError>,
 ) -> Result<Exit, Failure> {
+    finish_plan_leaving(op, json, plan, Vec::new())
+}
+
+/// [`finish_plan`] with the symlinks the move would leave in place (`move-ns`).
+fn finish_plan_leaving(
+    op: &str,
+    json: bool,
+    plan: Result<MovePlan, MoveError>,
+    left: Vec<LeftInPlace>,
+) -> Result<Exit, Failure> {
     let plan = match plan {
         Ok(p) => p,
         Err(e) => return Err(refusal(op, true, json, e)),
     };
     let mut report = plan.predicted_report();
+    report.left_in_place = left;
     let mut exit = exit_for(&report);
     if !plan.conflicts.is_empty() {
         exit = Exit::Busy;
@@ -305,7 +321,11 @@ pub(crate) fn finish_plan(
         out.plan = Some(plan.clone());
         print_json(&out);
     } else {
-        super::print_out(&super::plan_text::render(&plan));
+        let mut text = super::plan_text::render(&plan);
+        for l in &report.left_in_place {
+            text.push_str(&format!("LEFT IN PLACE: {}\n", l.message));
+        }
+        super::print_out(&text);
     }
     Ok(exit)
 }

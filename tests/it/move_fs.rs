@@ -776,6 +776,22 @@ fn move_ns_lists_symlinked_group_type_and_namespace_dirs_as_failed() {
         std::os::unix::fs::symlink(target, link).unwrap();
     }
     let outside_before = TreeSnapshot::of(&outside);
+    // The dry run says the same, changing nothing.
+    let before = store.snapshot();
+    let dry = [
+        "move-ns",
+        "--ns",
+        "src",
+        "--target-ns",
+        "other/src",
+        "--dry-run",
+        "--json",
+    ];
+    let out = store.run(&dry);
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["failed"].as_array().unwrap().len(), 3, "{j}");
+    assert_eq!(store.snapshot(), before);
     let out = store.run(&[
         "move-ns",
         "--ns",

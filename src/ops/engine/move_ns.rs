@@ -10,7 +10,7 @@ use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_g
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::namespace_mapping;
 use crate::ops::engine::request::MoveNsRequest;
-use crate::ops::engine::symlinks::symlinks_in;
+use crate::ops::engine::symlinks::left_by_move;
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
@@ -70,13 +70,9 @@ pub fn move_namespace_locked(
             }
         }
     }
-    for (source, _) in &mapping {
-        let below = source.depth() - req.ns.depth();
-        let children = req.max_depth.is_none_or(|m| below < m);
-        for left in symlinks_in(ctx, source, children) {
-            progress.warn(left.message.clone());
-            report.left_in_place.push(left);
-        }
+    for left in left_by_move(ctx, req, &mapping) {
+        progress.warn(left.message.clone());
+        report.left_in_place.push(left);
     }
     let snapshots = groups
         .iter()

@@ -6,9 +6,26 @@ use std::fs;
 use std::path::Path;
 
 use crate::ops::context::MoveContext;
+use crate::ops::engine::request::MoveNsRequest;
 use crate::ops::report::{FailReason, LeftInPlace};
 use crate::tree::names::BackupType;
 use crate::tree::{GroupId, Namespace};
+
+/// Every symlink a namespace move covering `mapping` (source → target, from
+/// `plan::namespace_mapping`) leaves in place: the move itself and its dry run.
+pub fn left_by_move(
+    ctx: &MoveContext,
+    req: &MoveNsRequest,
+    mapping: &[(Namespace, Namespace)],
+) -> Vec<LeftInPlace> {
+    let mut out = Vec::new();
+    for (source, _) in mapping {
+        let below = source.depth() - req.ns.depth();
+        let children = req.max_depth.is_none_or(|m| below < m);
+        out.extend(symlinks_in(ctx, source, children));
+    }
+    out
+}
 
 /// The symlinks directly in `ns` (type dirs, group dirs, and with `children` — the move
 /// covers its child namespaces — the child namespaces and their `ns` dir), each reported
