@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use super::args::{DEFAULT_LOCK_DIR, DEFAULT_STATE_DIR, DemoArgs, GlobalArgs};
 use super::exit::{Exit, Failure};
-use super::{open_datastore, run_tui};
+#[cfg(feature = "s3-server")]
+use super::open_datastore;
+use super::run_tui;
 use crate::demo::{DemoSpec, create_demo};
 #[cfg(feature = "s3-server")]
 use crate::ops::context::MoveContext;
