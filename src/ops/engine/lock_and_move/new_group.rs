@@ -35,13 +35,13 @@ impl GroupMove<'_> {
         owner: &str,
     ) -> Result<(bool, GroupLock), MoveError> {
         self.create_target_type_dir()?;
-        let guard = self.lock_target()?;
+        let mut guard = self.lock_target()?;
         let dir = self.ctx.ds.group_path(self.target_ns, self.group);
         self.clear_leftovers(&dir)?;
         if fs::symlink_metadata(&dir).is_ok() {
             return Ok((false, guard));
         }
-        let created = self.create_group_with_owner(&dir, owner)?;
+        let created = self.create_group_with_owner(&dir, owner, &mut guard)?;
         self.created.group = created;
         Ok((created, guard))
     }
@@ -62,14 +62,26 @@ impl GroupMove<'_> {
 
     /// The hidden dir with the owner inside, then one rename into place. `Ok(false)`: the
     /// group appeared meanwhile (not ours; merged into like any existing group).
-    fn create_group_with_owner(&mut self, dir: &Path, owner: &str) -> Result<bool, MoveError> {
+    fn create_group_with_owner(
+        &mut self,
+        dir: &Path,
+        owner: &str,
+        guard: &mut GroupLock,
+    ) -> Result<bool, MoveError> {
         let tmp = hidden_new_group(dir);
         let fail = |what: &str, path: &Path, e: io::Error| io_failed(what, path, e);
         failpoint::io("group-dir")
             .and_then(|()| fs::create_dir(&tmp))
             .map_err(|e| fail("unable to create backup group", dir, e))?;
+        let what = format!(
+            "target group {} in namespace '{}'",
+            self.group,
+            self.target_ns.human()
+        );
         let built = chown_backup(&tmp)
             .map_err(|e| fail("cannot chown", &tmp, e))
+            // PBS ≤ 3.3.4 locks the group dir itself: held before the dir is visible.
+            .and_then(|()| guard.lock_dir_too(self.ctx, &tmp, &what))
             .and_then(|()| self.write_owner(&tmp, owner));
         if let Err(e) = built {
             discard(&tmp);
