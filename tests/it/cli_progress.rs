@@ -411,3 +411,21 @@ fn sigterm_cancels_like_ctrl_c() {
     assert_eq!(moved + snapshot_count(&store, "a", "vm/100"), 1000);
     assert_eq!(result["failed"][0]["snapshots_moved"], moved, "{result}");
 }
+
+/// A new target group is locked in PBS ≤ 3.3.4's scheme too (a flock on the group dir
+/// itself, taken on the hidden dir before it is renamed into place): mid-move, with the PBS
+/// version unknown, the target group dir is flocked by the mover.
+#[test]
+fn a_new_target_group_dir_is_flocked_for_old_pbs_while_it_moves() {
+    let store = store_with(1, 1000);
+    let mut mv = RunningMove::start(&store);
+    mv.wait_moved(20);
+    let target = store.group_dir("b/a", "vm/100");
+    assert!(target.join("owner").is_file());
+    assert!(
+        crate::support::flocked(&target),
+        "target group dir not flocked"
+    );
+    let (code, _, err) = mv.finish();
+    assert_eq!(code, 0, "{err}");
+}
