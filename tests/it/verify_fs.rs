@@ -156,3 +156,24 @@ fn verify_finds_lock_residue_of_an_interrupted_move() {
     crate::support::assert_resumed(&out);
     assert_clean(&s, "resume");
 }
+
+#[test]
+#[ignore = "needs root"]
+fn verify_finds_a_half_built_target_group_and_resume_removes_it() {
+    require_root();
+    let s = Store::empty(&["", "a"]);
+    s.add_group("", "vm/100", "root@pam", &["2024-01-01T10:00:00Z"]);
+    let mv = ["move-group", "--group", "vm/100", "--target-ns", "a"];
+    s.cut_at(&s.state_dir(), "after-owner-hidden:1", &mv);
+    let (code, j) = verify(&s);
+    assert_eq!(code, 1, "{j}");
+    assert!(kinds(&j).contains("half-built-group"), "{j}");
+    let plan = s.run(&["resume", "--dry-run"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("remove the half-built target group"),
+        "{text}"
+    );
+    crate::support::assert_resumed(&s.run(&["resume", "--json"]));
+    assert_clean(&s, "resume");
+}

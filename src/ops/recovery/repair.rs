@@ -277,8 +277,11 @@ fn orphan_note(n: usize) -> String {
 /// name in the same type dir, which no group listing takes for a group.
 pub fn hidden_new_group(dir: &Path) -> std::path::PathBuf {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    dir.with_file_name(format!(".pbs-mover-new.{}", name.unwrap_or_default()))
+    dir.with_file_name(format!("{HIDDEN_NEW_PREFIX}{}", name.unwrap_or_default()))
 }
+
+/// The name prefix of [`hidden_new_group`] dirs.
+pub const HIDDEN_NEW_PREFIX: &str = ".pbs-mover-new.";
 
 /// Whether `dir` is a real directory with nothing in it: a target group an older version
 /// created and could not give its owner file (EROFS, ENOSPC). No PBS code can use it (its

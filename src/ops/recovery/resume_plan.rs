@@ -15,6 +15,7 @@ use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::journal::record::OpKind;
 use crate::ops::recovery::pending::unfinished;
+use crate::ops::recovery::repair::hidden_new_group;
 use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
@@ -108,6 +109,13 @@ fn plan_one(
     for g in entry.groups().iter().filter(|g| g.done.is_none()) {
         let f = in_flight(ctx, g)?;
         p.actions.push(describe(&f, g.target_existed));
+        let hidden = hidden_new_group(&ctx.ds.group_path(&f.target_ns, &f.group));
+        if hidden.is_dir() {
+            p.actions.push(format!(
+                "remove the half-built target group {} (not visible yet)",
+                hidden.display()
+            ));
+        }
         p.in_flight.push(f);
     }
     let rerun = match op {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::{Finding, FindingKind};
 use crate::ops::error::MoveError;
+use crate::ops::recovery::repair::HIDDEN_NEW_PREFIX;
 use crate::tree::model::{Listing, OWNER_FILE};
 use crate::tree::names::BackupType;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
@@ -95,10 +96,19 @@ fn group_dir(
 
 fn take_warnings<T>(inv: &mut Inventory, listing: &Listing<T>) {
     for w in &listing.warnings {
-        inv.warnings.push(Finding::new(
-            FindingKind::Unreadable,
-            &w.path,
-            w.message.clone(),
-        ));
+        let hidden_new = w
+            .path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(HIDDEN_NEW_PREFIX));
+        inv.warnings.push(if hidden_new {
+            Finding::new(
+                FindingKind::HalfBuiltGroup,
+                &w.path,
+                "half-built target group of a move that was cut short (not visible to PBS); \
+                 `pbs-mover resume` removes it",
+            )
+        } else {
+            Finding::new(FindingKind::Unreadable, &w.path, w.message.clone())
+        });
     }
 }

@@ -39,6 +39,8 @@ pub enum FindingKind {
     EmptyTypeDir,
     /// A lock file or lock dir an interrupted move of ours left.
     LockResidue,
+    /// The hidden, half-built target group (`.pbs-mover-new.<id>`) of a cut move.
+    HalfBuiltGroup,
     /// Entries of PBS's GC move journal that name no index file.
     GcJournalGhost,
     /// A move of ours that never ended: `resume` finishes it.
@@ -58,6 +60,7 @@ impl FindingKind {
             Self::EmptyGroup => "empty-group",
             Self::EmptyTypeDir => "empty-type-dir",
             Self::LockResidue => "lock-residue",
+            Self::HalfBuiltGroup => "half-built-group",
             Self::GcJournalGhost => "gc-journal-ghost",
             Self::UnfinishedMove => "unfinished-move",
             Self::Unreadable => "unreadable",
