@@ -2,7 +2,7 @@
 //! locked (fail fast) and again after locking (the authoritative gate).
 
 use crate::ops::error::MoveError;
-use crate::ops::recovery::repair::is_empty_leftover;
+use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::security::TreeDepth;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};

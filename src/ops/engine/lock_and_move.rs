@@ -27,7 +27,7 @@ use crate::ops::locks::flock::remove_lock_file;
 use crate::ops::locks::move_set::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
 use crate::ops::locks::old_scheme::remove_manifest_lock;
 use crate::ops::progress::{Progress, ProgressEvent};
-use crate::ops::recovery::repair::is_empty_leftover;
+use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::report::{FailReason, OrphanEntry};
 use crate::ops::safety::security::{TreeDepth, snapshot_entries};
 use crate::tree::backend::{PreparedMove, SnapshotRef};

@@ -8,6 +8,7 @@
 //! moves of a TUI whose terminal went away did.
 
 pub mod detached;
+pub mod leftover;
 pub mod pending;
 pub mod repair;
 pub mod resume;

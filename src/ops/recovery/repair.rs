@@ -12,6 +12,7 @@ use crate::ops::error::{MoveError, io_failed};
 use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::locks::flock::{LockMode, remove_lock_file};
 use crate::ops::locks::move_set::{lock_group, take};
+use crate::ops::recovery::leftover::remove_hidden_new_group;
 use crate::ops::report::{MoveReport, MovedGroup};
 use crate::tree::backend::PreparedMove;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
@@ -271,50 +272,4 @@ fn orphan_note(n: usize) -> String {
     } else {
         format!(" ({n} object(s) could not be deleted and are left as orphans)")
     }
-}
-
-/// Where a move builds the target group `dir` before renaming it into place: a hidden
-/// name in the same type dir, which no group listing takes for a group.
-pub fn hidden_new_group(dir: &Path) -> std::path::PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    dir.with_file_name(format!("{HIDDEN_NEW_PREFIX}{}", name.unwrap_or_default()))
-}
-
-/// The name prefix of [`hidden_new_group`] dirs.
-pub const HIDDEN_NEW_PREFIX: &str = ".pbs-mover-new.";
-
-/// Whether `dir` is a real directory with nothing in it: a target group an older version
-/// created and could not give its owner file (EROFS, ENOSPC). No PBS code can use it (its
-/// owner cannot be read) and nothing is lost by removing it.
-pub fn is_empty_leftover(dir: &Path) -> bool {
-    let is_dir = fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
-    is_dir && fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
-}
-
-/// Removes an [`is_empty_leftover`] group dir (the caller holds its group lock); returns
-/// whether there was one.
-pub fn remove_empty_leftover(dir: &Path) -> Result<bool, MoveError> {
-    if !is_empty_leftover(dir) {
-        return Ok(false);
-    }
-    fs::remove_dir(dir).map_err(|e| io_failed("cannot remove the empty group dir", dir, e))?;
-    Ok(true)
-}
-
-/// Removes the hidden, half-built target group of `dir` a fault left (the caller holds the
-/// group lock): at most an owner file in it. Anything else in it is left for a person.
-pub fn remove_hidden_new_group(dir: &Path) -> Result<bool, MoveError> {
-    let tmp = hidden_new_group(dir);
-    if !fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_dir()) {
-        return Ok(false);
-    }
-    remove_if_present(&tmp.join(OWNER_FILE))?;
-    fs::remove_dir(&tmp).map_err(|e| {
-        io_failed(
-            "cannot remove the half-built group dir of an interrupted move (remove it by hand)",
-            &tmp,
-            e,
-        )
-    })?;
-    Ok(true)
 }

@@ -14,8 +14,8 @@ use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::journal::record::OpKind;
+use crate::ops::recovery::leftover::hidden_new_group;
 use crate::ops::recovery::pending::unfinished;
-use crate::ops::recovery::repair::hidden_new_group;
 use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::{Finding, FindingKind};
 use crate::ops::error::MoveError;
-use crate::ops::recovery::repair::HIDDEN_NEW_PREFIX;
+use crate::ops::recovery::leftover::HIDDEN_NEW_PREFIX;
 use crate::tree::model::{Listing, OWNER_FILE};
 use crate::tree::names::BackupType;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};

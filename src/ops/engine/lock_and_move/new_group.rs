@@ -21,7 +21,7 @@ use super::{GroupMove, open_dir_path};
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
 use crate::ops::locks::move_set::{GroupLock, lock_group};
-use crate::ops::recovery::repair::{
+use crate::ops::recovery::leftover::{
     hidden_new_group, remove_empty_leftover, remove_hidden_new_group,
 };
 use crate::ops::safety::ownership::{chown_backup, create_dir_all_owned};
