@@ -19,7 +19,8 @@ pub const DEFAULT_LOCK_DIR: &str = "/run/proxmox-backup/locks";
     version,
     about = "Browse and move backup groups and namespaces inside a Proxmox Backup Server datastore",
     after_help = "Without a subcommand the TUI opens. Exit codes: 0 done, 1 refused/failed (nothing changed), \
-                  2 usage error, 3 busy (lock held; retry later), 4 partial (some groups moved), \
+                  2 usage error, 3 busy (lock held; retry later, or wait with --wait[=SECS]: bare --wait \
+                  has no time limit), 4 partial (some groups moved), \
                   5 cancelled (Ctrl-C or SIGTERM: the move stopped after the current snapshot; what moved \
                   stays moved, the rest stays at the source, each snapshot in one place). A second Ctrl-C \
                   (or SIGTERM) aborts at once: exit 130 (143 for SIGTERM), and `pbs-mover resume` finishes \
@@ -29,9 +30,11 @@ pub const DEFAULT_LOCK_DIR: &str = "/run/proxmox-backup/locks";
                   'backup' only, since they create lock files and directories owned by backup:backup as PBS \
                   does; anyone else is refused (exit 1) before anything is touched. demo: anyone (its lock \
                   and state dirs are inside its dir; as a normal user nothing is chowned).\n\n\
+                  Results go to stdout (a move's summary and total, a dry run's plan, resume's actions, \
+                  ls, history, verify), diagnostics to stderr (errors, warnings, progress, --wait). \
                   Progress of a move goes to stderr: one live line on a terminal (groups, snapshots, rate, \
-                  ETA, the group in progress), otherwise (or with --quiet) one line per group and a final \
-                  total. --json prints only its one object on stdout; --json-progress streams JSON events \
+                  ETA, the group in progress), otherwise (or with --quiet) one line per group; the final \
+                  total line goes to stdout. --json prints only its one object on stdout; --json-progress streams JSON events \
                   on stdout before it.\n\n\
                   Locking: every move holds a shared fcntl lock on <datastore>/.lock (no garbage collection of \
                   any PBS version can start meanwhile; a running one makes the move exit 3), takes PBS's lock \
@@ -127,13 +130,15 @@ pub enum Command {
     MoveNs(MoveNsArgs),
     /// Finish or roll back moves that were interrupted (crash, kill -9, power loss; root or
     /// user backup)
-    Resume(JsonArgs),
+    Resume(ResumeArgs),
     /// List finished and unfinished moves from the operation journal
     History(JsonArgs),
     /// Reverse a finished move (a new move in the opposite direction, same checks; root or
     /// user backup)
     Undo(UndoArgs),
-    /// Compare an S3 datastore's local cache with its bucket and report drift
+    /// Check a datastore for what an interrupted move can leave (a snapshot in two places,
+    /// missing or invalid owner files, empty groups, lock-file residue, GC journal ghosts,
+    /// unfinished moves; S3: also cache vs bucket drift); exit 1 on findings
     Verify(VerifyArgs),
 }
 
@@ -203,6 +208,8 @@ pub struct MoveGroupArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -228,13 +235,39 @@ pub struct MoveNsArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--wait[=SECS]` of the commands that take locks.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
+    /// When a lock is busy (another move, a backup or verify, a running GC: everything that
+    /// exits 3), wait for it instead: bare --wait without a time limit (Ctrl-C ends the
+    /// wait, nothing changed), --wait=SECS at most SECS seconds, then exit 3 as without it.
+    /// Nothing is changed while waiting; stderr says what it waits for
+    #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true)]
+    pub wait: Option<Option<u64>>,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct JsonArgs {
+pub struct ResumeArgs {
+    /// Show what resume would do to each unfinished move (finish or roll back each group
+    /// caught in flight, then move what is left); change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -255,6 +288,8 @@ pub struct UndoArgs {
     /// Show what would happen; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,

@@ -1,4 +1,4 @@
-//! `demo` (optionally served from an embedded S3 server) and `verify` (cache vs bucket).
+//! `demo` (optionally served from an embedded S3 server).
 
 #[cfg(feature = "s3-server")]
 use std::io::Write;
@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "s3-server")]
 use std::sync::Arc;
 
-use super::args::{DEFAULT_LOCK_DIR, DEFAULT_STATE_DIR, DemoArgs, GlobalArgs, VerifyArgs};
-use super::context::s3_backend;
+use super::args::{DEFAULT_LOCK_DIR, DEFAULT_STATE_DIR, DemoArgs, GlobalArgs};
 use super::exit::{Exit, Failure};
-use super::{open_datastore, print_json, run_tui};
+#[cfg(feature = "s3-server")]
+use super::open_datastore;
+use super::run_tui;
 use crate::demo::{DemoSpec, create_demo};
 #[cfg(feature = "s3-server")]
 use crate::ops::context::MoveContext;
-use crate::tree::Datastore;
 #[cfg(feature = "s3-server")]
 use crate::tree::s3::{EmbeddedS3, S3Backend, S3Target, serve_demo};
 
@@ -197,62 +197,6 @@ fn demo_dir(args: &DemoArgs) -> Result<(PathBuf, Option<tempfile::TempDir>), Fai
 }
 
 /// `verify`: the local cache against the bucket. Exit 0 when they agree, 1 on drift.
-pub fn run_verify(global: &GlobalArgs, args: &VerifyArgs) -> Result<Exit, Failure> {
-    let result = open_datastore(global).and_then(|ds| verify(global, &ds));
-    match result {
-        Ok(report) => {
-            let clean = report.is_clean();
-            if args.json {
-                let mut v = serde_json::to_value(&report).unwrap_or_default();
-                v["ok"] = clean.into();
-                v["op"] = "verify".into();
-                print_json(&v);
-            } else {
-                print_drift(&report);
-            }
-            Ok(if clean { Exit::Done } else { Exit::Refused })
-        }
-        Err(f) => {
-            if args.json {
-                print_json(&serde_json::json!({"ok": false, "op": "verify", "error": f.message}));
-            }
-            Err(f)
-        }
-    }
-}
-
-fn verify(global: &GlobalArgs, ds: &Datastore) -> Result<crate::tree::s3::DriftReport, Failure> {
-    let backend = s3_backend(global, ds)?.ok_or_else(|| {
-        Failure::refused(format!(
-            "datastore '{}' has no S3 backend: verify compares an S3 datastore's local cache with its bucket",
-            ds.name
-        ))
-    })?;
-    backend.check_drift(&ds.base).map_err(Failure::refused)
-}
-
-fn print_drift(r: &crate::tree::s3::DriftReport) {
-    eprintln!(
-        "local cache: {} objects, bucket: {} objects",
-        r.local_objects, r.bucket_objects
-    );
-    for p in &r.missing_in_bucket {
-        eprintln!("missing in bucket: {p}");
-    }
-    for p in &r.missing_locally {
-        eprintln!("missing in local cache: {p}");
-    }
-    for m in &r.size_mismatch {
-        eprintln!(
-            "size differs: {} (local {} bytes, bucket {} bytes)",
-            m.path, m.local, m.bucket
-        );
-    }
-    if r.is_clean() {
-        eprintln!("no drift");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,6 +12,8 @@ pub mod plan_text;
 pub mod progress;
 pub mod resume;
 pub mod undo;
+pub mod verify;
+pub mod wait;
 
 use std::io::Write;
 
@@ -121,11 +123,11 @@ fn dispatch(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         None | Some(Command::Tui) => run_tui(&cli.global),
         Some(Command::Demo(args)) => demo::run_demo(&cli.global, &args),
-        Some(Command::Verify(args)) => demo::run_verify(&cli.global, &args),
+        Some(Command::Verify(args)) => verify::run_verify(&cli.global, &args),
         Some(Command::Ls(args)) => run_ls(&cli.global, &args),
         Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
         Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),
-        Some(Command::Resume(args)) => resume::run_resume(&cli.global, args.json),
+        Some(Command::Resume(args)) => resume::run_resume(&cli.global, &args),
         Some(Command::History(args)) => history::run_history(&cli.global, args.json),
         Some(Command::Undo(args)) => undo::run_undo(&cli.global, &args),
     }
@@ -187,6 +189,12 @@ fn run_ls(global: &GlobalArgs, args: &LsArgs) -> Result<Exit, Failure> {
         let _ = stdout.write_all(ls::render_text(&out).as_bytes());
     }
     Ok(Exit::Done)
+}
+
+/// A command's human result on stdout (diagnostics go to stderr); a closed pipe (`| head`)
+/// is no reason to fail or panic.
+pub fn print_out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) {

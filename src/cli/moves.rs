@@ -7,17 +7,20 @@ use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::progress::Reporter;
+use super::wait::{WaitEnd, WaitLimit, Waiter, busy_in_plan};
 use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
 use crate::ops::engine::move_ns::move_namespace;
 use crate::ops::engine::plan::{
-    MovePlan, merge_into_existing_text, plan_move_group, plan_move_namespace,
+    MovePlan, merge_into_existing_text, namespace_mapping, plan_move_group, plan_move_namespace,
 };
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
+use crate::ops::engine::symlinks::left_by_move;
 use crate::ops::error::MoveError;
+use crate::ops::progress::Progress;
 use crate::ops::report::{
-    FailReason, FailedGroup, KeptNamespace, MoveReport, MovedGroup, OrphanEntry,
+    FailReason, FailedGroup, KeptNamespace, LeftInPlace, MoveReport, MovedGroup, OrphanEntry,
 };
 use crate::tree::{GroupId, Namespace};
 
@@ -28,7 +31,7 @@ struct MoveOutput<'a> {
     op: &'a str,
     dry_run: bool,
     moved: Vec<MovedGroup>,
-    failed: Vec<FailedGroup>,
+    failed: Vec<FailedEntry>,
     error: Option<String>,
     namespaces_created: Vec<Namespace>,
     namespaces_removed: Vec<Namespace>,
@@ -42,9 +45,25 @@ struct MoveOutput<'a> {
     plan: Option<MovePlan>,
 }
 
+/// One `failed` entry of the JSON: a group that did not move, or a symlink left in place
+/// (the same keys, `group` null unless it is a group dir, plus its `path`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum FailedEntry {
+    Group(FailedGroup),
+    Left(LeftInPlace),
+}
+
+/// A report's `failed` entries: its failed groups, then what it left in place.
+pub(crate) fn failed_entries(report: &MoveReport) -> Vec<FailedEntry> {
+    let groups = report.failed.iter().cloned().map(FailedEntry::Group);
+    let left = report.left_in_place.iter().cloned().map(FailedEntry::Left);
+    groups.chain(left).collect()
+}
+
 /// The exit code a report stands for.
 pub fn exit_for(report: &MoveReport) -> Exit {
-    if report.failed.is_empty() {
+    if report.is_complete() {
         Exit::Done
     } else if report
         .failed
@@ -55,10 +74,11 @@ pub fn exit_for(report: &MoveReport) -> Exit {
         Exit::Cancelled
     } else if !report.moved.is_empty() || report.snapshots_moved() > 0 {
         Exit::Partial
-    } else if report
-        .failed
-        .iter()
-        .all(|f| f.reason == FailReason::LockConflict)
+    } else if report.left_in_place.is_empty()
+        && report
+            .failed
+            .iter()
+            .all(|f| f.reason == FailReason::LockConflict)
     {
         Exit::Busy
     } else {
@@ -107,7 +127,13 @@ pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit,
     let Some((reporter, progress)) = running else {
         return finish_plan(op, json, plan_move_group(&ctx, &req));
     };
-    let result = move_group(&ctx, &req, &progress);
+    let result = run_waiting(
+        WaitLimit::from_arg(args.wait.wait),
+        &reporter,
+        &progress,
+        || busy_in_plan(&plan_move_group(&ctx, &req)),
+        || move_group(&ctx, &req, &progress),
+    );
     reporter.conclude(|| finish_move(op, json, result))
 }
 
@@ -125,10 +151,48 @@ pub fn run_move_ns(global: &GlobalArgs, args: &MoveNsArgs) -> Result<Exit, Failu
         })
     })?;
     let Some((reporter, progress)) = running else {
-        return finish_plan(op, json, plan_move_namespace(&ctx, &req));
+        // The plan plus what the move would leave in place (symlinks, never followed).
+        let left = namespace_mapping(&ctx, &req)
+            .map(|m| left_by_move(&ctx, &req, &m))
+            .unwrap_or_default();
+        return finish_plan_leaving(op, json, plan_move_namespace(&ctx, &req), left);
     };
-    let result = move_namespace(&ctx, &req, &progress);
+    let result = run_waiting(
+        WaitLimit::from_arg(args.wait.wait),
+        &reporter,
+        &progress,
+        || busy_in_plan(&plan_move_namespace(&ctx, &req)),
+        || move_namespace(&ctx, &req, &progress),
+    );
     reporter.conclude(|| finish_move(op, json, result))
+}
+
+/// Runs a move, with `--wait` first waiting while its dry run (`probe`) sees something busy,
+/// and once more whenever the move itself ended busy (a lock taken between the look and
+/// the move) while time is left.
+pub(crate) fn run_waiting(
+    limit: WaitLimit,
+    reporter: &Reporter,
+    progress: &Progress,
+    mut probe: impl FnMut() -> Option<String>,
+    mut run: impl FnMut() -> Result<MoveReport, MoveError>,
+) -> Result<MoveReport, MoveError> {
+    let mut waiter = Waiter::new(limit);
+    let say = |line: &str| reporter.say(line);
+    loop {
+        if let WaitEnd::Cancelled(message) = waiter.until_free(&progress.cancel, &say, &mut probe) {
+            reporter.say(&message);
+            return Err(MoveError::Cancelled);
+        }
+        let result = run();
+        let busy = match &result {
+            Err(e) => e.is_busy(),
+            Ok(report) => exit_for(report) == Exit::Busy,
+        };
+        if !(busy && waiter.again()) {
+            return result;
+        }
+    }
 }
 
 fn empty_output(op: &str, dry_run: bool, error: Option<String>) -> MoveOutput<'_> {
@@ -157,13 +221,14 @@ pub(crate) fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) ->
 }
 
 fn with_report<'a>(op: &'a str, dry_run: bool, report: MoveReport) -> MoveOutput<'a> {
-    let error = (!report.failed.is_empty()).then(|| summary_error(&report));
+    let error = (!report.is_complete()).then(|| summary_error(&report));
+    let failed = failed_entries(&report);
     MoveOutput {
-        ok: report.failed.is_empty(),
+        ok: report.is_complete(),
         op,
         dry_run,
         moved: report.moved,
-        failed: report.failed,
+        failed,
         error,
         namespaces_created: report.namespaces_created,
         namespaces_removed: report.namespaces_removed,
@@ -189,6 +254,18 @@ fn summary_error(report: &MoveReport) -> String {
         "{} group(s) could not be moved and remain at the source",
         report.failed.len()
     );
+    if !report.left_in_place.is_empty() {
+        let paths: Vec<String> = report
+            .left_in_place
+            .iter()
+            .map(|l| l.path.display().to_string())
+            .collect();
+        msg.push_str(&format!(
+            "; {} symlink(s) left in place, never followed: {}",
+            paths.len(),
+            paths.join(", ")
+        ));
+    }
     let kinds = [
         (
             FailReason::Error,
@@ -210,7 +287,7 @@ fn summary_error(report: &MoveReport) -> String {
             ));
         }
     }
-    if report.failed.len() == 1 {
+    if report.failed.len() == 1 && report.left_in_place.is_empty() {
         msg = format!("{msg}: {}", report.failed[0].message);
     }
     msg
@@ -221,11 +298,22 @@ pub(crate) fn finish_plan(
     json: bool,
     plan: Result<MovePlan, MoveError>,
 ) -> Result<Exit, Failure> {
+    finish_plan_leaving(op, json, plan, Vec::new())
+}
+
+/// [`finish_plan`] with the symlinks the move would leave in place (`move-ns`).
+fn finish_plan_leaving(
+    op: &str,
+    json: bool,
+    plan: Result<MovePlan, MoveError>,
+    left: Vec<LeftInPlace>,
+) -> Result<Exit, Failure> {
     let plan = match plan {
         Ok(p) => p,
         Err(e) => return Err(refusal(op, true, json, e)),
     };
     let mut report = plan.predicted_report();
+    report.left_in_place = left;
     let mut exit = exit_for(&report);
     if !plan.conflicts.is_empty() {
         exit = Exit::Busy;
@@ -240,7 +328,11 @@ pub(crate) fn finish_plan(
         out.plan = Some(plan.clone());
         print_json(&out);
     } else {
-        eprint!("{}", super::plan_text::render(&plan));
+        let mut text = super::plan_text::render(&plan);
+        for l in &report.left_in_place {
+            text.push_str(&format!("LEFT IN PLACE: {}\n", l.message));
+        }
+        super::print_out(&text);
     }
     Ok(exit)
 }
@@ -273,11 +365,11 @@ pub(crate) fn finish_move(
             eprintln!("warning: {w}");
         }
         let snapshots: usize = report.moved.iter().map(|m| m.snapshots).sum();
-        eprintln!(
-            "moved {} group(s), {snapshots} snapshot(s)",
+        super::print_out(&format!(
+            "moved {} group(s), {snapshots} snapshot(s)\n",
             report.moved.len()
-        );
-        if !report.failed.is_empty() {
+        ));
+        if !report.is_complete() {
             eprintln!("error: {}", summary_error(&report));
         }
     }

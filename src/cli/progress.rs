@@ -108,12 +108,13 @@ impl Reporter {
         }
     }
 
-    /// Runs the command's own output with the live line gone, then prints the total.
+    /// Runs the command's own output with the live line gone, then prints the total: with
+    /// the result, on stdout (the live line and the progress lines are stderr's).
     pub fn conclude<T>(&self, output: impl FnOnce() -> T) -> T {
         self.0.bar.finish_and_clear();
         let out = output();
         if let Some(line) = self.total_line() {
-            self.say(&line);
+            super::print_out(&format!("{line}\n"));
         }
         out
     }

@@ -4,8 +4,9 @@
 use super::args::{GlobalArgs, UndoArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
-use super::moves::{finish_move, finish_plan, report_failure};
+use super::moves::{finish_move, finish_plan, report_failure, run_waiting};
 use super::progress::Reporter;
+use super::wait::WaitLimit;
 use crate::ops::error::MoveError;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::recovery::undo::{as_move_plan, pick, plan_undo, undo};
@@ -48,7 +49,15 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
             if let Some((op, _, _)) = entry.begin() {
                 reporter.say(&format!("undoing move {} ({})", entry.id, op.describe()));
             }
-            let result = undo(&ctx, &entry, &progress);
+            // Busy is all `--wait` waits for; `undo` itself changes nothing when it ends busy.
+            let probe = || match plan_undo(&ctx, &entry) {
+                Err(e) if e.is_busy() => Some(e.to_string()),
+                _ => None,
+            };
+            let limit = WaitLimit::from_arg(args.wait.wait);
+            let result = run_waiting(limit, &reporter, &progress, probe, || {
+                undo(&ctx, &entry, &progress)
+            });
             reporter.conclude(|| finish_move(op, json, result))
         }
     }

@@ -1,5 +1,7 @@
 //! Test-only crash points: `PBS_MOVER_FAILPOINT=<step>:<n>` aborts the process at the n-th
 //! time the named step boundary is passed (`<step>:*` = every hit counts, same as `:1`).
+//! `<step>:<n>=<ERRNO>` (EROFS, ENOSPC, EIO) at a boundary passed with [`io`] makes the n-th
+//! pass fail with that error instead: a fault at exactly one system call.
 //!
 //! Compiled in always so the crash harness tests the real binary; the variable is read once,
 //! so an unset variable costs one `OnceLock` load and a branch per boundary.
@@ -13,7 +15,18 @@ pub const ENV: &str = "PBS_MOVER_FAILPOINT";
 struct Armed {
     step: String,
     at: u64,
+    /// `Some`: fail with this errno instead of aborting.
+    errno: Option<i32>,
     hits: AtomicU64,
+}
+
+fn errno_named(name: &str) -> Option<i32> {
+    match name {
+        "EROFS" => Some(30),
+        "ENOSPC" => Some(28),
+        "EIO" => Some(5),
+        _ => None,
+    }
 }
 
 fn armed() -> Option<&'static Armed> {
@@ -22,9 +35,14 @@ fn armed() -> Option<&'static Armed> {
         .get_or_init(|| {
             let spec = std::env::var(ENV).ok()?;
             let (step, n) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));
+            let (n, errno) = match n.split_once('=') {
+                Some((n, e)) => (n, errno_named(e)),
+                None => (n, None),
+            };
             Some(Armed {
                 step: step.to_string(),
                 at: n.parse().unwrap_or(1).max(1),
+                errno,
                 hits: AtomicU64::new(0),
             })
         })
@@ -35,11 +53,26 @@ fn armed() -> Option<&'static Armed> {
 /// the fail-point armed for it is reached.
 pub fn hit(step: &str) {
     let Some(a) = armed() else { return };
-    if a.step != step {
+    if a.step != step || a.errno.is_some() {
         return;
     }
     if a.hits.fetch_add(1, Ordering::SeqCst) + 1 == a.at {
         eprintln!("failpoint {step}:{} reached; aborting", a.at);
         std::process::abort();
     }
+}
+
+/// Passes the step boundary `step` right before an I/O call: an armed `<step>:<n>=<ERRNO>`
+/// fails the n-th pass with that error (the caller returns it as the call's own); an armed
+/// `<step>:<n>` aborts there as [`hit`] does.
+pub fn io(step: &str) -> std::io::Result<()> {
+    let Some(a) = armed() else { return Ok(()) };
+    let Some(errno) = a.errno else {
+        hit(step);
+        return Ok(());
+    };
+    if a.step == step && a.hits.fetch_add(1, Ordering::SeqCst) + 1 == a.at {
+        return Err(std::io::Error::from_raw_os_error(errno));
+    }
+    Ok(())
 }

@@ -23,3 +23,4 @@ pub mod progress;
 pub mod recovery;
 pub mod report;
 pub mod safety;
+pub mod verify;

@@ -32,6 +32,19 @@ pub struct FailedGroup {
     pub snapshots_moved: usize,
 }
 
+/// What a namespace move found in its source and left there untouched: a symlinked group
+/// dir, type dir or child namespace (never followed). In `--json` it is one more `failed`
+/// entry (reason "error"), with `group` null unless it is a group dir, and its `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftInPlace {
+    pub ns: Namespace,
+    pub group: Option<GroupId>,
+    pub reason: FailReason,
+    pub message: String,
+    pub snapshots_moved: usize,
+    pub path: std::path::PathBuf,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptNamespace {
     pub ns: Namespace,
@@ -50,6 +63,8 @@ pub struct MoveReport {
     /// `move-ns` merged into this namespace, which existed before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_into_existing: Option<Namespace>,
+    /// Symlinks a namespace move left at the source (each also makes the move not ok).
+    pub left_in_place: Vec<LeftInPlace>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,8 +88,8 @@ impl MoveReport {
             + self.failed.iter().map(|f| f.snapshots_moved).sum::<usize>()
     }
 
-    /// Nothing failed.
+    /// Nothing failed and nothing was left in place.
     pub fn is_complete(&self) -> bool {
-        self.failed.is_empty()
+        self.failed.is_empty() && self.left_in_place.is_empty()
     }
 }

@@ -825,9 +825,10 @@ fn check(case: &Case) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let what = case.name;
     assert_eq!(exit_code(&out), case.exit, "{what}: {err}");
+    // Diagnostics on stderr, a dry run's plan (the result) on stdout.
     assert!(
-        err.contains(case.needle),
-        "{what}: expected {:?} in {err:?}",
+        err.contains(case.needle) || stdout.contains(case.needle),
+        "{what}: expected {:?} in {err:?} / {stdout:?}",
         case.needle
     );
     assert!(!err.contains("panicked"), "{what}: {err}");

@@ -132,3 +132,53 @@ fn relative_lock_state_and_datastore_paths_are_taken_from_the_current_dir() {
     assert_eq!(exit_code(&hist), 0, "{}", stderr(&hist));
     assert!(String::from_utf8_lossy(&hist.stdout).contains("move-group"));
 }
+
+/// Without `--json`, every subcommand's result is on stdout and only diagnostics (progress,
+/// warnings, errors) on stderr.
+#[test]
+#[ignore = "needs root"]
+fn human_results_go_to_stdout_and_diagnostics_to_stderr() {
+    require_root();
+    let s = Store::demo(5);
+    let streams = |args: &[&str]| {
+        let out = s.run(args);
+        let o = String::from_utf8_lossy(&out.stdout).into_owned();
+        (exit_code(&out), o, stderr(&out))
+    };
+    let mv = ["move-group", "--group", "vm/100", "--target-ns", "prod"];
+    let (code, out, err) = streams(&[&mv[..], &["--dry-run"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("dry run: nothing will be changed"), "{out}");
+    assert!(err.is_empty(), "{err}");
+    let (code, out, err) = streams(&mv);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("moved 1 group(s)") && out.contains("total: "),
+        "{out}"
+    );
+    assert!(
+        err.contains("moving group 'vm/100'"),
+        "progress on stderr: {err}"
+    );
+    assert!(
+        !err.contains("moved 1 group(s)") && !err.contains("total: "),
+        "{err}"
+    );
+    for (args, needle) in [
+        (&["resume"][..], "nothing to resume"),
+        (&["resume", "--dry-run"][..], "nothing to resume"),
+        (&["history"][..], "move-group"),
+        (&["ls"][..], "prod"),
+        (&["verify"][..], "no findings"),
+        (&["undo", "--last"][..], "moved 1 group(s)"),
+    ] {
+        let (code, out, err) = streams(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains(needle), "{args:?}: {out}");
+        assert!(!err.contains(needle), "{args:?}: result on stderr: {err}");
+    }
+    let (code, out, err) = streams(&["move-group", "--group", "vm/999", "--target-ns", "prod"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("error: "), "{err}");
+}

@@ -122,6 +122,7 @@ const SCENARIOS: &[Scenario] = &[
 const BOUNDARIES: Boundaries = &[
     ("after-journal", &[1]),
     ("after-ns-create", &[1, 2, 3]),
+    ("after-owner-hidden", &[1, 2]),
     ("after-owner", &[1, 2, 4]),
     ("after-gc-journal", &[1, 2, 5]),
     ("after-rename", &[1, 2, 3, 6, 8]),

@@ -26,6 +26,7 @@ mod move_fs;
 #[cfg(feature = "s3-server")]
 mod move_s3;
 mod pbs_compat;
+mod resume_plan;
 #[cfg(feature = "s3-server")]
 mod s3_backend;
 mod scan;
@@ -39,3 +40,5 @@ mod tui_pty_moves;
 mod tui_pty_resume;
 mod tui_render;
 mod undo;
+mod verify_fs;
+mod wait;

@@ -752,3 +752,85 @@ fn a_group_beyond_one_lock_batch_moves_whole_only_within_the_fd_limit() {
         assert_eq!(same, whole, "limit {limit}");
     }
 }
+
+/// A symlinked group dir, type dir and child namespace in the source of a `move-ns`: each
+/// listed in `failed` (reason "error", "symlink … left in place"), never followed, left
+/// where it is; the real groups move; exit 4.
+#[test]
+fn move_ns_lists_symlinked_group_type_and_namespace_dirs_as_failed() {
+    let store = Store::empty(&["", "src", "other"]);
+    let t = ["2024-01-01T10:00:00Z"];
+    store.add_group("src", "vm/1", "root@pam", &t);
+    let outside = store.tmp.path().join("outside");
+    let elsewhere = Store::empty(&["", "x"]);
+    elsewhere.add_group("x", "vm/2", "root@pam", &t);
+    elsewhere.add_group("x", "ct/3", "root@pam", &t);
+    std::fs::rename(&elsewhere.base, &outside).unwrap();
+    let links = [
+        (outside.join("ns/x/vm/2"), store.ns_dir("src").join("vm/2")),
+        (outside.join("ns/x/ct"), store.ns_dir("src").join("ct")),
+        (outside.join("ns/x"), store.ns_dir("src").join("ns/linked")),
+    ];
+    std::fs::create_dir_all(store.ns_dir("src").join("ns")).unwrap();
+    for (target, link) in &links {
+        std::os::unix::fs::symlink(target, link).unwrap();
+    }
+    let outside_before = TreeSnapshot::of(&outside);
+    // The dry run says the same, changing nothing.
+    let before = store.snapshot();
+    let dry = [
+        "move-ns",
+        "--ns",
+        "src",
+        "--target-ns",
+        "other/src",
+        "--dry-run",
+        "--json",
+    ];
+    let out = store.run(&dry);
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["failed"].as_array().unwrap().len(), 3, "{j}");
+    assert_eq!(store.snapshot(), before);
+    let out = store.run(&[
+        "move-ns",
+        "--ns",
+        "src",
+        "--target-ns",
+        "other/src",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["ok"], false, "{j}");
+    assert_eq!(j["moved"][0]["group"], "vm/1", "{j}");
+    let failed = j["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 3, "{j}");
+    for f in failed {
+        assert_eq!(f["reason"], "error", "{f}");
+        assert_eq!(f["ns"], "src", "{f}");
+        let msg = f["message"].as_str().unwrap();
+        assert!(
+            msg.contains("is a symlink") && msg.contains("left in place"),
+            "{msg}"
+        );
+    }
+    let paths: Vec<&str> = failed.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    for (_, link) in &links {
+        assert!(paths.contains(&link.to_str().unwrap()), "{paths:?}");
+        assert!(
+            link.symlink_metadata().unwrap().is_symlink(),
+            "left in place"
+        );
+    }
+    assert_eq!(
+        failed.iter().filter(|f| f["group"] == "vm/2").count(),
+        1,
+        "{j}"
+    );
+    assert!(j["error"].as_str().unwrap().contains("symlink"), "{j}");
+    assert!(store.group_dir("other/src", "vm/1").is_dir());
+    assert!(!store.ns_dir("other/src").join("vm/2").exists());
+    assert!(store.ns_dir("src").is_dir(), "the source namespace is kept");
+    assert_eq!(TreeSnapshot::of(&outside), outside_before, "never followed");
+}

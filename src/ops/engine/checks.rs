@@ -2,6 +2,7 @@
 //! locked (fail fast) and again after locking (the authoritative gate).
 
 use crate::ops::error::MoveError;
+use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::security::TreeDepth;
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
@@ -38,7 +39,10 @@ pub fn check_move_group(
             source_ns.human()
         )));
     }
-    let exists = ds.group_exists(target_ns, group)?;
+    // An empty dir without owner (left by an older version's interrupted move) is no
+    // group: the move removes it under the target lock and creates the group anew.
+    let exists =
+        ds.group_exists(target_ns, group)? && !is_empty_leftover(&ds.group_path(target_ns, group));
     if exists && !merge {
         return Err(MoveError::refused(format!(
             "group '{group}' already exists in target namespace '{}' and merge-group is disabled",

@@ -8,9 +8,8 @@
 //! the same locks (`lock_and_move/whole_group.rs`).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
@@ -28,13 +27,14 @@ use crate::ops::locks::flock::remove_lock_file;
 use crate::ops::locks::move_set::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
 use crate::ops::locks::old_scheme::remove_manifest_lock;
 use crate::ops::progress::{Progress, ProgressEvent};
+use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::report::{FailReason, OrphanEntry};
-use crate::ops::safety::ownership::{chown_backup, create_dir_all_owned};
 use crate::ops::safety::security::{TreeDepth, snapshot_entries};
 use crate::tree::backend::{PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
+mod new_group;
 mod whole_group;
 
 pub use whole_group::GROUP_RENAME_OFF_ENV;
@@ -259,7 +259,8 @@ impl GroupMove<'_> {
         let whole_ok = self
             .restore
             .is_none_or(|r| r.whole_group && times.len() == listed);
-        let target_existed = ds.group_exists(self.target_ns, self.group)?;
+        let target_existed = ds.group_exists(self.target_ns, self.group)?
+            && !is_empty_leftover(&ds.group_path(self.target_ns, self.group));
         let type_existed = ds
             .ns_path(self.target_ns)
             .join(self.group.ty.as_str())
@@ -377,94 +378,6 @@ impl GroupMove<'_> {
     }
 
     /// `create_locked_backup_group_do`: returns whether the target group was created.
-    fn create_locked_target(&mut self, owner: &str) -> Result<(bool, GroupLock), MoveError> {
-        self.create_target_type_dir()?;
-        let dir = self.ctx.ds.group_path(self.target_ns, self.group);
-        let created = match fs::create_dir(&dir) {
-            Ok(()) => {
-                chown_backup(&dir).map_err(|e| io_failed("cannot chown", &dir, e))?;
-                true
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(io_failed("unable to create backup group", &dir, e)),
-        };
-        let guard = match self.lock_target() {
-            Ok(g) => g,
-            Err(e) => {
-                if created {
-                    let _ = fs::remove_dir(&dir);
-                }
-                return Err(e);
-            }
-        };
-        self.created.group = created;
-        if created {
-            self.write_owner(&dir, owner)?;
-        }
-        Ok((created, guard))
-    }
-
-    /// The target's type dir (`vm/`), created owned if missing (and undone with the group).
-    fn create_target_type_dir(&mut self) -> Result<PathBuf, MoveError> {
-        let ds = &self.ctx.ds;
-        let type_dir = ds.ns_path(self.target_ns).join(self.group.ty.as_str());
-        self.created.type_dir = !type_dir.exists();
-        create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
-            .map_err(|e| io_failed("unable to create", &type_dir, e))?;
-        Ok(type_dir)
-    }
-
-    fn lock_target(&self) -> Result<GroupLock, MoveError> {
-        lock_group(
-            self.ctx,
-            self.target_ns,
-            self.group,
-            &format!(
-                "target group {} in namespace '{}'",
-                self.group,
-                self.target_ns.human()
-            ),
-        )
-    }
-
-    /// Removes a target group (and type dir) this move created, so a failure before the
-    /// first snapshot moved leaves the datastore exactly as it was.
-    fn undo_target(&mut self) {
-        let dir = self.ctx.ds.group_path(self.target_ns, self.group);
-        if self.created.group {
-            let _ = fs::remove_file(dir.join(OWNER_FILE));
-            if fs::remove_dir(&dir).is_ok() {
-                let orphans = self.ctx.backend.remove_group(self.target_ns, self.group);
-                self.outcome
-                    .orphans
-                    .extend(orphans.into_iter().map(Into::into));
-            }
-        }
-        if self.created.type_dir
-            && let Some(type_dir) = dir.parent()
-        {
-            let _ = fs::remove_dir(type_dir);
-        }
-    }
-
-    fn write_owner(&self, dir: &Path, owner: &str) -> Result<(), MoveError> {
-        // The bucket first, as PBS's set_owner does: the bucket is authoritative.
-        self.ctx
-            .backend
-            .put_owner(self.target_ns, self.group, owner)?;
-        let path = dir.join(OWNER_FILE);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&path)
-            .map_err(|e| io_failed("cannot create owner file", &path, e))?;
-        f.write_all(format!("{owner}\n").as_bytes())
-            .map_err(|e| io_failed("cannot write owner file", &path, e))?;
-        chown_backup(&path).map_err(|e| io_failed("cannot chown", &path, e))
-    }
-
     /// One lock batch: lock every snapshot, (S3) copy and verify all of them, record all
     /// their post-rename index paths for GC in one append, rename them one by one, then
     /// (S3) delete the sources of the renamed ones and drop their stale lock files. A

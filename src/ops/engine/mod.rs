@@ -21,3 +21,4 @@ pub mod move_group;
 pub mod move_ns;
 pub mod plan;
 pub mod request;
+pub mod symlinks;

@@ -11,6 +11,7 @@ use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_g
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::{merge_into_existing, namespace_mapping};
 use crate::ops::engine::request::MoveNsRequest;
+use crate::ops::engine::symlinks::left_by_move;
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
@@ -73,6 +74,10 @@ pub fn move_namespace_locked(
             }
         }
     }
+    for left in left_by_move(ctx, req, &mapping) {
+        progress.warn(left.message.clone());
+        report.left_in_place.push(left);
+    }
     let snapshots = groups
         .iter()
         .map(|(ns, g, _)| ctx.ds.list_snapshot_times(ns, g).map_or(0, |t| t.len()))
@@ -84,7 +89,8 @@ pub fn move_namespace_locked(
     });
     let created = create_target_namespaces(ctx, &mapping, &mut report, progress, journal)?;
     move_groups(ctx, req, groups, &mut report, progress, journal);
-    if report.moved.is_empty() && report.snapshots_moved() == 0 && !report.failed.is_empty() {
+    let nothing_moved = report.moved.is_empty() && report.snapshots_moved() == 0;
+    if nothing_moved && !report.is_complete() {
         // Nothing moved: take back the namespaces we created so nothing changed at all.
         remove_created(ctx, &created, &mut report);
     } else if req.delete_source {
@@ -188,7 +194,12 @@ fn cleanup_sources(
     journal: Option<&OpJournal>,
 ) -> Result<(), MoveError> {
     let attempted: Vec<Namespace> = mapping.iter().map(|(s, _)| s.clone()).collect();
-    let failed: Vec<Namespace> = report.failed.iter().map(|f| f.ns.clone()).collect();
+    let failed: Vec<Namespace> = report
+        .failed
+        .iter()
+        .map(|f| f.ns.clone())
+        .chain(report.left_in_place.iter().map(|l| l.ns.clone()))
+        .collect();
     let plan = cleanup_plan(ctx, req, &attempted, &failed)?;
     for kept in plan.kept {
         keep(report, progress, kept);

@@ -36,6 +36,24 @@ pub struct GroupLock {
     _dir: Option<DirLock>,
 }
 
+impl GroupLock {
+    /// PBS ≤ 3.3.4's directory flock, when this host needs it, on `dir`: the group dir
+    /// created after the lock file was taken, or the hidden dir that is renamed into it (a
+    /// flock belongs to the inode, so it holds across the rename). Replaces a dir lock held
+    /// on a dir that was removed meanwhile.
+    pub fn lock_dir_too(
+        &mut self,
+        ctx: &MoveContext,
+        dir: &Path,
+        what: &str,
+    ) -> Result<(), MoveError> {
+        if ctx.old_locks() {
+            self._dir = old_scheme::lock_dir(dir, what)?;
+        }
+        Ok(())
+    }
+}
+
 /// `BackupGroup::lock` of PBS ≥ 3.3.5 and, when needed, of PBS ≤ 3.3.4; `what` names it.
 pub fn lock_group(
     ctx: &MoveContext,

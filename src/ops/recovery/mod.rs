@@ -8,7 +8,9 @@
 //! moves of a TUI whose terminal went away did.
 
 pub mod detached;
+pub mod leftover;
 pub mod pending;
 pub mod repair;
 pub mod resume;
+pub mod resume_plan;
 pub mod undo;

@@ -5,12 +5,14 @@
 
 use std::fs;
 use std::io;
+use std::path::Path;
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::locks::flock::{LockMode, remove_lock_file};
 use crate::ops::locks::move_set::{lock_group, take};
+use crate::ops::recovery::leftover::remove_hidden_new_group;
 use crate::ops::report::{MoveReport, MovedGroup};
 use crate::tree::backend::PreparedMove;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
@@ -64,6 +66,14 @@ impl GroupRepair<'_> {
         let what = format!("group {} in namespace '{}'", self.group, self.ns.human());
         let source_guard = lock_group(ctx, self.ns, self.group, &what)?;
         let target_guard = lock_group(ctx, self.target_ns, self.group, &format!("target {what}"))?;
+        let target_dir = ctx.ds.group_path(self.target_ns, self.group);
+        if remove_hidden_new_group(&target_dir)? {
+            self.actions.push(format!(
+                "removed the half-built target group {} in '{}' (not visible yet, owner only)",
+                self.group,
+                self.target_ns.human()
+            ));
+        }
         let mut at_target = 0;
         for t in &self.g.snapshots {
             if self.repair_snapshot(t)? {
@@ -249,7 +259,7 @@ impl GroupRepair<'_> {
     }
 }
 
-fn remove_if_present(path: &std::path::Path) -> Result<(), MoveError> {
+fn remove_if_present(path: &Path) -> Result<(), MoveError> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_failed("cannot remove", path, e)),
         _ => Ok(()),

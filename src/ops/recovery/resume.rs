@@ -208,6 +208,7 @@ fn merge_report(into: &mut MoveReport, from: MoveReport) {
     into.namespaces_created.extend(from.namespaces_created);
     into.namespaces_removed.extend(from.namespaces_removed);
     into.namespaces_kept.extend(from.namespaces_kept);
+    into.left_in_place.extend(from.left_in_place);
 }
 
 fn resume_one(

@@ -20,6 +20,7 @@ use rustix::fs::{AtFlags, Dir, DirEntry, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::ops::error::MoveError;
+use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 use crate::tree::scan::nofollow::read_first_line_nofollow;
@@ -201,7 +202,7 @@ pub fn preflight_group(
             type_dir.display()
         )));
     }
-    if lstat_no_symlink(&target)?.is_some() {
+    if lstat_no_symlink(&target)?.is_some() && !is_empty_leftover(&target) {
         check_group_files(&target)?;
     }
     Ok(())

@@ -54,10 +54,11 @@ pub fn assert_resumed(o: &Output) -> serde_json::Value {
     j
 }
 
-/// A (text) `resume` with nothing left to do, saying so.
+/// A (text) `resume` with nothing left to do, saying so (a result: on stdout).
 pub fn assert_nothing_to_resume(o: &Output) {
     assert_eq!(exit_code(o), 0, "{}", stderr(o));
-    assert!(stderr(o).contains("nothing to resume"), "{}", stderr(o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("nothing to resume"), "{out} {}", stderr(o));
 }
 
 /// `move-group vm/100 → prod` with `--json`: the demo store's usual move.

@@ -80,6 +80,7 @@ impl GroupMove<'_> {
         let dst_type = self.create_target_type_dir()?;
         let ds = &self.ctx.ds;
         let _target_guard = self.lock_target()?;
+        self.clear_leftovers(&ds.group_path(self.target_ns, self.group))?;
         let dst_type_fd = open_dir_path(&dst_type, "type dir")?;
         let name = OsStr::new(&self.group.id);
         let src_group = rustix::fs::openat(&src_type, name, DIR_PATH_FLAGS, Mode::empty())
