@@ -10,6 +10,7 @@ use super::print_json;
 use super::progress::Reporter;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
+use crate::ops::recovery::pending::{running, running_label};
 use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
 use crate::tree::Namespace;
@@ -26,10 +27,37 @@ struct ResumeOutput {
     /// True when there was nothing to resume (a second run).
     nothing_to_do: bool,
     operations: Vec<ResumedOp>,
+    /// Moves another process runs right now: skipped, not interrupted.
+    running: Vec<RunningOp>,
     namespaces_created: Vec<Namespace>,
     namespaces_removed: Vec<Namespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
+}
+
+/// A move `resume` skipped because its process still runs it.
+#[derive(Debug, Serialize)]
+struct RunningOp {
+    id: String,
+    op: String,
+    pid: Option<u32>,
+}
+
+/// The moves running right now (their journal is locked), read before `resume` starts:
+/// it leaves them alone, and the user should know why.
+fn running_ops(ctx: &crate::ops::context::MoveContext) -> Vec<RunningOp> {
+    let Ok(list) = running(ctx) else {
+        return Vec::new(); // `resume` itself reports an unreadable journal
+    };
+    list.into_iter()
+        .map(|(e, pid)| RunningOp {
+            op: e
+                .begin()
+                .map_or_else(String::new, |(op, _, _)| op.describe()),
+            id: e.id,
+            pid,
+        })
+        .collect()
 }
 
 fn failed_output(error: String) -> ResumeOutput {
@@ -42,6 +70,7 @@ fn failed_output(error: String) -> ResumeOutput {
         error: Some(error),
         nothing_to_do: false,
         operations: Vec::new(),
+        running: Vec::new(),
         namespaces_created: Vec::new(),
         namespaces_removed: Vec::new(),
         orphans: Vec::new(),
@@ -56,7 +85,9 @@ pub fn run_resume(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
 }
 
 fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Result<Exit, Failure> {
+    let mut running = Vec::new();
     let outcome = open_context(global).and_then(|ctx| {
+        running = running_ops(&ctx);
         resume(&ctx, progress).map_err(|e| Failure {
             exit: if e.is_busy() {
                 Exit::Busy
@@ -94,12 +125,28 @@ fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Res
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             nothing_to_do: nothing,
             operations: outcome.operations,
+            running,
             namespaces_created: r.namespaces_created,
             namespaces_removed: r.namespaces_removed,
             orphans: r.orphans,
             warnings: r.warnings,
         });
-    } else if nothing {
+    } else {
+        for r in &running {
+            eprintln!(
+                "skipped {} ({}): {}, not interrupted; it finishes there",
+                r.op,
+                r.id,
+                running_label(r.pid)
+            );
+        }
+        print_resumed(&outcome, nothing);
+    }
+    Ok(exit)
+}
+
+fn print_resumed(outcome: &crate::ops::recovery::resume::ResumeOutcome, nothing: bool) {
+    if nothing {
         eprintln!("nothing to resume: no unfinished moves for this datastore");
     } else {
         for op in &outcome.operations {
@@ -118,7 +165,6 @@ fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Res
             );
         }
     }
-    Ok(exit)
 }
 
 #[derive(Debug, Serialize)]

@@ -7,6 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::app::App;
 use super::format;
+use super::keys::action::Action;
 use super::keys::context::Context;
 use super::keys::help;
 use super::panes::{details, status, tree};
@@ -66,6 +67,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Popup::Picker(p)) => picker::render(frame, area, p, &theme),
         Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
         Some(Popup::ConfirmQuit) => confirm::render(frame, area, &app.keymap, &app.jobs, &theme),
+        Some(Popup::ConfirmCancel(_)) => {
+            confirm::render_cancel(frame, area, &app.keymap, &app.jobs, &theme)
+        }
         Some(Popup::Resume(p)) => resume::render(frame, area, p, &app.keymap, &theme),
         None => {}
     }
@@ -123,8 +127,33 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
         frame.set_cursor_position(Position::new(area.x + width.min(area.width - 1), area.y));
         return;
     }
-    let hints = help::hints(&app.keymap, ctx, t, area.width as usize);
+    // Popups whose keys mean something else than their context's help says.
+    let own: Option<&[(Action, &str)]> = match &app.popup {
+        Some(Popup::ConfirmCancel(_)) => {
+            Some(&[(Action::Yes, "cancel the move"), (Action::No, "let it run")])
+        }
+        Some(Popup::Preview(p)) if p.nothing_movable() => {
+            Some(&[(Action::No, "close (nothing to move)")])
+        }
+        _ => None,
+    };
+    let hints = match own {
+        Some(list) => own_hints(app, ctx, list),
+        None => help::hints(&app.keymap, ctx, t, area.width as usize),
+    };
     frame.render_widget(Paragraph::new(hints), area);
+}
+
+fn own_hints(app: &App, ctx: Context, list: &[(Action, &str)]) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (action, label) in list {
+        if let Some(key) = app.keymap.first_key(ctx, *action) {
+            spans.push(Span::styled(key.to_string(), t.key));
+            spans.push(Span::styled(format!(" {label}  "), t.dim));
+        }
+    }
+    Line::from(spans)
 }
 
 /// One clear line instead of a broken layout; the longest wording that fits is used.

@@ -30,6 +30,7 @@ mod s3_backend;
 mod scan;
 #[cfg(feature = "s3-server")]
 mod security;
+mod tui_flow;
 mod tui_moves;
 mod tui_pty;
 mod tui_pty_hangup;

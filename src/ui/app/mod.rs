@@ -245,7 +245,7 @@ impl App {
     fn apply_status(&mut self, action: Action) -> bool {
         match self.status_view.handle(action, &self.jobs) {
             StatusOutcome::Changed(changed) => changed,
-            StatusOutcome::CancelMove => self.cancel_running(),
+            StatusOutcome::CancelMove => self.ask_cancel(),
         }
     }
 
@@ -278,7 +278,7 @@ impl App {
             Action::Unmark => self.unmark(),
             Action::PickTarget => self.open_picker(),
             Action::Resume => self.open_resume(),
-            Action::CancelMove => self.cancel_running(),
+            Action::CancelMove => self.ask_cancel(),
             Action::StatusFocus => {
                 self.status_view.focused = true;
                 true

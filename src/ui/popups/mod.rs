@@ -22,6 +22,8 @@ pub enum Popup {
     Preview(PreviewState),
     ConfirmQuit,
     Resume(ResumeState),
+    /// "Cancel move #N?" (`x`): the same yes/no keys as the quit question.
+    ConfirmCancel(crate::ui::tasks::moves::JobId),
 }
 
 impl Popup {
@@ -29,7 +31,7 @@ impl Popup {
         match self {
             Popup::Picker(_) => Context::Picker,
             Popup::Preview(_) => Context::Preview,
-            Popup::ConfirmQuit => Context::Confirm,
+            Popup::ConfirmQuit | Popup::ConfirmCancel(_) => Context::Confirm,
             Popup::Resume(_) => Context::Resume,
         }
     }

@@ -108,6 +108,7 @@ impl PickerState {
                 // By components: each namespace right above its children, like the tree.
                 all.sort();
                 self.all = Some(all);
+                self.cursor = self.first_valid();
             }
             Err(e) => {
                 self.all = Some(Vec::new());
@@ -161,6 +162,19 @@ impl PickerState {
             })
             .filter(|ns| needle.is_empty() || ns.human().to_lowercase().contains(&needle))
             .collect()
+    }
+
+    /// Where the cursor starts: never on a namespace move's current parent, where Enter
+    /// could only be refused ("source and target namespace must be different").
+    fn first_valid(&self) -> usize {
+        let parent = match &self.source {
+            MoveSource::Namespace(src) => src.parent(),
+            MoveSource::Groups(_) => None,
+        };
+        self.candidates()
+            .iter()
+            .position(|ns| Some(*ns) != parent.as_ref())
+            .unwrap_or(0)
     }
 
     pub fn picked(&self) -> Option<Namespace> {
@@ -434,6 +448,16 @@ mod tests {
         let names: Vec<String> = p.candidates().iter().map(|n| n.human()).collect();
         assert_eq!(names, ["/", "a", "ab", "x"]);
         assert_eq!(p.name, "b");
+    }
+
+    #[test]
+    fn namespace_move_starts_on_a_target_other_than_the_parent() {
+        let mut p = PickerState::new(MoveSource::Namespace(ns("a/b")));
+        p.on_namespaces(Ok(["", "a", "a/b", "x"].map(ns).to_vec()));
+        assert_eq!(p.picked(), Some(ns("")), "the parent 'a' is skipped");
+        let mut p = PickerState::new(MoveSource::Namespace(ns("x")));
+        p.on_namespaces(Ok(["", "a", "x"].map(ns).to_vec()));
+        assert_eq!(p.picked(), Some(ns("a")), "the parent '/' is skipped");
     }
 
     #[test]
