@@ -79,7 +79,7 @@ enum Ended {
 
 pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<AppEvent>();
-    let mut guard = TerminalGuard::enter()?;
+    let mut guard = TerminalGuard::enter(app.mouse)?;
     let mut inputs = Inputs {
         events: EventStream::new(),
         hangup: Hangup::watch().ok(),
@@ -234,7 +234,8 @@ fn on_terminal_event(app: &mut App, ev: Event) -> bool {
     match ev {
         Event::Key(key) => app.handle_event(AppEvent::Key(key)),
         Event::Resize(_, _) => app.handle_event(AppEvent::Resize),
-        // Focus, mouse (not enabled) and paste change nothing on screen.
+        Event::Mouse(m) => app.handle_event(AppEvent::Mouse(m)),
+        // Focus and paste change nothing on screen.
         _ => false,
     }
 }

@@ -12,6 +12,7 @@ use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::stdio::{dup2_stderr, dup2_stdin, dup2_stdout};
 use tokio::sync::oneshot;
 
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
@@ -25,6 +26,9 @@ pub type Backend = CrosstermBackend<BufWriter<Stdout>>;
 /// Whether the terminal is currently in TUI mode; makes restoring idempotent, so the panic
 /// hook and the guard's `Drop` can both call it.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether mouse capture was turned on, so restoring turns it off (a shell left reporting
+/// mouse moves prints escape codes at every click).
+static MOUSE: AtomicBool = AtomicBool::new(false);
 
 /// Restores the terminal when dropped.
 pub struct TerminalGuard {
@@ -36,8 +40,9 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Raw mode + alternate screen + hidden cursor, with a panic hook that undoes them.
-    pub fn enter() -> anyhow::Result<Self> {
+    /// Raw mode + alternate screen + hidden cursor (+ mouse capture when `mouse`), with a
+    /// panic hook that undoes them.
+    pub fn enter(mouse: bool) -> anyhow::Result<Self> {
         install_panic_hook();
         keys_from_stdin();
         let stdout_tty = io::stdout().is_terminal();
@@ -48,6 +53,10 @@ impl TerminalGuard {
         let setup = || -> anyhow::Result<Terminal<Backend>> {
             let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
             execute!(out, EnterAlternateScreen, cursor::Hide)?;
+            if mouse {
+                MOUSE.store(true, Ordering::SeqCst);
+                execute!(out, EnableMouseCapture)?;
+            }
             Ok(Terminal::new(CrosstermBackend::new(out))?)
         };
         match setup() {
@@ -92,6 +101,9 @@ pub fn restore() {
         return;
     }
     let mut out = io::stdout();
+    if MOUSE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(out, DisableMouseCapture);
+    }
     let _ = execute!(out, cursor::Show, LeaveAlternateScreen);
     let _ = disable_raw_mode();
     let _ = out.flush();

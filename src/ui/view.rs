@@ -48,6 +48,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         "" => " Tree ".to_string(),
         f => format!(" Tree (filter: {f}) "),
     };
+    app.areas = crate::ui::app::ScreenAreas {
+        tree: tree_area,
+        details: details_area,
+        status: status_area,
+        picker_list: Rect::default(),
+    };
     let theme = app.theme;
     let (items, state) = app.tree_parts();
     tree::render(frame, tree_area, items, state, &theme, tree_title);
@@ -64,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     render_footer(frame, footer, app);
     let theme = app.theme;
     match &mut app.popup {
-        Some(Popup::Picker(p)) => picker::render(frame, area, p, &theme),
+        Some(Popup::Picker(p)) => app.areas.picker_list = picker::render(frame, area, p, &theme),
         Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
         Some(Popup::ConfirmQuit) => confirm::render(frame, area, &app.keymap, &app.jobs, &theme),
         Some(Popup::ConfirmCancel(_)) => {

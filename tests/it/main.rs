@@ -33,6 +33,7 @@ mod security;
 mod tui_flow;
 mod tui_moves;
 mod tui_pty;
+mod tui_pty_flow;
 mod tui_pty_hangup;
 mod tui_pty_moves;
 mod tui_pty_resume;

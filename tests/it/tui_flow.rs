@@ -6,11 +6,12 @@
 
 use crate::support;
 
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, MouseEventKind};
 use pbs_mover::tree::Namespace;
 use support::api::{MoveContext, pending};
 use support::tui::{
-    App, Command, JobState, Level, Popup, Selection, app_on, assert_no_colour, chars, draw, press,
+    App, Command, DEFAULT_KEYMAP, JobState, Keymap, Level, Popup, Selection, app_on,
+    assert_no_colour, chars, click, datastore, draw, find_on_screen, mouse, new_app, press,
     press_only, screen, select_row,
 };
 use support::{HeldLock, Store};
@@ -390,4 +391,113 @@ fn a_move_running_in_another_process_is_shown_running_not_resumable() {
         !list[0].running && list[0].state == "interrupted",
         "{list:?}"
     );
+}
+
+// ----- the mouse (issue 15.6) -----
+
+#[test]
+fn click_selects_and_double_click_expands_and_collapses() {
+    let s = store();
+    let mut app = app_on(&s, true);
+    let (x, y) = find_on_screen(&mut app, "vm/100");
+    assert!(click(&mut app, x, y));
+    let sel = app.selection();
+    assert!(
+        matches!(&sel, Selection::Group(n, g) if n.is_root() && g.to_string() == "vm/100"),
+        "{sel:?}"
+    );
+    let path = app.tree_state.selected().to_vec();
+    assert!(!app.tree_state.opened().contains(&path));
+    // A second click on the same row at once: expanded, its snapshots listed.
+    click(&mut app, x, y);
+    assert!(app.tree_state.opened().contains(&path));
+    let text = screen(&mut app);
+    assert!(text.contains("2024-03-01T00:00:00Z"), "{text}");
+    // A third click is a new first click; two more collapse it again.
+    click(&mut app, x, y);
+    assert!(app.tree_state.opened().contains(&path));
+    click(&mut app, x, y);
+    assert!(!app.tree_state.opened().contains(&path));
+    // A click on the status pane focuses it; a click on the tree comes back.
+    let (sx, sy) = find_on_screen(&mut app, "Status (");
+    click(&mut app, sx, sy + 1);
+    assert!(app.status_view.focused);
+    let (x, y) = find_on_screen(&mut app, " a ");
+    click(&mut app, x + 1, y);
+    assert!(!app.status_view.focused);
+    assert_eq!(app.selection(), Selection::Ns(ns("a")));
+}
+
+#[test]
+fn wheel_scrolls_the_pane_under_the_pointer_and_the_open_popup() {
+    let s = Store::demo(40);
+    let mut app = app_on(&s, true);
+    let (x, y) = find_on_screen(&mut app, "customers");
+    let sel = app.selection();
+    assert_eq!(app.tree_state.get_offset(), 0);
+    mouse(&mut app, MouseEventKind::ScrollDown, x, y);
+    draw(&mut app);
+    assert_eq!(app.tree_state.get_offset(), 3, "the tree did not scroll");
+    assert_eq!(app.selection(), sel, "the wheel moved the cursor");
+    mouse(&mut app, MouseEventKind::ScrollUp, x, y);
+    assert_eq!(app.tree_state.get_offset(), 0);
+    // Over the status pane: its log scrolls up (older lines).
+    for i in 0..20 {
+        app.status.push(Level::Info, format!("line {i}"));
+    }
+    let (sx, sy) = find_on_screen(&mut app, "Status (");
+    mouse(&mut app, MouseEventKind::ScrollUp, sx, sy + 1);
+    draw(&mut app);
+    assert_eq!(app.status_view.scroll, 3);
+    mouse(&mut app, MouseEventKind::ScrollDown, sx, sy + 1);
+    assert_eq!(app.status_view.scroll, 0);
+    // With the picker open, the wheel moves its list, wherever the pointer is.
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('p')]);
+    let Some(Popup::Picker(p)) = &app.popup else {
+        panic!("no picker")
+    };
+    let before = p.cursor;
+    mouse(&mut app, MouseEventKind::ScrollDown, 0, 0);
+    let Some(Popup::Picker(p)) = &app.popup else {
+        panic!("no picker")
+    };
+    assert_eq!(p.cursor, before + 3);
+}
+
+#[test]
+fn picker_rows_are_clicked_and_a_double_click_previews() {
+    let s = store();
+    let mut app = app_on(&s, true);
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Char('p')]);
+    let (x, y) = find_on_screen(&mut app, "    b");
+    click(&mut app, x + 4, y);
+    let Some(Popup::Picker(p)) = &app.popup else {
+        panic!("no picker")
+    };
+    assert_eq!(p.picked(), Some(ns("b")));
+    click(&mut app, x + 4, y);
+    assert!(matches!(app.popup, Some(Popup::Preview(_))), "double click");
+    assert!(screen(&mut app).contains("Will move: 1 group, 3 snapshots"));
+    // A click outside a popup does nothing (popups are modal).
+    let before = app.selection();
+    click(&mut app, 1, 3);
+    assert!(matches!(app.popup, Some(Popup::Preview(_))));
+    assert_eq!(app.selection(), before);
+}
+
+#[test]
+fn mouse_off_in_the_keymap_ignores_clicks_and_keys_still_work() {
+    let s = store();
+    let keymap = Keymap::parse(DEFAULT_KEYMAP, Some("[options]\nmouse = false\n")).unwrap();
+    let mut app = new_app(&s, datastore(&s), keymap, true);
+    app.run_commands_blocking();
+    assert!(!app.mouse);
+    let (x, y) = find_on_screen(&mut app, "vm/100");
+    assert!(!click(&mut app, x, y));
+    assert_eq!(app.selection(), Selection::Ns(Namespace::root()));
+    select_row(&mut app, "vm/100");
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(screen(&mut app).contains("2024-03-01T00:00:00Z"));
 }

@@ -11,6 +11,7 @@
 
 mod browse;
 mod loading;
+mod mouse;
 mod move_log;
 mod moves;
 mod popups;
@@ -35,8 +36,10 @@ use super::popups::Popup;
 use super::popups::help::{HelpOutcome, HelpState};
 use super::tasks::executor::run_inline;
 use super::tasks::jobs::Jobs;
+
 use super::tasks::{AppEvent, Command};
 use super::theme::Theme;
+pub use mouse::ScreenAreas;
 
 pub struct App {
     /// The move engine's view of the datastore (locks, content backend); cloned into jobs.
@@ -64,6 +67,11 @@ pub struct App {
     pending: usize,
     pub(super) quit: Quit,
     pub(super) plan_seq: u64,
+    /// Clicks and the wheel are handled (the keymap's `[options] mouse`, `--no-mouse`).
+    pub mouse: bool,
+    /// Where the panes were drawn last, for the mouse.
+    pub areas: ScreenAreas,
+    last_click: Option<(std::time::Instant, mouse::LastClick)>,
 }
 
 /// How far the user got with quitting.
@@ -88,6 +96,7 @@ impl App {
     /// A browser on the context's datastore with the root namespace opened and its listing
     /// requested. Moves run through `ctx` (any backend).
     pub fn with_context(ctx: MoveContext, keymap: Keymap, theme: Theme) -> Self {
+        let keymap_mouse = keymap.mouse;
         let mut app = Self {
             ctx,
             keymap,
@@ -108,6 +117,9 @@ impl App {
             pending: 0,
             quit: Quit::No,
             plan_seq: 0,
+            mouse: keymap_mouse,
+            areas: ScreenAreas::default(),
+            last_click: None,
         };
         app.greet();
         let root = Namespace::root();
@@ -174,6 +186,7 @@ impl App {
     pub fn handle_event(&mut self, ev: AppEvent) -> bool {
         match ev {
             AppEvent::Key(key) => self.handle_key(&key),
+            AppEvent::Mouse(ev) => self.handle_mouse(ev),
             AppEvent::Resize => true,
             AppEvent::Scan(result) => self.on_scan(result),
             AppEvent::Namespaces(result) => self.on_namespaces(result),

@@ -181,6 +181,18 @@ impl PickerState {
         self.candidates().get(self.cursor).map(|ns| (*ns).clone())
     }
 
+    /// The candidate on the first of `rows` list rows: the list scrolls so that the cursor
+    /// sits on the last row when it is below the fold.
+    pub fn first_row(&self, rows: usize) -> usize {
+        (self.cursor + 1).saturating_sub(rows)
+    }
+
+    /// The candidate shown on list row `row` of `rows` (as last drawn), if any.
+    pub fn row_at(&self, row: usize, rows: usize) -> Option<usize> {
+        let i = self.first_row(rows) + row;
+        (row < rows && i < self.candidates().len()).then_some(i)
+    }
+
     pub fn move_cursor(&mut self, delta: isize) -> bool {
         let n = self.candidates().len();
         let new = self
@@ -348,7 +360,8 @@ fn option_lines(p: &PickerState, t: &Theme) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
+/// Draws the picker; returns where its list rows are (for clicks).
+pub fn render(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) -> Rect {
     let popup = centered(area, 72, 20);
     frame.render_widget(Clear, popup);
     let verb = if p.is_ns_move() {
@@ -387,6 +400,7 @@ pub fn render(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
     if let Some(e) = &p.error {
         frame.render_widget(Paragraph::new(Span::styled(format!("  {e}"), t.error)), err);
     }
+    list
 }
 
 fn render_list(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
@@ -406,8 +420,7 @@ fn render_list(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
         return;
     }
     let rows = area.height as usize;
-    // Keep the cursor on screen: scroll so it sits on the last row when below the fold.
-    let first = (p.cursor + 1).saturating_sub(rows);
+    let first = p.first_row(rows);
     let lines: Vec<Line> = cands
         .iter()
         .enumerate()
