@@ -177,6 +177,14 @@ impl App {
         }
     }
 
+    /// The root namespace's listing has arrived (the tree shows more than "loading…").
+    pub fn root_listed(&self) -> bool {
+        matches!(
+            self.model.ns_state(&Namespace::root()),
+            super::model::LoadState::Loaded
+        )
+    }
+
     /// Scans still outstanding (namespace listings, size passes, snapshot lists).
     pub fn busy(&self) -> bool {
         self.pending > 0
