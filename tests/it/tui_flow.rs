@@ -217,6 +217,31 @@ fn status_pane_follows_the_newest_move_unless_scrolled() {
     press(&mut app, &[KeyCode::Enter, KeyCode::Char('y')]);
     assert!(s.ns_dir("b/a2").is_dir());
     assert_eq!(app.status_view.job, Some(2), "a scrolled pane jumped");
+    // In the whole log, scrolled up, new lines do not push the view.
+    press(&mut app, &[KeyCode::Char('s'), KeyCode::Tab, KeyCode::Tab]);
+    assert_eq!(app.status_view.job, None);
+    press(&mut app, &[KeyCode::Char('k')]);
+    let shown = status_body(&mut app);
+    for i in 0..5 {
+        app.status.push(Level::Info, format!("new line {i}"));
+    }
+    assert_eq!(status_body(&mut app), shown, "a scrolled view moved");
+    press(&mut app, &[KeyCode::Char('G')]);
+    assert!(
+        status_body(&mut app).contains("new line 4"),
+        "G follows again"
+    );
+}
+
+/// The rows of the status pane under its title, as drawn at 80×24.
+fn status_body(app: &mut App) -> String {
+    let text = screen(app);
+    text.lines()
+        .skip_while(|l| !l.contains("Status ("))
+        .skip(1)
+        .take_while(|l| !l.contains("└"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]

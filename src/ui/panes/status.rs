@@ -88,6 +88,9 @@ pub struct StatusView {
     pub scroll: usize,
     /// Show only this move's log; `None` = everything.
     pub job: Option<JobId>,
+    /// (lines, width) of the last draw: a scrolled view keeps showing the same lines while
+    /// new ones arrive below.
+    drawn: (usize, usize),
 }
 
 /// What a key did in the focused status pane.
@@ -218,6 +221,10 @@ pub fn render(
         .filter(|l| view.job.is_none() || l.job == view.job)
         .flat_map(|l| render_line(l, view.job.is_none(), width, theme))
         .collect();
+    if view.scroll > 0 && view.drawn.1 == width {
+        view.scroll += wrapped.len().saturating_sub(view.drawn.0);
+    }
+    view.drawn = (wrapped.len(), width);
     // Clamped before the title is made: "scrolled up N" counts real lines.
     let max_scroll = wrapped.len().saturating_sub(rows);
     view.scroll = view.scroll.min(max_scroll);
