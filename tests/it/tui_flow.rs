@@ -10,8 +10,8 @@ use crossterm::event::{KeyCode, MouseEventKind};
 use pbs_mover::tree::Namespace;
 use support::api::{MoveContext, pending};
 use support::tui::{
-    App, Command, DEFAULT_KEYMAP, JobState, Keymap, Level, Popup, Selection, app_on,
-    assert_no_colour, chars, click, datastore, draw, find_on_screen, mouse, new_app, press,
+    App, Command, DEFAULT_KEYMAP, JobState, Keymap, Level, Popup, Selection, Theme, app_on,
+    assert_no_colour, chars, click, datastore, draw, find_on_screen, help, mouse, new_app, press,
     press_only, screen, select_row,
 };
 use support::{HeldLock, Store};
@@ -516,6 +516,19 @@ fn picker_rows_are_clicked_and_a_double_click_previews() {
 fn mouse_off_in_the_keymap_ignores_clicks_and_keys_still_work() {
     let s = store();
     let keymap = Keymap::parse(DEFAULT_KEYMAP, Some("[options]\nmouse = false\n")).unwrap();
+    let help_text = |k: &Keymap| {
+        let lines = help::lines(k, &Theme::new(true));
+        lines
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(help_text(&Keymap::defaults()).contains("double click: expand"));
+    assert!(
+        !help_text(&keymap).contains("double click"),
+        "help offers a mouse that is off"
+    );
     let mut app = new_app(&s, datastore(&s), keymap, true);
     app.run_commands_blocking();
     assert!(!app.mouse);
