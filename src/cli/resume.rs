@@ -10,7 +10,7 @@ use super::print_json;
 use super::progress::Reporter;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
-use crate::ops::recovery::pending::{running, running_label};
+use crate::ops::recovery::pending::{is_running, running, running_label};
 use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
 use crate::tree::Namespace;
@@ -172,7 +172,8 @@ struct HistoryItem {
     id: String,
     op: String,
     started: u64,
-    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up" or "unfinished".
+    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up", "unfinished" or
+    /// "running" (another process runs it right now).
     status: String,
     groups: usize,
     snapshots_renamed: usize,
@@ -191,9 +192,12 @@ pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
                 id: e.id.clone(),
                 op: op.describe(),
                 started,
-                status: e
-                    .status()
-                    .map_or_else(|| "unfinished".to_string(), |s| s.to_string()),
+                status: match e.status() {
+                    Some(s) => s.to_string(),
+                    // Its process still holds the journal: not interrupted.
+                    None if is_running(&e.path) => "running".to_string(),
+                    None => "unfinished".to_string(),
+                },
                 groups: groups.len(),
                 snapshots_renamed: groups.iter().map(|g| g.renamed.len()).sum(),
             })

@@ -409,6 +409,9 @@ fn a_move_running_in_another_process_is_shown_running_not_resumable() {
     );
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(s.snapshot(), split, "a running move was touched");
+    let out = s.run(&["history"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("  running "), "{listed}");
     // Once that process is gone, it is interrupted and resumable again.
     drop(held);
     let list = pending(&ctx).unwrap();
