@@ -12,7 +12,6 @@ use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::stdio::{dup2_stderr, dup2_stdin, dup2_stdout};
 use tokio::sync::oneshot;
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
@@ -29,6 +28,12 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Whether mouse capture was turned on, so restoring turns it off (a shell left reporting
 /// mouse moves prints escape codes at every click).
 static MOUSE: AtomicBool = AtomicBool::new(false);
+
+/// Button presses and the wheel (xterm mode 1000) in SGR encoding (1006). Not crossterm's
+/// `EnableMouseCapture`, which also asks for every pointer motion (1002/1003): bytes over
+/// SSH for each move of the mouse, and nothing here needs drags or hovering.
+const MOUSE_CAPTURE_ON: &[u8] = b"\x1b[?1000h\x1b[?1006h";
+const MOUSE_CAPTURE_OFF: &[u8] = b"\x1b[?1006l\x1b[?1000l";
 
 /// Restores the terminal when dropped.
 pub struct TerminalGuard {
@@ -55,7 +60,7 @@ impl TerminalGuard {
             execute!(out, EnterAlternateScreen, cursor::Hide)?;
             if mouse {
                 MOUSE.store(true, Ordering::SeqCst);
-                execute!(out, EnableMouseCapture)?;
+                out.write_all(MOUSE_CAPTURE_ON)?;
             }
             Ok(Terminal::new(CrosstermBackend::new(out))?)
         };
@@ -102,7 +107,7 @@ pub fn restore() {
     }
     let mut out = io::stdout();
     if MOUSE.swap(false, Ordering::SeqCst) {
-        let _ = execute!(out, DisableMouseCapture);
+        let _ = out.write_all(MOUSE_CAPTURE_OFF);
     }
     let _ = execute!(out, cursor::Show, LeaveAlternateScreen);
     let _ = disable_raw_mode();
