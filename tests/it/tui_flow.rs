@@ -11,8 +11,8 @@ use pbs_mover::tree::Namespace;
 use support::api::{MoveContext, pending};
 use support::tui::{
     App, Command, DEFAULT_KEYMAP, JobState, Keymap, Level, Popup, Selection, Theme, app_on,
-    assert_no_colour, chars, click, datastore, draw, find_on_screen, help, mouse, new_app, press,
-    press_only, screen, select_row,
+    assert_no_colour, chars, click, datastore, draw, executor, find_on_screen, help, mouse,
+    new_app, press, press_only, screen, select_row,
 };
 use support::{HeldLock, Store};
 
@@ -541,4 +541,38 @@ fn mouse_off_in_the_keymap_ignores_clicks_and_keys_still_work() {
     select_row(&mut app, "vm/100");
     press(&mut app, &[KeyCode::Enter]);
     assert!(screen(&mut app).contains("2024-03-01T00:00:00Z"));
+}
+
+#[test]
+fn a_cancelled_namespace_move_sums_up_its_groups_in_one_line() {
+    let s = store();
+    let mut app = app_on(&s, true);
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    press_only(&mut app, &[KeyCode::Char('y')]);
+    let cmds = app.take_commands();
+    assert!(matches!(cmds[..], [Command::StartMove { .. }]));
+    press_only(&mut app, &[KeyCode::Char('x'), KeyCode::Char('y')]);
+    assert_eq!(app.jobs.list[0].state, JobState::Cancelling);
+    for c in cmds {
+        for ev in executor::run_inline(&app.ctx.clone(), c) {
+            app.handle_event(ev);
+        }
+    }
+    app.run_commands_blocking();
+    assert!(s.group_dir("a", "ct/200").is_dir() && s.group_dir("a/sub", "host/web1").is_dir());
+    let log = status_text(&app);
+    assert!(log.contains("move #1 CANCELLED"), "{log}");
+    assert!(
+        !log.contains(") not moved (cancelled)"),
+        "one line per group: {log}"
+    );
+    assert_eq!(
+        log.lines().filter(|l| l.contains("cancelled")).count(),
+        1,
+        "only the summary tells of cancelled groups: {log}"
+    );
+    assert!(log.contains("2 groups not moved (cancelled): ct/200 (a), host/web1 (a/sub)"));
 }
