@@ -86,7 +86,7 @@ fn group_move_by_keys_lands_on_disk_and_refreshes_the_tree() {
     let log = status_text(&app);
     assert!(log.contains("moved vm/100: / → b (3 snapshots)"), "{log}");
     assert!(log.contains("move #1 finished: moved 1 group (3 snapshots), 0 failed"));
-    // The root listing was refreshed; the cursor stayed in the tree (nearest ancestor).
+    // The root listing was refreshed; the cursor went to the nearest surviving row.
     let root = app.model.ns(&Namespace::root()).unwrap();
     assert!(root.groups.is_empty(), "moved group still listed");
     assert!(app.marks.is_empty());
