@@ -385,6 +385,11 @@ fn bench_scan(root: &Path, rows: &mut Rows, notes: &mut Vec<String>, cases: &str
 /// The TUI in a pty (`script`), with `PBS_MOVER_EXIT_AFTER_FIRST_FRAME=hook`: wall time from
 /// spawn to exit, and the time the TUI itself reports.
 fn tui_run(base: &Path, locks: &Path, hook: &str) -> Option<(Duration, f64)> {
+    tui_run_with(base, locks, hook, "")
+}
+
+/// [`tui_run`] with `PBS_MOVER_FRAME_THROTTLE=throttle` (`""`: the default).
+fn tui_run_with(base: &Path, locks: &Path, hook: &str, throttle: &str) -> Option<(Duration, f64)> {
     let cmd = format!(
         "{BIN} --path '{}' --lock-dir '{}' tui",
         base.display(),
@@ -394,6 +399,7 @@ fn tui_run(base: &Path, locks: &Path, hook: &str) -> Option<(Duration, f64)> {
     let out = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("PBS_MOVER_EXIT_AFTER_FIRST_FRAME", hook)
+        .env("PBS_MOVER_FRAME_THROTTLE", throttle)
         .env("TERM", "xterm-256color")
         .stdin(Stdio::piped())
         .output()
@@ -441,12 +447,45 @@ fn bench_tui(base: &Path, locks: &Path, rows: &mut Rows, notes: &mut Vec<String>
             per_snapshot: None,
         });
     }
+    bench_tree_visible(base, locks, rows, notes, snaps);
     match tui_idle(base, locks) {
         Some((cpu, bytes, secs)) => notes.push(format!(
             "TUI idle ({secs} s after the scan finished, in a pty): {cpu:.2} % CPU, {bytes} bytes written to the terminal"
         )),
         None => notes.push("TUI idle: could not measure".into()),
     }
+}
+
+/// Time from start to the first frame that shows the root listing (in-app, median of 7
+/// interleaved runs): throttling only bursts against the old throttle that made every
+/// background change wait 100 ms after the previous frame (`PBS_MOVER_FRAME_THROTTLE=trailing`).
+fn bench_tree_visible(
+    base: &Path,
+    locks: &Path,
+    rows: &mut Rows,
+    notes: &mut Vec<String>,
+    snaps: usize,
+) {
+    let (mut ours, mut old) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        ours.extend(tui_run_with(base, locks, "tree", "").map(|(_, r)| r));
+        old.extend(tui_run_with(base, locks, "tree", "trailing").map(|(_, r)| r));
+    }
+    if ours.is_empty() || old.is_empty() {
+        notes.push("TUI tree visible: could not run under script(1)".into());
+        return;
+    }
+    let ms = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        Duration::from_secs_f64(v[v.len() / 2] / 1000.0)
+    };
+    rows.push(Row {
+        case: format!("TUI time to tree visible ({snaps} snapshots; in-app, pty via script)"),
+        ours: ms(ours),
+        baseline_name: "old 100 ms trailing frame throttle".into(),
+        baseline: ms(old),
+        per_snapshot: None,
+    });
 }
 
 fn proc_cpu_ticks(pid: u32) -> Option<u64> {

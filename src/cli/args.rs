@@ -114,6 +114,10 @@ pub struct GlobalArgs {
     /// last event "finished"; then the command's --json result object as the final line
     #[arg(long, global = true)]
     pub json_progress: bool,
+    /// TUI: no mouse (clicks and the wheel are not captured, the terminal's own text
+    /// selection works); the keymap's `[options] mouse = false` does the same for good
+    #[arg(long, global = true)]
+    pub no_mouse: bool,
 }
 
 #[derive(Debug, Subcommand)]

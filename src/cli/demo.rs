@@ -141,7 +141,8 @@ fn run_demo_s3(global: &GlobalArgs, dir: &Path, no_tui: bool) -> Result<Exit, Fa
     let ctx = MoveContext::with_backend(ds, &global.lock_dir, Arc::new(backend))
         .with_pbs(super::context::pbs_version(global)?)
         .with_journal_dir(&global.state_dir);
-    let result = crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")));
+    let result =
+        crate::ui::run(ctx, global.no_mouse).map_err(|e| Failure::refused(format!("{e:#}")));
     rt.block_on(server.shutdown());
     result.map(|()| Exit::Done)
 }

@@ -7,6 +7,7 @@ use super::args::GlobalArgs;
 use super::exit::{Exit, Failure};
 use super::print_json;
 use crate::ops::journal::crash::{JournalEntry, UndoState, format_time, list_entries};
+use crate::ops::recovery::pending::is_running;
 
 #[derive(Debug, Serialize)]
 struct HistoryItem {
@@ -18,7 +19,7 @@ struct HistoryItem {
     /// When it ended; `null` while unfinished or for journals of older versions.
     ended: Option<u64>,
     duration_secs: Option<u64>,
-    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up" or "unfinished":
+    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up", "unfinished" or "running" (another process runs it right now):
     /// how the move itself ended (an undo does not change it; see `undone`).
     status: String,
     /// Groups moved completely (the report's `moved`).
@@ -46,9 +47,12 @@ fn item(e: &JournalEntry) -> Option<HistoryItem> {
         started_at: format_time(started),
         ended,
         duration_secs: ended.map(|end| end.saturating_sub(started)),
-        status: e
-            .move_status()
-            .map_or_else(|| "unfinished".to_string(), |s| s.to_string()),
+        status: match e.move_status() {
+            Some(s) => s.to_string(),
+            // Its process still holds the journal: not interrupted.
+            None if is_running(&e.path) => "running".to_string(),
+            None => "unfinished".to_string(),
+        },
         groups: groups.iter().filter(|g| g.done == Some(true)).count(),
         groups_partial: groups
             .iter()

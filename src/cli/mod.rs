@@ -155,7 +155,7 @@ pub fn parse_ns(s: &str) -> Result<Namespace, Failure> {
 pub fn run_tui(global: &GlobalArgs) -> Result<Exit, Failure> {
     // S3 datastores get their bucket backend here, outside any async context.
     let ctx = context::open_context(global)?;
-    crate::ui::run(ctx).map_err(|e| Failure::refused(format!("{e:#}")))?;
+    crate::ui::run(ctx, global.no_mouse).map_err(|e| Failure::refused(format!("{e:#}")))?;
     Ok(Exit::Done)
 }
 

@@ -12,6 +12,7 @@ use super::{print_json, print_out};
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::progress::Progress;
+use crate::ops::recovery::pending::{running, running_label};
 use crate::ops::recovery::resume::{ResumeOutcome, ResumedOp, resume};
 use crate::ops::recovery::resume_plan::{PlannedResume, plan_resume, predicted_report};
 use crate::ops::report::{MovedGroup, OrphanEntry};
@@ -30,10 +31,51 @@ struct ResumeOutput<O: Serialize> {
     /// True when there was nothing to resume (a second run).
     nothing_to_do: bool,
     operations: Vec<O>,
+    /// Moves another process runs right now: skipped, not interrupted.
+    running: Vec<RunningOp>,
     namespaces_created: Vec<Namespace>,
     namespaces_removed: Vec<Namespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
+}
+
+/// A move `resume` skipped because its process still runs it.
+#[derive(Debug, Serialize)]
+struct RunningOp {
+    id: String,
+    op: String,
+    pid: Option<u32>,
+}
+
+/// The moves running right now (their journal is locked), read before `resume` starts:
+/// it leaves them alone, and the user should know why.
+fn running_ops(ctx: &MoveContext) -> Vec<RunningOp> {
+    let Ok(list) = running(ctx) else {
+        return Vec::new(); // `resume` itself reports an unreadable journal
+    };
+    list.into_iter()
+        .map(|(e, pid)| RunningOp {
+            op: e
+                .begin()
+                .map_or_else(String::new, |(op, _, _)| op.describe()),
+            id: e.id,
+            pid,
+        })
+        .collect()
+}
+
+fn running_text(running: &[RunningOp]) -> String {
+    running
+        .iter()
+        .map(|r| {
+            format!(
+                "skipped {} ({}): {}, not interrupted; it finishes there\n",
+                r.op,
+                r.id,
+                running_label(r.pid)
+            )
+        })
+        .collect()
 }
 
 fn failed_output(error: String) -> ResumeOutput<ResumedOp> {
@@ -46,6 +88,7 @@ fn failed_output(error: String) -> ResumeOutput<ResumedOp> {
         error: Some(error),
         nothing_to_do: false,
         operations: Vec::new(),
+        running: Vec::new(),
         namespaces_created: Vec::new(),
         namespaces_removed: Vec::new(),
         orphans: Vec::new(),
@@ -78,7 +121,12 @@ pub fn run_resume(global: &GlobalArgs, args: &ResumeArgs) -> Result<Exit, Failur
 
 /// `resume --dry-run`: the journal and the disk read, nothing locked, created or written.
 fn plan_and_print(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
-    let plans = match open_context(global).and_then(|ctx| plan_resume(&ctx).map_err(move_failure)) {
+    let mut running = Vec::new();
+    let planned = open_context(global).and_then(|ctx| {
+        running = running_ops(&ctx);
+        plan_resume(&ctx).map_err(move_failure)
+    });
+    let plans = match planned {
         Ok(p) => p,
         Err(f) => {
             if json {
@@ -111,12 +159,14 @@ fn plan_and_print(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             nothing_to_do: plans.is_empty(),
             operations: plans,
+            running,
             namespaces_created: report.namespaces_created,
             namespaces_removed: report.namespaces_removed,
             orphans: report.orphans,
             warnings: report.warnings,
         });
     } else {
+        eprint!("{}", running_text(&running));
         print_out(&plan_text(&plans));
     }
     Ok(exit)
@@ -192,8 +242,11 @@ fn resume_and_print(
     reporter: &Reporter,
     progress: &Progress,
 ) -> Result<Exit, Failure> {
-    let outcome = open_context(global)
-        .and_then(|ctx| resume_waiting(&ctx, limit, reporter, progress).map_err(move_failure));
+    let mut running = Vec::new();
+    let outcome = open_context(global).and_then(|ctx| {
+        running = running_ops(&ctx);
+        resume_waiting(&ctx, limit, reporter, progress).map_err(move_failure)
+    });
     let outcome = match outcome {
         Ok(o) => o,
         Err(f) => {
@@ -222,12 +275,14 @@ fn resume_and_print(
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             nothing_to_do: nothing,
             operations: outcome.operations,
+            running,
             namespaces_created: r.namespaces_created,
             namespaces_removed: r.namespaces_removed,
             orphans: r.orphans,
             warnings: r.warnings,
         });
     } else {
+        eprint!("{}", running_text(&running));
         print_out(&result_text(&outcome));
     }
     Ok(exit)

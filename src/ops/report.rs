@@ -30,6 +30,11 @@ pub struct FailedGroup {
     pub message: String,
     /// Snapshots that did move before the failure (time-ordered split; both groups valid).
     pub snapshots_moved: usize,
+    /// A precondition did not hold (owner or time mismatch of a merge, ...): nothing to
+    /// retry, so the journal closes as `refused`, not `failed`. Not in the JSON contract
+    /// (`reason` stays "error" there).
+    #[serde(skip)]
+    pub refused: bool,
 }
 
 /// What a namespace move found in its source and left there untouched: a symlinked group

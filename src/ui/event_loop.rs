@@ -1,7 +1,8 @@
 //! The async loop: waits for input, scan results or move progress, updates the app, redraws
 //! only when something changed. Idle, it sleeps in `select!`: no timer, no CPU, no bytes
-//! written. Background updates (progress of a fast move) are drawn at most every
-//! [`LAZY_FRAME`]; keys are drawn at once.
+//! written. Keys are drawn at once; so is the first background change after a quiet spell
+//! (the root listing, a move's first progress). Only bursts of background updates (size
+//! passes, progress of a fast move) wait: at most one such frame every [`LAZY_FRAME`].
 //!
 //! When the terminal goes away (SIGHUP, a hangup seen on the tty, input that fails or ends,
 //! a frame that cannot be written) the loop lets go of it and only waits for the moves to
@@ -26,23 +27,57 @@ use super::view;
 /// Minimum time between two frames caused by background events: ≤ 10 frames/s over SSH.
 const LAZY_FRAME: Duration = Duration::from_millis(100);
 
-/// Benchmark/test hook: `frame` exits after the first frame, `loaded` after the first frame
-/// drawn once every scan finished, `panic` panics after the first frame (tests the restore
-/// path). The elapsed time is printed to stderr after the terminal is restored.
+/// Benchmark/test hook: `frame` exits after the first frame, `tree` after the first frame
+/// that shows the root namespace's listing, `loaded` after the first frame drawn once every
+/// scan finished, `panic` panics after the first frame (tests the restore path). The
+/// elapsed time is printed to stderr after the terminal is restored.
 pub const EXIT_HOOK_ENV: &str = "PBS_MOVER_EXIT_AFTER_FIRST_FRAME";
+
+/// Benchmark hook: `trailing` brings back the old throttle (every background change waits
+/// for [`LAZY_FRAME`] after the previous frame, the first listing too), the baseline of the
+/// "time to tree visible" bench row.
+pub const THROTTLE_ENV: &str = "PBS_MOVER_FRAME_THROTTLE";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExitHook {
     None,
     FirstFrame,
+    Tree,
     Loaded,
     Panic,
+}
+
+/// When a frame caused by background events may be drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Throttle {
+    /// At once when no background frame was drawn in the last [`LAZY_FRAME`]: only bursts wait.
+    Bursts,
+    /// [`LAZY_FRAME`] after the previous frame of any kind (the behaviour before issue 18.4).
+    Trailing,
+}
+
+impl Throttle {
+    fn from_env() -> Self {
+        match std::env::var(THROTTLE_ENV).as_deref() {
+            Ok("trailing") => Self::Trailing,
+            _ => Self::Bursts,
+        }
+    }
+
+    /// The earliest time a background change may be drawn.
+    fn slot(self, last_draw: Instant, last_lazy: Option<Instant>) -> Option<Instant> {
+        match self {
+            Self::Bursts => last_lazy.map(|t| t + LAZY_FRAME),
+            Self::Trailing => Some(last_draw + LAZY_FRAME),
+        }
+    }
 }
 
 impl ExitHook {
     fn from_env() -> Self {
         match std::env::var(EXIT_HOOK_ENV).as_deref() {
             Ok("1" | "frame") => Self::FirstFrame,
+            Ok("tree") => Self::Tree,
             Ok("loaded") => Self::Loaded,
             Ok("panic") => Self::Panic,
             _ => Self::None,
@@ -53,6 +88,7 @@ impl ExitHook {
     fn after_frame(self, app: &App, elapsed: Duration) -> Option<(&'static str, Duration)> {
         match self {
             Self::FirstFrame => Some(("first frame", elapsed)),
+            Self::Tree if app.root_listed() => Some(("tree visible", elapsed)),
             Self::Loaded if !app.busy() => Some(("all scans done", elapsed)),
             Self::Panic => panic!("{EXIT_HOOK_ENV}=panic"),
             _ => None,
@@ -79,7 +115,7 @@ enum Ended {
 
 pub async fn run(mut app: App, started: Instant) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<AppEvent>();
-    let mut guard = TerminalGuard::enter()?;
+    let mut guard = TerminalGuard::enter(app.mouse)?;
     let mut inputs = Inputs {
         events: EventStream::new(),
         hangup: Hangup::watch().ok(),
@@ -114,16 +150,20 @@ async fn interactive(
     started: Instant,
 ) -> Ended {
     let hook = ExitHook::from_env();
+    let throttle = Throttle::from_env();
     let mut dirty = true;
     // Changed by a background event only: may wait for the next frame slot.
     let mut lazy = false;
     let mut last_draw = Instant::now();
+    // The last frame that showed background changes: bursts are throttled from there.
+    let mut last_lazy: Option<Instant> = None;
     loop {
         dispatch(app, tx);
         if app.should_quit() {
             return Ended::Quit(None);
         }
-        if lazy && !dirty && last_draw.elapsed() >= LAZY_FRAME {
+        let slot = throttle.slot(last_draw, last_lazy);
+        if lazy && !dirty && slot.is_none_or(|t| Instant::now() >= t) {
             dirty = true;
         }
         if dirty {
@@ -134,14 +174,17 @@ async fn interactive(
             // Drawing asks for the manifests of the rows it showed.
             dispatch(app, tx);
             dirty = false;
-            lazy = false;
             last_draw = Instant::now();
+            if std::mem::take(&mut lazy) {
+                last_lazy = Some(last_draw);
+            }
             if let Some(report) = hook.after_frame(app, started.elapsed()) {
                 return Ended::Quit(Some(report));
             }
         }
         // Only armed while a lazy frame is pending, so an idle UI has no timer at all.
-        let frame_slot = tokio::time::sleep_until((last_draw + LAZY_FRAME).into());
+        let slot = throttle.slot(last_draw, last_lazy).unwrap_or(last_draw);
+        let frame_slot = tokio::time::sleep_until(slot.into());
         tokio::select! {
             ev = inputs.events.next() => match ev {
                 Some(Ok(ev)) => dirty |= on_terminal_event(app, ev),
@@ -236,7 +279,8 @@ fn on_terminal_event(app: &mut App, ev: Event) -> bool {
     match ev {
         Event::Key(key) => app.handle_event(AppEvent::Key(key)),
         Event::Resize(_, _) => app.handle_event(AppEvent::Resize),
-        // Focus, mouse (not enabled) and paste change nothing on screen.
+        Event::Mouse(m) => app.handle_event(AppEvent::Mouse(m)),
+        // Focus and paste change nothing on screen.
         _ => false,
     }
 }

@@ -30,8 +30,8 @@ use panes::status::Level;
 use theme::Theme;
 
 /// Opens the TUI on the context's datastore and returns when the user quits. Moves run
-/// through `ctx`, the same engine the CLI uses.
-pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
+/// through `ctx`, the same engine the CLI uses. `no_mouse`: `--no-mouse`.
+pub fn run(ctx: MoveContext, no_mouse: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let (keymap, keymap_origin) = Keymap::load();
     // Interrupted moves are offered for resuming at start (a prompt; `R` opens it later).
@@ -40,6 +40,7 @@ pub fn run(ctx: MoveContext) -> anyhow::Result<()> {
     // What the moves of a TUI that lost its terminal did after that (told once).
     let detached = crate::ops::recovery::detached::take_reports(&ctx);
     let mut app = App::with_context(ctx, keymap, Theme::from_env());
+    app.mouse &= !no_mouse;
     match detached {
         Ok(reports) => app.report_detached(&reports),
         Err(e) => app.status.push(

@@ -25,6 +25,15 @@ pub type Backend = CrosstermBackend<BufWriter<Stdout>>;
 /// Whether the terminal is currently in TUI mode; makes restoring idempotent, so the panic
 /// hook and the guard's `Drop` can both call it.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether mouse capture was turned on, so restoring turns it off (a shell left reporting
+/// mouse moves prints escape codes at every click).
+static MOUSE: AtomicBool = AtomicBool::new(false);
+
+/// Button presses and the wheel (xterm mode 1000) in SGR encoding (1006). Not crossterm's
+/// `EnableMouseCapture`, which also asks for every pointer motion (1002/1003): bytes over
+/// SSH for each move of the mouse, and nothing here needs drags or hovering.
+const MOUSE_CAPTURE_ON: &[u8] = b"\x1b[?1000h\x1b[?1006h";
+const MOUSE_CAPTURE_OFF: &[u8] = b"\x1b[?1006l\x1b[?1000l";
 
 /// Restores the terminal when dropped.
 pub struct TerminalGuard {
@@ -36,8 +45,9 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Raw mode + alternate screen + hidden cursor, with a panic hook that undoes them.
-    pub fn enter() -> anyhow::Result<Self> {
+    /// Raw mode + alternate screen + hidden cursor (+ mouse capture when `mouse`), with a
+    /// panic hook that undoes them.
+    pub fn enter(mouse: bool) -> anyhow::Result<Self> {
         install_panic_hook();
         keys_from_stdin();
         let stdout_tty = io::stdout().is_terminal();
@@ -48,6 +58,10 @@ impl TerminalGuard {
         let setup = || -> anyhow::Result<Terminal<Backend>> {
             let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
             execute!(out, EnterAlternateScreen, cursor::Hide)?;
+            if mouse {
+                MOUSE.store(true, Ordering::SeqCst);
+                out.write_all(MOUSE_CAPTURE_ON)?;
+            }
             Ok(Terminal::new(CrosstermBackend::new(out))?)
         };
         match setup() {
@@ -92,6 +106,9 @@ pub fn restore() {
         return;
     }
     let mut out = io::stdout();
+    if MOUSE.swap(false, Ordering::SeqCst) {
+        let _ = out.write_all(MOUSE_CAPTURE_OFF);
+    }
     let _ = execute!(out, cursor::Show, LeaveAlternateScreen);
     let _ = disable_raw_mode();
     let _ = out.flush();

@@ -7,6 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::app::App;
 use super::format;
+use super::keys::action::Action;
 use super::keys::context::Context;
 use super::keys::help;
 use super::panes::{details, status, tree};
@@ -47,6 +48,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         "" => " Tree ".to_string(),
         f => format!(" Tree (filter: {f}) "),
     };
+    app.areas = crate::ui::app::ScreenAreas {
+        tree: tree_area,
+        details: details_area,
+        status: status_area,
+        picker_list: Rect::default(),
+    };
     let theme = app.theme;
     let (items, state) = app.tree_parts();
     tree::render(frame, tree_area, items, state, &theme, tree_title);
@@ -65,9 +72,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     render_footer(frame, footer, app);
     let theme = app.theme;
     match &mut app.popup {
-        Some(Popup::Picker(p)) => picker::render(frame, area, p, &theme),
+        Some(Popup::Picker(p)) => app.areas.picker_list = picker::render(frame, area, p, &theme),
         Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
         Some(Popup::ConfirmQuit) => confirm::render(frame, area, &app.keymap, &app.jobs, &theme),
+        Some(Popup::ConfirmCancel(_)) => {
+            confirm::render_cancel(frame, area, &app.keymap, &app.jobs, &theme)
+        }
         Some(Popup::Resume(p)) => resume::render(frame, area, p, &app.keymap, &theme),
         Some(Popup::Notes(p)) => notes::render(frame, area, p, &app.keymap, &theme),
         None => {}
@@ -126,8 +136,33 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
         frame.set_cursor_position(Position::new(area.x + width.min(area.width - 1), area.y));
         return;
     }
-    let hints = help::hints(&app.keymap, ctx, t, area.width as usize);
+    // Popups whose keys mean something else than their context's help says.
+    let own: Option<&[(Action, &str)]> = match &app.popup {
+        Some(Popup::ConfirmCancel(_)) => {
+            Some(&[(Action::Yes, "cancel the move"), (Action::No, "let it run")])
+        }
+        Some(Popup::Preview(p)) if p.nothing_movable() => {
+            Some(&[(Action::No, "close (nothing to move)")])
+        }
+        _ => None,
+    };
+    let hints = match own {
+        Some(list) => own_hints(app, ctx, list),
+        None => help::hints(&app.keymap, ctx, t, area.width as usize),
+    };
     frame.render_widget(Paragraph::new(hints), area);
+}
+
+fn own_hints(app: &App, ctx: Context, list: &[(Action, &str)]) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (action, label) in list {
+        if let Some(key) = app.keymap.first_key(ctx, *action) {
+            spans.push(Span::styled(key.to_string(), t.key));
+            spans.push(Span::styled(format!(" {label}  "), t.dim));
+        }
+    }
+    Line::from(spans)
 }
 
 /// One clear line instead of a broken layout; the longest wording that fits is used.

@@ -33,8 +33,10 @@ mod scan;
 #[cfg(feature = "s3-server")]
 mod security;
 mod tui_facts;
+mod tui_flow;
 mod tui_moves;
 mod tui_pty;
+mod tui_pty_flow;
 mod tui_pty_hangup;
 mod tui_pty_moves;
 mod tui_pty_resume;

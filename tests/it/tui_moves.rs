@@ -86,7 +86,7 @@ fn group_move_by_keys_lands_on_disk_and_refreshes_the_tree() {
     let log = status_text(&app);
     assert!(log.contains("moved vm/100: / → b (3 snapshots)"), "{log}");
     assert!(log.contains("move #1 finished: moved 1 group (3 snapshots), 0 failed"));
-    // The root listing was refreshed; the cursor stayed in the tree (nearest ancestor).
+    // The root listing was refreshed; the cursor went to the nearest surviving row.
     let root = app.model.ns(&Namespace::root()).unwrap();
     assert!(root.groups.is_empty(), "moved group still listed");
     assert!(app.marks.is_empty());
@@ -187,6 +187,12 @@ fn x_cancels_between_groups_and_the_status_says_so() {
     let cmds = app.take_commands();
     assert!(matches!(cmds[..], [Command::StartMove { .. }]));
     press_only(&mut app, &[KeyCode::Char('x')]);
+    assert!(
+        matches!(app.popup, Some(Popup::ConfirmCancel(1))),
+        "x asks first"
+    );
+    assert_eq!(app.jobs.list[0].state, JobState::Running);
+    press_only(&mut app, &[KeyCode::Char('y')]);
     assert_eq!(app.jobs.list[0].state, JobState::Cancelling);
     for c in cmds {
         for ev in executor::run_inline(&app.ctx.clone(), c) {
@@ -197,7 +203,14 @@ fn x_cancels_between_groups_and_the_status_says_so() {
     assert!(exists(&s, "", "vm/100") && exists(&s, "a", "ct/200"));
     let log = status_text(&app);
     assert!(log.contains("move #1 CANCELLED"), "{log}");
-    assert!(log.contains("cancelled before it started"), "{log}");
+    assert!(
+        log.contains("2 groups not moved (cancelled): vm/100 (/), ct/200 (a)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("vm/100 (/) not moved"),
+        "one line per group: {log}"
+    );
 }
 
 #[test]
@@ -227,17 +240,15 @@ fn lock_held_by_another_process_shows_in_preview_and_status_and_nothing_moves() 
     );
     let text = screen(&mut app);
     assert!(text.contains("Will NOT move: 1 group"), "{text}");
-    assert!(text.contains("nothing movable"), "{text}");
-    press(&mut app, &[KeyCode::Char('y')]);
-    let log = status_text(&app);
-    assert!(log.contains("not moved (lock conflict)"), "{log}");
+    assert!(text.contains("Nothing can be moved"), "{text}");
     assert!(
-        log.contains(&format!("locked by PID {}", held.pid)),
-        "lock holder PID missing: {log}"
+        !text.contains("[ Move"),
+        "a Move button with nothing movable: {text}"
     );
-    press(&mut app, &[KeyCode::Char('s')]);
-    let shown = screen(&mut app);
-    assert!(shown.contains("locked by PID"), "{shown}");
+    // No dead end: y starts nothing, the preview stays open with only Cancel.
+    press(&mut app, &[KeyCode::Char('y')]);
+    assert!(matches!(app.popup, Some(Popup::Preview(_))));
+    assert!(app.jobs.list.is_empty(), "a move was queued");
     assert_eq!(s.snapshot(), before, "something changed on disk");
     drop(held);
 }
@@ -488,6 +499,7 @@ fn fixed_pending() -> Vec<PendingMove> {
             source: "vm/100 in '/'".into(),
             target: "'b'".into(),
             state: "interrupted".into(),
+            running: false,
             groups_done: 0,
             groups_total: 1,
             snapshots_moved: 2,
@@ -499,6 +511,7 @@ fn fixed_pending() -> Vec<PendingMove> {
             source: "'a'".into(),
             target: "'b/a'".into(),
             state: "partial".into(),
+            running: false,
             groups_done: 1,
             groups_total: 2,
             snapshots_moved: 2,

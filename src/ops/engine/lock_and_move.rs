@@ -46,10 +46,13 @@ pub struct GroupFailure {
     pub message: String,
     /// Snapshots that did move before the failure.
     pub moved: usize,
+    /// The engine refused it (see [`FailedGroup::refused`]).
+    pub refused: bool,
 }
 
 impl GroupFailure {
     fn from_error(e: MoveError, moved: usize) -> Self {
+        let refused = matches!(e, MoveError::Refused(_));
         let reason = match &e {
             MoveError::Busy(_) => FailReason::LockConflict,
             MoveError::Cancelled => FailReason::Cancelled,
@@ -65,6 +68,7 @@ impl GroupFailure {
             reason,
             message,
             moved,
+            refused,
         }
     }
 }

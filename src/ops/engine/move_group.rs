@@ -139,6 +139,7 @@ pub(crate) fn record(
                 reason: f.reason,
                 message: f.message,
                 snapshots_moved: f.moved,
+                refused: f.refused,
             });
         }
     }

@@ -181,6 +181,7 @@ fn record_cancelled(report: &mut MoveReport, progress: &Progress, ns: &Namespace
         reason: FailReason::Cancelled,
         message: "cancelled before this group started; it stays at the source".into(),
         moved: 0,
+        refused: false,
     };
     record(report, progress, ns, group, ns, Err(failure));
 }

@@ -85,6 +85,7 @@ impl MovePlan {
                     reason,
                     message,
                     snapshots_moved: 0,
+                    refused: reason == FailReason::Error,
                 }),
                 None => r.moved.push(MovedGroup {
                     ns: g.ns.clone(),

@@ -200,6 +200,14 @@ impl Status {
             {
                 Self::Busy
             }
+            // Refused under the locks (a merge's owner or time mismatch): nothing to retry.
+            Ok(r)
+                if r.failed
+                    .iter()
+                    .all(|f| f.refused || f.reason == FailReason::LockConflict) =>
+            {
+                Self::Refused
+            }
             Ok(_) => Self::Failed,
             Err(MoveError::Failed(_)) => Self::Failed,
             Err(MoveError::Busy(_)) => Self::Busy,

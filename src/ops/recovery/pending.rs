@@ -2,10 +2,15 @@
 //! prompt (the TUI asks at start) and for listings.
 
 use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rustix::fs::{FlockOperation, flock};
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
-use crate::ops::journal::crash::{JournalEntry, list_entries};
+use crate::ops::journal::crash::{JournalEntry, list_entries, pid_of};
 use crate::ops::journal::record::{OpKind, Status};
 use crate::tree::Namespace;
 
@@ -17,14 +22,54 @@ pub fn is_resumable(entry: &JournalEntry) -> bool {
     entry.status().is_none_or(Status::is_resumable)
 }
 
-/// Operations `resume` would finish on this datastore, oldest first.
-pub fn unfinished(ctx: &MoveContext) -> Result<Vec<JournalEntry>, MoveError> {
+/// Whether a process runs this operation right now: it holds the exclusive flock on its
+/// journal file for as long as it runs (see `journal::crash`); a crash releases it. Asked
+/// with a non-blocking shared flock that is let go at once: it never waits and never keeps
+/// the running process (or a `resume` starting meanwhile) from anything but that instant.
+pub fn is_running(path: &Path) -> bool {
+    let file: std::io::Result<File> = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    // A journal that cannot be opened is for `resume` to report, not a running move.
+    let Ok(file) = file else { return false };
+    flock(&file, FlockOperation::NonBlockingLockShared) == Err(rustix::io::Errno::WOULDBLOCK)
+}
+
+/// Journals with work left for `resume` (resumable, or running: see [`is_running`]), oldest
+/// first, each with whether it runs now.
+fn open_entries(ctx: &MoveContext) -> Result<Vec<(JournalEntry, bool)>, MoveError> {
     let Some(state) = ctx.journal_dir() else {
         return Ok(Vec::new());
     };
     Ok(list_entries(state, &ctx.ds.name, &ctx.ds.base)?
         .into_iter()
         .filter(is_resumable)
+        .map(|e| {
+            let running = is_running(&e.path);
+            (e, running)
+        })
+        .collect())
+}
+
+/// Operations `resume` would finish on this datastore, oldest first. One that another
+/// process is running right now is not among them: it is not interrupted (see [`running`]).
+pub fn unfinished(ctx: &MoveContext) -> Result<Vec<JournalEntry>, MoveError> {
+    Ok(open_entries(ctx)?
+        .into_iter()
+        .filter_map(|(e, running)| (!running).then_some(e))
+        .collect())
+}
+
+/// Operations running right now in some process (journal flock held), oldest first, with
+/// that process's PID when the journal id tells it.
+pub fn running(ctx: &MoveContext) -> Result<Vec<(JournalEntry, Option<u32>)>, MoveError> {
+    Ok(open_entries(ctx)?
+        .into_iter()
+        .filter_map(|(e, running)| {
+            let pid = pid_of(&e.id);
+            running.then_some((e, pid))
+        })
         .collect())
 }
 
@@ -37,8 +82,11 @@ pub struct PendingMove {
     /// `vm/100 in 'a'` or `'a/b'`.
     pub source: String,
     pub target: String,
-    /// "interrupted" (crash), or the journal status of a move a fault cut short.
+    /// "interrupted" (crash), the journal status of a move a fault cut short, or
+    /// "running in PID N".
     pub state: String,
+    /// Another process runs it right now: shown, never offered for resume.
+    pub running: bool,
     pub groups_done: usize,
     pub groups_total: usize,
     pub snapshots_moved: usize,
@@ -46,12 +94,23 @@ pub struct PendingMove {
     pub namespaces: Vec<Namespace>,
 }
 
-/// [`unfinished`], summarised.
+/// [`unfinished`] and [`running`] operations, summarised, oldest first.
 pub fn pending(ctx: &MoveContext) -> Result<Vec<PendingMove>, MoveError> {
-    Ok(unfinished(ctx)?.iter().filter_map(summarise).collect())
+    Ok(open_entries(ctx)?
+        .iter()
+        .filter_map(|(e, running)| summarise(e, *running))
+        .collect())
 }
 
-fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
+/// "running in PID N" (or "running in another process" when the id has no PID).
+pub fn running_label(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("running in PID {pid}"),
+        None => "running in another process".to_string(),
+    }
+}
+
+fn summarise(entry: &JournalEntry, running: bool) -> Option<PendingMove> {
     let (op, _, _) = entry.begin()?;
     let (kind, source, target, ns, target_ns) = match op {
         OpKind::MoveGroup {
@@ -87,9 +146,12 @@ fn summarise(entry: &JournalEntry) -> Option<PendingMove> {
         kind,
         source,
         target,
-        state: entry
-            .status()
-            .map_or_else(|| "interrupted".to_string(), |s| s.to_string()),
+        state: match (running, entry.status()) {
+            (true, _) => running_label(pid_of(&entry.id)),
+            (false, None) => "interrupted".to_string(),
+            (false, Some(s)) => s.to_string(),
+        },
+        running,
         groups_done,
         groups_total,
         snapshots_moved,

@@ -435,6 +435,7 @@ fn run_plan(
                 message: "cancelled before this group started; it stays where the move put it"
                     .into(),
                 moved: 0,
+                refused: false,
             };
             record(
                 &mut report,

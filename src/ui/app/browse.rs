@@ -17,15 +17,16 @@ impl App {
     /// The tree items for rendering, rebuilt only after the model, filter or open set changed.
     pub fn items(&mut self) -> &[TreeItem<'static, NodeKey>] {
         if self.items_dirty {
-            self.items = tree_pane::build_items(
+            let new = tree_pane::build_items(
                 &self.model,
                 &self.tree_state,
                 &self.filter.text,
                 &self.marks,
                 &self.theme,
             );
+            let old = std::mem::replace(&mut self.items, new);
             self.items_dirty = false;
-            self.fix_selection();
+            self.fix_selection(&old);
         }
         &self.items
     }
@@ -72,8 +73,10 @@ impl App {
     }
 
     /// After the items changed the selected node may be gone (filtered out, moved away):
-    /// select its nearest visible ancestor, else the first row.
-    pub(super) fn fix_selection(&mut self) {
+    /// select the nearest sibling that is still there (the next one, else the previous one,
+    /// as a file manager does after a delete), else the nearest visible ancestor, else the
+    /// first row. `old` are the items before the change.
+    pub(super) fn fix_selection(&mut self, old: &[TreeItem<'static, NodeKey>]) {
         let rows: Vec<NodePath> = self
             .tree_state
             .flatten(&self.items)
@@ -81,6 +84,13 @@ impl App {
             .map(|f| f.identifier)
             .collect();
         let mut sel = self.tree_state.selected().to_vec();
+        if sel.is_empty() || rows.contains(&sel) {
+            return;
+        }
+        if let Some(sibling) = self.surviving_sibling(old, &sel, &rows) {
+            self.tree_state.select(sibling);
+            return;
+        }
         while !sel.is_empty() {
             if rows.contains(&sel) {
                 self.tree_state.select(sel);
@@ -90,6 +100,29 @@ impl App {
         }
         self.tree_state
             .select(rows.into_iter().next().unwrap_or_default());
+    }
+
+    /// The sibling of the vanished `sel` closest below it in the old rows, else above it,
+    /// that is still among `rows`.
+    fn surviving_sibling(
+        &self,
+        old: &[TreeItem<'static, NodeKey>],
+        sel: &NodePath,
+        rows: &[NodePath],
+    ) -> Option<NodePath> {
+        let parent = &sel[..sel.len().saturating_sub(1)];
+        let siblings: Vec<NodePath> = self
+            .tree_state
+            .flatten(old)
+            .into_iter()
+            .map(|f| f.identifier)
+            .filter(|p| p.len() == sel.len() && p.starts_with(parent))
+            .filter(|p| !matches!(p.last(), Some(NodeKey::Placeholder)))
+            .collect();
+        let at = siblings.iter().position(|p| p == sel)?;
+        let after = siblings[at + 1..].iter();
+        let before = siblings[..at].iter().rev();
+        after.chain(before).find(|p| rows.contains(p)).cloned()
     }
 
     pub(super) fn expand(&mut self) -> bool {

@@ -12,6 +12,7 @@
 mod browse;
 mod facts;
 mod loading;
+mod mouse;
 mod move_log;
 mod moves;
 mod popups;
@@ -36,8 +37,10 @@ use super::popups::Popup;
 use super::popups::help::{HelpOutcome, HelpState};
 use super::tasks::executor::run_inline;
 use super::tasks::jobs::Jobs;
+
 use super::tasks::{AppEvent, Command};
 use super::theme::Theme;
+pub use mouse::ScreenAreas;
 
 pub struct App {
     /// The move engine's view of the datastore (locks, content backend); cloned into jobs.
@@ -65,6 +68,11 @@ pub struct App {
     pending: usize,
     pub(super) quit: Quit,
     pub(super) plan_seq: u64,
+    /// Clicks and the wheel are handled (the keymap's `[options] mouse`, `--no-mouse`).
+    pub mouse: bool,
+    /// Where the panes were drawn last, for the mouse.
+    pub areas: ScreenAreas,
+    last_click: Option<(std::time::Instant, mouse::LastClick)>,
 }
 
 /// How far the user got with quitting.
@@ -89,6 +97,7 @@ impl App {
     /// A browser on the context's datastore with the root namespace opened and its listing
     /// requested. Moves run through `ctx` (any backend).
     pub fn with_context(ctx: MoveContext, keymap: Keymap, theme: Theme) -> Self {
+        let keymap_mouse = keymap.mouse;
         let mut app = Self {
             ctx,
             keymap,
@@ -109,6 +118,9 @@ impl App {
             pending: 0,
             quit: Quit::No,
             plan_seq: 0,
+            mouse: keymap_mouse,
+            areas: ScreenAreas::default(),
+            last_click: None,
         };
         app.greet();
         let root = Namespace::root();
@@ -166,6 +178,14 @@ impl App {
         }
     }
 
+    /// The root namespace's listing has arrived (the tree shows more than "loading…").
+    pub fn root_listed(&self) -> bool {
+        matches!(
+            self.model.ns_state(&Namespace::root()),
+            super::model::LoadState::Loaded
+        )
+    }
+
     /// Scans still outstanding (namespace listings, size passes, snapshot lists).
     pub fn busy(&self) -> bool {
         self.pending > 0
@@ -175,6 +195,7 @@ impl App {
     pub fn handle_event(&mut self, ev: AppEvent) -> bool {
         match ev {
             AppEvent::Key(key) => self.handle_key(&key),
+            AppEvent::Mouse(ev) => self.handle_mouse(ev),
             AppEvent::Resize => true,
             AppEvent::Scan(result) => self.on_scan(result),
             AppEvent::Namespaces(result) => self.on_namespaces(result),
@@ -250,7 +271,7 @@ impl App {
     fn apply_status(&mut self, action: Action) -> bool {
         match self.status_view.handle(action, &self.jobs) {
             StatusOutcome::Changed(changed) => changed,
-            StatusOutcome::CancelMove => self.cancel_running(),
+            StatusOutcome::CancelMove => self.ask_cancel(),
         }
     }
 
@@ -284,7 +305,7 @@ impl App {
             Action::PickTarget => self.open_picker(),
             Action::Resume => self.open_resume(),
             Action::Notes => self.open_notes(),
-            Action::CancelMove => self.cancel_running(),
+            Action::CancelMove => self.ask_cancel(),
             Action::StatusFocus => {
                 self.status_view.focused = true;
                 true

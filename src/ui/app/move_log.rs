@@ -64,6 +64,25 @@ pub fn describe_event(job: &mut Job, ev: ProgressEvent) -> (Level, String) {
     }
 }
 
+/// How many groups a cancel left at the source, with the first few named: one clause of
+/// the summary instead of one line per group.
+fn cancelled_line(cancelled: &[String]) -> Option<String> {
+    const NAMED: usize = 3;
+    let (first, rest) = cancelled.split_at(cancelled.len().min(NAMED));
+    if first.is_empty() {
+        return None;
+    }
+    let more = match rest.len() {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Some(format!(
+        "; {} not moved (cancelled): {}{more}",
+        format::count(cancelled.len(), "group", "groups"),
+        first.join(", ")
+    ))
+}
+
 /// The final line of a move.
 pub fn summary(job: &Job) -> (Level, String) {
     let t = job.totals();
@@ -84,6 +103,9 @@ pub fn summary(job: &Job) -> (Level, String) {
         };
         format!("{what} #{} finished: {moved}, {} failed", job.id, t.failed)
     };
+    if let Some(line) = cancelled_line(&job.cancelled) {
+        text.push_str(&line);
+    }
     if !t.kept.is_empty() {
         let kept: Vec<&str> = t.kept.iter().map(|(ns, _)| ns.as_str()).collect();
         text.push_str(&format!("; namespaces left behind: {}", kept.join(", ")));

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::ops::progress::ProgressEvent;
 use crate::ops::recovery::detached::DetachedReport;
+use crate::ops::report::FailReason;
 use crate::tree::{GroupId, Namespace};
 use crate::ui::model::{Marks, Selection};
 use crate::ui::panes::status::Level;
@@ -107,6 +108,7 @@ impl App {
         let (id, spec, cancel) = (job.id, job.spec.clone(), job.cancel.clone());
         let msg = format!("move #{id} started: {}", spec.describe());
         self.status.push_job(id, Level::Info, msg);
+        self.status_view.follow(id);
         self.commands.push(Command::StartMove { id, spec, cancel });
     }
 
@@ -145,6 +147,11 @@ impl App {
                 let kind = if busy { "busy" } else { "refused" };
                 let text = format!("{what} not moved ({kind}): {error}");
                 self.status.push_job(job, Level::Error, text);
+            }
+            JobMsg::Cancelled { job, what } => {
+                if let Some(j) = self.jobs.get_mut(job) {
+                    j.cancelled.push(what);
+                }
             }
             JobMsg::Note { job, warn, text } => {
                 let level = if warn { Level::Warn } else { Level::Info };
@@ -189,6 +196,17 @@ impl App {
             }
             ProgressEvent::Finished { report } => {
                 job.reports.push(report);
+                None
+            }
+            // Counted, not logged one by one: the summary names them in one line.
+            ProgressEvent::GroupFailed {
+                ns,
+                group,
+                reason: FailReason::Cancelled,
+                ..
+            } => {
+                job.groups_failed += 1;
+                job.cancelled.push(format!("{group} ({})", ns.human()));
                 None
             }
             other => Some(describe_event(job, other)),

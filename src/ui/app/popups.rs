@@ -17,6 +17,7 @@ use crate::ui::popups::picker::{PickerOutcome, PickerState};
 use crate::ui::popups::preview::{PreviewOutcome, PreviewState};
 use crate::ui::popups::resume::{ResumeOutcome, ResumeState};
 use crate::ui::tasks::Command;
+use crate::ui::tasks::jobs::JobState;
 use crate::ui::tasks::moves::{MoveSource, MoveSpec};
 use crate::ui::tasks::plan::PlanOutcome;
 
@@ -43,6 +44,7 @@ impl App {
                 self.after_notes(outcome)
             }
             Some(Popup::ConfirmQuit) => self.after_confirm(confirm::handle(action)),
+            Some(Popup::ConfirmCancel(_)) => self.after_cancel_question(confirm::handle(action)),
             None => false,
         }
     }
@@ -128,6 +130,15 @@ impl App {
 
     /// At start: asks whether to resume the interrupted moves, when there are any.
     pub fn offer_resume(&mut self, pending: Vec<PendingMove>) {
+        // Running in another process: told, not offered (that process finishes them).
+        for m in pending.iter().filter(|m| m.running) {
+            let msg = format!(
+                "{} {} → {} is {}; it is not offered for resume",
+                m.kind, m.source, m.target, m.state
+            );
+            self.status.push(Level::Info, msg);
+        }
+        let pending: Vec<PendingMove> = pending.into_iter().filter(|m| !m.running).collect();
         if pending.is_empty() {
             return;
         }
@@ -203,6 +214,34 @@ impl App {
             self.quit = Quit::Forced;
         } else {
             self.popup = Some(Popup::ConfirmQuit);
+        }
+        true
+    }
+
+    /// `x`: asks before cancelling the running move (a stray key must not stop a long move).
+    pub(super) fn ask_cancel(&mut self) -> bool {
+        match self.jobs.running() {
+            Some(job) if job.state == JobState::Running => {
+                self.popup = Some(Popup::ConfirmCancel(job.id));
+            }
+            Some(job) => {
+                let msg = format!("move #{} is already stopping", job.id);
+                self.status.push(Level::Info, msg);
+            }
+            None => self.status.push(Level::Info, "no move is running"),
+        }
+        true
+    }
+
+    fn after_cancel_question(&mut self, outcome: ConfirmOutcome) -> bool {
+        match outcome {
+            ConfirmOutcome::Ignored => return false,
+            // "yes" to "cancel the running move?"
+            ConfirmOutcome::Quit => {
+                self.popup = None;
+                self.cancel_running();
+            }
+            ConfirmOutcome::Stay => self.popup = None,
         }
         true
     }

@@ -47,6 +47,18 @@ pub fn lines(keymap: &Keymap, theme: &Theme) -> Vec<Line<'static>> {
         }
     }
     out.push(Line::from(""));
+    if keymap.mouse {
+        out.push(Line::styled("Mouse", theme.title));
+        for text in [
+            "  click: select a row (tree, picker) or focus the status pane",
+            "  double click: expand/collapse (picker: preview the move)",
+            "  wheel: scroll the pane under the pointer, or the open popup",
+            "  off: --no-mouse, or [options] mouse = false in the keymap file",
+        ] {
+            out.push(Line::raw(text));
+        }
+        out.push(Line::from(""));
+    }
     out.push(Line::styled(
         "Keys can be changed in ~/.config/pbs-mover/keymap.toml",
         theme.dim,

@@ -140,7 +140,12 @@ impl fmt::Display for KeyBind {
 pub struct Keymap {
     bindings: HashMap<Context, Vec<(Action, Vec<KeyBind>)>>,
     lookup: HashMap<(Context, KeyBind), Action>,
+    /// `[options] mouse`: clicks and the wheel (the keyboard does everything without them).
+    pub mouse: bool,
 }
+
+/// The `[options]` section: settings that are not key bindings.
+const OPTIONS: &str = "options";
 
 type RawKeymap = HashMap<String, HashMap<String, Vec<String>>>;
 
@@ -177,6 +182,7 @@ impl Keymap {
         Self {
             bindings: HashMap::new(),
             lookup: HashMap::new(),
+            mouse: true,
         }
     }
 
@@ -214,7 +220,11 @@ impl Keymap {
     }
 
     fn apply(&mut self, text: &str) -> Result<(), String> {
-        let raw: RawKeymap = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(options) = table.remove(OPTIONS) {
+            self.apply_options(options)?;
+        }
+        let raw: RawKeymap = table.try_into().map_err(|e| e.to_string())?;
         for (ctx_name, actions) in raw {
             let ctx =
                 Context::parse(&ctx_name).ok_or_else(|| format!("unknown section [{ctx_name}]"))?;
@@ -228,6 +238,24 @@ impl Keymap {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| format!("[{ctx_name}] {action_name}: {e}"))?;
                 self.bind(ctx, action, keys);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_options(&mut self, options: toml::Value) -> Result<(), String> {
+        let toml::Value::Table(options) = options else {
+            return Err(format!("[{OPTIONS}] must be a section"));
+        };
+        for (name, value) in options {
+            match (name.as_str(), value) {
+                ("mouse", toml::Value::Boolean(on)) => self.mouse = on,
+                ("mouse", other) => {
+                    return Err(format!(
+                        "[{OPTIONS}] mouse must be true or false, not {other}"
+                    ));
+                }
+                (other, _) => return Err(format!("unknown option '{other}' in [{OPTIONS}]")),
             }
         }
         Ok(())
@@ -401,6 +429,28 @@ mod tests {
                 "unknown action 'expand' in [help]",
             ),
             ("[tree\n", "expected"),
+        ] {
+            let err = Keymap::parse(DEFAULT_KEYMAP, Some(text)).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn options_switch_the_mouse_and_reject_typos() {
+        assert!(Keymap::parse(DEFAULT_KEYMAP, None).unwrap().mouse);
+        let off = Keymap::parse(DEFAULT_KEYMAP, Some("[options]\nmouse = false\n")).unwrap();
+        assert!(!off.mouse);
+        assert_eq!(
+            off.action(Context::Tree, &key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit),
+            "options leave the keys alone"
+        );
+        for (text, needle) in [
+            ("[options]\nmouse = \"no\"\n", "mouse must be true or false"),
+            (
+                "[options]\nmouse_wheel = true\n",
+                "unknown option 'mouse_wheel'",
+            ),
         ] {
             let err = Keymap::parse(DEFAULT_KEYMAP, Some(text)).unwrap_err();
             assert!(err.contains(needle), "{text:?}: {err}");

@@ -88,6 +88,9 @@ pub struct StatusView {
     pub scroll: usize,
     /// Show only this move's log; `None` = everything.
     pub job: Option<JobId>,
+    /// (lines, width) of the last draw: a scrolled view keeps showing the same lines while
+    /// new ones arrive below.
+    drawn: (usize, usize),
 }
 
 /// What a key did in the focused status pane.
@@ -118,6 +121,14 @@ impl StatusView {
             _ => return StatusOutcome::Changed(false),
         }
         StatusOutcome::Changed(*self != before)
+    }
+
+    /// A new move started: a pane showing one move's log switches to the new move's, unless
+    /// the user scrolled it (then they are reading something and it stays put).
+    pub fn follow(&mut self, id: JobId) {
+        if self.scroll == 0 && self.job.is_some() {
+            self.job = Some(id);
+        }
     }
 
     /// Cycles through "everything" and each move's own log.
@@ -197,10 +208,7 @@ pub fn render(
     } else {
         theme.border
     };
-    let block = Block::bordered()
-        .border_style(border)
-        .title(Span::styled(title(log, view), theme.title));
-    let inner = block.inner(area);
+    let inner = Block::bordered().inner(area);
     let width = inner.width as usize;
     let mut rows = inner.height as usize;
     let mut top = Vec::new();
@@ -213,11 +221,19 @@ pub fn render(
         .filter(|l| view.job.is_none() || l.job == view.job)
         .flat_map(|l| render_line(l, view.job.is_none(), width, theme))
         .collect();
+    if view.scroll > 0 && view.drawn.1 == width {
+        view.scroll += wrapped.len().saturating_sub(view.drawn.0);
+    }
+    view.drawn = (wrapped.len(), width);
+    // Clamped before the title is made: "scrolled up N" counts real lines.
     let max_scroll = wrapped.len().saturating_sub(rows);
     view.scroll = view.scroll.min(max_scroll);
     let end = wrapped.len() - view.scroll;
     let start = end.saturating_sub(rows);
     top.extend(wrapped[start..end].iter().cloned());
+    let block = Block::bordered()
+        .border_style(border)
+        .title(Span::styled(title(log, view), theme.title));
     frame.render_widget(Paragraph::new(top).block(block), area);
 }
 

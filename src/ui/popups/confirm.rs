@@ -30,6 +30,39 @@ pub fn handle(action: Action) -> ConfirmOutcome {
     }
 }
 
+/// "Cancel move #N?": what cancelling does, and the keys.
+pub fn render_cancel(frame: &mut Frame, area: Rect, keymap: &Keymap, jobs: &Jobs, t: &Theme) {
+    let key = |a| {
+        keymap
+            .first_key(Context::Confirm, a)
+            .map_or("?".to_string(), |k| k.to_string())
+    };
+    let mut lines = Vec::new();
+    if let Some(job) = jobs.running() {
+        let text = format!("#{} {}", job.id, job.spec.describe());
+        lines.push(Line::styled(format::truncate(&text, 60), t.title));
+    }
+    lines.push(Line::from(
+        "It stops after the current snapshot; what moved stays moved,",
+    ));
+    lines.push(Line::from(
+        "the rest stays at the source (both sides consistent).",
+    ));
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled(key(Action::Yes), t.key),
+        Span::raw(": cancel the move   "),
+        Span::styled(key(Action::No), t.key),
+        Span::raw(": let it run"),
+    ]));
+    let popup = centered(area, 66, lines.len() as u16 + 2);
+    let block = Block::bordered()
+        .border_style(t.focus_border)
+        .title(Span::styled(" Cancel the running move? ", t.title));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
 /// "Moves are running — quit?" with the moves listed.
 pub fn render(frame: &mut Frame, area: Rect, keymap: &Keymap, jobs: &Jobs, t: &Theme) {
     let key = |a| {

@@ -25,6 +25,8 @@ pub enum Popup {
     ConfirmQuit,
     Resume(ResumeState),
     Notes(NotesState),
+    /// "Cancel move #N?" (`x`): the same yes/no keys as the quit question.
+    ConfirmCancel(crate::ui::tasks::moves::JobId),
 }
 
 impl Popup {
@@ -32,7 +34,7 @@ impl Popup {
         match self {
             Popup::Picker(_) => Context::Picker,
             Popup::Preview(_) => Context::Preview,
-            Popup::ConfirmQuit => Context::Confirm,
+            Popup::ConfirmQuit | Popup::ConfirmCancel(_) => Context::Confirm,
             Popup::Resume(_) => Context::Resume,
             Popup::Notes(_) => Context::Notes,
         }

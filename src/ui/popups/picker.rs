@@ -108,6 +108,7 @@ impl PickerState {
                 // By components: each namespace right above its children, like the tree.
                 all.sort();
                 self.all = Some(all);
+                self.cursor = self.first_valid();
             }
             Err(e) => {
                 self.all = Some(Vec::new());
@@ -163,8 +164,33 @@ impl PickerState {
             .collect()
     }
 
+    /// Where the cursor starts: never on a namespace move's current parent, where Enter
+    /// could only be refused ("source and target namespace must be different").
+    fn first_valid(&self) -> usize {
+        let parent = match &self.source {
+            MoveSource::Namespace(src) => src.parent(),
+            MoveSource::Groups(_) => None,
+        };
+        self.candidates()
+            .iter()
+            .position(|ns| Some(*ns) != parent.as_ref())
+            .unwrap_or(0)
+    }
+
     pub fn picked(&self) -> Option<Namespace> {
         self.candidates().get(self.cursor).map(|ns| (*ns).clone())
+    }
+
+    /// The candidate on the first of `rows` list rows: the list scrolls so that the cursor
+    /// sits on the last row when it is below the fold.
+    pub fn first_row(&self, rows: usize) -> usize {
+        (self.cursor + 1).saturating_sub(rows)
+    }
+
+    /// The candidate shown on list row `row` of `rows` (as last drawn), if any.
+    pub fn row_at(&self, row: usize, rows: usize) -> Option<usize> {
+        let i = self.first_row(rows) + row;
+        (row < rows && i < self.candidates().len()).then_some(i)
     }
 
     pub fn move_cursor(&mut self, delta: isize) -> bool {
@@ -334,7 +360,8 @@ fn option_lines(p: &PickerState, t: &Theme) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
+/// Draws the picker; returns where its list rows are (for clicks).
+pub fn render(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) -> Rect {
     let popup = centered(area, 72, 20);
     frame.render_widget(Clear, popup);
     let verb = if p.is_ns_move() {
@@ -373,6 +400,7 @@ pub fn render(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
     if let Some(e) = &p.error {
         frame.render_widget(Paragraph::new(Span::styled(format!("  {e}"), t.error)), err);
     }
+    list
 }
 
 fn render_list(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
@@ -392,8 +420,7 @@ fn render_list(frame: &mut Frame, area: Rect, p: &PickerState, t: &Theme) {
         return;
     }
     let rows = area.height as usize;
-    // Keep the cursor on screen: scroll so it sits on the last row when below the fold.
-    let first = (p.cursor + 1).saturating_sub(rows);
+    let first = p.first_row(rows);
     let lines: Vec<Line> = cands
         .iter()
         .enumerate()
@@ -434,6 +461,16 @@ mod tests {
         let names: Vec<String> = p.candidates().iter().map(|n| n.human()).collect();
         assert_eq!(names, ["/", "a", "ab", "x"]);
         assert_eq!(p.name, "b");
+    }
+
+    #[test]
+    fn namespace_move_starts_on_a_target_other_than_the_parent() {
+        let mut p = PickerState::new(MoveSource::Namespace(ns("a/b")));
+        p.on_namespaces(Ok(["", "a", "a/b", "x"].map(ns).to_vec()));
+        assert_eq!(p.picked(), Some(ns("")), "the parent 'a' is skipped");
+        let mut p = PickerState::new(MoveSource::Namespace(ns("x")));
+        p.on_namespaces(Ok(["", "a", "x"].map(ns).to_vec()));
+        assert_eq!(p.picked(), Some(ns("a")), "the parent '/' is skipped");
     }
 
     #[test]

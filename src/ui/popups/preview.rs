@@ -54,6 +54,8 @@ impl PreviewState {
             Action::Down => self.scroll_by(1, usize::MAX),
             Action::PageUp => self.scroll_by(-page, usize::MAX),
             Action::PageDown => self.scroll_by(page, usize::MAX),
+            // With nothing movable Cancel is the only button: nowhere to switch to.
+            Action::NextField | Action::PrevField if self.nothing_movable() => false,
             Action::NextField | Action::PrevField => {
                 self.focus = match self.focus {
                     Button::Cancel => Button::Move,
@@ -69,12 +71,18 @@ impl PreviewState {
         PreviewOutcome::Stay(changed)
     }
 
-    /// The user must have seen the plan before anything runs.
+    /// The user must have seen the plan before anything runs, and the plan must move
+    /// something: a move that can only be refused is not offered.
     fn confirm(&self) -> PreviewOutcome {
-        match self.outcome {
-            Some(_) => PreviewOutcome::Confirm,
-            None => PreviewOutcome::Stay(false),
+        match &self.outcome {
+            Some(o) if o.movable() > 0 => PreviewOutcome::Confirm,
+            _ => PreviewOutcome::Stay(false),
         }
+    }
+
+    /// The plan is shown and nothing in it can move: the preview offers only Cancel.
+    pub fn nothing_movable(&self) -> bool {
+        self.outcome.as_ref().is_some_and(|o| o.movable() == 0)
     }
 
     /// The dry run with sequence number `seq` finished; `true` when it is this preview's.
@@ -130,6 +138,14 @@ pub fn lines(
 ) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let plan = &outcome.plan;
+    if let Some(why) = nothing_movable_reason(outcome) {
+        item(
+            &mut out,
+            &format!("Nothing can be moved: {why}."),
+            width,
+            t.warn,
+        );
+    }
     for e in &outcome.errors {
         item(&mut out, &format!("REFUSED: {e}"), width, t.error);
     }
@@ -145,16 +161,19 @@ pub fn lines(
         .partition(|g| g.refusal.is_none() && g.conflicts.is_empty());
     let snaps: usize = ok.iter().map(|g| g.snapshots).sum();
     let bytes: u64 = ok.iter().map(|g| g.bytes).sum();
-    heading(
-        &mut out,
-        format!(
-            "Will move: {}, {}, {}",
-            format::count(ok.len(), "group", "groups"),
-            format::count(snaps, "snapshot", "snapshots"),
-            format::size(bytes)
-        ),
-        t,
-    );
+    // "Will move: 0 groups" says nothing the first line did not.
+    if !ok.is_empty() {
+        heading(
+            &mut out,
+            format!(
+                "Will move: {}, {}, {}",
+                format::count(ok.len(), "group", "groups"),
+                format::count(snaps, "snapshot", "snapshots"),
+                format::size(bytes)
+            ),
+            t,
+        );
+    }
     for g in &ok {
         let mut s = format!(
             "{} {} → {}  {}",
@@ -198,6 +217,24 @@ pub fn lines(
     }
     ns_sections(&mut out, spec, plan, width, t);
     out
+}
+
+/// Why a plan moves nothing (the first line of such a preview), `None` when it moves some.
+fn nothing_movable_reason(outcome: &PlanOutcome) -> Option<String> {
+    if outcome.movable() > 0 {
+        return None;
+    }
+    let plan = &outcome.plan;
+    let why = if !outcome.errors.is_empty() {
+        "the move is refused (see below); change the target or the source".to_string()
+    } else if !plan.conflicts.is_empty() {
+        "locks are held right now; retry when that operation ended".to_string()
+    } else if plan.groups.is_empty() {
+        "there are no groups in it".to_string()
+    } else {
+        "every group is refused or locked (see below)".to_string()
+    };
+    Some(why)
 }
 
 fn ns_sections(
@@ -299,7 +336,14 @@ fn button_line(p: &PreviewState, more: String, t: &Theme) -> Line<'static> {
     };
     let move_label = match p.outcome.as_ref().map(PlanOutcome::movable) {
         None => "Move (planning…)".to_string(),
-        Some(0) => "Move (nothing movable)".to_string(),
+        // No dead end: a button that can only fail is not drawn.
+        Some(0) => {
+            return Line::from(vec![
+                button(Button::Cancel, "Cancel"),
+                Span::styled("  nothing to move", t.dim),
+                Span::styled(more, t.dim),
+            ]);
+        }
         Some(n) => format!("Move {n}"),
     };
     Line::from(vec![

@@ -68,9 +68,11 @@ impl ResumeState {
     /// The resume job for the listed moves; nothing while the journal is still being read
     /// or could not be read.
     fn resume(&self) -> ResumeOutcome {
-        let Some(Ok(pending)) = &self.pending else {
+        let Some(Ok(all)) = &self.pending else {
             return ResumeOutcome::Stay(false);
         };
+        // A move another process runs right now is not interrupted: never resumed from here.
+        let pending: Vec<&PendingMove> = all.iter().filter(|m| !m.running).collect();
         if pending.is_empty() {
             return ResumeOutcome::Nothing;
         }
@@ -126,13 +128,48 @@ pub fn lines(p: &ResumeState, keymap: &Keymap, t: &Theme, width: usize) -> Vec<L
         }
         Some(Ok(list)) => list,
     };
-    let mut out = vec![Line::styled(
-        cut(format!(
-            "{} move(s) did not finish (crash, kill, lost session or a fault):",
-            list.len()
-        )),
-        t.title,
-    )];
+    let (running, list): (Vec<&PendingMove>, Vec<&PendingMove>) =
+        list.iter().partition(|m| m.running);
+    let mut out = Vec::new();
+    if !list.is_empty() {
+        out.push(Line::styled(
+            cut(format!(
+                "{} move(s) did not finish (crash, kill, lost session or a fault):",
+                list.len()
+            )),
+            t.title,
+        ));
+    } else {
+        out.push(Line::from("No interrupted moves: nothing to resume."));
+    }
+    move_lines(&mut out, &list, t, width);
+    if !running.is_empty() {
+        out.push(Line::styled(
+            cut(format!(
+                "{} move(s) running right now in another process (not resumed):",
+                running.len()
+            )),
+            t.title,
+        ));
+        move_lines(&mut out, &running, t, width);
+    }
+    out.push(Line::from(""));
+    for text in [
+        "Resume finishes them in the background, like 'pbs-mover resume',".to_string(),
+        "and the move log shows exactly what it did.".to_string(),
+        format!(
+            "Later changes nothing; {} opens this again.",
+            key(keymap, Context::Tree, Action::Resume)
+        ),
+    ] {
+        out.push(Line::styled(cut(text), t.dim));
+    }
+    out
+}
+
+/// Three lines per move: id and kind, source → target, how far it got.
+fn move_lines(out: &mut Vec<Line<'static>>, list: &[&PendingMove], t: &Theme, width: usize) {
+    let cut = |s: String| format::truncate(&s, width);
     for m in list {
         out.push(Line::from(vec![
             Span::styled(cut(format!("  {} ", m.id)), t.dim),
@@ -147,18 +184,6 @@ pub fn lines(p: &ResumeState, keymap: &Keymap, t: &Theme, width: usize) -> Vec<L
             t.warn,
         ));
     }
-    out.push(Line::from(""));
-    for text in [
-        "Resume finishes them in the background, like 'pbs-mover resume',".to_string(),
-        "and the move log shows exactly what it did.".to_string(),
-        format!(
-            "Later changes nothing; {} opens this again.",
-            key(keymap, Context::Tree, Action::Resume)
-        ),
-    ] {
-        out.push(Line::styled(cut(text), t.dim));
-    }
-    out
 }
 
 pub fn render(frame: &mut Frame, area: Rect, p: &mut ResumeState, keymap: &Keymap, t: &Theme) {
@@ -205,7 +230,7 @@ fn button_line(p: &ResumeState, t: &Theme) -> Line<'static> {
             Span::styled(format!(" [ {label} ] "), t.group)
         }
     };
-    let ready = matches!(&p.pending, Some(Ok(l)) if !l.is_empty());
+    let ready = matches!(&p.pending, Some(Ok(l)) if l.iter().any(|m| !m.running));
     let resume = if ready { "Resume" } else { "Resume (nothing)" };
     Line::from(vec![
         button(ResumeButton::Later, "Later"),

@@ -42,6 +42,8 @@ pub struct Job {
     pub reports: Vec<MoveReport>,
     /// Engine calls that changed nothing (refused, busy).
     pub rejected: Vec<String>,
+    /// Groups left at the source because the move was cancelled (one summary line).
+    pub cancelled: Vec<String>,
 }
 
 impl Job {
@@ -61,6 +63,7 @@ impl Job {
             last_update: None,
             reports: Vec::new(),
             rejected: Vec::new(),
+            cancelled: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@ pub mod moves;
 pub mod plan;
 pub mod scans;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::ops::progress::CancelToken;
 use crate::ops::recovery::pending::PendingMove;
@@ -24,6 +24,8 @@ use scans::{ScanRequest, ScanResult};
 #[derive(Debug, Clone)]
 pub enum AppEvent {
     Key(KeyEvent),
+    /// A click or wheel turn (only when the mouse is on: see `App::mouse`).
+    Mouse(MouseEvent),
     Resize,
     Scan(ScanResult),
     /// Every namespace of the datastore, for the target picker.

@@ -97,6 +97,9 @@ pub enum JobMsg {
         error: String,
         busy: bool,
     },
+    /// A group the job did not start because it was cancelled first (it stays at the source);
+    /// the log sums these up in one line.
+    Cancelled { job: JobId, what: String },
     /// A line for the job's log (what `resume` did).
     Note {
         job: JobId,
@@ -123,13 +126,7 @@ pub fn run_job(ctx: &MoveContext, id: JobId, spec: &MoveSpec, cancel: &CancelTok
             for (ns, group) in groups {
                 let what = format!("{group} ({})", ns.human());
                 if cancel.is_cancelled() {
-                    let error = "cancelled before it started; it stays at the source".into();
-                    emit(JobMsg::Rejected {
-                        job: id,
-                        what,
-                        error,
-                        busy: false,
-                    });
+                    emit(JobMsg::Cancelled { job: id, what });
                     continue;
                 }
                 let req = MoveGroupRequest {

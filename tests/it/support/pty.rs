@@ -33,7 +33,22 @@ impl Session {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        Self::spawn(store, cols, rows, env, None)
+        Self::spawn(store, cols, rows, env, None, &[])
+    }
+
+    /// Like [`Session::start`], with extra command-line arguments (e.g. `--no-mouse`).
+    pub fn start_with_args<K, V>(
+        store: &Store,
+        cols: u16,
+        rows: u16,
+        env: &[(K, V)],
+        args: &[&str],
+    ) -> Self
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        Self::spawn(store, cols, rows, env, None, args)
     }
 
     /// Like [`Session::start`], but the TUI runs as a child of `sh -c script` (the binary
@@ -50,7 +65,7 @@ impl Session {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        Self::spawn(store, cols, rows, env, Some(script))
+        Self::spawn(store, cols, rows, env, Some(script), &[])
     }
 
     fn spawn<K, V>(
@@ -59,6 +74,7 @@ impl Session {
         rows: u16,
         env: &[(K, V)],
         script: Option<&str>,
+        args: &[&str],
     ) -> Self
     where
         K: AsRef<OsStr>,
@@ -86,6 +102,7 @@ impl Session {
         cmd.arg(&store.locks);
         cmd.arg("--config-dir");
         cmd.arg(store.tmp.path().join("etc"));
+        cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         // No user keymap from the machine running the tests.
         cmd.env("XDG_CONFIG_HOME", store.tmp.path().join("config"));
@@ -213,6 +230,15 @@ impl Session {
             writer.flush().unwrap();
             std::thread::sleep(Duration::from_millis(60));
         }
+    }
+
+    /// Writes `bytes` in one write, as a terminal sends an escape sequence (a mouse report):
+    /// sent byte by byte, a lone Esc would be read as the Esc key.
+    pub fn send_raw(&mut self, bytes: &str) {
+        let writer = self.writer.as_mut().expect("the terminal is open");
+        writer.write_all(bytes.as_bytes()).unwrap();
+        writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(60));
     }
 
     /// Waits for the process to end (killing it after `timeout`) and for its last output.

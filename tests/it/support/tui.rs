@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use pbs_mover::tree::Datastore;
 use pbs_mover::ui::view;
 use ratatui::Terminal;
@@ -58,6 +58,36 @@ pub fn press(app: &mut App, keys: &[KeyCode]) -> bool {
         app.run_commands_blocking();
     }
     changed
+}
+
+/// A mouse event at column `x`, row `y` (no modifiers), running what it starts.
+pub fn mouse(app: &mut App, kind: MouseEventKind, x: u16, y: u16) -> bool {
+    let ev = MouseEvent {
+        kind,
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    let changed = app.handle_event(AppEvent::Mouse(ev));
+    app.run_commands_blocking();
+    changed
+}
+
+/// A left click at column `x`, row `y`.
+pub fn click(app: &mut App, x: u16, y: u16) -> bool {
+    mouse(app, MouseEventKind::Down(MouseButton::Left), x, y)
+}
+
+/// Where `label` is on the 80×24 screen (column, row) after drawing it.
+pub fn find_on_screen(app: &mut App, label: &str) -> (u16, u16) {
+    let t = draw(app);
+    lines(&t)
+        .into_iter()
+        .find_map(|(y, line)| {
+            let x = line.find(label)?;
+            Some((line[..x].chars().count() as u16, y))
+        })
+        .unwrap_or_else(|| panic!("{label} not on screen:\n{}", t.backend()))
 }
 
 /// Presses keys without running the commands they queue.
