@@ -7,8 +7,10 @@ pub mod datastore;
 pub mod hex;
 pub mod model;
 pub mod names;
+pub mod natural;
 pub mod s3;
 pub mod scan;
+pub mod search;
 
 pub use datastore::{BackendConfig, Datastore, Locator};
 pub use model::{FileInfo, GroupInfo, Listing, ScanWarning, SnapshotInfo};
