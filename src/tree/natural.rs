@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn groups_by_type_then_id() {
         let g = |s: &str| GroupId::parse(s).unwrap();
-        let mut v = vec![
+        let mut v = [
             g("vm/1000"),
             g("vm/99"),
             g("ct/5"),
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn namespaces_parents_first() {
         let n = |s: &str| Namespace::parse(s).unwrap();
-        let mut v = vec![n("a10"), n("a2/x"), n("a2"), n(""), n("a2/b10"), n("a2/b9")];
+        let mut v = [n("a10"), n("a2/x"), n("a2"), n(""), n("a2/b10"), n("a2/b9")];
         v.sort_by(ns_cmp);
         let names: Vec<String> = v.iter().map(Namespace::human).collect();
         assert_eq!(names, ["/", "a2", "a2/b9", "a2/b10", "a2/x", "a10"]);

@@ -26,6 +26,10 @@ pub fn execute(ctx: &MoveContext, command: Command, sink: &Sink) {
             let pending = crate::ops::recovery::pending::pending(ctx).map_err(|e| e.to_string());
             sink(AppEvent::Pending(pending));
         }
+        Command::BuildIndex { generation } => {
+            let result = crate::tree::search::build(&ctx.ds).map_err(|e| e.to_string());
+            sink(AppEvent::Index { generation, result });
+        }
         Command::StartMove { id, spec, cancel } => {
             let sink = Arc::clone(sink);
             let emit: Emit = Arc::new(move |m| sink(AppEvent::Job(m)));

@@ -13,6 +13,7 @@ use crossterm::event::KeyEvent;
 use crate::ops::progress::CancelToken;
 use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
+use crate::tree::search::SearchIndex;
 
 use moves::{JobId, JobMsg, MoveSpec};
 use plan::PlanOutcome;
@@ -35,6 +36,11 @@ pub enum AppEvent {
     Job(JobMsg),
     /// The moves `resume` would finish (read from the operation journal).
     Pending(Result<Vec<PendingMove>, String>),
+    /// The search index of the whole datastore (build number `generation`).
+    Index {
+        generation: u64,
+        result: Result<SearchIndex, String>,
+    },
 }
 
 /// Side effects requested by the state, executed outside it.
@@ -54,6 +60,10 @@ pub enum Command {
     },
     /// Reads the operation journal for moves `resume` would finish.
     ListPending,
+    /// Builds the search index of the whole datastore.
+    BuildIndex {
+        generation: u64,
+    },
 }
 
 impl PartialEq for Command {
@@ -64,6 +74,9 @@ impl PartialEq for Command {
             (Command::Plan { seq: a, .. }, Command::Plan { seq: b, .. }) => a == b,
             (Command::StartMove { id: a, .. }, Command::StartMove { id: b, .. }) => a == b,
             (Command::ListPending, Command::ListPending) => true,
+            (Command::BuildIndex { generation: a }, Command::BuildIndex { generation: b }) => {
+                a == b
+            }
             _ => false,
         }
     }
