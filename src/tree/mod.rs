@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod config;
 pub mod datastore;
+pub mod glob;
 pub mod hex;
 pub mod model;
 pub mod names;
