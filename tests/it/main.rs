@@ -36,4 +36,5 @@ mod tui_pty_hangup;
 mod tui_pty_moves;
 mod tui_pty_resume;
 mod tui_render;
+mod tui_search;
 mod undo;
