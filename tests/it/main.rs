@@ -22,6 +22,7 @@ mod fuzz_parsers;
 mod host_paths;
 mod locks;
 mod move_fs;
+mod move_groups_cli;
 #[cfg(feature = "s3-server")]
 mod move_s3;
 mod pbs_compat;
