@@ -36,6 +36,7 @@ mod tui_pty;
 mod tui_pty_hangup;
 mod tui_pty_moves;
 mod tui_pty_resume;
+mod tui_pty_search;
 mod tui_render;
 mod tui_search;
 mod undo;

@@ -57,7 +57,10 @@ fn several_groups_and_a_pattern_move_as_one_operation() {
         assert!(s.group_dir("b", g).is_dir(), "{g} at the target");
         assert!(!s.group_dir("a", g).exists(), "{g} gone from the source");
     }
-    assert!(s.group_dir("a", "vm/200").is_dir(), "not matched, not moved");
+    assert!(
+        s.group_dir("a", "vm/200").is_dir(),
+        "not matched, not moved"
+    );
     // Each group's journal was closed: nothing is left to resume.
     let out = s.run(&["resume"]);
     support::assert_nothing_to_resume(&out);
@@ -109,7 +112,11 @@ fn some_groups_failing_is_exit_4_with_per_group_results() {
         "--quiet",
     ]);
     assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
-    assert!(stderr(&out).contains("moved 1 group(s)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("moved 1 group(s)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -193,5 +200,9 @@ fn dry_run_plans_every_matching_group_and_changes_nothing() {
         "--dry-run",
     ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("total: 3 group(s)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("total: 3 group(s)"),
+        "{}",
+        stderr(&out)
+    );
 }
