@@ -1,13 +1,19 @@
 //! A realistic PBS-format demo datastore: nested namespaces, vm/ct/host groups with owners,
 //! notes, 1–50 snapshots each with the archive names PBS writes, protected and unfinished
-//! snapshots, and a `.chunks` store. Deterministic for a given size, so tests and benchmarks
+//! snapshots, real manifests (sizes of tens of GiB, crypt modes, verify states, notes), and
+//! a `.chunks` store. Deterministic for a given size, so tests and benchmarks
 //! can rely on it.
 
 use std::fs;
 use std::io;
 use std::path::Path;
 
+use crate::tree::manifest::{ArchiveCrypt, VerifyState};
 use crate::tree::names::{BackupType, Namespace, SnapshotTime};
+
+mod manifest;
+
+pub use manifest::{Archive, ManifestSpec};
 
 /// Where groups go; parents come before children so creation order is natural.
 const NAMESPACES: &[&str] = &[
@@ -130,10 +136,19 @@ pub fn create_demo(dir: &Path, spec: DemoSpec) -> io::Result<DemoSummary> {
         times.reverse();
         for (n, t) in times.iter().enumerate() {
             let newest = n + 1 == times.len();
-            let snap = group_dir.join(SnapshotTime::from_epoch(*t).as_str());
+            let time = SnapshotTime::from_epoch(*t);
+            let snap = group_dir.join(time.as_str());
             // Every 97th group's newest snapshot is still running (no manifest yet).
             let unfinished = newest && i % 97 == 5;
-            summary.files += write_snapshot(&snap, ty, &mut rng, unfinished)?;
+            let at = SnapAt {
+                ty,
+                id: &id,
+                time,
+                group: i,
+                nth: n,
+                newest,
+            };
+            summary.files += write_snapshot(&snap, &at, &mut rng, unfinished)?;
             if n == 0 && i % 5 == 2 {
                 fs::write(snap.join(".protected"), b"")?;
                 summary.files += 1;
@@ -188,16 +203,26 @@ fn payload(magic: [u8; 8], rng: &mut Rng, base: usize, extra: u64) -> Vec<u8> {
     v
 }
 
+/// Which snapshot is being written: its group (by index) and place in the group.
+struct SnapAt<'a> {
+    ty: BackupType,
+    id: &'a str,
+    time: SnapshotTime,
+    group: usize,
+    nth: usize,
+    newest: bool,
+}
+
 /// Writes one snapshot directory; returns the number of files written.
 fn write_snapshot(
     dir: &Path,
-    ty: BackupType,
+    at: &SnapAt<'_>,
     rng: &mut Rng,
     unfinished: bool,
 ) -> io::Result<usize> {
     fs::create_dir_all(dir)?;
     let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
-    match ty {
+    match at.ty {
         BackupType::Vm => {
             files.push(("drive-scsi0.img.fidx", payload(FIXED_MAGIC, rng, 256, 768)));
             if rng.below(3) == 0 {
@@ -217,13 +242,75 @@ fn write_snapshot(
         }
     }
     if !unfinished {
-        files.push(("index.json.blob", payload(BLOB_MAGIC, rng, 300, 0)));
+        // Drawn from the main generator exactly as much as the old placeholder manifest
+        // did, so the demo keeps its shape (groups, snapshot counts, owners).
+        let seed = payload(BLOB_MAGIC, rng, 300, 0);
+        let mut own = Rng(seed
+            .iter()
+            .fold(0u64, |a, b| a.rotate_left(8) ^ u64::from(*b)));
+        let spec = demo_manifest(at, &files, &mut own);
+        files.push(("index.json.blob", spec.blob()));
         files.push(("client.log.blob", payload(BLOB_MAGIC, rng, 80, 400)));
     }
     for (name, data) in &files {
         fs::write(dir.join(name), data)?;
     }
     Ok(files.len())
+}
+
+/// The manifest of a demo snapshot: realistic archive sizes, per-group crypt modes,
+/// mostly verified (some failed, the newest often not yet), notes on some.
+fn demo_manifest(at: &SnapAt<'_>, files: &[(&str, Vec<u8>)], rng: &mut Rng) -> ManifestSpec {
+    let crypt = match at.group {
+        g if g % 7 == 3 => ArchiveCrypt::Encrypt,
+        g if g % 11 == 4 => ArchiveCrypt::SignOnly,
+        _ => ArchiveCrypt::None,
+    };
+    // One disk size per group, so its snapshots agree.
+    let mut group_rng = Rng(at.group as u64 * 7919 + 1);
+    let archives = files
+        .iter()
+        .map(|(name, data)| Archive {
+            name: name.to_string(),
+            size: archive_size(name, data.len() as u64, &mut group_rng, rng),
+            crypt,
+        })
+        .collect();
+    let mut spec = ManifestSpec::new(at.ty, at.id, at.time.clone(), archives);
+    let epoch = at.time.epoch();
+    let verified_at = epoch + 3600 * (2 + rng.below(20));
+    spec.verified = match (at.newest, at.group % 3, at.group % 13, at.nth % 4) {
+        (true, 0, _, _) => None,
+        (_, _, 6, 1) => Some((VerifyState::Failed, verified_at)),
+        _ => Some((VerifyState::Ok, verified_at)),
+    };
+    spec.notes = match (at.newest, at.group % 6, at.nth % 9) {
+        (true, 0, _) => Some(format!(
+            "before kernel upgrade\nticket OPS-{}; keep until the restore test passed",
+            1000 + at.group
+        )),
+        (_, _, 4) => Some("monthly restore test passed".to_string()),
+        _ => None,
+    };
+    spec.compress = at.nth % 3 != 2;
+    spec
+}
+
+const GIB: u64 = 1 << 30;
+
+/// What an archive holds: a disk's size for an image, the data's for a pxar archive.
+fn archive_size(name: &str, file_len: u64, group: &mut Rng, snap: &mut Rng) -> u64 {
+    const DISKS: [u64; 7] = [8, 16, 32, 50, 64, 100, 250];
+    if name.ends_with(".img.fidx") {
+        DISKS[group.below(DISKS.len() as u64) as usize] * GIB
+    } else if name == "root.pxar.didx" {
+        let base = (1 + group.below(40)) * GIB;
+        base + snap.below(base / 20)
+    } else if name.ends_with(".pcat1.didx") {
+        64 * 1024 + snap.below(4 << 20)
+    } else {
+        file_len
+    }
 }
 
 #[cfg(test)]
@@ -245,5 +332,54 @@ mod tests {
         assert!(sa.snapshots >= 50 && sa.snapshots <= 50 * 50);
         assert!(a.path().join("ns/prod/ns/web/ns/eu-west/ns/edge").is_dir());
         assert!(a.path().join(".chunks/000f").is_dir());
+    }
+
+    #[test]
+    fn demo_manifests_are_real_and_varied() {
+        use crate::tree::manifest::{CryptMode, ManifestError, blob, read_facts};
+        let dir = tempfile::tempdir().unwrap();
+        let spec = DemoSpec {
+            groups: 120,
+            full_chunk_store: false,
+        };
+        create_demo(dir.path(), spec).unwrap();
+        let (mut modes, mut states, mut zstd, mut plain, mut notes, mut missing) =
+            (Vec::new(), Vec::new(), 0, 0, 0, 0);
+        let mut dirs = vec![dir.path().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if !p.is_dir() {
+                    continue;
+                }
+                if SnapshotTime::parse(&p.file_name().unwrap().to_string_lossy()).is_err() {
+                    dirs.push(p);
+                    continue;
+                }
+                match read_facts(&p) {
+                    Ok(f) => {
+                        let vm = p.to_string_lossy().contains("/vm/");
+                        assert!(!vm || f.size > 8 << 30, "{}: {}", p.display(), f.size);
+                        modes.push(f.crypt_mode);
+                        states.push(f.verify_state());
+                        notes += usize::from(f.comment().is_some());
+                        let raw = fs::read(p.join("index.json.blob")).unwrap();
+                        match blob::split(&raw).unwrap().0 {
+                            blob::Encoding::Zstd => zstd += 1,
+                            blob::Encoding::Plain => plain += 1,
+                        }
+                    }
+                    Err(ManifestError::Missing) => missing += 1,
+                    Err(e) => panic!("{}: {e}", p.display()),
+                }
+            }
+        }
+        for m in [CryptMode::None, CryptMode::Encrypt, CryptMode::SignOnly] {
+            assert!(modes.contains(&m), "no {m:?}");
+        }
+        for s in [Some(VerifyState::Ok), Some(VerifyState::Failed), None] {
+            assert!(states.contains(&s), "no {s:?}");
+        }
+        assert!(zstd > 0 && plain > 0 && notes > 0 && missing > 0);
     }
 }

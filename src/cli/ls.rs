@@ -4,7 +4,11 @@ use serde::Serialize;
 
 use super::exit::Failure;
 use crate::ops::pbs_version::PbsVersion;
-use crate::tree::{Datastore, GroupInfo, Namespace, ScanWarning, SnapshotInfo};
+use crate::tree::manifest::{
+    CryptMode, GroupFacts, ManifestError, SnapshotFacts, VerifyState, read_group_facts,
+};
+use crate::tree::model::MANIFEST_FILE;
+use crate::tree::{Datastore, GroupInfo, Namespace, ScanWarning, SnapshotInfo, SnapshotTime};
 
 #[derive(Debug, Serialize)]
 pub struct LsOutput {
@@ -29,6 +33,11 @@ pub struct GroupEntry {
     pub owner: Option<String>,
     pub snapshots: usize,
     pub last: Option<String>,
+    /// Sum of the snapshots' backup sizes (from their manifests, as PBS's GUI shows them).
+    pub size: u64,
+    /// The newest snapshot's comment (first line of its notes) and verify state.
+    pub comment: Option<String>,
+    pub verify_state: Option<VerifyState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_list: Option<Vec<SnapshotEntry>>,
 }
@@ -37,19 +46,42 @@ pub struct GroupEntry {
 pub struct SnapshotEntry {
     pub time: String,
     pub files: usize,
-    pub size: u64,
+    /// The backup size from the manifest; `null` when it cannot be read.
+    pub size: Option<u64>,
+    /// Bytes of the snapshot's files on disk (indexes, blobs: metadata only).
+    pub file_bytes: u64,
     pub protected: bool,
     pub finished: bool,
+    pub comment: Option<String>,
+    pub verify_state: Option<VerifyState>,
+    /// When the last verification started (RFC 3339), from its task id.
+    pub verified_at: Option<String>,
+    pub crypt_mode: Option<CryptMode>,
+    /// Why the manifest could not be read (`null`: read, or none yet).
+    pub manifest_error: Option<String>,
 }
 
-impl From<&SnapshotInfo> for SnapshotEntry {
-    fn from(s: &SnapshotInfo) -> Self {
+impl SnapshotEntry {
+    fn new(s: &SnapshotInfo, facts: Option<&Result<SnapshotFacts, ManifestError>>) -> Self {
+        let ok = facts.and_then(|r| r.as_ref().ok());
+        let damage = facts
+            .and_then(|r| r.as_ref().err())
+            .filter(|e| e.is_damage());
+        let verified = ok.and_then(|f| f.verification.as_ref());
         Self {
             time: s.time.to_string(),
             files: s.files.len(),
-            size: s.size,
+            size: ok.map(|f| f.size),
+            file_bytes: s.size,
             protected: s.protected,
             finished: s.finished,
+            comment: ok.and_then(|f| f.comment()).map(str::to_string),
+            verify_state: verified.map(|v| v.state),
+            verified_at: verified
+                .and_then(|v| v.time)
+                .map(|t| SnapshotTime::from_epoch(t).to_string()),
+            crypt_mode: ok.map(|f| f.crypt_mode),
+            manifest_error: damage.map(ToString::to_string),
         }
     }
 }
@@ -108,10 +140,12 @@ fn group_entry(
     snapshots: bool,
     warnings: &mut Vec<ScanWarning>,
 ) -> GroupEntry {
+    let facts = group_facts(ds, g, warnings);
     let snapshot_list = snapshots.then(|| match ds.list_snapshots(&g.ns, &g.group) {
         Ok(list) => {
             warnings.extend(list.warnings);
-            list.items.iter().map(SnapshotEntry::from).collect()
+            let entry = |s: &SnapshotInfo| SnapshotEntry::new(s, facts.snapshots.get(&s.time));
+            list.items.iter().map(entry).collect()
         }
         Err(e) => {
             warnings.push(ScanWarning {
@@ -126,8 +160,35 @@ fn group_entry(
         owner: g.owner.clone(),
         snapshots: g.snapshots,
         last: g.newest.as_ref().map(ToString::to_string),
+        size: facts.size(),
+        comment: facts.comment().map(str::to_string),
+        verify_state: facts.verify_state(),
         snapshot_list,
     }
+}
+
+/// The group's manifests; each damaged one becomes a warning.
+fn group_facts(ds: &Datastore, g: &GroupInfo, warnings: &mut Vec<ScanWarning>) -> GroupFacts {
+    let facts = match read_group_facts(ds, &g.ns, &g.group) {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(ScanWarning {
+                path: ds.group_path(&g.ns, &g.group),
+                message: e.to_string(),
+            });
+            return GroupFacts::default();
+        }
+    };
+    for (time, r) in &facts.snapshots {
+        match r {
+            Err(e) if e.is_damage() => warnings.push(ScanWarning {
+                path: ds.snapshot_path(&g.ns, &g.group, time).join(MANIFEST_FILE),
+                message: format!("manifest: {e}"),
+            }),
+            _ => {}
+        }
+    }
+    facts
 }
 
 /// Plain text for people: one header line per namespace, one line per group.
@@ -140,27 +201,52 @@ pub fn render_text(out: &LsOutput) -> String {
         for g in &ns.groups {
             let _ = writeln!(
                 s,
-                "  {:<28} {:<22} {:>5} snapshots  last {}",
+                "  {:<28} {:<22} {:>5} snapshots  last {}  {}",
                 g.group,
                 g.owner.as_deref().unwrap_or("-"),
                 g.snapshots,
-                g.last.as_deref().unwrap_or("-")
+                g.last.as_deref().unwrap_or("-"),
+                human_size(g.size),
             );
             for snap in g.snapshot_list.iter().flatten() {
-                let mut flags = String::new();
-                if snap.protected {
-                    flags.push_str(" protected");
-                }
-                if !snap.finished {
-                    flags.push_str(" unfinished");
-                }
-                let _ = writeln!(
-                    s,
-                    "    {}  {:>2} files {:>10} bytes{flags}",
-                    snap.time, snap.files, snap.size
-                );
+                let _ = writeln!(s, "    {}", snapshot_text(snap));
             }
         }
     }
     s
+}
+
+/// One snapshot line: time, files, backup size, then what is worth knowing.
+fn snapshot_text(snap: &SnapshotEntry) -> String {
+    let size = snap.size.map_or_else(|| "?".to_string(), human_size);
+    let mut line = format!("{}  {:>2} files {:>10}", snap.time, snap.files, size);
+    let mut flag = |f: &str| {
+        line.push_str("  ");
+        line.push_str(f);
+    };
+    match snap.crypt_mode {
+        Some(CryptMode::None) | None => {}
+        Some(m) => flag(m.label()),
+    }
+    if let Some(v) = snap.verify_state {
+        flag(&format!("verify {}", v.as_str()));
+    }
+    if snap.protected {
+        flag("protected");
+    }
+    if !snap.finished {
+        flag("unfinished");
+    }
+    if let Some(e) = &snap.manifest_error {
+        flag(&format!("manifest: {e}"));
+    }
+    if let Some(c) = &snap.comment {
+        flag(&format!("\"{c}\""));
+    }
+    line
+}
+
+/// Binary units like PBS's GUI (`1.5 GiB`).
+fn human_size(bytes: u64) -> String {
+    crate::ui::format::size(bytes)
 }

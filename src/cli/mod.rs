@@ -5,12 +5,14 @@ pub mod context;
 pub mod demo;
 pub mod exit;
 pub mod group_args;
+pub mod history;
 pub mod interrupt;
 pub mod ls;
 pub mod moves;
 pub mod plan_text;
 pub mod progress;
 pub mod resume;
+pub mod undo;
 
 use std::io::Write;
 
@@ -125,8 +127,8 @@ fn dispatch(cli: Cli) -> Result<Exit, Failure> {
         Some(Command::MoveGroup(args)) => moves::run_move_group(&cli.global, &args),
         Some(Command::MoveNs(args)) => moves::run_move_ns(&cli.global, &args),
         Some(Command::Resume(args)) => resume::run_resume(&cli.global, args.json),
-        Some(Command::History(args)) => resume::run_history(&cli.global, args.json),
-        Some(Command::Undo(args)) => resume::run_undo(&cli.global, &args),
+        Some(Command::History(args)) => history::run_history(&cli.global, args.json),
+        Some(Command::Undo(args)) => undo::run_undo(&cli.global, &args),
     }
 }
 

@@ -13,7 +13,9 @@ use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
 use crate::ops::engine::move_groups::{move_groups, plan_move_groups};
 use crate::ops::engine::move_ns::move_namespace;
-use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
+use crate::ops::engine::plan::{
+    MovePlan, merge_into_existing_text, plan_move_group, plan_move_namespace,
+};
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
 use crate::ops::report::{
@@ -35,6 +37,9 @@ struct MoveOutput<'a> {
     namespaces_kept: Vec<KeptNamespace>,
     orphans: Vec<OrphanEntry>,
     warnings: Vec<String>,
+    /// `move-ns` into a namespace that exists: its name (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merge_into_existing: Option<Namespace>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<MovePlan>,
 }
@@ -159,11 +164,12 @@ fn empty_output(op: &str, dry_run: bool, error: Option<String>) -> MoveOutput<'_
         namespaces_kept: Vec::new(),
         orphans: Vec::new(),
         warnings: Vec::new(),
+        merge_into_existing: None,
         plan: None,
     }
 }
 
-fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) -> Failure {
+pub(crate) fn report_failure(op: &str, dry_run: bool, json: bool, f: Failure) -> Failure {
     if json {
         print_json(&empty_output(op, dry_run, Some(f.message.clone())));
     }
@@ -184,6 +190,7 @@ fn with_report<'a>(op: &'a str, dry_run: bool, report: MoveReport) -> MoveOutput
         namespaces_kept: report.namespaces_kept,
         orphans: report.orphans,
         warnings: report.warnings,
+        merge_into_existing: report.merge_into_existing,
         plan: None,
     }
 }
@@ -279,6 +286,9 @@ pub(crate) fn finish_move(
     if json {
         print_json(&with_report(op, false, report));
     } else {
+        if let Some(ns) = &report.merge_into_existing {
+            eprintln!("{}", merge_into_existing_text(ns));
+        }
         for w in &report.warnings {
             eprintln!("warning: {w}");
         }

@@ -2,12 +2,15 @@
 
 use std::fmt::Write;
 
-use crate::ops::engine::plan::{MovePlan, NotesPlan};
+use crate::ops::engine::plan::{MovePlan, NotesPlan, merge_into_existing_text};
 
 pub fn render(plan: &MovePlan) -> String {
     let mut s = String::from("dry run: nothing will be changed\n");
     for c in &plan.conflicts {
         let _ = writeln!(s, "BUSY: {c}");
+    }
+    if let Some(ns) = &plan.merge_into_existing {
+        let _ = writeln!(s, "{}", merge_into_existing_text(ns));
     }
     for ns in &plan.namespaces_to_create {
         let _ = writeln!(s, "create namespace '{ns}'");

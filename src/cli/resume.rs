@@ -1,14 +1,13 @@
-//! `resume` and `history`: the operation journal from the command line.
+//! `resume`: unfinished moves finished from the command line.
 
 use serde::Serialize;
 
-use super::args::{GlobalArgs, UndoArgs};
+use super::args::GlobalArgs;
 use super::context::open_context;
 use super::exit::{Exit, Failure};
 use super::moves::exit_for;
 use super::print_json;
 use super::progress::Reporter;
-use crate::ops::journal::crash::list_entries;
 use crate::ops::progress::Progress;
 use crate::ops::recovery::resume::{ResumedOp, resume};
 use crate::ops::report::{FailedGroup, MovedGroup, OrphanEntry};
@@ -119,110 +118,4 @@ fn resume_and_print(global: &GlobalArgs, json: bool, progress: &Progress) -> Res
         }
     }
     Ok(exit)
-}
-
-#[derive(Debug, Serialize)]
-struct HistoryItem {
-    id: String,
-    op: String,
-    started: u64,
-    /// "ok", "partial", "failed", "busy", "cancelled", "refused", "gave-up" or "unfinished".
-    status: String,
-    groups: usize,
-    snapshots_renamed: usize,
-}
-
-pub fn run_history(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
-    let ds = super::open_datastore(global)?;
-    let state = global.state_dir.as_path();
-    let entries = list_entries(state, &ds.name, &ds.base).map_err(Failure::refused)?;
-    let items: Vec<HistoryItem> = entries
-        .iter()
-        .filter_map(|e| {
-            let (op, _, started) = e.begin()?;
-            let groups = e.groups();
-            Some(HistoryItem {
-                id: e.id.clone(),
-                op: op.describe(),
-                started,
-                status: e
-                    .status()
-                    .map_or_else(|| "unfinished".to_string(), |s| s.to_string()),
-                groups: groups.len(),
-                snapshots_renamed: groups.iter().map(|g| g.renamed.len()).sum(),
-            })
-        })
-        .collect();
-    if json {
-        print_json(
-            &serde_json::json!({"ok": true, "op": "history", "moves": items, "error": null}),
-        );
-    } else {
-        for i in &items {
-            println!(
-                "{}  {:<10}  {}  ({} group(s), {} snapshot(s))",
-                i.id, i.status, i.op, i.groups, i.snapshots_renamed
-            );
-        }
-    }
-    Ok(Exit::Done)
-}
-
-/// `undo [--last | ID] [--dry-run] [--json]`: the reverse move, run (or planned) like any move,
-/// after checking that the datastore still holds exactly what the move left.
-pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
-    use crate::ops::engine::plan::{plan_move_group, plan_move_namespace};
-    use crate::ops::error::MoveError;
-    use crate::ops::recovery::undo::{Reverse, check_unchanged, pick, reverse_of, undo};
-    let op = "undo";
-    let json = args.json || global.json_progress;
-    let running = (!args.dry_run).then(|| Reporter::start_move(global, json));
-    let to_failure = |e: MoveError| Failure {
-        exit: if e.is_busy() {
-            Exit::Busy
-        } else {
-            Exit::Refused
-        },
-        message: e.to_string(),
-    };
-    let prepared = (|| -> Result<_, Failure> {
-        let ctx = open_context(global)?;
-        // Before the journal is read: a user who may not undo need not be able to read it.
-        ctx.check_writer().map_err(to_failure)?;
-        let state = global.state_dir.as_path();
-        let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
-        let entry = pick(&entries, args.id.as_deref())
-            .map_err(Failure::refused)?
-            .clone();
-        let reverse = reverse_of(&entry).map_err(Failure::refused)?;
-        if args.dry_run {
-            ctx.check_datastore().map_err(to_failure)?;
-            check_unchanged(&ctx, &entry).map_err(to_failure)?;
-        }
-        Ok((ctx, entry, reverse))
-    })();
-    let (ctx, entry, reverse) = match prepared {
-        Ok(p) => p,
-        Err(f) => {
-            if json {
-                let mut out = failed_output(f.message.clone());
-                out.op = op;
-                out.dry_run = args.dry_run;
-                print_json(&out);
-            }
-            return Err(f);
-        }
-    };
-    match (&reverse, running) {
-        (Reverse::Group(req), None) => {
-            super::moves::finish_plan(op, json, plan_move_group(&ctx, req))
-        }
-        (Reverse::Namespace(req), None) => {
-            super::moves::finish_plan(op, json, plan_move_namespace(&ctx, req))
-        }
-        (_, Some((reporter, progress))) => {
-            let result = undo(&ctx, &entry, &reverse, &progress);
-            reporter.conclude(|| super::moves::finish_move(op, json, result))
-        }
-    }
 }

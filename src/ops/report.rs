@@ -47,6 +47,9 @@ pub struct MoveReport {
     pub namespaces_kept: Vec<KeptNamespace>,
     pub orphans: Vec<OrphanEntry>,
     pub warnings: Vec<String>,
+    /// `move-ns` merged into this namespace, which existed before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_into_existing: Option<Namespace>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -171,6 +171,11 @@ pub trait ContentBackend: Send + Sync {
     /// Deletes the group-level objects (owner, notes) of an emptied source group.
     fn remove_group(&self, ns: &Namespace, group: &GroupId) -> Vec<Orphan>;
 
+    /// Deletes the notes object of a group that stays (`undo` of a merge took them back).
+    fn remove_notes(&self, _ns: &Namespace, _group: &GroupId) -> Vec<Orphan> {
+        Vec::new()
+    }
+
     /// Creates the namespace marker object.
     fn create_namespace(&self, ns: &Namespace) -> Result<(), BackendError>;
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod datastore;
 pub mod glob;
 pub mod hex;
+pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod natural;

@@ -131,6 +131,8 @@ async fn interactive(
             if draw(guard, app).is_err() {
                 return Ended::Lost;
             }
+            // Drawing asks for the manifests of the rows it showed.
+            dispatch(app, tx);
             dirty = false;
             lazy = false;
             last_draw = Instant::now();

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod event_loop;
+pub mod facts;
 pub mod format;
 pub mod keys;
 pub mod model;

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::tree::{GroupId, GroupInfo, Namespace, SnapshotInfo, SnapshotTime};
 
+use super::facts::FactsCache;
 use super::tasks::moves::MoveSource;
 use super::tasks::scans::Generation;
 
@@ -143,6 +144,8 @@ impl GroupEntry {
 pub struct Model {
     namespaces: HashMap<Namespace, NsEntry>,
     next_generation: Generation,
+    /// What the manifests of the groups seen so far say.
+    pub facts: FactsCache,
 }
 
 impl Model {

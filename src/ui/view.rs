@@ -10,7 +10,7 @@ use super::format;
 use super::keys::context::Context;
 use super::keys::help;
 use super::panes::{details, status, tree};
-use super::popups::{self, Popup, confirm, picker, preview, resume};
+use super::popups::{self, Popup, confirm, notes, picker, preview, resume};
 use super::theme::Theme;
 
 /// Below this the layout cannot show a usable tree and details side by side.
@@ -59,6 +59,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         tree_title,
         search_line,
     );
+    // Now the widget's scroll offset is known: read the manifests of what is on screen.
+    app.request_visible_facts();
     let selection = app.selection();
     details::render(frame, details_area, &app.model, &selection, &app.theme);
     status::render(
@@ -76,6 +78,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Popup::Preview(p)) => preview::render(frame, area, p, &theme),
         Some(Popup::ConfirmQuit) => confirm::render(frame, area, &app.keymap, &app.jobs, &theme),
         Some(Popup::Resume(p)) => resume::render(frame, area, p, &app.keymap, &theme),
+        Some(Popup::Notes(p)) => notes::render(frame, area, p, &app.keymap, &theme),
         None => {}
     }
     if let Some(help) = app.help {

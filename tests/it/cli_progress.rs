@@ -310,7 +310,8 @@ const CANCELLING: &str =
 #[test]
 fn first_sigint_cancels_after_the_current_snapshot_with_exit_5() {
     let store = store_with(3, 1000);
-    let before = store.snapshot().snapshot_files();
+    let tree_before = store.snapshot();
+    let before = tree_before.snapshot_files();
     let mut mv = RunningMove::start(&store);
     mv.wait_moved(50);
     mv.signal(Signal::SIGINT);
@@ -343,19 +344,24 @@ fn first_sigint_cancels_after_the_current_snapshot_with_exit_5() {
 
     let history = json(&store.run(&["history", "--json"]));
     assert_eq!(history["moves"][0]["status"], "cancelled", "{history}");
-
-    // Undo of a cancelled move is issue 16.5's; today it refuses (`--last` skips it: "no
-    // finished move to undo") and changes nothing.
-    let tree = store.snapshot();
-    let id = history["moves"][0]["id"].as_str().unwrap();
-    let undo = store.run(&["undo", id]);
-    assert_eq!(exit_code(&undo), 1, "{}", stderr(&undo));
-    assert!(
-        stderr(&undo).contains("ended 'cancelled': nothing to undo"),
-        "{}",
-        stderr(&undo)
+    // Counted as the report counts: no group moved whole, one partly, `moved` snapshots.
+    assert_eq!(history["moves"][0]["groups"], 0, "{history}");
+    assert_eq!(history["moves"][0]["groups_partial"], 1, "{history}");
+    assert_eq!(
+        history["moves"][0]["snapshots_renamed"], reported,
+        "{history}"
     );
-    assert_eq!(store.snapshot(), tree);
+
+    // `undo` moves back exactly what moved: the tree is as before the move.
+    let id = history["moves"][0]["id"].as_str().unwrap();
+    let undo = json(&store.run(&["undo", id, "--json"]));
+    assert_eq!(undo["ok"], true, "{undo}");
+    assert_eq!(
+        undo["moved"][0]["snapshots"].as_u64().unwrap(),
+        moved as u64,
+        "{undo}"
+    );
+    assert_eq!(store.snapshot(), tree_before);
 }
 
 #[test]

@@ -83,6 +83,18 @@ fn demo_s3_serves_a_bucket_other_processes_can_use() {
         "drift after the move: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The moved group's manifests are read from the local cache, as PBS lists them.
+    let out = run(&["ls", "--ns", "prod", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let groups = json(&out)["namespaces"][0]["groups"].clone();
+    let vm = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "vm/100")
+        .cloned()
+        .unwrap();
+    assert!(vm["size"].as_u64().unwrap() > 8 << 30, "{vm}");
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),

@@ -1,6 +1,7 @@
 //! Property tests (proptest) for every parser that sees user or config input: the name
 //! parsers must agree with PBS's regexes and round-trip, the config parsers must never panic
-//! and must round-trip what they accept, and no S3 config error may show the secret.
+//! and must round-trip what they accept, no S3 config error may show the secret, and the
+//! manifest (DataBlob) parser never panics on any bytes.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,9 @@ use pbs_mover::tree::s3::config::from_section;
 use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
 use proptest::prelude::*;
 use regex::Regex;
+
+use crate::support;
+use support::api::manifest;
 
 const SAFE_ID: &str = r"[A-Za-z0-9_][A-Za-z0-9._\-]*";
 
@@ -237,4 +241,59 @@ fn section() -> impl Strategy<Value = Section> {
         ),
     )
         .prop_map(|(kind, id, props)| Section { kind, id, props })
+}
+
+/// A real manifest blob (zstd or plain) to mutate.
+fn manifest_blob(compress: bool) -> Vec<u8> {
+    let mut spec = support::store::manifest_spec("vm/100", "2025-01-01T00:00:00Z", 1 << 30);
+    spec.notes = Some("notes\nmore".to_string());
+    spec.compress = compress;
+    spec.blob()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn manifest_parser_never_panics_on_any_bytes(raw in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = manifest::blob::decode(&raw);
+        let _ = manifest::facts::parse(&raw, raw.len() as u64, false);
+    }
+
+    /// Mutations of a real blob with the CRC sealed again, so the zstd decoder and the JSON
+    /// parser see the damage too.
+    #[test]
+    fn damaged_manifests_are_errors_not_panics(
+        compress in any::<bool>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut raw = manifest_blob(compress);
+        for (at, x) in flips {
+            let i = 12 + at.index(raw.len() - 12);
+            raw[i] ^= x;
+        }
+        raw.truncate(12 + cut.index(raw.len() - 11));
+        let crc = crc32_ieee(&raw[12..]);
+        raw[8..12].copy_from_slice(&crc.to_le_bytes());
+        if let Ok(json) = manifest::blob::decode(&raw) {
+            let _ = manifest::facts::parse(&json, raw.len() as u64, false);
+        }
+    }
+}
+
+/// CRC-32 (IEEE), written out here so the test does not trust the code under test.
+fn crc32_ieee(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in data {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

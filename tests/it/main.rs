@@ -21,6 +21,7 @@ mod fault_s3;
 mod fuzz_parsers;
 mod host_paths;
 mod locks;
+mod manifest;
 mod move_fs;
 mod move_groups_cli;
 #[cfg(feature = "s3-server")]
@@ -31,6 +32,7 @@ mod s3_backend;
 mod scan;
 #[cfg(feature = "s3-server")]
 mod security;
+mod tui_facts;
 mod tui_moves;
 mod tui_pty;
 mod tui_pty_hangup;

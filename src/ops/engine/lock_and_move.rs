@@ -92,6 +92,20 @@ struct GroupMove<'a> {
     gc_journal: JournalWriter,
     /// Source and target group dirs, opened once the target is locked.
     dirs: Option<GroupDirs>,
+    /// `undo`: only these snapshots move back.
+    restore: Option<Restore<'a>>,
+    /// The group's `group` record is written.
+    recorded: bool,
+}
+
+/// What `undo` moves back of one group (see [`lock_and_restore_snapshots`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Restore<'a> {
+    pub times: &'a [SnapshotTime],
+    /// The group being emptied exists only because of the move undone: once these
+    /// snapshots are back it goes, with its notes and owner, as a moved group does.
+    /// Otherwise it stays, and so do both groups' notes.
+    pub whole_group: bool,
 }
 
 /// The two group dirs as fds: each snapshot's read and rename then resolves one name
@@ -151,7 +165,40 @@ pub fn lock_and_move_group_journaled(
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) -> Result<GroupOutcome, GroupFailure> {
+    let names = (ns, group, target_ns);
+    move_journaled(ctx, names, opts, None, progress, journal)
+}
+
+/// `undo` of one group: moves exactly `restore.times` of `group` from `ns` back to
+/// `target_ns`, into the group there (created with the same owner if it is gone), under the
+/// same locks and journal records as a move. PBS's rule that a merge brings only newer
+/// snapshots does not apply: these came from there; the owners must still match.
+pub fn lock_and_restore_snapshots(
+    ctx: &MoveContext,
+    (ns, group, target_ns): (&Namespace, &GroupId, &Namespace),
+    restore: Restore<'_>,
+    progress: &Progress,
+    journal: Option<&OpJournal>,
+) -> Result<GroupOutcome, GroupFailure> {
+    let opts = GroupOpts {
+        merge: true,
+        tree_checked: false,
+    };
+    let names = (ns, group, target_ns);
+    move_journaled(ctx, names, opts, Some(restore), progress, journal)
+}
+
+fn move_journaled(
+    ctx: &MoveContext,
+    (ns, group, target_ns): (&Namespace, &GroupId, &Namespace),
+    opts: GroupOpts,
+    restore: Option<Restore<'_>>,
+    progress: &Progress,
+    journal: Option<&OpJournal>,
+) -> Result<GroupOutcome, GroupFailure> {
     let mut mv = GroupMove {
+        restore,
+        recorded: false,
         journal,
         ctx,
         progress,
@@ -170,10 +217,13 @@ pub fn lock_and_move_group_journaled(
     // Best effort and not synced (the next group's record or the final `done` syncs it):
     // without it `resume` re-checks the group on disk, which is safe. One fsync less per
     // group halves the journal's cost in a namespace move of many small groups.
-    mv.jot_lossy(&Record::GroupDone {
-        moved: mv.outcome.snapshots,
-        ok: result.is_ok(),
-    });
+    // Only after the group's own record: otherwise it would close the previous group.
+    if mv.recorded {
+        mv.jot_lossy(&Record::GroupDone {
+            moved: mv.outcome.snapshots,
+            ok: result.is_ok(),
+        });
+    }
     match result {
         Ok(()) => Ok(mv.outcome),
         Err(e) => Err(GroupFailure::from_error(e, mv.outcome.snapshots)),
@@ -200,8 +250,20 @@ impl GroupMove<'_> {
         let owner = ds
             .read_owner(self.ns, self.group)?
             .ok_or_else(|| crate::ops::engine::checks::no_owner(self.ns, self.group))?;
-        let times = ds.list_snapshot_times(self.ns, self.group)?;
+        let mut times = ds.list_snapshot_times(self.ns, self.group)?;
+        let listed = times.len();
+        if let Some(r) = self.restore {
+            let wanted: std::collections::HashSet<&SnapshotTime> = r.times.iter().collect();
+            times.retain(|t| wanted.contains(t));
+        }
+        let whole_ok = self
+            .restore
+            .is_none_or(|r| r.whole_group && times.len() == listed);
         let target_existed = ds.group_exists(self.target_ns, self.group)?;
+        let type_existed = ds
+            .ns_path(self.target_ns)
+            .join(self.group.ty.as_str())
+            .exists();
         // Before the target group exists: `resume` must know whether this move created it.
         self.jot(&Record::Group {
             ns: self.ns.clone(),
@@ -209,8 +271,14 @@ impl GroupMove<'_> {
             target_ns: self.target_ns.clone(),
             target_existed,
             snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
+            owner: Some(owner.clone()),
+            type_existed: Some(type_existed),
         })?;
-        if !target_existed && let Some(src_type_dir) = self.whole_group_source(&times)? {
+        self.recorded = true;
+        if !target_existed
+            && whole_ok
+            && let Some(src_type_dir) = self.whole_group_source(&times)?
+        {
             return self.move_whole_group(source_guard, src_type_dir, &times);
         }
         let (created, _target_guard) = self.create_locked_target(&owner)?;
@@ -227,11 +295,20 @@ impl GroupMove<'_> {
                     self.target_ns.human()
                 )));
             }
-            check_merge(ds, self.ns, self.target_ns, self.group, &owner, &times)?;
+            // Restoring: the owners must match, the time order is the one they had.
+            let order = if self.restore.is_some() {
+                &[][..]
+            } else {
+                &times
+            };
+            check_merge(ds, self.ns, self.target_ns, self.group, &owner, order)?;
         }
         self.group_started(times.len(), !created);
         for batch in times.chunks(snapshot_batch(self.ctx)) {
             self.move_batch(batch, times.len())?;
+        }
+        if self.restore.is_some_and(|r| !r.whole_group) {
+            return Ok(()); // both groups stay, each with its own notes
         }
         self.move_notes()?;
         failpoint::hit("after-notes");
@@ -571,12 +648,20 @@ impl GroupMove<'_> {
         };
         match read_regular(&dst)? {
             None => {
+                if !self.created.group {
+                    // Before the rename, for `undo` to take them back.
+                    self.jot(&Record::NotesMoved)?;
+                }
                 self.ctx
                     .backend
                     .put_notes(self.target_ns, self.group, &src_notes)?;
                 fs::rename(&src, &dst).map_err(|e| io_failed("cannot move notes", &src, e))
             }
             Some(dst_notes) => {
+                // Removed with the source group below: kept for `undo` (PBS notes are text).
+                if let Ok(notes) = String::from_utf8(src_notes.clone()) {
+                    self.jot(&Record::NotesKept { notes })?;
+                }
                 if dst_notes != src_notes {
                     let msg = format!(
                         "group notes differ during merge of '{}' from '{}' into '{}' - keeping target's notes",

@@ -93,7 +93,7 @@ pub fn move_group_locked(
     Ok(report)
 }
 
-pub(super) fn finish(report: MoveReport, progress: &Progress) -> Result<MoveReport, MoveError> {
+pub(crate) fn finish(report: MoveReport, progress: &Progress) -> Result<MoveReport, MoveError> {
     progress.emit(ProgressEvent::Finished {
         report: report.clone(),
     });
@@ -101,7 +101,7 @@ pub(super) fn finish(report: MoveReport, progress: &Progress) -> Result<MoveRepo
 }
 
 /// Adds one group's result to the report and tells the UI.
-pub(super) fn record(
+pub(crate) fn record(
     report: &mut MoveReport,
     progress: &Progress,
     ns: &Namespace,

@@ -3,12 +3,13 @@
 //! emptied sources removed deepest-first.
 
 use std::io;
+use std::path::Path;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
 use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
 use crate::ops::engine::move_group::{close_journal, finish, record};
-use crate::ops::engine::plan::namespace_mapping;
+use crate::ops::engine::plan::{merge_into_existing, namespace_mapping};
 use crate::ops::engine::request::MoveNsRequest;
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
@@ -53,7 +54,10 @@ pub fn move_namespace_locked(
 ) -> Result<MoveReport, MoveError> {
     // Re-run under the locks: the authoritative gate.
     let mapping = namespace_mapping(ctx, req)?;
-    let mut report = MoveReport::default();
+    let mut report = MoveReport {
+        merge_into_existing: merge_into_existing(ctx, req)?,
+        ..MoveReport::default()
+    };
     let mut groups = Vec::new();
     for (source, target) in &mapping {
         match ctx.ds.list_group_ids(source) {
@@ -102,15 +106,20 @@ fn create_target_namespaces(
         if target.is_root() || ctx.ds.namespace_exists(target)? {
             continue;
         }
+        // Durable before the namespace exists: `undo` removes only what this move created.
+        if let Some(j) = journal {
+            let container_existed = ctx.ds.ns_path(target).parent().is_some_and(Path::exists);
+            j.record(&Record::NsCreated {
+                ns: target.clone(),
+                container_existed: Some(container_existed),
+            })?;
+        }
         ctx.backend.create_namespace(target).map_err(|e| {
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
         create_dir_all_owned(&ctx.ds.ns_path(target), &ctx.ds.base).map_err(|e: io::Error| {
             MoveError::failed(format!("failed to create target namespace '{target}': {e}"))
         })?;
-        if let Some(j) = journal {
-            j.record(&Record::NsCreated { ns: target.clone() })?;
-        }
         failpoint::hit("after-ns-create");
         progress.emit(ProgressEvent::NamespaceCreated { ns: target.clone() });
         report.namespaces_created.push(target.clone());

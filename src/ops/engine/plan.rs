@@ -58,6 +58,10 @@ pub struct MovePlan {
     pub namespaces_kept: Vec<crate::ops::report::KeptNamespace>,
     /// Namespace-level conflicts: the whole move would be busy.
     pub conflicts: Vec<String>,
+    /// `move-ns` into a namespace that exists: its groups are merged into it (PBS's
+    /// semantics), and this names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_into_existing: Option<Namespace>,
 }
 
 impl MovePlan {
@@ -93,6 +97,7 @@ impl MovePlan {
         r.namespaces_created = self.namespaces_to_create.clone();
         r.namespaces_removed = self.namespaces_to_remove.clone();
         r.namespaces_kept = self.namespaces_kept.clone();
+        r.merge_into_existing = self.merge_into_existing.clone();
         r
     }
 }
@@ -237,6 +242,21 @@ pub fn namespace_mapping(
         .collect()
 }
 
+/// The target of a namespace move when it exists already (the move merges into it).
+pub fn merge_into_existing(
+    ctx: &MoveContext,
+    req: &MoveNsRequest,
+) -> Result<Option<Namespace>, MoveError> {
+    let target = &req.target_ns;
+    let exists = target.is_root() || ctx.ds.namespace_exists(target)?;
+    Ok(exists.then(|| target.clone()))
+}
+
+/// "merging into existing namespace 'X'", as the plan, the move and the TUI say it.
+pub fn merge_into_existing_text(ns: &Namespace) -> String {
+    format!("merging into existing namespace '{}'", ns.human())
+}
+
 /// Dry-run of `move-ns`.
 pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<MovePlan, MoveError> {
     ctx.check_datastore()?;
@@ -251,6 +271,7 @@ pub fn plan_move_namespace(ctx: &MoveContext, req: &MoveNsRequest) -> Result<Mov
         ),
         ..Default::default()
     };
+    plan.merge_into_existing = merge_into_existing(ctx, req)?;
     for (_, target) in &mapping {
         if !target.is_root() && !ctx.ds.namespace_exists(target)? {
             plan.namespaces_to_create.push(target.clone());

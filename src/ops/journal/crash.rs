@@ -76,6 +76,18 @@ fn sync_parent(path: &Path) -> Result<(), MoveError> {
         .map_err(|e| jerr("cannot sync", parent, e))
 }
 
+/// Seconds since the epoch, as journal records store times.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A journal time for people: `2026-12-02T02:22:53Z` (UTC).
+pub fn format_time(secs: u64) -> String {
+    crate::tree::SnapshotTime::from_epoch(secs).to_string()
+}
+
 /// The process that started an operation, from its id (see `new_id`).
 pub fn pid_of(id: &str) -> Option<u32> {
     id.split('-').nth(2)?.parse().ok()
@@ -128,9 +140,7 @@ impl OpJournal {
         set_owned_mode(&file, FILE_MODE).map_err(|e| jerr("cannot chown", &path, e))?;
         lock_exclusive(&file, &path)?;
         let j = Self { id, path, file };
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let started = now_secs();
         j.record(&Record::Begin {
             v: 1,
             id: j.id.clone(),
@@ -168,9 +178,24 @@ impl OpJournal {
         Ok(j)
     }
 
-    /// Appends one record and makes it durable.
+    /// Appends one record and makes it durable. A `done` is preceded by when it ended.
     pub fn record(&self, r: &Record) -> Result<(), MoveError> {
+        if matches!(r, Record::Done { .. }) {
+            self.append(&Record::Ended { at: now_secs() }, false)?;
+        }
         self.append(r, true)
+    }
+
+    /// Appends several records with one sync: durable together when this returns.
+    pub fn record_all(&self, records: &[Record]) -> Result<(), MoveError> {
+        let mut lines = Vec::new();
+        for r in records {
+            lines.extend(
+                serde_json::to_vec(r).map_err(|e| jerr("cannot encode for", &self.path, e))?,
+            );
+            lines.push(b'\n');
+        }
+        self.append_raw(&lines, true)
     }
 
     /// Appends without syncing; a later `record` (or `sync`) makes it durable.
@@ -207,7 +232,30 @@ pub struct JournalEntry {
     pub records: Vec<Record>,
 }
 
+/// Whether (and how far) `undo` moved an operation back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoState {
+    /// Never, or only attempts that changed nothing.
+    NotUndone,
+    /// An attempt changed something but did not finish (crash, lock, error): `undo` again
+    /// finishes it.
+    Incomplete,
+    Undone {
+        at: u64,
+    },
+}
+
 impl JournalEntry {
+    /// The operation's own records: those before the first `undo-begin`.
+    pub fn move_records(&self) -> &[Record] {
+        let end = self
+            .records
+            .iter()
+            .position(|r| matches!(r, Record::UndoBegin { .. }))
+            .unwrap_or(self.records.len());
+        &self.records[..end]
+    }
+
     pub fn begin(&self) -> Option<(&OpKind, &Path, u64)> {
         self.records.iter().find_map(|r| match r {
             Record::Begin {
@@ -217,21 +265,64 @@ impl JournalEntry {
         })
     }
 
+    /// How the operation ended, `undone` once `undo` started to move it back (so `resume`
+    /// leaves it alone); `None` while unfinished.
     pub fn status(&self) -> Option<Status> {
-        self.records.iter().rev().find_map(|r| match r {
+        match self.undo_state() {
+            UndoState::NotUndone => self.move_status(),
+            _ => Some(Status::Undone),
+        }
+    }
+
+    /// How the operation itself ended, whatever `undo` did since.
+    pub fn move_status(&self) -> Option<Status> {
+        self.move_records().iter().rev().find_map(|r| match r {
             Record::Done { status } => Some(*status),
             _ => None,
         })
+    }
+
+    /// When the operation (or its last `resume`) ended; `None` for older journals.
+    pub fn ended_at(&self) -> Option<u64> {
+        self.move_records().iter().rev().find_map(|r| match r {
+            Record::Ended { at } => Some(*at),
+            _ => None,
+        })
+    }
+
+    pub fn undo_state(&self) -> UndoState {
+        let mut state = UndoState::NotUndone;
+        let mut attempt_open = false;
+        for r in &self.records {
+            match r {
+                Record::UndoBegin { .. } => attempt_open = true,
+                Record::UndoEnded { ok, changed, at } => {
+                    attempt_open = false;
+                    state = match (ok, changed, state) {
+                        (true, _, _) => UndoState::Undone { at: *at },
+                        (false, true, _) => UndoState::Incomplete,
+                        (false, false, s) => s,
+                    };
+                }
+                _ => {}
+            }
+        }
+        // A crash during an attempt: assume it changed something.
+        if attempt_open && !matches!(state, UndoState::Undone { .. }) {
+            state = UndoState::Incomplete;
+        }
+        state
     }
 
     pub fn is_finished(&self) -> bool {
         self.status().is_some()
     }
 
-    /// The group records with the snapshot records that follow each.
+    /// The group records with the snapshot records that follow each (the operation's own,
+    /// not an undo's).
     pub fn groups(&self) -> Vec<GroupProgress> {
         let mut out: Vec<GroupProgress> = Vec::new();
-        for r in &self.records {
+        for r in self.move_records() {
             match r {
                 Record::Group {
                     ns,
@@ -239,15 +330,20 @@ impl JournalEntry {
                     target_ns,
                     target_existed,
                     snapshots,
+                    owner,
+                    type_existed,
                 } => out.push(GroupProgress {
                     ns: ns.clone(),
                     group: group.clone(),
                     target_ns: target_ns.clone(),
                     target_existed: *target_existed,
                     snapshots: snapshots.clone(),
+                    owner: owner.clone(),
+                    type_existed: *type_existed,
                     copied: Vec::new(),
                     renamed: Vec::new(),
                     deleted: Vec::new(),
+                    notes: NotesStep::None,
                     done: None,
                 }),
                 other => {
@@ -260,10 +356,37 @@ impl JournalEntry {
         out
     }
 
+    /// Each group the operation touched once, in first-seen order: its first record (whether
+    /// the target existed *before* the move: a `resume` re-records the group's own target as
+    /// existing), every snapshot renamed by any attempt, and how the last attempt ended.
+    pub fn moved_groups(&self) -> Vec<GroupProgress> {
+        let mut out: Vec<GroupProgress> = Vec::new();
+        for g in self.groups() {
+            let same = |o: &&mut GroupProgress| {
+                o.ns == g.ns && o.group == g.group && o.target_ns == g.target_ns
+            };
+            match out.iter_mut().find(|o| same(o)) {
+                Some(first) => {
+                    first.renamed.extend(g.renamed);
+                    first.done = g.done.or(first.done);
+                    if g.notes != NotesStep::None {
+                        first.notes = g.notes;
+                    }
+                }
+                None => out.push(g),
+            }
+        }
+        for g in &mut out {
+            g.renamed.sort();
+            g.renamed.dedup();
+        }
+        out
+    }
+
     /// Namespaces whose removal started but was not recorded as finished.
     pub fn namespaces_removing(&self) -> Vec<Namespace> {
         let mut out: Vec<Namespace> = Vec::new();
-        for r in &self.records {
+        for r in self.move_records() {
             match r {
                 Record::NsRemoving { ns } => out.push(ns.clone()),
                 Record::NsRemoved { ns } => out.retain(|n| n != ns),
@@ -273,15 +396,59 @@ impl JournalEntry {
         out
     }
 
-    pub fn namespaces_created(&self) -> Vec<Namespace> {
-        self.records
+    /// Namespaces whose `ns/` container (the dir child namespaces live in) the operation
+    /// created along with a child namespace.
+    pub fn containers_created(&self) -> Vec<Namespace> {
+        self.move_records()
             .iter()
             .filter_map(|r| match r {
-                Record::NsCreated { ns } => Some(ns.clone()),
+                Record::NsCreated {
+                    ns,
+                    container_existed: Some(false),
+                } => ns.parent(),
                 _ => None,
             })
             .collect()
     }
+
+    /// Namespaces whose removal started (finished or not), in order.
+    pub fn namespaces_removed(&self) -> Vec<Namespace> {
+        let mut out: Vec<Namespace> = Vec::new();
+        for r in self.move_records() {
+            if let Record::NsRemoving { ns } = r
+                && !out.contains(ns)
+            {
+                out.push(ns.clone());
+            }
+        }
+        out
+    }
+
+    /// Namespaces the operation created (or was about to: see [`Record::NsCreated`]), once
+    /// each, in order.
+    pub fn namespaces_created(&self) -> Vec<Namespace> {
+        let mut out: Vec<Namespace> = Vec::new();
+        for r in self.move_records() {
+            if let Record::NsCreated { ns, .. } = r
+                && !out.contains(ns)
+            {
+                out.push(ns.clone());
+            }
+        }
+        out
+    }
+}
+
+/// What a merge did with the group's notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotesStep {
+    /// Nothing recorded: no notes, or the target group was created by the move (the notes
+    /// went with the group), or an older journal.
+    None,
+    /// Renamed onto the target, which had none.
+    Moved,
+    /// The target kept its own; the source's were these.
+    Kept(String),
 }
 
 /// One group's journaled progress.
@@ -292,10 +459,14 @@ pub struct GroupProgress {
     pub target_ns: Namespace,
     pub target_existed: bool,
     pub snapshots: Vec<String>,
+    /// `None` in journals of older versions (as is `type_existed`).
+    pub owner: Option<String>,
+    pub type_existed: Option<bool>,
     /// (time, source keys, target keys) of S3 copies.
     pub copied: Vec<(String, Vec<String>, Vec<String>)>,
     pub renamed: Vec<String>,
     pub deleted: Vec<String>,
+    pub notes: NotesStep,
     /// `Some(ok)` once the group's move ended.
     pub done: Option<bool>,
 }
@@ -308,7 +479,11 @@ impl GroupProgress {
             }
             Record::Renamed { t } => self.renamed.push(t.clone()),
             Record::Deleted { t } => self.deleted.push(t.clone()),
-            Record::GroupDone { ok, .. } => self.done = Some(*ok),
+            Record::NotesMoved => self.notes = NotesStep::Moved,
+            Record::NotesKept { notes } => self.notes = NotesStep::Kept(notes.clone()),
+            // Older versions also closed a group that failed before its own `group` record
+            // (a lock conflict): that stray line belongs to no group and is skipped.
+            Record::GroupDone { ok, .. } if self.done.is_none() => self.done = Some(*ok),
             _ => {}
         }
     }
@@ -385,5 +560,125 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].renamed, vec!["t1".to_string()]);
         assert!(!e.is_finished());
+    }
+
+    fn entry(lines: &[&str]) -> JournalEntry {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        fs::write(&p, lines.join("\n")).unwrap();
+        read_entry(&p).unwrap()
+    }
+
+    const BEGIN: &str = r#"{"e":"begin","v":1,"id":"1-0-1-0","op":{"kind":"move-ns","ns":"a","target_ns":"b","max_depth":null,"delete_source":true,"merge":true},"store":"s","base":"/ds","backend":"filesystem","started":100}"#;
+    const G1: &str = r#"{"e":"group","ns":"a","group":"vm/1","target_ns":"b","target_existed":true,"snapshots":["t1","t2"]}"#;
+    const G2: &str = r#"{"e":"group","ns":"a","group":"vm/2","target_ns":"b","target_existed":false,"snapshots":["t1"],"owner":"x@pbs","type_existed":false}"#;
+
+    #[test]
+    fn a_journal_of_the_previous_version_reads_with_a_stray_group_done_skipped() {
+        let e = entry(&[
+            BEGIN,
+            G1,
+            r#"{"e":"renamed","t":"t1"}"#,
+            r#"{"e":"renamed","t":"t2"}"#,
+            r#"{"e":"group-done","moved":2,"ok":true}"#,
+            // A later group refused before its own record, as older versions wrote it.
+            r#"{"e":"group-done","moved":0,"ok":false}"#,
+            r#"{"e":"done","status":"partial"}"#,
+        ]);
+        let g = e.moved_groups();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].done, Some(true));
+        assert_eq!(g[0].owner, None, "older journals lack the exact record");
+        assert_eq!(e.status(), Some(Status::Partial));
+        assert_eq!(e.ended_at(), None);
+        assert_eq!(e.undo_state(), UndoState::NotUndone);
+    }
+
+    #[test]
+    fn namespace_records_of_the_previous_version_read_without_container_info() {
+        let e = entry(&[
+            BEGIN,
+            r#"{"e":"ns-created","ns":"b"}"#,
+            r#"{"e":"ns-created","ns":"b/c","container_existed":false}"#,
+            r#"{"e":"ns-removing","ns":"a"}"#,
+            r#"{"e":"ns-removed","ns":"a"}"#,
+        ]);
+        let ns = |s: &str| Namespace::parse(s).unwrap();
+        assert_eq!(e.namespaces_created(), [ns("b"), ns("b/c")]);
+        assert_eq!(
+            e.containers_created(),
+            [ns("b")],
+            "only where the record says so"
+        );
+        assert_eq!(e.namespaces_removed(), [ns("a")]);
+        assert!(e.namespaces_removing().is_empty());
+        assert!(!e.is_finished(), "resume still finds it");
+    }
+
+    #[test]
+    fn attempts_of_one_group_merge_and_undo_records_stay_out_of_the_move() {
+        let e = entry(&[
+            BEGIN,
+            G2,
+            r#"{"e":"group-done","moved":0,"ok":false}"#,
+            r#"{"e":"resumed","actions":[]}"#,
+            r#"{"e":"group","ns":"a","group":"vm/2","target_ns":"b","target_existed":true,"snapshots":["t1"],"owner":"x@pbs","type_existed":true}"#,
+            r#"{"e":"renamed","t":"t1"}"#,
+            r#"{"e":"group-done","moved":1,"ok":true}"#,
+            r#"{"e":"ended","at":160}"#,
+            r#"{"e":"done","status":"ok"}"#,
+            r#"{"e":"undo-begin","started":200}"#,
+            r#"{"e":"group","ns":"b","group":"vm/2","target_ns":"a","target_existed":false,"snapshots":["t1"]}"#,
+            r#"{"e":"renamed","t":"t1"}"#,
+        ]);
+        let g = e.moved_groups();
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(
+            !g[0].target_existed,
+            "the first record says what existed before"
+        );
+        assert_eq!(g[0].type_existed, Some(false));
+        assert_eq!(g[0].renamed, ["t1"]);
+        assert_eq!(g[0].done, Some(true));
+        assert_eq!(e.move_status(), Some(Status::Ok));
+        assert_eq!(e.ended_at(), Some(160));
+        // Cut short: counts as changed, and `resume` must leave it alone.
+        assert_eq!(e.undo_state(), UndoState::Incomplete);
+        assert_eq!(e.status(), Some(Status::Undone));
+    }
+
+    #[test]
+    fn an_undo_that_changed_nothing_does_not_count_and_a_finished_one_does() {
+        let failed = [
+            BEGIN,
+            r#"{"e":"done","status":"ok"}"#,
+            r#"{"e":"undo-begin","started":200}"#,
+            r#"{"e":"undo-ended","ok":false,"changed":false,"at":201}"#,
+        ];
+        let e = entry(&failed);
+        assert_eq!(e.undo_state(), UndoState::NotUndone);
+        assert_eq!(e.status(), Some(Status::Ok));
+        let mut done = failed.to_vec();
+        done.push(r#"{"e":"undo-begin","started":300}"#);
+        done.push(r#"{"e":"undo-ended","ok":true,"changed":true,"at":301}"#);
+        assert_eq!(entry(&done).undo_state(), UndoState::Undone { at: 301 });
+    }
+
+    #[test]
+    fn record_all_writes_a_batch_durably_and_done_is_preceded_by_its_end_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        fs::write(&path, "").unwrap();
+        let j = OpJournal::reopen(&path).unwrap();
+        j.record_all(&[
+            Record::Renamed { t: "t1".into() },
+            Record::Renamed { t: "t2".into() },
+        ])
+        .unwrap();
+        j.record(&Record::Done { status: Status::Ok }).unwrap();
+        let records = read_entry(&path).unwrap().records;
+        assert_eq!(records.len(), 4, "{records:?}");
+        assert!(matches!(records[2], Record::Ended { .. }));
+        assert_eq!(records[3], Record::Done { status: Status::Ok });
     }
 }

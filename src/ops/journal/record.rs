@@ -79,9 +79,14 @@ pub enum Record {
         backend: String,
         started: u64,
     },
-    /// A target namespace now exists because of this operation.
+    /// A target namespace is about to be created by this operation (durable before it is:
+    /// a crash in between leaves a record of a namespace that may not exist).
     NsCreated {
         ns: Namespace,
+        /// Whether the parent's `ns/` container existed before (absent in older journals):
+        /// `undo` removes the container only if this move created it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container_existed: Option<bool>,
     },
     /// Before the target group is created: the group's plan.
     Group {
@@ -90,6 +95,21 @@ pub enum Record {
         target_ns: Namespace,
         target_existed: bool,
         snapshots: Vec<String>,
+        /// The source's owner, for `undo` to recreate the source group exactly (absent in
+        /// journals of older versions, as are the fields below).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// Whether the target's type dir (`vm/`) existed before: `undo` removes only the
+        /// ones this move created.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        type_existed: Option<bool>,
+    },
+    /// Merge: the source's notes are about to be renamed onto the target, which had none.
+    NotesMoved,
+    /// Merge: the target keeps its own notes; the source's (removed with the source group)
+    /// are kept here so `undo` can put them back.
+    NotesKept {
+        notes: String,
     },
     /// S3: every object of the snapshot copied and verified (keys for a later delete).
     Copied {
@@ -121,8 +141,23 @@ pub enum Record {
     Resumed {
         actions: Vec<String>,
     },
+    /// When the operation ended: written just before `done` (absent in older journals).
+    Ended {
+        at: u64,
+    },
     Done {
         status: Status,
+    },
+    /// `undo` starts moving this operation back; every record after it is the undo's.
+    UndoBegin {
+        started: u64,
+    },
+    /// How an undo attempt ended; `changed`: it moved something back (else the attempt
+    /// counts as never made).
+    UndoEnded {
+        ok: bool,
+        changed: bool,
+        at: u64,
     },
 }
 
@@ -146,6 +181,9 @@ pub enum Status {
     Refused,
     /// A retry by `resume` moved nothing and failed again: it needs a person.
     GaveUp,
+    /// `undo` moved it back (or started to: then `undo` again finishes it). Never written
+    /// as a `done` record: read from the undo records that follow the move's own.
+    Undone,
 }
 
 impl Status {
@@ -176,9 +214,10 @@ impl Status {
         matches!(self, Self::Partial | Self::Failed)
     }
 
-    /// Whether `undo` can move it back: something moved and nothing is in flight.
+    /// Whether `undo` may look at it: the move ended (however) and is not undone yet.
+    /// What it moved, if anything, is in its records.
     pub fn is_undoable(self) -> bool {
-        matches!(self, Self::Ok | Self::Partial)
+        self != Self::Undone
     }
 
     /// The word in the journal (and in `history`).
@@ -191,6 +230,7 @@ impl Status {
             Self::Cancelled => "cancelled",
             Self::Refused => "refused",
             Self::GaveUp => "gave-up",
+            Self::Undone => "undone",
         }
     }
 }

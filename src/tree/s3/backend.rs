@@ -221,6 +221,11 @@ impl ContentBackend for S3Backend {
         self.block_on(self.delete_keys(&keys))
     }
 
+    fn remove_notes(&self, ns: &Namespace, group: &GroupId) -> Vec<Orphan> {
+        let keys = [self.keys.group_key(ns, group, "notes")];
+        self.block_on(self.delete_keys(&keys))
+    }
+
     fn create_namespace(&self, ns: &Namespace) -> Result<(), BackendError> {
         if ns.is_root() {
             return Ok(());

@@ -73,6 +73,7 @@ impl App {
                 _ => None,
             })
             .collect();
+        self.model.facts.forget_ns(ns);
         self.load_ns(ns);
         for g in opened_groups {
             self.load_group(ns, &g);

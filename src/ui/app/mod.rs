@@ -11,6 +11,7 @@
 //! `search` (the index, `/`, n/N, selecting the matches).
 
 mod browse;
+mod facts;
 mod loading;
 mod move_log;
 mod moves;
@@ -192,6 +193,8 @@ impl App {
             AppEvent::Job(msg) => self.on_job(msg),
             AppEvent::Pending(result) => self.on_pending(result),
             AppEvent::Index { generation, result } => self.on_index(generation, result),
+            AppEvent::Facts(result) => self.on_facts(result),
+            AppEvent::Notes(result) => self.on_notes(result),
         }
     }
 
@@ -233,9 +236,11 @@ impl App {
         match self.context() {
             Context::Help => self.apply_help(action),
             Context::Filter => self.apply_filter(action),
-            Context::Picker | Context::Preview | Context::Confirm | Context::Resume => {
-                self.apply_popup(action)
-            }
+            Context::Picker
+            | Context::Preview
+            | Context::Confirm
+            | Context::Resume
+            | Context::Notes => self.apply_popup(action),
             Context::Status => self.apply_status(action),
             Context::Global | Context::Tree => self.apply_tree(action),
         }
@@ -295,6 +300,7 @@ impl App {
             Action::Unmark => self.unmark(),
             Action::PickTarget => self.open_picker(),
             Action::Resume => self.open_resume(),
+            Action::Notes => self.open_notes(),
             Action::CancelMove => self.cancel_running(),
             Action::StatusFocus => {
                 self.status_view.focused = true;

@@ -38,6 +38,10 @@ impl App {
                 let outcome = p.handle(action);
                 self.after_resume(outcome)
             }
+            Some(Popup::Notes(p)) => {
+                let outcome = p.handle(action);
+                self.after_notes(outcome)
+            }
             Some(Popup::ConfirmQuit) => self.after_confirm(confirm::handle(action)),
             None => false,
         }

@@ -25,6 +25,8 @@ pub enum Action {
     PickTarget,
     /// Open the prompt listing interrupted moves (`resume`).
     Resume,
+    /// Show the notes of the group or snapshot under the cursor.
+    Notes,
     NextField,
     PrevField,
     Toggle,
@@ -56,8 +58,8 @@ pub enum Action {
 }
 
 use Context::{
-    Confirm as CC, Filter as CF, Global as CG, Help as CH, Picker as CP, Preview as CV,
-    Resume as CR, Status as CS, Tree as CT,
+    Confirm as CC, Filter as CF, Global as CG, Help as CH, Notes as CN, Picker as CP,
+    Preview as CV, Resume as CR, Status as CS, Tree as CT,
 };
 
 impl Action {
@@ -78,9 +80,9 @@ impl Action {
     /// The contexts the action may be bound in.
     pub fn contexts(self) -> &'static [Context] {
         match self {
-            Action::Up | Action::Down => &[CT, CH, CP, CV, CS, CR],
-            Action::PageUp | Action::PageDown => &[CT, CP, CV, CS],
-            Action::Top | Action::Bottom => &[CT, CS],
+            Action::Up | Action::Down => &[CT, CH, CP, CV, CS, CR, CN],
+            Action::PageUp | Action::PageDown => &[CT, CP, CV, CS, CN],
+            Action::Top | Action::Bottom => &[CT, CS, CN],
             Action::Expand
             | Action::Collapse
             | Action::Mark
@@ -88,6 +90,7 @@ impl Action {
             | Action::Unmark
             | Action::PickTarget
             | Action::Resume
+            | Action::Notes
             | Action::StatusFocus
             | Action::Refresh
             | Action::Filter
@@ -105,21 +108,33 @@ impl Action {
             Action::Accept => &[CF, CP, CV, CR],
             Action::Backspace => &[CF, CP],
             Action::ClearFilter => &[CT, CF],
-            Action::Close => &[CH, CP, CS],
-            Action::ForceQuit => &[CG, CT, CH, CF, CP, CV, CC, CS, CR],
+            Action::Close => &[CH, CP, CS, CN],
+            Action::ForceQuit => &[CG, CT, CH, CF, CP, CV, CC, CS, CR, CN],
         }
     }
 
     /// What the action does, as shown in help.
     pub fn describe(self, ctx: Context) -> &'static str {
         match (self, ctx) {
-            (Action::Up, Context::Help | Context::Preview | Context::Status | Context::Resume) => {
-                "scroll up"
-            }
+            (
+                Action::Up,
+                Context::Help
+                | Context::Preview
+                | Context::Status
+                | Context::Resume
+                | Context::Notes,
+            ) => "scroll up",
             (
                 Action::Down,
-                Context::Help | Context::Preview | Context::Status | Context::Resume,
+                Context::Help
+                | Context::Preview
+                | Context::Status
+                | Context::Resume
+                | Context::Notes,
             ) => "scroll down",
+            (Action::Close, Context::Notes) => "close the notes",
+            (Action::Top, Context::Notes) => "first line",
+            (Action::Bottom, Context::Notes) => "last line",
             (Action::Yes, Context::Resume) => "resume them now (same engine as 'pbs-mover resume')",
             (Action::No, Context::Resume) => "later: nothing changes",
             (Action::Accept, Context::Resume) => "press the focused button",
@@ -144,6 +159,7 @@ impl Action {
             (Action::Unmark, _) => "clear all marks",
             (Action::PickTarget, _) => "move the marked items (or the cursor's): pick target",
             (Action::Resume, _) => "list interrupted moves and resume them",
+            (Action::Notes, _) => "show the notes of the group or snapshot",
             (Action::CancelMove, _) => "cancel the running move (between snapshots)",
             (Action::StatusFocus, _) => "focus the status pane (scroll the move logs)",
             (Action::NextField, _) => "next field",
@@ -186,7 +202,9 @@ impl Action {
             (Action::Accept, Context::Preview) => "press",
             (Action::Close, Context::Picker) => "cancel",
             (Action::Close, Context::Status) => "back",
-            (Action::Up | Action::Down, Context::Preview | Context::Status) => "scroll",
+            (Action::Up | Action::Down, Context::Preview | Context::Status | Context::Notes) => {
+                "scroll"
+            }
             (Action::NextField, Context::Preview) => "button",
             (Action::ForceQuit, Context::Confirm) => "force quit",
             (Action::Yes, Context::Confirm) => "quit",
@@ -224,6 +242,7 @@ impl Action {
             Action::No => "cancel",
             Action::NextLog => "next log",
             Action::Resume => "resume",
+            Action::Notes => "notes",
             other => other.name(),
         }
     }
@@ -254,6 +273,7 @@ mod tests {
                 "unmark",
                 "pick_target",
                 "resume",
+                "notes",
                 "next_field",
                 "prev_field",
                 "toggle",
@@ -295,7 +315,7 @@ mod tests {
             names,
             [
                 "global", "tree", "help", "filter", "picker", "preview", "confirm", "status",
-                "resume"
+                "resume", "notes"
             ]
         );
         assert!(Context::iter().all(|c| Context::parse(c.name()) == Some(c)));

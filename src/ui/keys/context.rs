@@ -21,6 +21,8 @@ pub enum Context {
     Status,
     /// "Interrupted moves found — resume them?" (at start, or on request).
     Resume,
+    /// The notes popup of a group or snapshot (scrollable).
+    Notes,
 }
 
 impl Context {
@@ -40,6 +42,7 @@ impl Context {
             Context::Confirm => "Quit while moves run",
             Context::Status => "Status pane (move logs)",
             Context::Resume => "Interrupted moves (resume prompt)",
+            Context::Notes => "Notes",
         }
     }
 

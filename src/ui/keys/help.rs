@@ -8,8 +8,9 @@ use super::keymap::Keymap;
 use crate::ui::theme::Theme;
 
 /// Contexts in the order help lists them.
-const HELP_ORDER: [Context; 9] = [
+const HELP_ORDER: [Context; 10] = [
     Context::Tree,
+    Context::Notes,
     Context::Picker,
     Context::Preview,
     Context::Resume,
@@ -88,6 +89,7 @@ pub fn hints(keymap: &Keymap, ctx: Context, theme: &Theme, width: usize) -> Line
             Action::NextLog,
             Action::CancelMove,
         ],
+        Context::Notes => &[Action::Close, Action::Down],
         Context::Global => &[],
     };
     let mut spans = Vec::new();

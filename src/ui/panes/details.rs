@@ -5,8 +5,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use crate::tree::manifest::{GroupFacts, ManifestError, SnapshotFacts, Verification};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
+use crate::ui::facts::FactsState;
 use crate::ui::format;
 use crate::ui::model::{LoadState, Model, Selection};
 use crate::ui::theme::Theme;
@@ -62,10 +64,13 @@ fn ns_lines(model: &Model, ns: &Namespace, theme: &Theme) -> Vec<Line<'static>> 
     ));
     out.push(field("Groups", e.groups.len().to_string(), theme));
     out.push(field("Snapshots", t.snapshots.to_string(), theme));
-    let size = if t.sizes_known {
-        format::size(t.size)
+    let read = model
+        .facts
+        .total(ns, e.groups.iter().map(|g| &g.info.group));
+    let size = if read.complete() {
+        format::size(read.size)
     } else {
-        format!("{} so far (computing)", format::size(t.size))
+        format!("{} of {} groups read", read.read, read.groups)
     };
     out.push(field("Size", size, theme));
     out.push(field("Protected", t.protected.to_string(), theme));
@@ -90,11 +95,7 @@ fn group_lines(model: &Model, ns: &Namespace, g: &GroupId, theme: &Theme) -> Vec
     out.push(field("Owner", owner, theme));
     out.push(field("Snapshots", i.snapshots.to_string(), theme));
     let pending = || "computing…".to_string();
-    out.push(field(
-        "Size",
-        i.size.map_or_else(pending, format::size),
-        theme,
-    ));
+    out.extend(group_facts_lines(model.facts.state(ns, g), theme));
     out.push(field(
         "Protected",
         i.protected.map_or_else(pending, |p| p.to_string()),
@@ -102,7 +103,7 @@ fn group_lines(model: &Model, ns: &Namespace, g: &GroupId, theme: &Theme) -> Vec
     ));
     out.push(field(
         "Notes",
-        if i.has_notes { "yes" } else { "no" },
+        if i.has_notes { "yes (i: show)" } else { "no" },
         theme,
     ));
     out.push(field("Newest", time_or_dash(i.newest.as_ref()), theme));
@@ -128,7 +129,12 @@ fn snapshot_lines(
     let Some(s) = model.group(ns, g).and_then(|e| e.snapshot(t)) else {
         return out;
     };
-    out.push(field("Size", format::size(s.size), theme));
+    match model.facts.snapshot(ns, g, t) {
+        Some(Ok(f)) => out.extend(snapshot_facts_lines(f, theme)),
+        Some(Err(ManifestError::Missing)) | None if !s.finished => {}
+        Some(Err(e)) => out.push(damage(e, theme)),
+        None => out.push(field("Size", "reading manifest…", theme)),
+    }
     out.push(field(
         "Protected",
         if s.protected { "yes" } else { "no" },
@@ -140,7 +146,11 @@ fn snapshot_lines(
         "unfinished (no manifest)"
     };
     out.push(field("State", state, theme));
-    out.push(field("Files", s.files.len().to_string(), theme));
+    out.push(field(
+        "Files",
+        format!("{} (bytes on disk)", s.files.len()),
+        theme,
+    ));
     for f in &s.files {
         out.push(Line::from(vec![
             Span::raw(format!("{:>10} ", format::size(f.size))),
@@ -148,4 +158,76 @@ fn snapshot_lines(
         ]));
     }
     out
+}
+
+/// A group's total size and its newest snapshot's verify state and comment.
+fn group_facts_lines(state: Option<&FactsState>, theme: &Theme) -> Vec<Line<'static>> {
+    let f = match state {
+        Some(FactsState::Ready(f)) => f,
+        Some(FactsState::Failed(e)) => return vec![field("Size", e.clone(), theme)],
+        _ => return vec![field("Size", "reading manifests…", theme)],
+    };
+    let mut out = vec![field("Size", format::size(f.size()), theme)];
+    if let Some(newest) = f.newest_facts() {
+        out.extend(verify_lines(newest.verification.as_ref(), theme));
+        if let Some(c) = newest.comment() {
+            out.push(field("Comment", c.to_string(), theme));
+        }
+    }
+    out.extend(group_damage(f, theme));
+    out
+}
+
+/// "⚠ manifest: bad CRC" for the first damaged snapshot, with how many there are.
+fn group_damage(f: &GroupFacts, theme: &Theme) -> Option<Line<'static>> {
+    let (time, e) = f.first_damage()?;
+    let more = match f.damaged() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    Some(Line::styled(
+        format!("⚠ {time}: manifest: {e}{more}"),
+        theme.warn,
+    ))
+}
+
+fn snapshot_facts_lines(f: &SnapshotFacts, theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = vec![
+        field("Size", format::size(f.size), theme),
+        field("Crypt", f.crypt_mode.label(), theme),
+    ];
+    out.extend(verify_lines(f.verification.as_ref(), theme));
+    if let Some(c) = f.comment() {
+        out.push(field("Comment", c.to_string(), theme));
+    }
+    if f.notes.as_deref().is_some_and(|n| n.lines().count() > 1) {
+        out.push(field("Notes", "more lines (i: show)", theme));
+    }
+    out
+}
+
+fn damage(e: &ManifestError, theme: &Theme) -> Line<'static> {
+    Line::styled(format!("⚠ manifest: {e}"), theme.warn)
+}
+
+/// `Verify ok` / `failed` / `not verified`, and when (its own line: the pane is narrow).
+fn verify_lines(v: Option<&Verification>, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(v) = v else {
+        return vec![field("Verify", "not verified", theme)];
+    };
+    let mut out = vec![field("Verify", v.state.as_str(), theme)];
+    if let Some(t) = v.time {
+        out.push(field("Verified", short_time(t), theme));
+    }
+    out
+}
+
+/// `2026-10-31 23:53` (UTC, as snapshot times are).
+fn short_time(epoch: u64) -> String {
+    let t = SnapshotTime::from_epoch(epoch);
+    let s = t.as_str();
+    match (s.get(..10), s.get(11..16)) {
+        (Some(day), Some(hm)) => format!("{day} {hm}"),
+        _ => s.to_string(),
+    }
 }

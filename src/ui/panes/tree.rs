@@ -12,7 +12,9 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Paragraph};
 use tui_tree_widget::{Tree, TreeItem, TreeState};
 
+use crate::tree::manifest::{CryptMode, ManifestError, SnapshotFacts, VerifyState};
 use crate::tree::{GroupId, Namespace, SnapshotInfo};
+use crate::ui::facts::FactsState;
 use crate::ui::keys::action::Action;
 
 use crate::ui::format;
@@ -110,7 +112,14 @@ impl Builder<'_> {
             // Not listed yet: it may have children.
             (false, None) => placeholder_if(true, theme),
         };
-        let mut text = ns_text(&name, entry, theme);
+        let size = entry.and_then(|e| {
+            let t = self
+                .model
+                .facts
+                .total(ns, e.groups.iter().map(|g| &g.info.group));
+            t.complete().then_some(t.size)
+        });
+        let mut text = ns_text(&name, entry, size, theme);
         if self.view.search.is_hit(ns, None) {
             hit_text(&mut text, theme);
         }
@@ -140,11 +149,15 @@ impl Builder<'_> {
         let label = g.info.group.to_string();
         let open = self.opened.contains(path);
         let loaded = g.state == LoadState::Loaded;
+        let ns = ns_of(path);
         let children = match (open, loaded) {
             (true, true) => g
                 .snapshots
                 .iter()
-                .map(|s| snapshot_item(s, theme))
+                .map(|s| {
+                    let facts = self.model.facts.snapshot(&ns, &g.info.group, &s.time);
+                    snapshot_item(s, facts, theme)
+                })
                 .collect(),
             (false, true) => placeholder_if(!g.snapshots.is_empty(), theme),
             (true, false) if g.info.snapshots > 0 => {
@@ -152,8 +165,8 @@ impl Builder<'_> {
             }
             (_, false) => placeholder_if(g.info.snapshots > 0, theme),
         };
-        let ns = ns_of(path);
-        let mut text = group_text(&label, g, theme);
+        let facts = self.model.facts.state(&ns, &g.info.group);
+        let mut text = group_text(&label, g, facts, theme);
         if self.view.search.is_hit(&ns, Some(&g.info.group)) {
             hit_text(&mut text, theme);
         }
@@ -214,12 +227,13 @@ pub fn ns_name(ns: &Namespace) -> String {
     ns.name().unwrap_or("/").to_string()
 }
 
-fn ns_text(name: &str, entry: Option<&NsEntry>, theme: &Theme) -> Text<'static> {
+/// `size`: the groups' backup size once every group's manifests were read.
+fn ns_text(name: &str, entry: Option<&NsEntry>, size: Option<u64>, theme: &Theme) -> Text<'static> {
     let mut spans = vec![Span::styled(name.to_string(), theme.namespace)];
     let stats = match entry.map(|e| (&e.state, e)) {
         Some((LoadState::Loading, _)) => "loading…".to_string(),
         Some((LoadState::Failed(_), _)) => "error".to_string(),
-        Some((LoadState::Loaded, e)) => ns_stats(e),
+        Some((LoadState::Loaded, e)) => ns_stats(e, size),
         _ => String::new(),
     };
     if !stats.is_empty() {
@@ -228,7 +242,7 @@ fn ns_text(name: &str, entry: Option<&NsEntry>, theme: &Theme) -> Text<'static> 
     Line::from(spans).into()
 }
 
-fn ns_stats(e: &NsEntry) -> String {
+fn ns_stats(e: &NsEntry, size: Option<u64>) -> String {
     if e.children.is_empty() && e.groups.is_empty() {
         return "empty".to_string();
     }
@@ -238,40 +252,95 @@ fn ns_stats(e: &NsEntry) -> String {
     }
     if !e.groups.is_empty() {
         parts.push(format::count(e.groups.len(), "group", "groups"));
-        let t = e.totals();
-        parts.push(if t.sizes_known {
-            format::size(t.size)
-        } else {
-            "…".to_string()
-        });
+        parts.push(size.map_or("…".to_string(), format::size));
     }
     parts.join("  ")
 }
 
-fn group_text(label: &str, g: &GroupEntry, theme: &Theme) -> Text<'static> {
+/// `vm/100  12 snaps  392.0 GiB ✓ "before upgrade"`: size, verify mark and comment as
+/// PBS's content view shows a group (total size, the newest snapshot's state and comment).
+fn group_text(
+    label: &str,
+    g: &GroupEntry,
+    facts: Option<&FactsState>,
+    theme: &Theme,
+) -> Text<'static> {
     let i = &g.info;
-    let size = i.size.map_or("…".to_string(), format::size);
+    let ready = match facts {
+        Some(FactsState::Ready(f)) => Some(f),
+        _ => None,
+    };
+    let size = ready.map_or("…".to_string(), |f| format::size(f.size()));
     let stats = format!("  {}  {size}", format::count(i.snapshots, "snap", "snaps"));
-    Line::from(vec![
+    let mut spans = vec![
         Span::styled(label.to_string(), theme.group),
         Span::styled(stats, theme.dim),
-    ])
-    .into()
+    ];
+    if let Some(f) = ready {
+        spans.extend(facts_marks(f.verify_state(), f.damaged() > 0, theme));
+        if let Some(c) = f.comment() {
+            spans.push(Span::styled(
+                format!(" \"{}\"", format::truncate(c, 24)),
+                theme.dim,
+            ));
+        }
+    }
+    Line::from(spans).into()
 }
 
-fn snapshot_item(s: &SnapshotInfo, theme: &Theme) -> Item {
-    let mut stats = format!("  {}", format::size(s.size));
+/// ` ✓` verified ok, ` ✗` verification failed, ` ⚠` a damaged manifest (visible without
+/// colour; the details pane says it in words).
+fn facts_marks(verify: Option<VerifyState>, damaged: bool, theme: &Theme) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    match verify {
+        Some(VerifyState::Ok) => out.push(Span::styled(" ✓", theme.dim)),
+        Some(VerifyState::Failed) => out.push(Span::styled(" ✗", theme.error)),
+        None => {}
+    }
+    if damaged {
+        out.push(Span::styled(" ⚠ manifest", theme.warn));
+    }
+    out
+}
+
+fn snapshot_item(
+    s: &SnapshotInfo,
+    facts: Option<&Result<SnapshotFacts, ManifestError>>,
+    theme: &Theme,
+) -> Item {
+    let size = match facts {
+        Some(Ok(f)) => format::size(f.size),
+        _ if !s.finished => String::new(),
+        Some(Err(_)) => "?".to_string(),
+        None => "…".to_string(),
+    };
+    // Most telling first: the row is cut at the pane's edge.
+    let mut spans = vec![
+        Span::styled(s.time.as_str().to_string(), theme.snapshot),
+        Span::styled(format!("  {size}"), theme.dim),
+    ];
+    match facts {
+        Some(Ok(f)) => spans.extend(facts_marks(f.verify_state(), false, theme)),
+        Some(Err(e)) if e.is_damage() => {
+            spans.push(Span::styled(format!(" ⚠ manifest: {e}"), theme.warn));
+        }
+        _ => {}
+    }
+    let mut flags = String::new();
+    if let Some(Ok(f)) = facts {
+        match f.crypt_mode {
+            CryptMode::None => {}
+            m => flags.push_str(&format!("  {}", m.label())),
+        }
+    }
     if s.protected {
-        stats.push_str("  protected");
+        flags.push_str("  protected");
     }
     if !s.finished {
-        stats.push_str("  unfinished");
+        flags.push_str("  unfinished");
     }
-    let text = Line::from(vec![
-        Span::styled(s.time.as_str().to_string(), theme.snapshot),
-        Span::styled(stats, theme.dim),
-    ]);
-    TreeItem::new_leaf(NodeKey::Snap(s.time.clone()), text)
+    spans.push(Span::styled(flags, theme.dim));
+    TreeItem::new_leaf(NodeKey::Snap(s.time.clone()), Line::from(spans))
 }
 
 /// Renders the tree into `area` (the caller draws nothing else there).

@@ -3,6 +3,7 @@
 
 pub mod confirm;
 pub mod help;
+pub mod notes;
 pub mod picker;
 pub mod preview;
 pub mod resume;
@@ -11,6 +12,7 @@ use ratatui::layout::Rect;
 
 use crate::ui::keys::context::Context;
 
+use notes::NotesState;
 use picker::PickerState;
 use preview::PreviewState;
 use resume::ResumeState;
@@ -22,6 +24,7 @@ pub enum Popup {
     Preview(PreviewState),
     ConfirmQuit,
     Resume(ResumeState),
+    Notes(NotesState),
 }
 
 impl Popup {
@@ -31,6 +34,7 @@ impl Popup {
             Popup::Preview(_) => Context::Preview,
             Popup::ConfirmQuit => Context::Confirm,
             Popup::Resume(_) => Context::Resume,
+            Popup::Notes(_) => Context::Notes,
         }
     }
 }

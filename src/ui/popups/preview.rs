@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use crate::ops::engine::plan::{MovePlan, NotesPlan};
+use crate::ops::engine::plan::{MovePlan, NotesPlan, merge_into_existing_text};
 
 use super::centered;
 use crate::ui::format::{self, wrap};
@@ -135,6 +135,9 @@ pub fn lines(
     }
     for c in &plan.conflicts {
         item(&mut out, &format!("BUSY (whole move): {c}"), width, t.error);
+    }
+    if let Some(ns) = &plan.merge_into_existing {
+        item(&mut out, &merge_into_existing_text(ns), width, t.warn);
     }
     let (ok, bad): (Vec<_>, Vec<_>) = plan
         .groups
@@ -305,4 +308,43 @@ fn button_line(p: &PreviewState, more: String, t: &Theme) -> Line<'static> {
         button(Button::Move, &move_label),
         Span::styled(more, t.dim),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::engine::request::MoveNsRequest;
+    use crate::tree::Namespace;
+
+    fn text(plan: MovePlan) -> String {
+        let ns = |s: &str| Namespace::parse(s).unwrap();
+        let spec = MoveSpec::Namespace(MoveNsRequest {
+            ns: ns("prod"),
+            target_ns: ns("archive"),
+            max_depth: None,
+            delete_source: true,
+            merge: true,
+        });
+        let outcome = PlanOutcome {
+            plan,
+            errors: Vec::new(),
+        };
+        lines(&spec, &outcome, 100, &Theme::new(true))
+            .iter()
+            .map(|l| l.to_string() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn a_namespace_move_into_an_existing_namespace_says_it_merges() {
+        let plan = MovePlan {
+            merge_into_existing: Some(Namespace::parse("archive").unwrap()),
+            ..MovePlan::default()
+        };
+        assert!(
+            text(plan).contains("merging into existing namespace 'archive'"),
+            "one line says so"
+        );
+        assert!(!text(MovePlan::default()).contains("merging into existing"));
+    }
 }

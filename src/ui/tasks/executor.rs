@@ -8,7 +8,7 @@ use crate::ops::context::MoveContext;
 use crate::tree::{Datastore, Namespace};
 
 use super::moves::{Emit, run_job};
-use super::{AppEvent, Command, plan, scans};
+use super::{AppEvent, Command, manifests, plan, scans};
 
 /// Where a command's results go. Shared with the move engine's progress callback.
 pub type Sink = Arc<dyn Fn(AppEvent) + Send + Sync>;
@@ -30,6 +30,8 @@ pub fn execute(ctx: &MoveContext, command: Command, sink: &Sink) {
             let result = crate::tree::search::build(&ctx.ds).map_err(|e| e.to_string());
             sink(AppEvent::Index { generation, result });
         }
+        Command::ReadFacts(req) => sink(AppEvent::Facts(manifests::read_group(&ctx.ds, req))),
+        Command::ReadNotes(req) => sink(AppEvent::Notes(manifests::read_notes(&ctx.ds, req))),
         Command::StartMove { id, spec, cancel } => {
             let sink = Arc::clone(sink);
             let emit: Emit = Arc::new(move |m| sink(AppEvent::Job(m)));

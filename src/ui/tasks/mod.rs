@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod jobs;
+pub mod manifests;
 pub mod moves;
 pub mod plan;
 pub mod scans;
@@ -15,6 +16,7 @@ use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
 use crate::tree::search::SearchIndex;
 
+use manifests::{FactsRequest, FactsResult, NotesRequest, NotesResult};
 use moves::{JobId, JobMsg, MoveSpec};
 use plan::PlanOutcome;
 use scans::{ScanRequest, ScanResult};
@@ -41,6 +43,10 @@ pub enum AppEvent {
         generation: u64,
         result: Result<SearchIndex, String>,
     },
+    /// A group's manifests, read for the rows on screen.
+    Facts(FactsResult),
+    /// Notes text for the notes popup.
+    Notes(NotesResult),
 }
 
 /// Side effects requested by the state, executed outside it.
@@ -64,6 +70,10 @@ pub enum Command {
     BuildIndex {
         generation: u64,
     },
+    /// Reads every snapshot manifest of a group.
+    ReadFacts(FactsRequest),
+    /// Reads a group's or a snapshot's notes.
+    ReadNotes(NotesRequest),
 }
 
 impl PartialEq for Command {
@@ -77,6 +87,8 @@ impl PartialEq for Command {
             (Command::BuildIndex { generation: a }, Command::BuildIndex { generation: b }) => {
                 a == b
             }
+            (Command::ReadFacts(a), Command::ReadFacts(b)) => a == b,
+            (Command::ReadNotes(a), Command::ReadNotes(b)) => a == b,
             _ => false,
         }
     }

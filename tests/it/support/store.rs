@@ -6,7 +6,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use pbs_mover::demo::{DemoSpec, create_demo};
+use pbs_mover::demo::{Archive, DemoSpec, ManifestSpec, create_demo};
+use pbs_mover::tree::manifest::{ArchiveCrypt, VerifyState};
 use pbs_mover::tree::{Datastore, GroupId, Locator, Namespace, SnapshotTime};
 use sha2::{Digest, Sha256};
 
@@ -64,21 +65,30 @@ impl Store {
         self.ns_dir(ns).join(group)
     }
 
-    /// Writes a group with the given owner and snapshot times (each with an index and manifest).
+    /// Writes a group with the given owner and snapshot times (each with an index and a
+    /// real manifest: plain and zstd-compressed in turn, verified ok, 1 GiB + n MiB).
     pub fn add_group(&self, ns: &str, group: &str, owner: &str, times: &[&str]) {
         let dir = self.group_dir(ns, group);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("owner"), format!("{owner}\n")).unwrap();
-        for t in times {
+        for (n, t) in times.iter().enumerate() {
             let snap = dir.join(t);
             std::fs::create_dir_all(&snap).unwrap();
             std::fs::write(snap.join("root.pxar.didx"), format!("didx {group} {t}")).unwrap();
-            std::fs::write(
-                snap.join("index.json.blob"),
-                format!("manifest {group} {t}"),
-            )
-            .unwrap();
+            let mut spec = manifest_spec(group, t, (1 << 30) + (n as u64) * (1 << 20));
+            spec.compress = n % 2 == 1;
+            spec.verified = Some((
+                VerifyState::Ok,
+                SnapshotTime::parse(t).unwrap().epoch() + 60,
+            ));
+            self.write_manifest(ns, group, t, &spec);
         }
+    }
+
+    /// Writes `spec`'s blob as the manifest of snapshot `time` of `group` (the dir must exist).
+    pub fn write_manifest(&self, ns: &str, group: &str, time: &str, spec: &ManifestSpec) {
+        let path = self.group_dir(ns, group).join(time).join("index.json.blob");
+        std::fs::write(path, spec.blob()).unwrap();
     }
 
     /// Hands every group dir and owner file to user `backup`, as PBS creates them: only
@@ -206,6 +216,22 @@ impl Store {
 /// need them need root too (they chown).
 pub fn backup_ids() -> (u32, u32) {
     super::api::ownership::backup_ids().expect("user and group backup, as on a PBS host")
+}
+
+/// A manifest of `group` at `time` with one unencrypted `root.pxar.didx` of `size` bytes.
+pub fn manifest_spec(group: &str, time: &str, size: u64) -> ManifestSpec {
+    let g = gid(group);
+    let archive = Archive {
+        name: "root.pxar.didx".to_string(),
+        size,
+        crypt: ArchiveCrypt::None,
+    };
+    ManifestSpec::new(
+        g.ty,
+        &g.id,
+        SnapshotTime::parse(time).unwrap(),
+        vec![archive],
+    )
 }
 
 /// A namespace by name (`""` is the root).

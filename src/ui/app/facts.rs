@@ -1,0 +1,100 @@
+//! Manifest facts for the rows on screen, and the notes popup: reads go out as commands,
+//! results come back as events into the model's facts cache.
+
+use crate::tree::{GroupId, Namespace};
+use crate::ui::model::{NodeKey, Selection, ns_of};
+use crate::ui::panes::status::Level;
+use crate::ui::popups::Popup;
+use crate::ui::popups::notes::{NotesOutcome, NotesState};
+use crate::ui::tasks::Command;
+use crate::ui::tasks::manifests::{FactsRequest, FactsResult, NotesRequest, NotesResult};
+
+use super::App;
+
+impl App {
+    /// Asks for the manifests of every group on screen (or whose snapshots are) that has
+    /// not been read yet. The view calls it after drawing the tree, when the widget's
+    /// scroll offset is known.
+    pub fn request_visible_facts(&mut self) {
+        let start = self.tree_state.get_offset();
+        let rows = self.visible_paths();
+        for path in rows.iter().skip(start).take(self.page_rows.max(1)) {
+            let Some((ns, group)) = group_of(path) else {
+                continue;
+            };
+            if self.model.facts.start(&ns, &group) {
+                self.commands
+                    .push(Command::ReadFacts(FactsRequest { ns, group }));
+            }
+        }
+    }
+
+    pub(super) fn on_facts(&mut self, r: FactsResult) -> bool {
+        if let Ok(facts) = &r.result {
+            for (time, e) in facts
+                .snapshots
+                .iter()
+                .filter_map(|(t, f)| Some((t, f.as_ref().err()?)))
+            {
+                if e.is_damage() {
+                    let msg = format!("{}/{time} in {}: manifest: {e}", r.group, r.ns.human());
+                    self.status.push(Level::Warn, msg);
+                }
+            }
+        }
+        let stored = self.model.facts.finish(&r.ns, &r.group, r.result);
+        self.items_dirty |= stored;
+        stored
+    }
+
+    /// `i`: the notes of the group or snapshot under the cursor.
+    pub(super) fn open_notes(&mut self) -> bool {
+        let request = match self.selection() {
+            Selection::Group(ns, group) => NotesRequest {
+                ns,
+                group,
+                time: None,
+            },
+            Selection::Snapshot(ns, group, t) => NotesRequest {
+                ns,
+                group,
+                time: Some(t),
+            },
+            _ => {
+                self.status
+                    .push(Level::Info, "notes: put the cursor on a group or snapshot");
+                return true;
+            }
+        };
+        self.popup = Some(Popup::Notes(NotesState::new(request.clone())));
+        self.commands.push(Command::ReadNotes(request));
+        true
+    }
+
+    pub(super) fn on_notes(&mut self, r: NotesResult) -> bool {
+        match &mut self.popup {
+            Some(Popup::Notes(p)) => p.on_notes(r),
+            _ => false,
+        }
+    }
+
+    pub(super) fn after_notes(&mut self, outcome: NotesOutcome) -> bool {
+        match outcome {
+            NotesOutcome::Stay(changed) => changed,
+            NotesOutcome::Close => {
+                self.popup = None;
+                true
+            }
+        }
+    }
+}
+
+/// The group a tree row belongs to: the group itself or a snapshot's.
+fn group_of(path: &[NodeKey]) -> Option<(Namespace, GroupId)> {
+    match path {
+        [.., NodeKey::Group(g)] | [.., NodeKey::Group(g), NodeKey::Snap(_)] => {
+            Some((ns_of(path), g.clone()))
+        }
+        _ => None,
+    }
+}
