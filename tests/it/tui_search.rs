@@ -349,3 +349,25 @@ fn the_index_answers_after_a_build_event_only_for_its_generation() {
     };
     assert!(!app.handle_event(stale));
 }
+
+#[test]
+fn a_group_is_found_by_its_newest_comment_once_its_manifests_were_read() {
+    use support::store::manifest_spec;
+    let s = store();
+    let mut spec = manifest_spec("vm/99", T3, 1 << 30);
+    spec.notes = Some("before the kernel upgrade\nsecond line".to_string());
+    s.write_manifest("", "vm/99", T3, &spec);
+    let mut app = app_on(&s, true);
+    search(&mut app, "kernel");
+    assert!(app.search.hits.is_empty(), "manifests not read yet");
+    press(&mut app, &[KeyCode::Esc]);
+    // A draw asks for the manifests of the rows on screen.
+    draw(&mut app);
+    app.run_commands_blocking();
+    search(&mut app, "kernel");
+    assert_eq!(app.selection(), Selection::Group(ns(""), gid("vm/99")));
+    // Only the first line is the comment.
+    press(&mut app, &[KeyCode::Esc]);
+    search(&mut app, "second line");
+    assert!(app.search.hits.is_empty());
+}

@@ -5,7 +5,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::tree::search::{Hit, SearchIndex};
-use crate::tree::{GroupInfo, Namespace};
+use crate::tree::{GroupId, GroupInfo, Namespace};
 use crate::ui::keys::action::Action;
 use crate::ui::keys::keymap::typed_char;
 use crate::ui::model::{LoadState, NodeKey};
@@ -65,6 +65,17 @@ impl App {
         if let Some(hit) = self.search.goto.take() {
             self.goto_hit(hit);
         }
+    }
+
+    /// The manifest reader learnt a group's newest comment.
+    pub(super) fn index_comment(
+        &mut self,
+        ns: &Namespace,
+        group: &GroupId,
+        comment: Option<String>,
+    ) {
+        self.search.index.set_comment(ns, group, comment);
+        self.refresh_hits();
     }
 
     fn refresh_hits(&mut self) {
