@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench scale` (env `BENCH_GROUPS`, default 10000; `BENCH_SNAPSHOTS`,
 //! default 10000; `BENCH_NS_GROUPS`, default 1000; `BENCH_SCALE_SNAPSHOTS`, default
-//! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling`; `BENCH_MOVE_RUNS`,
+//! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling,search`; `BENCH_MOVE_RUNS`,
 //! rounds per FS move case, default 3, median reported; `BENCH_LOCK_DIR`, where the lock
 //! dirs go, e.g. a tmpfs like PBS's /run). Prints Markdown
 //! table rows `| case | ours | baseline | ratio |` (bench/run.sh adds machine and date) and
@@ -13,7 +13,9 @@
 //! reads and the openat2 fast path against the same binary with `PBS_MOVER_SCAN_THREADS=1`
 //! and `PBS_MOVER_SCAN_NO_OPENAT2=1`), `tui` (first frame, fully loaded, idle CPU and
 //! bytes), `move` (move-group, move-ns), `scaling` (scan and move-group at every size of
-//! `BENCH_SCALE_SNAPSHOTS`, each cell with its µs per snapshot).
+//! `BENCH_SCALE_SNAPSHOTS`, each cell with its µs per snapshot), `search` (the search index:
+//! build against `find`, queries against the old linear filter, the TUI's keystroke-to-frame
+//! time for a group deep down, peak RSS).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -860,7 +862,235 @@ fn open_file_limit() -> String {
     }
 }
 
+/// The search index of a datastore: build time, time from the last keystroke of a search
+/// to the frame with the cursor on the match (the App's own path: query, the namespaces on
+/// the way listed, drawn), and the TUI process's peak RSS with the index in memory.
+mod search {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use pbs_mover::tree::search::{Query, build};
+    use pbs_mover::tree::{Datastore, Locator};
+    use pbs_mover::ui::app::App;
+    use pbs_mover::ui::keys::keymap::Keymap;
+    use pbs_mover::ui::tasks::executor::run_inline;
+    use pbs_mover::ui::tasks::scans::ScanRequest;
+    use pbs_mover::ui::tasks::{AppEvent, Command as UiCommand};
+    use pbs_mover::ui::theme::Theme;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::{Row, Rows, median, ms};
+
+    pub const CHILD_ENV: &str = "PBS_MOVER_BENCH_SEARCH_CHILD";
+
+    fn open(base: &Path) -> Datastore {
+        Locator {
+            path: Some(base.to_path_buf()),
+            config_dir: Some(base.with_file_name("search-etc")),
+            ..Default::default()
+        }
+        .locate()
+        .expect("bench datastore")
+    }
+
+    /// The group deepest down (ties: the last in tree order), as `type/id`, and its depth.
+    fn deepest_group(base: &Path) -> (String, usize) {
+        let index = build(&open(base)).expect("index");
+        index
+            .entries()
+            .iter()
+            .filter_map(|e| Some((e.group.as_ref()?.to_string(), e.ns.depth())))
+            .max_by_key(|(_, d)| *d)
+            .expect("a group")
+    }
+
+    /// A fresh App with the root listed, its sizes known and the index built.
+    fn app(base: &Path, locks: &Path) -> App {
+        let mut app = App::new(
+            Arc::new(open(base)),
+            locks.to_path_buf(),
+            Keymap::defaults(),
+            Theme::new(true),
+        );
+        app.run_commands_blocking();
+        app
+    }
+
+    fn key(app: &mut App, c: char) {
+        let ev = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        app.handle_event(AppEvent::Key(ev));
+        run_foreground(app);
+    }
+
+    /// Runs what a keystroke asked for, except the size passes: the event loop runs those
+    /// on other threads and draws the listing without waiting for them.
+    fn run_foreground(app: &mut App) {
+        loop {
+            let commands = app.take_commands();
+            if commands.is_empty() {
+                return;
+            }
+            for c in commands {
+                if matches!(c, UiCommand::Scan(ScanRequest::Sizes { .. })) {
+                    continue;
+                }
+                for ev in run_inline(&app.ctx.clone(), c) {
+                    app.handle_event(ev);
+                }
+            }
+        }
+    }
+
+    fn frame(app: &mut App) {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+        t.draw(|f| pbs_mover::ui::view::draw(f, app)).expect("draw");
+    }
+
+    /// Types `/query` into a fresh App; the time of the last keystroke to its frame.
+    fn keystroke_to_frame(base: &Path, locks: &Path, query: &str) -> Duration {
+        let mut app = app(base, locks);
+        key(&mut app, '/');
+        let (prefix, last) = query.split_at(query.len() - 1);
+        for c in prefix.chars() {
+            key(&mut app, c);
+        }
+        let t = Instant::now();
+        key(&mut app, last.chars().next().expect("non-empty"));
+        frame(&mut app);
+        let d = t.elapsed();
+        assert!(
+            !app.search.hits.is_empty(),
+            "the search for {query} found nothing"
+        );
+        d
+    }
+
+    /// The old `/`: a case-insensitive substring test of every loaded label, here with
+    /// every group loaded (what the user had to expand by hand first).
+    fn linear_filter(labels: &[String], query: &str) -> Duration {
+        let t = Instant::now();
+        let q = query.to_lowercase();
+        let hits = labels
+            .iter()
+            .filter(|l| l.to_lowercase().contains(&q))
+            .count();
+        let d = t.elapsed();
+        std::hint::black_box(hits);
+        d
+    }
+
+    /// Child mode: the App with its index built and one search done, every size pass
+    /// run too (the worst case); prints VmHWM.
+    pub fn child(base: &str) {
+        let locks = PathBuf::from(base).with_file_name("search-locks");
+        let mut app = app(Path::new(base), &locks);
+        for c in "/vm/1".chars() {
+            key(&mut app, c);
+        }
+        app.run_commands_blocking();
+        frame(&mut app);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let hwm = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .unwrap_or("VmHWM: 0 kB");
+        println!("{hwm}");
+    }
+
+    fn child_rss_mib(base: &Path) -> f64 {
+        let out = Command::new(std::env::current_exe().expect("bench exe"))
+            .env(CHILD_ENV, base)
+            .output()
+            .expect("spawn bench child");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    pub fn bench(base: &Path, rows: &mut Rows, notes: &mut Vec<String>, snapshots: usize) {
+        let locks = base.with_file_name("search-locks");
+        std::fs::create_dir_all(&locks).expect("lock dir");
+        let ds = open(base);
+        let build_times: Vec<Duration> = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let index = build(&ds).expect("index");
+                let d = t.elapsed();
+                assert!(!index.is_empty());
+                d
+            })
+            .collect();
+        let index = build(&ds).expect("index");
+        let groups = index.entries().iter().filter(|e| e.group.is_some()).count();
+        let find = (0..3)
+            .map(|_| super::time_cmd(1, || super::find(base)))
+            .collect();
+        rows.push(Row {
+            case: format!("search index build ({groups} groups, {snapshots} snapshots, warm)"),
+            ours: median(build_times),
+            baseline_name: "find -printf of the store".into(),
+            baseline: median(find),
+            per_snapshot: None,
+        });
+        let labels: Vec<String> = index
+            .entries()
+            .iter()
+            .filter_map(|e| e.group.as_ref().map(ToString::to_string))
+            .collect();
+        let (deep, depth) = deepest_group(base);
+        for query in [deep.as_str(), "1234", "root@pam"] {
+            let q = Query::parse(query);
+            let t = Instant::now();
+            let hits = index.search(&q).count();
+            let ours = t.elapsed();
+            rows.push(Row {
+                case: format!("search '{query}' over the index ({hits} hits)"),
+                ours,
+                baseline_name: "old filter: substring of every label, all loaded".into(),
+                baseline: linear_filter(&labels, query).max(Duration::from_nanos(1)),
+                per_snapshot: None,
+            });
+        }
+        let first: Vec<Duration> = (0..3)
+            .map(|_| keystroke_to_frame(base, &locks, &deep))
+            .collect();
+        let old = linear_filter(&labels, &deep);
+        rows.push(Row {
+            case: format!(
+                "TUI: last keystroke of /{deep} to the frame on it ({depth} levels down, \
+                 namespaces on the way listed)"
+            ),
+            ours: median(first),
+            baseline_name: "old filter scan alone (after expanding all by hand)".into(),
+            baseline: old,
+            per_snapshot: None,
+        });
+        let rss = child_rss_mib(base);
+        let ls_rss = super::peak_rss_mib(base, &locks);
+        notes.push(format!(
+            "search: TUI with the index built and a search done: peak RSS {rss:.1} MiB \
+             (ls --recursive --json of the same store: {ls_rss:.1} MiB); goal <= 64 MiB; \
+             first results goal <= 100 ms ({}), index goal <= 1 s",
+            ms(median(
+                (0..3)
+                    .map(|_| keystroke_to_frame(base, &locks, "1234"))
+                    .collect()
+            ))
+        ));
+    }
+}
+
 fn main() {
+    if let Ok(base) = std::env::var(search::CHILD_ENV) {
+        search::child(&base);
+        return;
+    }
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -871,9 +1101,15 @@ fn main() {
     let mut rows = Rows::default();
     let mut notes = Vec::new();
     notes.push(open_file_limit());
-    let cases = std::env::var("BENCH_CASES").unwrap_or_else(|_| "scan,tui,move,scaling".into());
+    let cases =
+        std::env::var("BENCH_CASES").unwrap_or_else(|_| "scan,tui,move,scaling,search".into());
     if cases.contains("scan") || cases.contains("tui") {
         bench_scan(root.path(), &mut rows, &mut notes, &cases);
+    }
+    if cases.contains("search") {
+        let groups = env_usize("BENCH_GROUPS", 10_000);
+        let (base, snapshots) = demo_store(root.path(), "search-store", groups, &mut notes);
+        search::bench(&base, &mut rows, &mut notes, snapshots);
     }
     if cases.contains("move") {
         bench_move_group(root.path(), &mut rows);

@@ -128,7 +128,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// List namespaces and groups (and snapshots)
     Ls(LsArgs),
-    /// Move one backup group to another namespace (root or user backup)
+    /// Move backup groups (one, several, or a pattern) to another namespace (root or user backup)
     MoveGroup(MoveGroupArgs),
     /// Move a namespace (with its groups and children) to a new path (root or user backup)
     MoveNs(MoveNsArgs),
@@ -200,9 +200,16 @@ pub struct MoveGroupArgs {
         allow_hyphen_values = true
     )]
     pub ns: String,
-    /// The group, TYPE/ID (e.g. vm/100)
-    #[arg(long, value_name = "TYPE/ID", allow_hyphen_values = true)]
-    pub group: String,
+    /// The group, TYPE/ID (e.g. vm/100); repeat it for several, or give a shell-style
+    /// pattern ('vm/1*', 'ct/10?', 'vm/[12]*'; never across the '/') matched within --ns.
+    /// Several groups move as one operation: per-group results, exit 4 when some fail.
+    #[arg(
+        long,
+        value_name = "TYPE/ID",
+        required = true,
+        allow_hyphen_values = true
+    )]
+    pub group: Vec<String>,
     /// Target namespace (must exist)
     #[arg(long, value_name = "DST", allow_hyphen_values = true)]
     pub target_ns: String,

@@ -4,6 +4,7 @@ pub mod args;
 pub mod context;
 pub mod demo;
 pub mod exit;
+pub mod group_args;
 pub mod history;
 pub mod interrupt;
 pub mod ls;

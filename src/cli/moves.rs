@@ -6,11 +6,13 @@ use serde::Serialize;
 use super::args::{GlobalArgs, MoveGroupArgs, MoveNsArgs};
 use super::context::open_context;
 use super::exit::{Exit, Failure};
+use super::group_args::{parse_group_args, resolve, single};
 use super::progress::Reporter;
 use super::wait::{WaitEnd, WaitLimit, Waiter, busy_in_plan};
 use super::{parse_ns, print_json};
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_groups::{move_groups, plan_move_groups};
 use crate::ops::engine::move_ns::move_namespace;
 use crate::ops::engine::plan::{
     MovePlan, merge_into_existing_text, namespace_mapping, plan_move_group, plan_move_namespace,
@@ -22,7 +24,7 @@ use crate::ops::progress::Progress;
 use crate::ops::report::{
     FailReason, FailedGroup, KeptNamespace, LeftInPlace, MoveReport, MovedGroup, OrphanEntry,
 };
-use crate::tree::{GroupId, Namespace};
+use crate::tree::Namespace;
 
 /// The `--json` object of DESIGN.md §2, plus details (extensions are additive).
 #[derive(Debug, Serialize)]
@@ -116,23 +118,46 @@ pub fn run_move_group(global: &GlobalArgs, args: &MoveGroupArgs) -> Result<Exit,
     // Before the datastore is opened (see `Reporter::start_move`); a dry run changes
     // nothing, so Ctrl-C may end it as it always did.
     let running = (!args.dry_run).then(|| Reporter::start_move(global, json));
-    let (ctx, req) = prepare(global, op, args.dry_run, json, || {
-        Ok(MoveGroupRequest {
-            ns: parse_ns(&args.ns)?,
-            group: GroupId::parse(&args.group).map_err(Failure::refused)?,
-            target_ns: parse_ns(&args.target_ns)?,
+    let (ctx, (ns, target_ns, patterns)) = prepare(global, op, args.dry_run, json, || {
+        Ok((
+            parse_ns(&args.ns)?,
+            parse_ns(&args.target_ns)?,
+            parse_group_args(&args.group)?,
+        ))
+    })?;
+    let groups =
+        resolve(&ctx.ds, &ns, &patterns).map_err(|f| report_failure(op, args.dry_run, json, f))?;
+    let reqs: Vec<MoveGroupRequest> = groups
+        .into_iter()
+        .map(|group| MoveGroupRequest {
+            ns: ns.clone(),
+            group,
+            target_ns: target_ns.clone(),
             merge: !args.no_merge,
         })
-    })?;
+        .collect();
+    let one = single(&patterns).then(|| reqs.first()).flatten();
     let Some((reporter, progress)) = running else {
-        return finish_plan(op, json, plan_move_group(&ctx, &req));
+        let plan = match one {
+            Some(req) => plan_move_group(&ctx, req),
+            None => plan_move_groups(&ctx, &reqs),
+        };
+        return finish_plan(op, json, plan);
     };
     let result = run_waiting(
         WaitLimit::from_arg(args.wait.wait),
         &reporter,
         &progress,
-        || busy_in_plan(&plan_move_group(&ctx, &req)),
-        || move_group(&ctx, &req, &progress),
+        || {
+            busy_in_plan(&match one {
+                Some(req) => plan_move_group(&ctx, req),
+                None => plan_move_groups(&ctx, &reqs),
+            })
+        },
+        || match one {
+            Some(req) => move_group(&ctx, req, &progress),
+            None => move_groups(&ctx, &reqs, &progress),
+        },
     );
     reporter.conclude(|| finish_move(op, json, result))
 }

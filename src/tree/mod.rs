@@ -4,12 +4,15 @@
 pub mod backend;
 pub mod config;
 pub mod datastore;
+pub mod glob;
 pub mod hex;
 pub mod manifest;
 pub mod model;
 pub mod names;
+pub mod natural;
 pub mod s3;
 pub mod scan;
+pub mod search;
 
 pub use datastore::{BackendConfig, Datastore, Locator};
 pub use model::{FileInfo, GroupInfo, Listing, ScanWarning, SnapshotInfo};

@@ -15,6 +15,8 @@ pub mod keys;
 pub mod model;
 pub mod panes;
 pub mod popups;
+pub mod search;
+pub mod sort;
 pub mod tasks;
 pub mod terminal;
 pub mod theme;

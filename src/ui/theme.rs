@@ -20,6 +20,8 @@ pub struct Theme {
     pub key: Style,
     /// Items marked as move sources (also shown with a `*`).
     pub marked: Style,
+    /// Names that match the search.
+    pub hit: Style,
 }
 
 impl Theme {
@@ -58,6 +60,10 @@ impl Theme {
             title: plain.add_modifier(Modifier::BOLD),
             key: plain.fg(Color::Cyan).add_modifier(Modifier::BOLD),
             marked: plain.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            hit: plain
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::UNDERLINED),
         }
     }
 
@@ -79,6 +85,7 @@ impl Theme {
             title: bold,
             key: bold,
             marked: plain.add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            hit: plain.add_modifier(Modifier::UNDERLINED | Modifier::ITALIC),
         }
     }
 }

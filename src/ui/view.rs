@@ -44,10 +44,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
 
     frame.render_widget(Paragraph::new(title_line(app)), title);
     app.page_rows = tree_area.height.saturating_sub(2) as usize;
-    let tree_title = match app.filter.text.as_str() {
-        "" => " Tree ".to_string(),
-        f => format!(" Tree (filter: {f}) "),
-    };
+    let tree_title = tree_title(app);
+    let search_line = app
+        .search
+        .summary(&app.filter.text)
+        .map(|s| format!(" /{}: {s} ", app.filter.text));
     app.areas = crate::ui::app::ScreenAreas {
         tree: tree_area,
         details: details_area,
@@ -56,7 +57,15 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     };
     let theme = app.theme;
     let (items, state) = app.tree_parts();
-    tree::render(frame, tree_area, items, state, &theme, tree_title);
+    tree::render(
+        frame,
+        tree_area,
+        items,
+        state,
+        &theme,
+        tree_title,
+        search_line,
+    );
     // Now the widget's scroll offset is known: read the manifests of what is on screen.
     app.request_visible_facts();
     let selection = app.selection();
@@ -85,6 +94,13 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     if let Some(help) = app.help {
         popups::help::render(frame, area, &app.keymap, &app.theme, help);
     }
+}
+
+/// ` Tree  sort: name  12/2000 `: the group order and the cursor's row among the visible.
+fn tree_title(app: &mut App) -> String {
+    let rows = app.visible_paths();
+    let pos = app.selected_index(&rows).map_or(0, |i| i + 1);
+    format!(" Tree  sort: {}  {pos}/{} ", app.sort.label(), rows.len())
 }
 
 fn title_line(app: &App) -> Line<'static> {

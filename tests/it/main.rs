@@ -23,6 +23,7 @@ mod host_paths;
 mod locks;
 mod manifest;
 mod move_fs;
+mod move_groups_cli;
 #[cfg(feature = "s3-server")]
 mod move_s3;
 mod pbs_compat;
@@ -40,7 +41,9 @@ mod tui_pty_flow;
 mod tui_pty_hangup;
 mod tui_pty_moves;
 mod tui_pty_resume;
+mod tui_pty_search;
 mod tui_render;
+mod tui_search;
 mod undo;
 mod verify_fs;
 mod wait;

@@ -13,11 +13,14 @@
 //!    `lock_and_move/whole_group.rs`);
 //! 4. [`cleanup`] — emptied source namespaces removed deepest-first (or kept, with why);
 //! 5. back in [`move_group`]: the journal closed with its status, the report sent.
+//!
+//! [`move_groups`] runs several group moves (one journal each) as one reported operation.
 
 pub mod checks;
 pub mod cleanup;
 pub mod lock_and_move;
 pub mod move_group;
+pub mod move_groups;
 pub mod move_ns;
 pub mod plan;
 pub mod request;

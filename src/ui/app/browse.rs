@@ -1,13 +1,9 @@
-//! Moving through the tree and filtering it.
+//! Moving through the tree (the search is in `search`).
 
-use crossterm::event::KeyEvent;
 use tui_tree_widget::{TreeItem, TreeState};
 
-use crate::ui::keys::action::Action;
-use crate::ui::keys::keymap::typed_char;
 use crate::ui::model::{NodeKey, NodePath, Selection, ns_of};
 use crate::ui::panes::tree as tree_pane;
-use crate::ui::panes::tree::{FilterOutcome, FilterState};
 
 use super::App;
 
@@ -17,13 +13,14 @@ impl App {
     /// The tree items for rendering, rebuilt only after the model, filter or open set changed.
     pub fn items(&mut self) -> &[TreeItem<'static, NodeKey>] {
         if self.items_dirty {
-            let new = tree_pane::build_items(
-                &self.model,
-                &self.tree_state,
-                &self.filter.text,
-                &self.marks,
-                &self.theme,
-            );
+            let view = tree_pane::TreeView {
+                state: &self.tree_state,
+                marks: &self.marks,
+                search: &self.search,
+                sort: self.sort,
+                theme: &self.theme,
+            };
+            let new = tree_pane::build_items(&self.model, &view);
             let old = std::mem::replace(&mut self.items, new);
             self.items_dirty = false;
             self.fix_selection(&old);
@@ -47,7 +44,7 @@ impl App {
             .collect()
     }
 
-    pub(super) fn selected_index(&mut self, rows: &[NodePath]) -> Option<usize> {
+    pub(crate) fn selected_index(&mut self, rows: &[NodePath]) -> Option<usize> {
         let sel = self.tree_state.selected();
         rows.iter().position(|p| p.as_slice() == sel)
     }
@@ -173,48 +170,5 @@ impl App {
             },
             Some(NodeKey::Placeholder) => Selection::Placeholder,
         }
-    }
-
-    // ----- filter -----
-
-    pub(super) fn apply_filter(&mut self, action: Action) -> bool {
-        let outcome = self.filter.handle(action);
-        self.after_filter(outcome)
-    }
-
-    /// Unbound characters go into the filter.
-    pub(super) fn type_into_filter(&mut self, key: &KeyEvent) -> bool {
-        match typed_char(key) {
-            Some(c) => {
-                let outcome = self.filter.type_char(c);
-                self.after_filter(outcome)
-            }
-            None => false,
-        }
-    }
-
-    fn after_filter(&mut self, outcome: FilterOutcome) -> bool {
-        match outcome {
-            FilterOutcome::Ignored => return false,
-            FilterOutcome::Kept => {}
-            FilterOutcome::Edited => self.filter_changed(),
-            FilterOutcome::Cleared => self.clear_filter(),
-        }
-        true
-    }
-
-    pub(super) fn clear_filter(&mut self) {
-        self.filter = FilterState::default();
-        self.items_dirty = true;
-    }
-
-    pub(super) fn filter_changed(&mut self) {
-        // Open the way to every match, so typing a name reveals it wherever it is loaded.
-        for path in tree_pane::matching_paths(&self.model, &self.filter.text) {
-            for end in 1..path.len() {
-                self.tree_state.open(path[..end].to_vec());
-            }
-        }
-        self.items_dirty = true;
     }
 }

@@ -42,6 +42,11 @@ impl App {
                 }
             }
         }
+        // The search finds a group by its newest snapshot's comment once it was read.
+        if let Ok(facts) = &r.result {
+            let comment = facts.comment().map(str::to_string);
+            self.index_comment(&r.ns, &r.group, comment);
+        }
         let stored = self.model.facts.finish(&r.ns, &r.group, r.result);
         self.items_dirty |= stored;
         stored

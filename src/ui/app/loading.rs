@@ -153,8 +153,12 @@ impl App {
                 Err(e)
             }
         };
+        let listed = result.as_ref().ok().cloned();
         if !self.model.finish_ns_load(&ns, generation, result) {
             return false;
+        }
+        if let Some((children, groups)) = listed {
+            self.index_listing(&ns, &children, &groups);
         }
         if let Some(entry) = self.model.ns(&ns).filter(|e| e.sizing) {
             let groups = entry.groups.iter().map(|g| g.info.group.clone()).collect();
@@ -163,10 +167,6 @@ impl App {
                 ns,
                 groups,
             });
-        }
-        // A filter typed before this level arrived should reveal matches in it too.
-        if !self.filter.text.is_empty() {
-            self.filter_changed();
         }
         true
     }

@@ -7,7 +7,8 @@
 //!
 //! The `impl App` is spread by concern: `browse` (cursor, expand, filter), `loading`
 //! (scans in, model out), `popups` (opening them and carrying out their outcomes),
-//! `moves` (marks, the job queue, move progress into the log; its lines in `move_log`).
+//! `moves` (marks, the job queue, move progress into the log; its lines in `move_log`),
+//! `search` (the index, `/`, n/N, selecting the matches).
 
 mod browse;
 mod facts;
@@ -16,6 +17,7 @@ mod mouse;
 mod move_log;
 mod moves;
 mod popups;
+mod search;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +37,8 @@ use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
 use super::panes::tree::FilterState;
 use super::popups::Popup;
 use super::popups::help::{HelpOutcome, HelpState};
+use super::search::SearchUi;
+use super::sort::SortKey;
 use super::tasks::executor::run_inline;
 use super::tasks::jobs::Jobs;
 
@@ -50,6 +54,10 @@ pub struct App {
     pub model: Model,
     pub tree_state: TreeState<NodeKey>,
     pub filter: FilterState,
+    /// The search index and the hits of the search line.
+    pub search: SearchUi,
+    /// The order of groups in the tree.
+    pub sort: SortKey,
     /// `Some` while the help overlay is open.
     pub help: Option<HelpState>,
     pub status: StatusLog,
@@ -105,6 +113,8 @@ impl App {
             model: Model::default(),
             tree_state: TreeState::default(),
             filter: FilterState::default(),
+            search: SearchUi::default(),
+            sort: SortKey::default(),
             help: None,
             status: StatusLog::default(),
             page_rows: 10,
@@ -128,6 +138,7 @@ impl App {
         app.tree_state.open(path.clone());
         app.tree_state.select(path);
         app.load_ns(&root);
+        app.rebuild_index();
         app
     }
 
@@ -202,6 +213,7 @@ impl App {
             AppEvent::Plan { seq, outcome } => self.on_plan(seq, outcome),
             AppEvent::Job(msg) => self.on_job(msg),
             AppEvent::Pending(result) => self.on_pending(result),
+            AppEvent::Index { generation, result } => self.on_index(generation, result),
             AppEvent::Facts(result) => self.on_facts(result),
             AppEvent::Notes(result) => self.on_notes(result),
         }
@@ -286,8 +298,13 @@ impl App {
             Action::Expand => self.expand(),
             Action::Collapse => self.collapse(),
             Action::Refresh => self.refresh_selected(),
-            Action::Filter => {
-                self.filter.editing = true;
+            Action::Filter => self.start_search(),
+            Action::NextMatch => self.next_match(1),
+            Action::PrevMatch => self.next_match(-1),
+            Action::SelectMatches => self.select_matches(),
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.items_dirty = true;
                 true
             }
             Action::ClearFilter if !self.filter.text.is_empty() => {

@@ -226,6 +226,8 @@ impl App {
         job.current = None;
         let affected = job.spec.affected_namespaces();
         self.status.push_job(id, level, text);
+        // Moved groups and namespaces are found at their new place.
+        self.rebuild_index();
         for ns in affected {
             // Only what is loaded needs a refresh; a moved-away namespace is gone.
             if self.model.ns(&ns).is_some() && self.ctx.ds.namespace_exists(&ns).unwrap_or(false) {

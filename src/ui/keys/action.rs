@@ -44,6 +44,13 @@ pub enum Action {
     Accept,
     Backspace,
     ClearFilter,
+    /// Go to the next / previous search match (expanding the way to it).
+    NextMatch,
+    PrevMatch,
+    /// Add every group matching the search to the multi-selection.
+    SelectMatches,
+    /// Cycle the order of groups: name, newest backup, size, snapshot count.
+    Sort,
     Help,
     Close,
     Quit,
@@ -87,6 +94,10 @@ impl Action {
             | Action::StatusFocus
             | Action::Refresh
             | Action::Filter
+            | Action::NextMatch
+            | Action::PrevMatch
+            | Action::SelectMatches
+            | Action::Sort
             | Action::Help
             | Action::Quit => &[CT],
             Action::NextField | Action::PrevField => &[CP, CV, CR],
@@ -169,10 +180,15 @@ impl Action {
             (Action::Expand, _) => "expand (loads that level), or go to its first child",
             (Action::Collapse, _) => "collapse, or go to the parent",
             (Action::Refresh, _) => "re-scan the selected namespace",
-            (Action::Filter, _) => "filter loaded items by name",
-            (Action::Accept, _) => "keep the filter and go back to the tree",
+            (Action::Filter, _) => "search all: id, namespace, owner, notes, comment",
+            (Action::Accept, _) => "keep the cursor on the match, back to the tree",
             (Action::Backspace, _) => "delete a character",
-            (Action::ClearFilter, _) => "clear the filter",
+            (Action::ClearFilter, Context::Filter) => "cancel the search (cursor back)",
+            (Action::ClearFilter, _) => "clear the search highlight",
+            (Action::NextMatch, _) => "next search match (opens the way to it)",
+            (Action::PrevMatch, _) => "previous search match",
+            (Action::SelectMatches, _) => "select every group matching the search",
+            (Action::Sort, _) => "sort groups by name / newest / size / snapshots",
             (Action::Help, _) => "this help",
             (Action::Close, _) => "close help",
             (Action::Quit, _) => "quit (asks while moves run)",
@@ -206,10 +222,12 @@ impl Action {
         match self {
             Action::Expand => "expand",
             Action::Collapse => "collapse",
-            Action::Filter => "filter",
+            Action::Filter => "search",
+            Action::NextMatch => "next match",
+            Action::Sort => "sort",
             Action::Help => "help",
             Action::Quit => "quit",
-            Action::Accept => "keep filter",
+            Action::Accept => "keep",
             Action::ClearFilter => "clear",
             Action::Close => "close",
             Action::Refresh => "refresh",
@@ -272,6 +290,10 @@ mod tests {
                 "accept",
                 "backspace",
                 "clear_filter",
+                "next_match",
+                "prev_match",
+                "select_matches",
+                "sort",
                 "help",
                 "close",
                 "quit",

@@ -1,7 +1,8 @@
 //! The tree pane: turns the loaded model into tui-tree-widget items and renders them.
 //!
 //! Only loaded levels become items; a closed or unloaded node gets a single placeholder
-//! child so the widget still shows it as expandable.
+//! child so the widget still shows it as expandable. Search hits are highlighted, never
+//! hidden; namespaces come before groups, both in the sort order of `ui::sort`.
 
 use std::collections::HashSet;
 
@@ -18,9 +19,11 @@ use crate::ui::keys::action::Action;
 
 use crate::ui::format;
 use crate::ui::model::{GroupEntry, LoadState, Marks, Model, NodeKey, NsEntry, ns_of};
+use crate::ui::search::SearchUi;
+use crate::ui::sort::{self, SortKey};
 use crate::ui::theme::Theme;
 
-/// The tree's name filter (`/`).
+/// The search line (`/`): what was typed; the hits live in [`SearchUi`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FilterState {
     pub text: String,
@@ -62,68 +65,52 @@ impl FilterState {
 
 type Item = TreeItem<'static, NodeKey>;
 
+/// What the tree shows besides the model: the open nodes, marks, search hits, sort key.
+pub struct TreeView<'a> {
+    pub state: &'a TreeState<NodeKey>,
+    pub marks: &'a Marks,
+    pub search: &'a SearchUi,
+    pub sort: SortKey,
+    pub theme: &'a Theme,
+}
+
 struct Builder<'a> {
     model: &'a Model,
-    marks: &'a Marks,
+    view: &'a TreeView<'a>,
     opened: &'a HashSet<Vec<NodeKey>>,
-    /// Lower-cased filter; empty = no filter.
-    filter: String,
-    theme: &'a Theme,
 }
 
 /// Items for the whole visible tree (root namespace at the top).
-pub fn build_items(
-    model: &Model,
-    state: &TreeState<NodeKey>,
-    filter: &str,
-    marks: &Marks,
-    theme: &Theme,
-) -> Vec<Item> {
+pub fn build_items(model: &Model, view: &TreeView<'_>) -> Vec<Item> {
     let b = Builder {
         model,
-        marks,
-        opened: state.opened(),
-        filter: filter.to_lowercase(),
-        theme,
+        view,
+        opened: view.state.opened(),
     };
     let root = Namespace::root();
     let mut path = vec![NodeKey::Ns(root.clone())];
-    b.namespace(&mut path, &root, false).into_iter().collect()
+    vec![b.namespace(&mut path, &root)]
 }
 
 impl Builder<'_> {
-    fn matches(&self, label: &str) -> bool {
-        self.filter.is_empty() || label.to_lowercase().contains(&self.filter)
-    }
-
-    /// `None` when the filter hides the node and everything below it.
-    fn namespace(&self, path: &mut Vec<NodeKey>, ns: &Namespace, shown: bool) -> Option<Item> {
+    fn namespace(&self, path: &mut Vec<NodeKey>, ns: &Namespace) -> Item {
+        let theme = self.view.theme;
         let name = ns_name(ns);
-        let filtering = !self.filter.is_empty();
-        let shown = shown || (filtering && self.matches(&name));
         let entry = self.model.ns(ns);
         let open = self.opened.contains(path);
         // A namespace being re-scanned keeps showing what it had.
         let data = entry.filter(|e| {
             e.state == LoadState::Loaded || !e.children.is_empty() || !e.groups.is_empty()
         });
-        // Without a filter, a closed node's children are never looked at.
-        let kids = match data {
-            Some(e) if open || filtering => self.ns_children(path, e, shown),
-            _ => Vec::new(),
-        };
-        if filtering && !shown && kids.is_empty() {
-            return None;
-        }
+        // A closed node's children are never looked at.
         let children = match (open, data) {
-            (true, Some(_)) => kids,
-            (false, Some(_)) if filtering => placeholder_if(!kids.is_empty(), self.theme),
+            (true, Some(e)) => self.ns_children(path, e),
             (false, Some(e)) => {
-                placeholder_if(!e.children.is_empty() || !e.groups.is_empty(), self.theme)
+                placeholder_if(!e.children.is_empty() || !e.groups.is_empty(), theme)
             }
-            (true, None) => vec![state_placeholder(entry.map(|e| &e.state), self.theme)],
+            (true, None) => vec![state_placeholder(entry.map(|e| &e.state), theme)],
             // Not listed yet: it may have children.
-            (false, None) => placeholder_if(true, self.theme),
+            (false, None) => placeholder_if(true, theme),
         };
         let size = entry.and_then(|e| {
             let t = self
@@ -132,67 +119,68 @@ impl Builder<'_> {
                 .total(ns, e.groups.iter().map(|g| &g.info.group));
             t.complete().then_some(t.size)
         });
-        let mut text = ns_text(&name, entry, size, self.theme);
-        if self.marks.ns.as_ref() == Some(ns) {
-            mark_text(&mut text, self.theme);
+        let mut text = ns_text(&name, entry, size, theme);
+        if self.view.search.is_hit(ns, None) {
+            hit_text(&mut text, theme);
         }
-        Some(node(NodeKey::Ns(ns.clone()), text, children))
+        if self.view.marks.ns.as_ref() == Some(ns) {
+            mark_text(&mut text, theme);
+        }
+        node(NodeKey::Ns(ns.clone()), text, children)
     }
 
-    fn ns_children(&self, path: &mut Vec<NodeKey>, e: &NsEntry, shown: bool) -> Vec<Item> {
+    fn ns_children(&self, path: &mut Vec<NodeKey>, e: &NsEntry) -> Vec<Item> {
         let mut kids = Vec::with_capacity(e.children.len() + e.groups.len());
-        for child in &e.children {
+        for child in sort::namespaces(&e.children) {
             path.push(NodeKey::Ns(child.clone()));
-            kids.extend(self.namespace(path, child, shown));
+            kids.push(self.namespace(path, child));
             path.pop();
         }
-        for g in &e.groups {
+        for g in self.view.sort.groups(&e.groups) {
             path.push(NodeKey::Group(g.info.group.clone()));
-            kids.extend(self.group(path, g, shown));
+            kids.push(self.group(path, g));
             path.pop();
         }
         kids
     }
 
-    fn group(&self, path: &[NodeKey], g: &GroupEntry, shown: bool) -> Option<Item> {
+    fn group(&self, path: &[NodeKey], g: &GroupEntry) -> Item {
+        let theme = self.view.theme;
         let label = g.info.group.to_string();
-        let filtering = !self.filter.is_empty();
-        let shown = shown || (filtering && self.matches(&label));
         let open = self.opened.contains(path);
         let loaded = g.state == LoadState::Loaded;
-        let snaps: Vec<Item> = if loaded && (open || filtering) {
-            g.snapshots
-                .iter()
-                .filter(|s| shown || self.matches(s.time.as_str()))
-                .map(|s| {
-                    let facts = self
-                        .model
-                        .facts
-                        .snapshot(&ns_of(path), &g.info.group, &s.time);
-                    snapshot_item(s, facts, self.theme)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if filtering && !shown && snaps.is_empty() {
-            return None;
-        }
+        let ns = ns_of(path);
         let children = match (open, loaded) {
-            (true, true) => snaps,
-            (false, true) if filtering => placeholder_if(!snaps.is_empty(), self.theme),
-            (false, true) => placeholder_if(!g.snapshots.is_empty(), self.theme),
+            (true, true) => g
+                .snapshots
+                .iter()
+                .map(|s| {
+                    let facts = self.model.facts.snapshot(&ns, &g.info.group, &s.time);
+                    snapshot_item(s, facts, theme)
+                })
+                .collect(),
+            (false, true) => placeholder_if(!g.snapshots.is_empty(), theme),
             (true, false) if g.info.snapshots > 0 => {
-                vec![state_placeholder(Some(&g.state), self.theme)]
+                vec![state_placeholder(Some(&g.state), theme)]
             }
-            (_, false) => placeholder_if(g.info.snapshots > 0, self.theme),
+            (_, false) => placeholder_if(g.info.snapshots > 0, theme),
         };
-        let facts = self.model.facts.state(&ns_of(path), &g.info.group);
-        let mut text = group_text(&label, g, facts, self.theme);
-        if self.marks.has_group(&ns_of(path), &g.info.group) {
-            mark_text(&mut text, self.theme);
+        let facts = self.model.facts.state(&ns, &g.info.group);
+        let mut text = group_text(&label, g, facts, theme);
+        if self.view.search.is_hit(&ns, Some(&g.info.group)) {
+            hit_text(&mut text, theme);
         }
-        Some(node(NodeKey::Group(g.info.group.clone()), text, children))
+        if self.view.marks.has_group(&ns, &g.info.group) {
+            mark_text(&mut text, theme);
+        }
+        node(NodeKey::Group(g.info.group.clone()), text, children)
+    }
+}
+
+/// A search hit: its name in the hit style (underlined without colour).
+fn hit_text(text: &mut Text<'static>, theme: &Theme) {
+    if let Some(name) = text.lines.first_mut().and_then(|l| l.spans.first_mut()) {
+        name.style = name.style.patch(theme.hit);
     }
 }
 
@@ -355,52 +343,6 @@ fn snapshot_item(
     TreeItem::new_leaf(NodeKey::Snap(s.time.clone()), Line::from(spans))
 }
 
-/// Paths of every loaded node whose label contains `filter` (case-insensitive).
-pub fn matching_paths(model: &Model, filter: &str) -> Vec<Vec<NodeKey>> {
-    let mut out = Vec::new();
-    if filter.is_empty() {
-        return out;
-    }
-    let filter = filter.to_lowercase();
-    let root = Namespace::root();
-    let mut path = vec![NodeKey::Ns(root.clone())];
-    collect_matches(model, &root, &filter, &mut path, &mut out);
-    out
-}
-
-fn collect_matches(
-    model: &Model,
-    ns: &Namespace,
-    filter: &str,
-    path: &mut Vec<NodeKey>,
-    out: &mut Vec<Vec<NodeKey>>,
-) {
-    let hit = |s: &str| s.to_lowercase().contains(filter);
-    if hit(&ns_name(ns)) {
-        out.push(path.clone());
-    }
-    let Some(e) = model.ns(ns) else {
-        return;
-    };
-    for child in &e.children {
-        path.push(NodeKey::Ns(child.clone()));
-        collect_matches(model, child, filter, path, out);
-        path.pop();
-    }
-    for g in &e.groups {
-        path.push(NodeKey::Group(g.info.group.clone()));
-        if hit(&g.info.group.to_string()) {
-            out.push(path.clone());
-        }
-        for s in g.snapshots.iter().filter(|s| hit(s.time.as_str())) {
-            let mut p = path.clone();
-            p.push(NodeKey::Snap(s.time.clone()));
-            out.push(p);
-        }
-        path.pop();
-    }
-}
-
 /// Renders the tree into `area` (the caller draws nothing else there).
 pub fn render(
     frame: &mut Frame,
@@ -409,14 +351,13 @@ pub fn render(
     state: &mut TreeState<NodeKey>,
     theme: &Theme,
     title: String,
+    bottom: Option<String>,
 ) {
-    let block = Block::bordered()
+    let mut block = Block::bordered()
         .border_style(theme.focus_border)
         .title(Span::styled(title, theme.title));
-    if items.is_empty() {
-        let p = Paragraph::new(Span::styled("nothing matches the filter", theme.dim));
-        frame.render_widget(p.block(block), area);
-        return;
+    if let Some(b) = bottom {
+        block = block.title_bottom(Span::styled(b, theme.title));
     }
     match Tree::new(items) {
         Ok(tree) => {

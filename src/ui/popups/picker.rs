@@ -105,8 +105,9 @@ impl PickerState {
     pub fn on_namespaces(&mut self, result: Result<Vec<Namespace>, String>) {
         match result {
             Ok(mut all) => {
-                // By components: each namespace right above its children, like the tree.
-                all.sort();
+                // By components, naturally: each namespace right above its children, as in
+                // the tree.
+                all.sort_by(crate::tree::natural::ns_cmp);
                 self.all = Some(all);
                 self.cursor = self.first_valid();
             }
@@ -150,7 +151,8 @@ impl PickerState {
     /// Namespaces that may be picked: for a namespace move, never the source or anything
     /// below it (PBS refuses moving a namespace into itself).
     pub fn candidates(&self) -> Vec<&Namespace> {
-        let needle = self.filter.to_lowercase();
+        // The search's matching: every whitespace-separated term occurs in the path.
+        let query = crate::tree::search::Query::parse(&self.filter);
         let Some(all) = &self.all else {
             return Vec::new();
         };
@@ -160,7 +162,7 @@ impl PickerState {
                 // Groups all from one namespace cannot move into it: not worth a row.
                 MoveSource::Groups(groups) => groups.iter().any(|(g_ns, _)| g_ns != *ns),
             })
-            .filter(|ns| needle.is_empty() || ns.human().to_lowercase().contains(&needle))
+            .filter(|ns| query.is_empty() || query.matches_text(&ns.human()))
             .collect()
     }
 

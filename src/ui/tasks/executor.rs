@@ -26,6 +26,10 @@ pub fn execute(ctx: &MoveContext, command: Command, sink: &Sink) {
             let pending = crate::ops::recovery::pending::pending(ctx).map_err(|e| e.to_string());
             sink(AppEvent::Pending(pending));
         }
+        Command::BuildIndex { generation } => {
+            let result = crate::tree::search::build(&ctx.ds).map_err(|e| e.to_string());
+            sink(AppEvent::Index { generation, result });
+        }
         Command::ReadFacts(req) => sink(AppEvent::Facts(manifests::read_group(&ctx.ds, req))),
         Command::ReadNotes(req) => sink(AppEvent::Notes(manifests::read_notes(&ctx.ds, req))),
         Command::StartMove { id, spec, cancel } => {

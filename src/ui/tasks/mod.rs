@@ -14,6 +14,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use crate::ops::progress::CancelToken;
 use crate::ops::recovery::pending::PendingMove;
 use crate::tree::Namespace;
+use crate::tree::search::SearchIndex;
 
 use manifests::{FactsRequest, FactsResult, NotesRequest, NotesResult};
 use moves::{JobId, JobMsg, MoveSpec};
@@ -39,6 +40,11 @@ pub enum AppEvent {
     Job(JobMsg),
     /// The moves `resume` would finish (read from the operation journal).
     Pending(Result<Vec<PendingMove>, String>),
+    /// The search index of the whole datastore (build number `generation`).
+    Index {
+        generation: u64,
+        result: Result<SearchIndex, String>,
+    },
     /// A group's manifests, read for the rows on screen.
     Facts(FactsResult),
     /// Notes text for the notes popup.
@@ -62,6 +68,10 @@ pub enum Command {
     },
     /// Reads the operation journal for moves `resume` would finish.
     ListPending,
+    /// Builds the search index of the whole datastore.
+    BuildIndex {
+        generation: u64,
+    },
     /// Reads every snapshot manifest of a group.
     ReadFacts(FactsRequest),
     /// Reads a group's or a snapshot's notes.
@@ -76,6 +86,9 @@ impl PartialEq for Command {
             (Command::Plan { seq: a, .. }, Command::Plan { seq: b, .. }) => a == b,
             (Command::StartMove { id: a, .. }, Command::StartMove { id: b, .. }) => a == b,
             (Command::ListPending, Command::ListPending) => true,
+            (Command::BuildIndex { generation: a }, Command::BuildIndex { generation: b }) => {
+                a == b
+            }
             (Command::ReadFacts(a), Command::ReadFacts(b)) => a == b,
             (Command::ReadNotes(a), Command::ReadNotes(b)) => a == b,
             _ => false,
