@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use support::{Store, error_line, exit_code, json, stderr};
+use support::{Store, error_line, exit_code, json, stderr, stdout};
 
 const T1: &str = "2024-01-01T00:00:00Z";
 const T2: &str = "2024-02-01T00:00:00Z";
@@ -98,7 +98,7 @@ fn some_groups_failing_is_exit_4_with_per_group_results() {
     );
     assert!(j["error"].as_str().unwrap().contains("vm/999"), "{j}");
     assert!(s.group_dir("b", "vm/100").is_dir());
-    // Text mode says the same on stderr.
+    // Text mode says the same on stdout.
     let out = s.run(&[
         "move-group",
         "--ns",
@@ -113,9 +113,9 @@ fn some_groups_failing_is_exit_4_with_per_group_results() {
     ]);
     assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("moved 1 group(s)"),
+        stdout(&out).contains("moved 1 group(s)"),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
 }
 
@@ -201,8 +201,8 @@ fn dry_run_plans_every_matching_group_and_changes_nothing() {
     ]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("total: 3 group(s)"),
+        stdout(&out).contains("total: 3 group(s)"),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
 }

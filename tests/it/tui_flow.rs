@@ -338,8 +338,8 @@ fn a_refused_merge_is_not_listed_as_interrupted() {
     app.offer_resume(list);
     assert!(app.popup.is_none(), "a refused merge offered for resume");
     let out = s.run(&["resume"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("nothing to resume"), "{err}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("nothing to resume"), "{said}");
 }
 
 /// A move of `vm/100` to `b` killed after its second snapshot, its journal then locked by
