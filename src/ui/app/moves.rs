@@ -194,6 +194,8 @@ impl App {
                 job.snaps_done += 1;
                 None
             }
+            // S3 copy progress: the job's line counts snapshots, the log has no use for it.
+            ProgressEvent::ObjectsPlanned { .. } | ProgressEvent::ObjectsCopied { .. } => None,
             ProgressEvent::Finished { report } => {
                 job.reports.push(report);
                 None
