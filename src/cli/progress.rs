@@ -280,9 +280,9 @@ impl Reporter {
         if let Ok(style) = live_style() {
             bar.set_style(style);
         }
-        self.refresh_prefix();
         let snapshots = self.tally().snapshots as u64;
         bar.set_length(snapshots);
+        self.refresh_prefix();
         // Elapsed time and ETA move on while one big snapshot is copied.
         bar.enable_steady_tick(Duration::from_millis(250));
     }
