@@ -616,6 +616,35 @@ mod s3 {
 
     #[test]
     #[ignore = "needs root"]
+    fn a_failed_copy_never_counts_the_snapshot_that_failed() {
+        require_root();
+        let s = S3Store::upload(store_with(2, 7));
+        let failing = format!("vm/101/{}/", super::times(7)[3]);
+        s.env.faults().update(|f| f.fail_copy = vec![failing]);
+        let out = s.run(&[&["--json-progress"], MOVE_A].concat());
+        assert_ne!(exit_code(&out), 0, "{}", stderr(&out));
+        let lines = json_lines(&out.stdout);
+        let failed = lines
+            .iter()
+            .position(|e| e["event"] == "group_failed")
+            .unwrap();
+        assert_eq!(lines[failed]["group"], "vm/101", "{}", lines[failed]);
+        let events = &lines[..lines.len() - 1];
+        let g = Some("vm/101");
+        assert_eq!(sum(events, "objects_planned", g, "objects"), 14);
+        // At most the six other snapshots of the batch, whose copies are removed again.
+        assert!(sum(events, "objects_copied", g, "objects") <= 12);
+        assert_eq!(sum(events, "objects_copied", Some("vm/100"), "objects"), 14);
+        assert!(
+            lines[failed..]
+                .iter()
+                .all(|e| e["event"] != "objects_copied"),
+            "nothing copied after the failure"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs root"]
     fn without_a_terminal_the_total_counts_objects_and_bytes() {
         require_root();
         let s = S3Store::upload(store_with(2, 4));
