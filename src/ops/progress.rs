@@ -12,10 +12,29 @@ use crate::tree::{GroupId, Namespace, SnapshotTime};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
-    /// The plan is known: how much will move.
+    /// The plan is known: how much will move. `bytes` stays 0 for a real move: an S3
+    /// datastore's objects are only listed batch by batch, see `ObjectsPlanned`.
     Planned {
         groups: usize,
         snapshots: usize,
+        bytes: u64,
+    },
+    /// S3: one lock batch of a group is listed; its `objects` and `bytes` will be copied
+    /// for `snapshots` of its snapshots. These grow the move's totals as groups start.
+    ObjectsPlanned {
+        ns: Namespace,
+        group: GroupId,
+        snapshots: usize,
+        objects: u64,
+        bytes: u64,
+    },
+    /// S3: every object of one more snapshot is copied; `objects` and `bytes` are that
+    /// snapshot's (they add up to the batch's `ObjectsPlanned`). Copies of a batch that
+    /// fails are removed again.
+    ObjectsCopied {
+        ns: Namespace,
+        group: GroupId,
+        objects: u64,
         bytes: u64,
     },
     GroupStarted {

@@ -51,6 +51,21 @@ impl std::ops::AddAssign for ObjectStats {
     }
 }
 
+/// How far one batch copy got, told as it happens (progress only, never a decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyProgress {
+    /// The batch's objects are listed: `stats` will be copied for its `snapshots`.
+    Listed {
+        snapshots: usize,
+        stats: ObjectStats,
+    },
+    /// Every object of one snapshot of the batch is copied (not yet verified).
+    SnapshotCopied(ObjectStats),
+}
+
+/// Receives [`CopyProgress`] during a copy; called from the copying thread.
+pub type CopyObserver<'a> = dyn Fn(CopyProgress) + Sync + 'a;
+
 /// A backend failure: one line, safe to show (never contains a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendError(pub String);
@@ -143,6 +158,30 @@ pub trait ContentBackend: Send + Sync {
                         done.iter().flat_map(|p| self.discard_copy(p)).collect();
                     return Err(BatchCopyError::new(index, error, &orphans));
                 }
+            }
+        }
+        Ok(done)
+    }
+
+    /// [`copy_snapshots`](Self::copy_snapshots), telling `observe` what was listed and
+    /// which snapshots are copied as it goes. By default both are told once it is done.
+    fn copy_snapshots_observed(
+        &self,
+        pairs: &[(SnapshotRef, SnapshotRef)],
+        observe: &CopyObserver<'_>,
+    ) -> Result<Vec<PreparedMove>, BatchCopyError> {
+        let done = self.copy_snapshots(pairs)?;
+        let mut stats = ObjectStats::default();
+        for p in &done {
+            stats += p.stats;
+        }
+        if stats.objects > 0 {
+            observe(CopyProgress::Listed {
+                snapshots: done.len(),
+                stats,
+            });
+            for p in &done {
+                observe(CopyProgress::SnapshotCopied(p.stats));
             }
         }
         Ok(done)

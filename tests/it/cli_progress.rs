@@ -203,6 +203,12 @@ fn json_progress_streams_events_and_ends_with_the_result() {
         .unwrap();
     assert_eq!(started["ns"], "a");
     assert_eq!(started["target_ns"], "b/a");
+    assert!(
+        events
+            .iter()
+            .all(|e| !e["event"].as_str().unwrap().starts_with("objects_")),
+        "a filesystem move copies no objects"
+    );
 }
 
 /// A 3,000-snapshot move with `--json-progress`, its stderr collected as it comes.
@@ -434,4 +440,234 @@ fn a_new_target_group_dir_is_flocked_for_old_pbs_while_it_moves() {
     );
     let (code, _, err) = mv.finish();
     assert_eq!(code, 0, "{err}");
+}
+
+/// S3 moves: objects and bytes, listed batch by batch and counted as they are copied.
+#[cfg(feature = "s3-server")]
+mod s3 {
+    use std::time::Duration;
+
+    use indicatif::HumanBytes;
+    use serde_json::Value;
+
+    use super::{MOVE_A, json_lines, store_with};
+    use crate::support::pty::{Session, strip_escapes};
+    use crate::support::s3::{ACCESS_KEY, BUCKET, S3Store, SECRET_KEY};
+    use crate::support::{exit_code, json, require_root, stderr};
+
+    /// What the dry run says the move copies: (objects, bytes) per group, in plan order.
+    fn planned_copies(s: &S3Store) -> Vec<(String, u64, u64)> {
+        let out = s.run(&[MOVE_A, &["--dry-run", "--json"]].concat());
+        assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+        let plan = json(&out);
+        plan["plan"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["group"].as_str().unwrap().to_string(),
+                    g["s3_objects"].as_u64().unwrap(),
+                    g["s3_bytes"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// What the bucket holds of the groups' snapshots in `a`: one object per cache file, of
+    /// its size (the dry run lists every snapshot, one request each: too slow for many).
+    fn snapshot_files(s: &S3Store, groups: &[&str]) -> (u64, u64) {
+        let mut found = (0, 0);
+        for g in groups {
+            for snap in std::fs::read_dir(s.store.group_dir("a", g)).unwrap() {
+                let snap = snap.unwrap();
+                if !snap.file_type().unwrap().is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(snap.path()).unwrap() {
+                    found.0 += 1;
+                    found.1 += f.unwrap().metadata().unwrap().len();
+                }
+            }
+        }
+        found
+    }
+
+    fn totals(plan: &[(String, u64, u64)]) -> (u64, u64) {
+        plan.iter().fold((0, 0), |(o, b), g| (o + g.1, b + g.2))
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn on_a_terminal_an_s3_move_shows_objects_and_bytes_with_totals() {
+        require_root();
+        let s = S3Store::upload(store_with(2, 300));
+        let (objects, bytes) = snapshot_files(&s, &["vm/100", "vm/101"]);
+        assert_eq!(objects, 1200, "two objects per snapshot");
+        let script = format!(
+            r#"exec "$0" "$@" --s3-endpoint {} --s3-bucket {BUCKET} --s3-path-style move-ns --ns a --target-ns b/a"#,
+            s.env.target.url
+        );
+        let env = [
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ];
+        let mut pty = Session::start_in_shell(&s.store, 200, 24, &env, &script);
+        let status = pty.wait_exit(Duration::from_secs(120));
+        assert!(status.success(), "{}", pty.raw());
+        let screen = strip_escapes(&pty.raw());
+        let live = regex::Regex::new(concat!(
+            r"groups [01]/2 · snapshots (\d+)/600 · objects (\d+)/(\d+) · ",
+            r"([\d.]+ [KMG]?i?B)/([\d.]+ [KMG]?i?B) · [\d.]+ [KMG]?i?B/s · ETA \d+[smhd] · ",
+            r"vm/10[01] 'a' → 'b/a'"
+        ))
+        .unwrap();
+        let lines: Vec<_> = live.captures_iter(&screen).collect();
+        assert!(!lines.is_empty(), "no S3 live line:\n{screen}");
+        let n = |c: &regex::Captures, i: usize| c[i].parse::<u64>().unwrap();
+        for c in &lines {
+            assert!(n(c, 2) <= n(c, 3), "more copied than listed: {}", &c[0]);
+            // A group's objects are listed before its snapshots move: totals run ahead.
+            assert!(n(c, 3) >= 2 * n(c, 1), "{}", &c[0]);
+            assert!(n(c, 3) <= objects, "{}", &c[0]);
+        }
+        let mid_move = lines.iter().any(|c| n(c, 2) > 0 && n(c, 2) < objects);
+        assert!(mid_move, "no live line while copying:\n{screen}");
+        // Totals of the first group alone, then of both.
+        let half = format!("/{} · ", objects / 2);
+        assert!(lines.iter().any(|c| c[0].contains(&half)), "{screen}");
+        let total = format!(
+            "total: 600 of 600 snapshot(s) and 2 of 2 group(s) moved, {objects} of {objects} object(s) ({} of {}) copied in ",
+            HumanBytes(bytes),
+            HumanBytes(bytes)
+        );
+        assert!(screen.contains(&total), "{total}\n{screen}");
+    }
+
+    fn sum(events: &[Value], kind: &str, group: Option<&str>, key: &str) -> u64 {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind && group.is_none_or(|g| e["group"] == g))
+            .map(|e| e[key].as_u64().unwrap())
+            .sum()
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn json_progress_objects_and_bytes_add_up_to_the_moves_totals() {
+        require_root();
+        let s = S3Store::upload(store_with(3, 7));
+        let plan = planned_copies(&s);
+        assert_eq!(
+            totals(&plan),
+            snapshot_files(&s, &["vm/100", "vm/101", "vm/102"])
+        );
+        let out = s.run(&[&["--json-progress"], MOVE_A].concat());
+        assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+        let lines = json_lines(&out.stdout);
+        let (result, events) = lines.split_last().unwrap();
+        assert_eq!(result["ok"], true, "{result}");
+        for (group, objects, bytes) in &plan {
+            let g = Some(group.as_str());
+            assert_eq!(
+                sum(events, "objects_planned", g, "objects"),
+                *objects,
+                "{group}"
+            );
+            assert_eq!(
+                sum(events, "objects_planned", g, "bytes"),
+                *bytes,
+                "{group}"
+            );
+            assert_eq!(sum(events, "objects_planned", g, "snapshots"), 7, "{group}");
+            assert_eq!(
+                sum(events, "objects_copied", g, "objects"),
+                *objects,
+                "{group}"
+            );
+            assert_eq!(sum(events, "objects_copied", g, "bytes"), *bytes, "{group}");
+        }
+        let (objects, bytes) = totals(&plan);
+        assert_eq!(objects, 42, "{plan:?}");
+        assert_eq!(sum(events, "objects_copied", None, "objects"), objects);
+        assert_eq!(sum(events, "objects_copied", None, "bytes"), bytes);
+        // One event per snapshot copied, each after its group's listing and before the
+        // snapshot moves.
+        let copied: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i]["event"] == "objects_copied")
+            .collect();
+        assert_eq!(copied.len(), 21);
+        for &i in &copied {
+            let e = &events[i];
+            assert_eq!(e["ns"], "a", "{e}");
+            assert_eq!(e["objects"], 2, "{e}");
+            let listed = events[..i]
+                .iter()
+                .any(|p| p["event"] == "objects_planned" && p["group"] == e["group"]);
+            assert!(listed, "{e}");
+        }
+        let first_copy = copied[0];
+        let first_move = events
+            .iter()
+            .position(|e| e["event"] == "snapshot_moved")
+            .unwrap();
+        assert!(first_copy < first_move);
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn a_failed_copy_never_counts_the_snapshot_that_failed() {
+        require_root();
+        let s = S3Store::upload(store_with(2, 7));
+        let failing = format!("vm/101/{}/", super::times(7)[3]);
+        s.env.faults().update(|f| f.fail_copy = vec![failing]);
+        let out = s.run(&[&["--json-progress"], MOVE_A].concat());
+        assert_ne!(exit_code(&out), 0, "{}", stderr(&out));
+        let lines = json_lines(&out.stdout);
+        let failed = lines
+            .iter()
+            .position(|e| e["event"] == "group_failed")
+            .unwrap();
+        assert_eq!(lines[failed]["group"], "vm/101", "{}", lines[failed]);
+        let events = &lines[..lines.len() - 1];
+        let g = Some("vm/101");
+        assert_eq!(sum(events, "objects_planned", g, "objects"), 14);
+        // At most the six other snapshots of the batch, whose copies are removed again.
+        assert!(sum(events, "objects_copied", g, "objects") <= 12);
+        assert_eq!(sum(events, "objects_copied", Some("vm/100"), "objects"), 14);
+        assert!(
+            lines[failed..]
+                .iter()
+                .all(|e| e["event"] != "objects_copied"),
+            "nothing copied after the failure"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn without_a_terminal_the_total_counts_objects_and_bytes() {
+        require_root();
+        let s = S3Store::upload(store_with(2, 4));
+        let plan = planned_copies(&s);
+        let (objects, bytes) = totals(&plan);
+        assert_eq!(objects, 16);
+        let first = plan.iter().find(|g| g.0 == "vm/100").unwrap();
+        let out = s.run(&[&["-v"], MOVE_A].concat());
+        let err = stderr(&out);
+        assert_eq!(exit_code(&out), 0, "{err}");
+        let listed = format!(
+            "  listed group 'vm/100' in 'a': 8 object(s), {} to copy for 4 snapshot(s)",
+            HumanBytes(first.2)
+        );
+        assert!(err.lines().any(|l| l == listed), "{listed}\n{err}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let total = format!(
+            "total: 8 of 8 snapshot(s) and 2 of 2 group(s) moved, 16 of 16 object(s) ({} of {}) copied in ",
+            HumanBytes(bytes),
+            HumanBytes(bytes)
+        );
+        assert!(last.starts_with(&total), "{total}\n{stdout}");
+        assert!(last.ends_with("/s)"), "{last}");
+    }
 }

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::KeyCode;
 use pbs_mover::tree::{GroupId, Namespace, SnapshotTime};
-use support::api::{FailReason, LockPaths, PendingMove, ProgressEvent, gc_lock, pending};
+use support::api::{
+    FailReason, LockPaths, ObjectStats, PendingMove, ProgressEvent, gc_lock, pending,
+};
 use support::tui::{
     App, AppEvent, Command, Context, DEFAULT_KEYMAP, JobMsg, JobState, Keymap, Level, Popup, Theme,
-    app_on, assert_no_colour, chars, ctrl_c, draw, executor, finish_detached, help, press,
+    app_on, assert_no_colour, chars, ctrl_c, draw, draw_at, executor, finish_detached, help, press,
     press_only, preview, screen, select_row,
 };
 use support::{HeldLock, Store};
@@ -408,6 +410,46 @@ fn progress_line_80x24() {
     );
     // Browsing still works while the move runs.
     assert!(press(&mut app, &[KeyCode::Char('k')]));
+}
+
+#[test]
+fn s3_progress_line_counts_objects_and_bytes_of_the_preview() {
+    let s = store();
+    let mut app = app_with_progress(&s, false);
+    // A filesystem preview copies nothing: the line has no objects.
+    assert!(!screen(&mut app).contains("objects"));
+    let to_copy = ObjectStats {
+        objects: 6,
+        bytes: 3 << 10,
+    };
+    app.jobs.get_mut(1).unwrap().to_copy = to_copy;
+    let (ns, group) = (Namespace::root(), GroupId::parse("vm/100").unwrap());
+    let events = [
+        // The preview listed them already: the move's own listing adds nothing.
+        ProgressEvent::ObjectsPlanned {
+            ns: ns.clone(),
+            group: group.clone(),
+            snapshots: 3,
+            objects: 6,
+            bytes: 3 << 10,
+        },
+        ProgressEvent::ObjectsCopied {
+            ns,
+            group,
+            objects: 2,
+            bytes: 1 << 10,
+        },
+    ];
+    for ev in events {
+        app.handle_event(AppEvent::Job(JobMsg::Engine(1, ev)));
+    }
+    fix_clock(&mut app);
+    assert_eq!(app.jobs.get_mut(1).unwrap().to_copy, to_copy);
+    let text = draw_at(&mut app, 120, 24).backend().to_string();
+    assert!(
+        text.contains("snapshots 1/3, 0.2/s, ETA 0:08, objects 2/6, 1.0 KiB/3.0 KiB"),
+        "{text}"
+    );
 }
 
 #[test]

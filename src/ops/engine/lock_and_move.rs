@@ -30,7 +30,7 @@ use crate::ops::progress::{Progress, ProgressEvent};
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::report::{FailReason, OrphanEntry};
 use crate::ops::safety::security::{TreeDepth, snapshot_entries};
-use crate::tree::backend::{PreparedMove, SnapshotRef};
+use crate::tree::backend::{CopyProgress, PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
@@ -430,7 +430,10 @@ impl GroupMove<'_> {
             .iter()
             .map(|t| (self.snap_ref(self.ns, t), self.snap_ref(self.target_ns, t)))
             .collect();
-        self.ctx.backend.copy_snapshots(&pairs).map_err(|e| {
+        let (progress, ns, group) = (self.progress, self.ns, self.group);
+        let observe = |p: CopyProgress| progress.emit(copy_event(ns, group, p));
+        let copied = self.ctx.backend.copy_snapshots_observed(&pairs, &observe);
+        copied.map_err(|e| {
             let what = pairs
                 .get(e.index)
                 .map_or_else(|| format!("group {}", self.group), |(s, _)| s.to_string());
@@ -637,6 +640,26 @@ impl GroupMove<'_> {
         // PBS removes the lock file while still holding the lock; waiters re-check the inode.
         remove_lock_file(&self.ctx.locks.group(self.ns, self.group));
         drop(guard);
+    }
+}
+
+/// S3 copy progress as the engine tells it.
+fn copy_event(ns: &Namespace, group: &GroupId, p: CopyProgress) -> ProgressEvent {
+    let (ns, group) = (ns.clone(), group.clone());
+    match p {
+        CopyProgress::Listed { snapshots, stats } => ProgressEvent::ObjectsPlanned {
+            ns,
+            group,
+            snapshots,
+            objects: stats.objects,
+            bytes: stats.bytes,
+        },
+        CopyProgress::SnapshotCopied(stats) => ProgressEvent::ObjectsCopied {
+            ns,
+            group,
+            objects: stats.objects,
+            bytes: stats.bytes,
+        },
     }
 }
 

@@ -69,6 +69,18 @@ impl MovePlan {
         self.groups.iter().map(|g| g.snapshots).sum()
     }
 
+    /// Bucket objects and bytes the move copies (S3 datastores; zero otherwise).
+    pub fn s3_copies(&self) -> ObjectStats {
+        let mut total = ObjectStats::default();
+        for g in &self.groups {
+            total += ObjectStats {
+                objects: g.s3_objects,
+                bytes: g.s3_bytes,
+            };
+        }
+        total
+    }
+
     /// The report the real move would produce if nothing changed meanwhile.
     pub fn predicted_report(&self) -> MoveReport {
         let mut r = MoveReport::default();

@@ -17,7 +17,8 @@ use super::config::S3Target;
 use super::error::S3Error;
 use super::keys::StoreKeys;
 use crate::tree::backend::{
-    BackendError, BatchCopyError, ContentBackend, ObjectStats, Orphan, PreparedMove, SnapshotRef,
+    BackendError, BatchCopyError, ContentBackend, CopyObserver, ObjectStats, Orphan, PreparedMove,
+    SnapshotRef,
 };
 use crate::tree::names::{GroupId, Namespace};
 
@@ -169,7 +170,7 @@ impl ContentBackend for S3Backend {
         dst: &SnapshotRef,
     ) -> Result<PreparedMove, BackendError> {
         let mut done = self
-            .block_on(self.copy_batch(&[(src.clone(), dst.clone())]))
+            .block_on(self.copy_batch(&[(src.clone(), dst.clone())], &|_| {}))
             .map_err(|(_, e)| BackendError::from(e))?;
         done.pop()
             .ok_or_else(|| BackendError("S3 copy of one snapshot returned nothing".into()))
@@ -179,7 +180,15 @@ impl ContentBackend for S3Backend {
         &self,
         pairs: &[(SnapshotRef, SnapshotRef)],
     ) -> Result<Vec<PreparedMove>, BatchCopyError> {
-        self.block_on(self.copy_batch(pairs))
+        self.copy_snapshots_observed(pairs, &|_| {})
+    }
+
+    fn copy_snapshots_observed(
+        &self,
+        pairs: &[(SnapshotRef, SnapshotRef)],
+        observe: &CopyObserver<'_>,
+    ) -> Result<Vec<PreparedMove>, BatchCopyError> {
+        self.block_on(self.copy_batch(pairs, observe))
             .map_err(|(index, e)| BatchCopyError::new(index, e.into(), &[]))
     }
 

@@ -13,7 +13,9 @@ use super::client::ObjectInfo;
 use super::error::S3Error;
 use super::keys::rebase;
 use super::listing::BatchSide;
-use crate::tree::backend::{PreparedMove, SnapshotRef, with_leftover_copies};
+use crate::tree::backend::{
+    CopyObserver, CopyProgress, ObjectStats, PreparedMove, SnapshotRef, with_leftover_copies,
+};
 
 impl S3Backend {
     /// A whole lock batch of one group: the source and the target group listed (one
@@ -21,10 +23,12 @@ impl S3Backend {
     /// object of the batch copied with up to `concurrency` CopyObject requests in flight,
     /// then the target listed once more to verify every copy. Per object that is one
     /// request, so many small snapshots cost about objects × latency / concurrency. On
-    /// error all copies of the batch are removed again.
+    /// error all copies of the batch are removed again. `observe` hears of the listing
+    /// (what the batch will copy) and of each snapshot whose objects are all copied.
     pub(super) async fn copy_batch(
         &self,
         pairs: &[(SnapshotRef, SnapshotRef)],
+        observe: &CopyObserver<'_>,
     ) -> Result<Vec<PreparedMove>, (usize, S3Error)> {
         let src = self.batch_side(pairs.iter().map(|(s, _)| s));
         let dst = self.batch_side(pairs.iter().map(|(_, d)| d));
@@ -44,7 +48,15 @@ impl S3Backend {
             prepared.push(p);
             work.extend(w.into_iter().map(|(o, d)| (i, o, d)));
         }
-        let copied = match self.copy_all(work).await {
+        let mut listed = ObjectStats::default();
+        for p in &prepared {
+            listed += p.stats;
+        }
+        observe(CopyProgress::Listed {
+            snapshots: prepared.len(),
+            stats: listed,
+        });
+        let copied = match self.copy_all(work, &prepared, observe).await {
             Ok(copied) => self.verify_copies(&dst, &copied).await,
             Err(e) => Err(e),
         };
@@ -62,13 +74,17 @@ impl S3Backend {
     /// ETag as the server reports it; an error names the snapshot it belongs to. After the
     /// first error no new copy starts, but the ones in flight are waited for: a copy still
     /// running on the server while its key is being removed could outlive the removal.
+    /// A snapshot whose objects are all copied is told to `observe`, until the first error.
     async fn copy_all(
         &self,
         work: Vec<(usize, ObjectInfo, String)>,
+        prepared: &[PreparedMove],
+        observe: &CopyObserver<'_>,
     ) -> Result<Vec<Copied>, (usize, S3Error)> {
         let failed = AtomicBool::new(false);
         let failed = &failed;
-        let results: Vec<Option<Result<Copied, (usize, S3Error)>>> = stream::iter(work)
+        let mut left: Vec<u64> = prepared.iter().map(|p| p.stats.objects).collect();
+        let mut copies = stream::iter(work)
             .map(|(i, o, d)| async move {
                 if failed.load(Ordering::Relaxed) {
                     return None;
@@ -79,10 +95,23 @@ impl S3Backend {
                 }
                 Some(r)
             })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        results.into_iter().flatten().collect()
+            .buffer_unordered(self.concurrency);
+        let mut results = Vec::new();
+        while let Some(r) = copies.next().await {
+            if let Some(Ok(c)) = &r
+                && !failed.load(Ordering::Relaxed)
+                && let Some(n) = left.get_mut(c.snapshot)
+            {
+                *n = n.saturating_sub(1);
+                if *n == 0
+                    && let Some(p) = prepared.get(c.snapshot)
+                {
+                    observe(CopyProgress::SnapshotCopied(p.stats));
+                }
+            }
+            results.extend(r);
+        }
+        results.into_iter().collect()
     }
 
     /// One CopyObject, conditional on the source ETag (from the listing; a HEAD only for

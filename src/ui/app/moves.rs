@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::ops::progress::ProgressEvent;
 use crate::ops::recovery::detached::DetachedReport;
 use crate::ops::report::FailReason;
+use crate::tree::backend::ObjectStats;
 use crate::tree::{GroupId, Namespace};
 use crate::ui::model::{Marks, Selection};
 use crate::ui::panes::status::Level;
@@ -192,6 +193,18 @@ impl App {
             }
             ProgressEvent::SnapshotMoved { .. } => {
                 job.snaps_done += 1;
+                None
+            }
+            // S3 copy progress: counted for the progress line, never logged.
+            ProgressEvent::ObjectsPlanned { objects, bytes, .. } => {
+                // The preview has the others' totals; `resume` plans as it goes.
+                if matches!(job.spec, MoveSpec::Resume { .. }) {
+                    job.to_copy += ObjectStats { objects, bytes };
+                }
+                None
+            }
+            ProgressEvent::ObjectsCopied { objects, bytes, .. } => {
+                job.copied += ObjectStats { objects, bytes };
                 None
             }
             ProgressEvent::Finished { report } => {

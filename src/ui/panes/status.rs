@@ -164,6 +164,16 @@ pub fn progress_text(jobs: &Jobs) -> Option<String> {
         (Some(rate), Some(eta)) => s.push_str(&format!(", {rate:.1}/s, ETA {}", clock(eta))),
         _ => s.push_str(", starting"),
     }
+    // S3: after the ETA, which a narrow terminal must not cut off.
+    if job.to_copy.objects > 0 {
+        s.push_str(&format!(
+            ", objects {}/{}, {}/{}",
+            job.copied.objects,
+            job.to_copy.objects,
+            format::size(job.copied.bytes),
+            format::size(job.to_copy.bytes)
+        ));
+    }
     if let Some(cur) = &job.current {
         s.push_str(&format!(" [{cur}]"));
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::ops::engine::plan::MovePlan;
 use crate::ops::progress::CancelToken;
 use crate::ops::report::MoveReport;
+use crate::tree::backend::ObjectStats;
 
 use super::moves::{JobId, MoveSpec};
 
@@ -33,6 +34,10 @@ pub struct Job {
     pub groups_failed: usize,
     pub snaps_total: usize,
     pub snaps_done: usize,
+    /// S3: bucket objects and bytes to copy (the preview's; `resume` adds its listings)
+    /// and copied so far.
+    pub to_copy: ObjectStats,
+    pub copied: ObjectStats,
     /// The group being moved now.
     pub current: Option<String>,
     pub started: Option<Instant>,
@@ -58,6 +63,8 @@ impl Job {
             groups_failed: 0,
             snaps_total: plan.snapshots(),
             snaps_done: 0,
+            to_copy: plan.s3_copies(),
+            copied: ObjectStats::default(),
             current: None,
             started: None,
             last_update: None,

@@ -19,6 +19,7 @@ pub use pbs_mover::ops::report::FailReason;
 #[cfg(feature = "s3-server")]
 pub use pbs_mover::ops::report::MoveReport;
 pub use pbs_mover::ops::safety::ownership;
+pub use pbs_mover::tree::backend::ObjectStats;
 pub use pbs_mover::tree::manifest::{
     self as manifest, ArchiveCrypt, CryptMode, ManifestError, VerifyState,
 };
