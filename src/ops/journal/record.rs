@@ -30,6 +30,15 @@ pub enum OpKind {
         delete_source: bool,
         merge: bool,
     },
+    /// Several groups of one namespace into one target (`move-group` with several `--group`
+    /// values or a pattern, the TUI's batch of marked groups): the groups that passed the
+    /// pre-flight, in the order they move. Added later: older journals never hold it.
+    MoveGroups {
+        ns: Namespace,
+        groups: Vec<GroupId>,
+        target_ns: Namespace,
+        merge: bool,
+    },
 }
 
 impl OpKind {
@@ -52,6 +61,21 @@ impl OpKind {
         }
     }
 
+    /// A batch of `groups` of `ns` into `target_ns`.
+    pub fn from_groups(
+        ns: &Namespace,
+        groups: &[GroupId],
+        target_ns: &Namespace,
+        merge: bool,
+    ) -> Self {
+        Self::MoveGroups {
+            ns: ns.clone(),
+            groups: groups.to_vec(),
+            target_ns: target_ns.clone(),
+            merge,
+        }
+    }
+
     /// `move-group vm/100 '' -> 'a'` for listings.
     pub fn describe(&self) -> String {
         match self {
@@ -62,8 +86,37 @@ impl OpKind {
                 ..
             } => format!("move-group {group} '{ns}' -> '{target_ns}'"),
             Self::MoveNs { ns, target_ns, .. } => format!("move-ns '{ns}' -> '{target_ns}'"),
+            Self::MoveGroups {
+                ns,
+                groups,
+                target_ns,
+                ..
+            } => format!(
+                "move-group of {} groups ({}) '{ns}' -> '{target_ns}'",
+                groups.len(),
+                first_names(groups)
+            ),
         }
     }
+
+    /// The source and target namespace, whatever the kind.
+    pub fn namespaces(&self) -> (&Namespace, &Namespace) {
+        match self {
+            Self::MoveGroup { ns, target_ns, .. }
+            | Self::MoveNs { ns, target_ns, .. }
+            | Self::MoveGroups { ns, target_ns, .. } => (ns, target_ns),
+        }
+    }
+}
+
+/// `vm/100, vm/101, vm/102, …`: a listing line stays short for any batch.
+fn first_names(groups: &[GroupId]) -> String {
+    const SHOWN: usize = 3;
+    let mut names: Vec<String> = groups.iter().take(SHOWN).map(ToString::to_string).collect();
+    if groups.len() > SHOWN {
+        names.push("…".into());
+    }
+    names.join(", ")
 }
 
 /// One journal line.

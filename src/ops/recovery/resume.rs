@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::{close_journal, move_group_locked};
+use crate::ops::engine::move_groups::move_groups_locked;
 use crate::ops::engine::move_ns::move_namespace_locked;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
@@ -25,10 +26,11 @@ use crate::ops::journal::crash::{JournalEntry, OpJournal};
 use crate::ops::journal::record::{OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::lock_namespaces;
-use crate::ops::progress::Progress;
+use crate::ops::progress::{Progress, ProgressEvent};
 use crate::ops::recovery::pending::unfinished;
 use crate::ops::recovery::repair::repair_groups;
 use crate::ops::report::{FailReason, MoveReport};
+use crate::tree::{GroupId, Namespace};
 
 /// What `resume` did to one unfinished operation.
 #[derive(Debug, Clone, Serialize)]
@@ -298,7 +300,97 @@ fn resume_one(
                 .retain(|f| failed.insert((f.ns.clone(), f.group.clone())));
             Ok(report)
         }
+        OpKind::MoveGroups {
+            ns,
+            groups,
+            target_ns,
+            merge,
+        } => {
+            let _ns_guards = lock_namespaces(
+                &ctx.locks,
+                &[
+                    (ns.clone(), LockMode::Shared),
+                    (target_ns.clone(), LockMode::Shared),
+                ],
+            )?;
+            let mut report = repair_groups(ctx, entry, actions)?;
+            let batch = BatchOp {
+                ns,
+                groups,
+                target_ns,
+                merge: *merge,
+            };
+            let left = batch.still_at_source(ctx, entry)?;
+            if !left.is_empty() {
+                actions.push(format!(
+                    "moving what is still at the source of {} group(s) in '{}' to '{}'",
+                    left.len(),
+                    ns.human(),
+                    target_ns.human()
+                ));
+                announce_left(ctx, &left, progress);
+                merge_report(
+                    &mut report,
+                    move_groups_locked(ctx, &left, false, progress, Some(journal))?,
+                );
+            }
+            Ok(report)
+        }
     }
+}
+
+/// The journaled batch of a [`OpKind::MoveGroups`], for `resume` and its dry run.
+pub struct BatchOp<'a> {
+    pub ns: &'a Namespace,
+    pub groups: &'a [GroupId],
+    pub target_ns: &'a Namespace,
+    pub merge: bool,
+}
+
+impl BatchOp<'_> {
+    /// The batch's groups still (or partly) at the source, in the batch's order, each as the
+    /// request `resume` runs again: a target group this very batch created is merged into,
+    /// even with --no-merge (the group was split by the interruption).
+    pub fn still_at_source(
+        &self,
+        ctx: &MoveContext,
+        entry: &JournalEntry,
+    ) -> Result<Vec<MoveGroupRequest>, MoveError> {
+        let records = entry.groups();
+        let mut out = Vec::new();
+        for group in self.groups {
+            if !ctx.ds.group_exists(self.ns, group)? {
+                continue;
+            }
+            let own_target = records
+                .iter()
+                .any(|g| &g.group == group && &g.ns == self.ns && !g.target_existed);
+            out.push(MoveGroupRequest {
+                ns: self.ns.clone(),
+                group: group.clone(),
+                target_ns: self.target_ns.clone(),
+                merge: self.merge || own_target,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The `planned` event of what a resumed batch still moves.
+fn announce_left(ctx: &MoveContext, left: &[MoveGroupRequest], progress: &Progress) {
+    let snapshots = left
+        .iter()
+        .map(|r| {
+            ctx.ds
+                .list_snapshot_times(&r.ns, &r.group)
+                .map_or(0, |t| t.len())
+        })
+        .sum();
+    progress.emit(ProgressEvent::Planned {
+        groups: left.len(),
+        snapshots,
+        bytes: 0,
+    });
 }
 
 /// `--no-merge` namespace moves: a group cut short (crash, error) is split between its source
