@@ -153,6 +153,22 @@ const BATCHES: &[Scenario] = &[
             "a",
         ],
     },
+    // Cut mid-group, a group is split between its source and the target group the batch
+    // created; `resume` must finish it although merging is off.
+    Scenario {
+        name: "move-group batch --no-merge",
+        build: group_store,
+        args: &[
+            "move-group",
+            "--group",
+            "vm/100",
+            "--group",
+            "ct/200",
+            "--target-ns",
+            "a",
+            "--no-merge",
+        ],
+    },
     Scenario {
         name: "move-group batch, whole-group renames",
         build: || as_pbs(group_store()),
@@ -174,7 +190,27 @@ const BATCH_BOUNDARIES: Boundaries = &[
 #[ignore = "needs root"]
 fn every_fail_point_of_a_batch_then_resume_equals_a_clean_run() {
     support::require_root();
-    crash::every_fail_point::<Store>(BATCHES, BATCH_BOUNDARIES, 12);
+    crash::every_fail_point::<Store>(BATCHES, BATCH_BOUNDARIES, 20);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn random_sigkill_of_a_batch_then_resume_equals_a_clean_run() {
+    support::require_root();
+    let sc = Scenario {
+        name: "move-group batch (300 snapshots)",
+        build: big_store,
+        args: &[
+            "move-group",
+            "--ns",
+            "src",
+            "--group",
+            "vm/*",
+            "--target-ns",
+            "src/x",
+        ],
+    };
+    crash::random_sigkills::<Store>(&sc, 0x0ba7_c4ed_5eed, 8, 20);
 }
 
 #[test]

@@ -177,6 +177,29 @@ fn a_partial_batch_is_one_entry_and_undo_restores_the_tree_byte_for_byte() {
     assert_eq!(before, s.snapshot());
 }
 
+#[test]
+#[ignore = "needs root"]
+fn resume_moves_the_rest_of_a_partial_batch_once_the_lock_is_gone() {
+    support::require_root();
+    let clean = store();
+    ok(&clean, BATCH);
+    let s = store();
+    let lock = s.lock_paths().group(
+        &Namespace::parse("a").unwrap(),
+        &GroupId::parse("vm/150").unwrap(),
+    );
+    let held = HeldLock::flock(&lock, false);
+    assert_eq!(exit_code(&s.run(BATCH)), 4);
+    drop(held);
+    let resumed = support::assert_resumed(&s.run(&["resume", "--json"]));
+    assert_eq!(resumed["moved"][0]["group"], "vm/150", "{resumed}");
+    assert_eq!(s.snapshot(), clean.snapshot());
+    let h = history(&s);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["status"], "ok");
+    assert_eq!(h[0]["groups"], 4);
+}
+
 /// Cut while the second group's snapshots move: vm/100's 3 renames, then vm/101's first.
 const CUT: &str = "after-rename:4";
 

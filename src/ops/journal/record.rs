@@ -301,3 +301,43 @@ impl std::fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gid(s: &str) -> GroupId {
+        GroupId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_batch_round_trips_and_older_kinds_still_parse() {
+        let ns = Namespace::parse("a").unwrap();
+        let target = Namespace::parse("b").unwrap();
+        let groups: Vec<GroupId> = ["vm/100", "vm/101", "ct/1", "host/h"]
+            .into_iter()
+            .map(gid)
+            .collect();
+        let op = OpKind::from_groups(&ns, &groups, &target, false);
+        let text = serde_json::to_string(&op).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"move-groups","ns":"a","groups":["vm/100","vm/101","ct/1","host/h"],"target_ns":"b","merge":false}"#
+        );
+        assert_eq!(serde_json::from_str::<OpKind>(&text).unwrap(), op);
+        assert_eq!(
+            op.describe(),
+            "move-group of 4 groups (vm/100, vm/101, ct/1, …) 'a' -> 'b'"
+        );
+        let two = OpKind::from_groups(&ns, &groups[..2], &target, true);
+        assert_eq!(
+            two.describe(),
+            "move-group of 2 groups (vm/100, vm/101) 'a' -> 'b'"
+        );
+        // What earlier versions wrote reads as before.
+        let old = r#"{"kind":"move-group","ns":"","group":"vm/1","target_ns":"a","merge":true}"#;
+        let op: OpKind = serde_json::from_str(old).unwrap();
+        assert_eq!(op.describe(), "move-group vm/1 '' -> 'a'");
+        assert_eq!(serde_json::to_string(&op).unwrap(), old);
+    }
+}

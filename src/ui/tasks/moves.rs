@@ -186,15 +186,12 @@ fn run_batch(
         [one] => move_group(ctx, one, progress),
         _ => move_groups(ctx, batch, progress),
     };
+    // Refused or busy as a whole (a namespace lock, the datastore): each group says so, as
+    // when they ran one by one.
     if let Err(e) = result {
-        let label = match batch {
-            [one] => what(one),
-            _ => {
-                let ns = batch.first().map(|r| r.ns.human()).unwrap_or_default();
-                format!("{} groups ({ns})", batch.len())
-            }
-        };
-        emit(rejected(id, label, &e));
+        for r in batch {
+            emit(rejected(id, what(r), &e));
+        }
     }
 }
 
