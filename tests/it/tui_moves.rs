@@ -600,6 +600,58 @@ fn fixed_pending() -> Vec<PendingMove> {
 }
 
 #[test]
+#[ignore = "needs root"]
+fn a_batch_cut_mid_way_is_one_move_in_the_resume_prompt_and_resume_finishes_it() {
+    support::require_root();
+    let s = Store::empty(&["a", "b"]);
+    for g in ["vm/101", "vm/202", "ct/303"] {
+        s.add_group("a", g, "root@pam", &[T1, T2]);
+    }
+    let before = s.snapshot().snapshot_files();
+    let batch = [
+        "move-group",
+        "--ns",
+        "a",
+        "--group",
+        "vm/*",
+        "--group",
+        "ct/303",
+        "--target-ns",
+        "b",
+    ];
+    // vm/101 moved, vm/202 split (1 of 2), ct/303 not reached.
+    s.cut_at(&s.state_dir(), "after-rename:3", &batch);
+    let mut app = app_on(&s, true);
+    app.ctx = app.ctx.clone().with_journal_dir(s.state_dir());
+    let listed = pending(&app.ctx).unwrap();
+    assert_eq!(listed.len(), 1, "one move for the whole batch: {listed:?}");
+    app.offer_resume(listed);
+    let text = screen(&mut app);
+    for needle in [
+        "move-group",
+        "3 groups in 'a' → 'b'",
+        "interrupted: 1/3 group(s) done, 3 snapshot(s) moved",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    press(&mut app, &[KeyCode::Tab, KeyCode::Enter]);
+    for g in ["vm/101", "vm/202", "ct/303"] {
+        assert!(exists(&s, "b", g) && !exists(&s, "a", g), "{g} moved");
+    }
+    assert_eq!(before, s.snapshot().snapshot_files(), "every snapshot once");
+    let log = status_text(&app);
+    assert!(
+        log.contains("resume move-group of 3 groups (vm/101, vm/202, ct/303) 'a' -> 'b'")
+            && log.contains("completed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("moving what is still at the source of 2 group(s) in 'a' to 'b'"),
+        "{log}"
+    );
+}
+
+#[test]
 fn resume_prompt_at_start_80x24() {
     let s = store();
     snap_both("resume_prompt_80x24", |no_color| {
