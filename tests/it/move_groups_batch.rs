@@ -200,6 +200,33 @@ fn resume_moves_the_rest_of_a_partial_batch_once_the_lock_is_gone() {
     assert_eq!(h[0]["groups"], 4);
 }
 
+#[test]
+#[ignore = "needs root"]
+fn a_batch_whose_namespace_is_locked_is_busy_and_journals_nothing() {
+    support::require_root();
+    let s = store();
+    // Another process moves namespace `a` (PBS's exclusive namespace lock).
+    let held = HeldLock::flock(
+        &s.lock_paths().ns_lock(&Namespace::parse("a").unwrap()),
+        false,
+    );
+    s.assert_busy(BATCH, "namespace");
+    assert!(
+        journals(&s).is_empty(),
+        "busy before the journal: nothing to resume"
+    );
+    drop(held);
+    ok(&s, BATCH);
+    // The text listing names the batch once.
+    let out = s.run(&["history"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("ok          move-group of 4 groups (vm/100, vm/101, vm/150, …) 'a' -> 'b'  (4 group(s), 7 snapshot(s))"),
+        "{text}"
+    );
+}
+
 /// Cut while the second group's snapshots move: vm/100's 3 renames, then vm/101's first.
 const CUT: &str = "after-rename:4";
 
