@@ -140,7 +140,8 @@ fn batch_of(reqs: &[MoveGroupRequest]) -> Result<Option<(Namespace, Namespace, b
     )))
 }
 
-fn announce(ctx: &MoveContext, reqs: &[MoveGroupRequest], progress: &Progress) {
+/// The one `planned` event of a batch (or of what `resume` still moves of one).
+pub(crate) fn announce(ctx: &MoveContext, reqs: &[MoveGroupRequest], progress: &Progress) {
     let snapshots = reqs
         .iter()
         .map(|r| {

@@ -11,6 +11,9 @@
 //! lost, and `resume` finishes the job once the cause is gone. A retry that moves nothing
 //! and fails for another reason than a lock ends the operation as `gave-up`, so `resume`
 //! does not repeat a failure that needs a person. Cancelled moves are never continued.
+//!
+//! A batch of groups (`move-groups`) is finished like a namespace move: the group caught in
+//! flight repaired, then every group of the batch still at the source moved again.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +21,7 @@ use serde::Serialize;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::{close_journal, move_group_locked};
-use crate::ops::engine::move_groups::move_groups_locked;
+use crate::ops::engine::move_groups::{announce, move_groups_locked};
 use crate::ops::engine::move_ns::move_namespace_locked;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
@@ -26,7 +29,7 @@ use crate::ops::journal::crash::{JournalEntry, OpJournal};
 use crate::ops::journal::record::{OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
 use crate::ops::locks::move_set::lock_namespaces;
-use crate::ops::progress::{Progress, ProgressEvent};
+use crate::ops::progress::Progress;
 use crate::ops::recovery::pending::unfinished;
 use crate::ops::recovery::repair::repair_groups;
 use crate::ops::report::{FailReason, MoveReport};
@@ -306,37 +309,49 @@ fn resume_one(
             target_ns,
             merge,
         } => {
-            let _ns_guards = lock_namespaces(
-                &ctx.locks,
-                &[
-                    (ns.clone(), LockMode::Shared),
-                    (target_ns.clone(), LockMode::Shared),
-                ],
-            )?;
-            let mut report = repair_groups(ctx, entry, actions)?;
             let batch = BatchOp {
                 ns,
                 groups,
                 target_ns,
                 merge: *merge,
             };
-            let left = batch.still_at_source(ctx, entry)?;
-            if !left.is_empty() {
-                actions.push(format!(
-                    "moving what is still at the source of {} group(s) in '{}' to '{}'",
-                    left.len(),
-                    ns.human(),
-                    target_ns.human()
-                ));
-                announce_left(ctx, &left, progress);
-                merge_report(
-                    &mut report,
-                    move_groups_locked(ctx, &left, false, progress, Some(journal))?,
-                );
-            }
-            Ok(report)
+            resume_batch(ctx, entry, &batch, journal, progress, actions)
         }
     }
+}
+
+/// A batch: the group caught in flight repaired, then each group still at the source moved.
+fn resume_batch(
+    ctx: &MoveContext,
+    entry: &JournalEntry,
+    batch: &BatchOp<'_>,
+    journal: &OpJournal,
+    progress: &Progress,
+    actions: &mut Vec<String>,
+) -> Result<MoveReport, MoveError> {
+    let _ns_guards = lock_namespaces(
+        &ctx.locks,
+        &[
+            (batch.ns.clone(), LockMode::Shared),
+            (batch.target_ns.clone(), LockMode::Shared),
+        ],
+    )?;
+    let mut report = repair_groups(ctx, entry, actions)?;
+    let left = batch.still_at_source(ctx, entry)?;
+    if !left.is_empty() {
+        actions.push(format!(
+            "moving what is still at the source of {} group(s) in '{}' to '{}'",
+            left.len(),
+            batch.ns.human(),
+            batch.target_ns.human()
+        ));
+        announce(ctx, &left, progress);
+        merge_report(
+            &mut report,
+            move_groups_locked(ctx, &left, false, progress, Some(journal))?,
+        );
+    }
+    Ok(report)
 }
 
 /// The journaled batch of a [`OpKind::MoveGroups`], for `resume` and its dry run.
@@ -374,23 +389,6 @@ impl BatchOp<'_> {
         }
         Ok(out)
     }
-}
-
-/// The `planned` event of what a resumed batch still moves.
-fn announce_left(ctx: &MoveContext, left: &[MoveGroupRequest], progress: &Progress) {
-    let snapshots = left
-        .iter()
-        .map(|r| {
-            ctx.ds
-                .list_snapshot_times(&r.ns, &r.group)
-                .map_or(0, |t| t.len())
-        })
-        .sum();
-    progress.emit(ProgressEvent::Planned {
-        groups: left.len(),
-        snapshots,
-        bytes: 0,
-    });
 }
 
 /// `--no-merge` namespace moves: a group cut short (crash, error) is split between its source

@@ -154,7 +154,10 @@ fn batches(
             target_ns: target.clone(),
             merge,
         };
-        match out.iter_mut().find(|b| b[0].ns == *ns) {
+        match out
+            .iter_mut()
+            .find(|b| b.first().is_some_and(|r| r.ns == *ns))
+        {
             Some(batch) => batch.push(req),
             None => out.push(vec![req]),
         }
