@@ -249,6 +249,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn marked_groups_batch_per_source_namespace_in_first_seen_order() {
+        let ns = |s: &str| Namespace::parse(s).unwrap();
+        let g = |s: &str| GroupId::parse(s).unwrap();
+        let marked = [
+            (ns("b"), g("vm/1")),
+            (ns("a"), g("vm/2")),
+            (ns("b"), g("ct/3")),
+        ];
+        let got: Vec<Vec<String>> = batches(&marked, &ns("t"), true)
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|r| format!("{}:{}>{}", r.ns.human(), r.group, r.target_ns.human()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(got, [vec!["b:vm/1>t", "b:ct/3>t"], vec!["a:vm/2>t"]]);
+    }
+
+    #[test]
     fn affected_namespaces_of_a_namespace_move() {
         let spec = MoveSpec::Namespace(MoveNsRequest {
             ns: Namespace::parse("a/b").unwrap(),
