@@ -138,6 +138,81 @@ fn every_fail_point_then_resume_equals_a_clean_run() {
     crash::every_fail_point::<Store>(SCENARIOS, BOUNDARIES, 30);
 }
 
+/// `move-group` of several groups: one journaled batch, cut in every group.
+const BATCHES: &[Scenario] = &[
+    Scenario {
+        name: "move-group batch",
+        build: group_store,
+        args: &[
+            "move-group",
+            "--group",
+            "vm/100",
+            "--group",
+            "ct/200",
+            "--target-ns",
+            "a",
+        ],
+    },
+    // Cut mid-group, a group is split between its source and the target group the batch
+    // created; `resume` must finish it although merging is off.
+    Scenario {
+        name: "move-group batch --no-merge",
+        build: group_store,
+        args: &[
+            "move-group",
+            "--group",
+            "vm/100",
+            "--group",
+            "ct/200",
+            "--target-ns",
+            "a",
+            "--no-merge",
+        ],
+    },
+    Scenario {
+        name: "move-group batch, whole-group renames",
+        build: || as_pbs(group_store()),
+        args: &["move-group", "--group", "*/*", "--target-ns", "a"],
+    },
+];
+
+const BATCH_BOUNDARIES: Boundaries = &[
+    ("after-journal", &[1]),
+    ("after-owner-hidden", &[1, 2]),
+    ("after-owner", &[1, 2]),
+    ("after-gc-journal", &[1, 2]),
+    ("after-rename", &[1, 6, 7, 8]),
+    ("after-notes", &[1, 2]),
+    ("after-destroy", &[1, 2]),
+];
+
+#[test]
+#[ignore = "needs root"]
+fn every_fail_point_of_a_batch_then_resume_equals_a_clean_run() {
+    support::require_root();
+    crash::every_fail_point::<Store>(BATCHES, BATCH_BOUNDARIES, 20);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn random_sigkill_of_a_batch_then_resume_equals_a_clean_run() {
+    support::require_root();
+    let sc = Scenario {
+        name: "move-group batch (300 snapshots)",
+        build: big_store,
+        args: &[
+            "move-group",
+            "--ns",
+            "src",
+            "--group",
+            "vm/*",
+            "--target-ns",
+            "src/x",
+        ],
+    };
+    crash::random_sigkills::<Store>(&sc, 0x0ba7_c4ed_5eed, 8, 20);
+}
+
 #[test]
 fn random_sigkill_then_resume_equals_a_clean_run() {
     let sc = Scenario {

@@ -79,3 +79,25 @@ fn every_fail_point_then_resume_equals_a_clean_run() {
 fn random_sigkill_then_resume_equals_a_clean_run() {
     crash::random_sigkills::<S3Store>(&SCENARIOS[1], 0x00dd_ba11_5eed, 20, 50);
 }
+
+/// `move-group` of several groups on S3: one journaled batch, cut in each group (copies,
+/// renames and deletes of the first, the second's whole move).
+#[test]
+#[ignore = "needs root"]
+fn every_fail_point_of_a_batch_then_resume_equals_a_clean_run() {
+    support::require_root();
+    let batch = [Scenario {
+        name: "s3 move-group batch",
+        build: group_store,
+        args: &["move-group", "--group", "*/*", "--target-ns", "a"],
+    }];
+    let boundaries: Boundaries = &[
+        ("after-journal", &[1]),
+        ("after-owner", &[1, 2]),
+        ("after-copy", &[1, 2, 5]),
+        ("after-rename", &[1, 4, 5]),
+        ("after-delete", &[1, 5]),
+        ("after-destroy", &[1, 2]),
+    ];
+    crash::every_fail_point::<S3Store>(&batch, boundaries, 10);
+}

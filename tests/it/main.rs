@@ -23,6 +23,7 @@ mod host_paths;
 mod locks;
 mod manifest;
 mod move_fs;
+mod move_groups_batch;
 mod move_groups_cli;
 #[cfg(feature = "s3-server")]
 mod move_s3;

@@ -61,7 +61,7 @@ fn several_groups_and_a_pattern_move_as_one_operation() {
         s.group_dir("a", "vm/200").is_dir(),
         "not matched, not moved"
     );
-    // Each group's journal was closed: nothing is left to resume.
+    // The batch's one journal was closed: nothing is left to resume.
     let out = s.run(&["resume"]);
     support::assert_nothing_to_resume(&out);
 }

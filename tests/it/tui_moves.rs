@@ -172,6 +172,80 @@ fn space_selects_groups_across_namespaces_for_one_batch() {
     assert!(app.marks.is_empty());
 }
 
+/// The crash-journal files of `s`'s store under `state`, oldest first, as JSON lines.
+fn journal_files(state: &std::path::Path) -> Vec<Vec<serde_json::Value>> {
+    let mut paths: Vec<_> = std::fs::read_dir(state.join("store1"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn marked_groups_of_one_namespace_move_as_one_journaled_batch() {
+    let s = Store::empty(&["a", "b", "c"]);
+    s.add_group("a", "vm/101", "root@pam", &[T1]);
+    s.add_group("a", "vm/202", "root@pam", &[T1, T2]);
+    s.add_group("a", "ct/303", "root@pam", &[T1]);
+    s.add_group("c", "host/h1", "root@pam", &[T1]);
+    let mut app = app_on(&s, true);
+    app.ctx = app.ctx.clone().with_journal_dir(s.state_dir());
+    select_row(&mut app, " a ");
+    press(&mut app, &[KeyCode::Enter]);
+    for g in ["vm/101", "vm/202", "ct/303"] {
+        select_row(&mut app, g);
+        press(&mut app, &[KeyCode::Char(' ')]);
+    }
+    select_row(&mut app, " c ");
+    press(&mut app, &[KeyCode::Enter]);
+    select_row(&mut app, "host/h1");
+    press(&mut app, &[KeyCode::Char(' ')]);
+    assert_eq!(app.marks.groups.len(), 4);
+    press(&mut app, &[KeyCode::Char('p')]);
+    chars(&mut app, "b");
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(screen(&mut app).contains("Will move: 4 groups, 5 snapshots"));
+    press(&mut app, &[KeyCode::Char('y')]);
+    for g in ["vm/101", "vm/202", "ct/303", "host/h1"] {
+        assert!(exists(&s, "b", g), "{g} moved");
+    }
+    // One batch per source namespace, in order: a's three groups are one operation, c's
+    // single group the plain move-group.
+    let files = journal_files(&s.state_dir());
+    assert_eq!(files.len(), 2, "{files:?}");
+    let op = &files[0][0]["op"];
+    assert_eq!(op["kind"], "move-groups", "{op}");
+    assert_eq!(op["ns"], "a");
+    assert_eq!(op["groups"].as_array().unwrap().len(), 3, "{op}");
+    assert_eq!(files[0].last().unwrap()["status"], "ok");
+    assert_eq!(files[1][0]["op"]["kind"], "move-group");
+    assert_eq!(files[1][0]["op"]["group"], "host/h1");
+    // Per-group lines in the log, and one summary.
+    let log = status_text(&app);
+    for line in [
+        "moved vm/101: a → b (1 snapshot)",
+        "moved vm/202: a → b (2 snapshots)",
+        "moved ct/303: a → b (1 snapshot)",
+        "moved host/h1: c → b (1 snapshot)",
+        "moved 4 groups (5 snapshots), 0 failed",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+}
+
 #[test]
 fn x_cancels_between_groups_and_the_status_says_so() {
     let s = store();
@@ -565,6 +639,58 @@ fn fixed_pending() -> Vec<PendingMove> {
             ],
         },
     ]
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_batch_cut_mid_way_is_one_move_in_the_resume_prompt_and_resume_finishes_it() {
+    support::require_root();
+    let s = Store::empty(&["a", "b"]);
+    for g in ["vm/101", "vm/202", "ct/303"] {
+        s.add_group("a", g, "root@pam", &[T1, T2]);
+    }
+    let before = s.snapshot().snapshot_files();
+    let batch = [
+        "move-group",
+        "--ns",
+        "a",
+        "--group",
+        "vm/*",
+        "--group",
+        "ct/303",
+        "--target-ns",
+        "b",
+    ];
+    // vm/101 moved, vm/202 split (1 of 2), ct/303 not reached.
+    s.cut_at(&s.state_dir(), "after-rename:3", &batch);
+    let mut app = app_on(&s, true);
+    app.ctx = app.ctx.clone().with_journal_dir(s.state_dir());
+    let listed = pending(&app.ctx).unwrap();
+    assert_eq!(listed.len(), 1, "one move for the whole batch: {listed:?}");
+    app.offer_resume(listed);
+    let text = screen(&mut app);
+    for needle in [
+        "move-group",
+        "3 groups in 'a' → 'b'",
+        "interrupted: 1/3 group(s) done, 3 snapshot(s) moved",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    press(&mut app, &[KeyCode::Tab, KeyCode::Enter]);
+    for g in ["vm/101", "vm/202", "ct/303"] {
+        assert!(exists(&s, "b", g) && !exists(&s, "a", g), "{g} moved");
+    }
+    assert_eq!(before, s.snapshot().snapshot_files(), "every snapshot once");
+    let log = status_text(&app);
+    assert!(
+        log.contains("resume move-group of 3 groups (vm/101, vm/202, ct/303) 'a' -> 'b'")
+            && log.contains("completed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("moving what is still at the source of 2 group(s) in 'a' to 'b'"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -733,3 +733,35 @@ fn undo_of_a_move_of_an_empty_namespace_restores_it() {
     fx.ok(&["undo", "--last"]);
     assert_eq!(before, fx.tree());
 }
+
+#[test]
+#[ignore = "needs root"]
+fn s3_undo_of_a_batch_restores_bucket_and_cache() {
+    support::require_root();
+    use support::s3::S3Store;
+    let store = Store::empty(&["", "archive"]);
+    for g in ["vm/100", "vm/101", "ct/200"] {
+        store.add_group("", g, "root@pam", &T);
+    }
+    std::fs::write(store.group_dir("", "vm/100").join("notes"), "vm notes\n").unwrap();
+    backup_owned(&store.base);
+    let s = S3Store::upload(store);
+    let objects = s.objects();
+    let cache = s.store.snapshot();
+    let out = s.run(&[
+        "move-group",
+        "--group",
+        "*/*",
+        "--target-ns",
+        "archive",
+        "--json",
+    ]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["moved"].as_array().unwrap().len(), 3);
+    assert_ne!(objects, s.objects(), "the batch moved objects");
+    let out = s.run(&["undo", "--last", "--json"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["moved"].as_array().unwrap().len(), 3);
+    assert_eq!(objects, s.objects(), "bucket as before");
+    assert_same_tree(&cache, &s.store.snapshot());
+}

@@ -14,7 +14,8 @@
 //! 4. [`cleanup`] — emptied source namespaces removed deepest-first (or kept, with why);
 //! 5. back in [`move_group`]: the journal closed with its status, the report sent.
 //!
-//! [`move_groups`] runs several group moves (one journal each) as one reported operation.
+//! [`move_groups`] runs several groups of one namespace as one journaled operation (one crash
+//! journal, one status), the way a namespace move runs its groups.
 
 pub mod checks;
 pub mod cleanup;

@@ -30,6 +30,15 @@ pub enum OpKind {
         delete_source: bool,
         merge: bool,
     },
+    /// Several groups of one namespace into one target (`move-group` with several `--group`
+    /// values or a pattern, the TUI's batch of marked groups): the groups that passed the
+    /// pre-flight, in the order they move. Added later: older journals never hold it.
+    MoveGroups {
+        ns: Namespace,
+        groups: Vec<GroupId>,
+        target_ns: Namespace,
+        merge: bool,
+    },
 }
 
 impl OpKind {
@@ -52,6 +61,21 @@ impl OpKind {
         }
     }
 
+    /// A batch of `groups` of `ns` into `target_ns`.
+    pub fn from_groups(
+        ns: &Namespace,
+        groups: &[GroupId],
+        target_ns: &Namespace,
+        merge: bool,
+    ) -> Self {
+        Self::MoveGroups {
+            ns: ns.clone(),
+            groups: groups.to_vec(),
+            target_ns: target_ns.clone(),
+            merge,
+        }
+    }
+
     /// `move-group vm/100 '' -> 'a'` for listings.
     pub fn describe(&self) -> String {
         match self {
@@ -62,8 +86,37 @@ impl OpKind {
                 ..
             } => format!("move-group {group} '{ns}' -> '{target_ns}'"),
             Self::MoveNs { ns, target_ns, .. } => format!("move-ns '{ns}' -> '{target_ns}'"),
+            Self::MoveGroups {
+                ns,
+                groups,
+                target_ns,
+                ..
+            } => format!(
+                "move-group of {} groups ({}) '{ns}' -> '{target_ns}'",
+                groups.len(),
+                first_names(groups)
+            ),
         }
     }
+
+    /// The source and target namespace, whatever the kind.
+    pub fn namespaces(&self) -> (&Namespace, &Namespace) {
+        match self {
+            Self::MoveGroup { ns, target_ns, .. }
+            | Self::MoveNs { ns, target_ns, .. }
+            | Self::MoveGroups { ns, target_ns, .. } => (ns, target_ns),
+        }
+    }
+}
+
+/// `vm/100, vm/101, vm/102, …`: a listing line stays short for any batch.
+fn first_names(groups: &[GroupId]) -> String {
+    const SHOWN: usize = 3;
+    let mut names: Vec<String> = groups.iter().take(SHOWN).map(ToString::to_string).collect();
+    if groups.len() > SHOWN {
+        names.push("…".into());
+    }
+    names.join(", ")
 }
 
 /// One journal line.
@@ -246,5 +299,45 @@ impl Status {
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gid(s: &str) -> GroupId {
+        GroupId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_batch_round_trips_and_older_kinds_still_parse() {
+        let ns = Namespace::parse("a").unwrap();
+        let target = Namespace::parse("b").unwrap();
+        let groups: Vec<GroupId> = ["vm/100", "vm/101", "ct/1", "host/h"]
+            .into_iter()
+            .map(gid)
+            .collect();
+        let op = OpKind::from_groups(&ns, &groups, &target, false);
+        let text = serde_json::to_string(&op).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"move-groups","ns":"a","groups":["vm/100","vm/101","ct/1","host/h"],"target_ns":"b","merge":false}"#
+        );
+        assert_eq!(serde_json::from_str::<OpKind>(&text).unwrap(), op);
+        assert_eq!(
+            op.describe(),
+            "move-group of 4 groups (vm/100, vm/101, ct/1, …) 'a' -> 'b'"
+        );
+        let two = OpKind::from_groups(&ns, &groups[..2], &target, true);
+        assert_eq!(
+            two.describe(),
+            "move-group of 2 groups (vm/100, vm/101) 'a' -> 'b'"
+        );
+        // What earlier versions wrote reads as before.
+        let old = r#"{"kind":"move-group","ns":"","group":"vm/1","target_ns":"a","merge":true}"#;
+        let op: OpKind = serde_json::from_str(old).unwrap();
+        assert_eq!(op.describe(), "move-group vm/1 '' -> 'a'");
+        assert_eq!(serde_json::to_string(&op).unwrap(), old);
     }
 }

@@ -125,6 +125,18 @@ fn summarise(entry: &JournalEntry, running: bool) -> Option<PendingMove> {
             ns,
             target_ns,
         ),
+        OpKind::MoveGroups {
+            ns,
+            groups,
+            target_ns,
+            ..
+        } => (
+            "move-group",
+            format!("{} groups in '{}'", groups.len(), ns.human()),
+            format!("'{}'", target_ns.human()),
+            ns,
+            target_ns,
+        ),
         OpKind::MoveNs { ns, target_ns, .. } => (
             "move-ns",
             format!("'{}'", ns.human()),
@@ -172,5 +184,13 @@ pub fn progress_of(entry: &JournalEntry) -> (usize, usize, usize) {
         renamed += g.renamed.len();
         keys.insert(key);
     }
-    (done.len(), keys.len(), renamed)
+    // A batch names its groups up front: those not reached yet count too.
+    let planned = match entry.begin() {
+        Some((OpKind::MoveGroups { ns, groups, .. }, _, _)) => groups
+            .iter()
+            .filter(|g| !keys.contains(&(ns.clone(), (*g).clone())))
+            .count(),
+        _ => 0,
+    };
+    (done.len(), keys.len() + planned, renamed)
 }

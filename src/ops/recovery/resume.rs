@@ -11,6 +11,9 @@
 //! lost, and `resume` finishes the job once the cause is gone. A retry that moves nothing
 //! and fails for another reason than a lock ends the operation as `gave-up`, so `resume`
 //! does not repeat a failure that needs a person. Cancelled moves are never continued.
+//!
+//! A batch of groups (`move-groups`) is finished like a namespace move: the group caught in
+//! flight repaired, then every group of the batch still at the source moved again.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +21,7 @@ use serde::Serialize;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::{close_journal, move_group_locked};
+use crate::ops::engine::move_groups::{announce, move_groups_locked};
 use crate::ops::engine::move_ns::move_namespace_locked;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
@@ -29,6 +33,7 @@ use crate::ops::progress::Progress;
 use crate::ops::recovery::pending::unfinished;
 use crate::ops::recovery::repair::repair_groups;
 use crate::ops::report::{FailReason, MoveReport};
+use crate::tree::{GroupId, Namespace};
 
 /// What `resume` did to one unfinished operation.
 #[derive(Debug, Clone, Serialize)]
@@ -298,6 +303,91 @@ fn resume_one(
                 .retain(|f| failed.insert((f.ns.clone(), f.group.clone())));
             Ok(report)
         }
+        OpKind::MoveGroups {
+            ns,
+            groups,
+            target_ns,
+            merge,
+        } => {
+            let batch = BatchOp {
+                ns,
+                groups,
+                target_ns,
+                merge: *merge,
+            };
+            resume_batch(ctx, entry, &batch, journal, progress, actions)
+        }
+    }
+}
+
+/// A batch: the group caught in flight repaired, then each group still at the source moved.
+fn resume_batch(
+    ctx: &MoveContext,
+    entry: &JournalEntry,
+    batch: &BatchOp<'_>,
+    journal: &OpJournal,
+    progress: &Progress,
+    actions: &mut Vec<String>,
+) -> Result<MoveReport, MoveError> {
+    let _ns_guards = lock_namespaces(
+        &ctx.locks,
+        &[
+            (batch.ns.clone(), LockMode::Shared),
+            (batch.target_ns.clone(), LockMode::Shared),
+        ],
+    )?;
+    let mut report = repair_groups(ctx, entry, actions)?;
+    let left = batch.still_at_source(ctx, entry)?;
+    if !left.is_empty() {
+        actions.push(format!(
+            "moving what is still at the source of {} group(s) in '{}' to '{}'",
+            left.len(),
+            batch.ns.human(),
+            batch.target_ns.human()
+        ));
+        announce(ctx, &left, progress);
+        merge_report(
+            &mut report,
+            move_groups_locked(ctx, &left, false, progress, Some(journal))?,
+        );
+    }
+    Ok(report)
+}
+
+/// The journaled batch of a [`OpKind::MoveGroups`], for `resume` and its dry run.
+pub struct BatchOp<'a> {
+    pub ns: &'a Namespace,
+    pub groups: &'a [GroupId],
+    pub target_ns: &'a Namespace,
+    pub merge: bool,
+}
+
+impl BatchOp<'_> {
+    /// The batch's groups still (or partly) at the source, in the batch's order, each as the
+    /// request `resume` runs again: a target group this very batch created is merged into,
+    /// even with --no-merge (the group was split by the interruption).
+    pub fn still_at_source(
+        &self,
+        ctx: &MoveContext,
+        entry: &JournalEntry,
+    ) -> Result<Vec<MoveGroupRequest>, MoveError> {
+        let records = entry.groups();
+        let mut out = Vec::new();
+        for group in self.groups {
+            if !ctx.ds.group_exists(self.ns, group)? {
+                continue;
+            }
+            let own_target = records
+                .iter()
+                .any(|g| &g.group == group && &g.ns == self.ns && !g.target_existed);
+            out.push(MoveGroupRequest {
+                ns: self.ns.clone(),
+                group: group.clone(),
+                target_ns: self.target_ns.clone(),
+                merge: self.merge || own_target,
+            });
+        }
+        Ok(out)
     }
 }
 

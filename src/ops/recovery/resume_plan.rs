@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::ops::context::MoveContext;
+use crate::ops::engine::move_groups::plan_move_groups;
 use crate::ops::engine::plan::{MovePlan, plan_move_group, plan_move_namespace};
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
@@ -16,6 +17,7 @@ use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::journal::record::OpKind;
 use crate::ops::recovery::leftover::hidden_new_group;
 use crate::ops::recovery::pending::unfinished;
+use crate::ops::recovery::resume::BatchOp;
 use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
@@ -168,6 +170,31 @@ fn plan_one(
                     merge: *merge || entry.groups().iter().any(|g| !g.target_existed),
                 };
                 Some(plan_move_namespace(ctx, &req))
+            }
+        }
+        OpKind::MoveGroups {
+            ns,
+            groups,
+            target_ns,
+            merge,
+        } => {
+            let batch = BatchOp {
+                ns,
+                groups,
+                target_ns,
+                merge: *merge,
+            };
+            let left = batch.still_at_source(ctx, entry)?;
+            if left.is_empty() {
+                None
+            } else {
+                p.actions.push(format!(
+                    "move what is still at the source of {} group(s) in '{}' to '{}'",
+                    left.len(),
+                    ns.human(),
+                    target_ns.human()
+                ));
+                Some(plan_move_groups(ctx, &left))
             }
         }
     };

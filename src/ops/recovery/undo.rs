@@ -199,7 +199,7 @@ fn existing(
 
 fn locks_of(op: &OpKind) -> Vec<(Namespace, LockMode)> {
     match op {
-        OpKind::MoveGroup { ns, target_ns, .. } => vec![
+        OpKind::MoveGroup { ns, target_ns, .. } | OpKind::MoveGroups { ns, target_ns, .. } => vec![
             (ns.clone(), LockMode::Shared),
             (target_ns.clone(), LockMode::Shared),
         ],

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::move_group::move_group;
+use crate::ops::engine::move_groups::move_groups;
 use crate::ops::engine::move_ns::move_namespace;
 use crate::ops::engine::request::{MoveGroupRequest, MoveNsRequest};
 use crate::ops::error::MoveError;
@@ -36,7 +37,7 @@ impl MoveSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveSpec {
     /// One or more groups (possibly from different namespaces) into one target namespace:
-    /// one `move_group` call per group, one after the other.
+    /// one journaled batch per source namespace (see [`run_job`]), one after the other.
     Groups {
         groups: Vec<(Namespace, GroupId)>,
         target: Namespace,
@@ -123,21 +124,8 @@ pub fn run_job(ctx: &MoveContext, id: JobId, spec: &MoveSpec, cancel: &CancelTok
             target,
             merge,
         } => {
-            for (ns, group) in groups {
-                let what = format!("{group} ({})", ns.human());
-                if cancel.is_cancelled() {
-                    emit(JobMsg::Cancelled { job: id, what });
-                    continue;
-                }
-                let req = MoveGroupRequest {
-                    ns: ns.clone(),
-                    group: group.clone(),
-                    target_ns: target.clone(),
-                    merge: *merge,
-                };
-                if let Err(e) = move_group(ctx, &req, &progress) {
-                    emit(rejected(id, what, &e));
-                }
+            for batch in batches(groups, target, *merge) {
+                run_batch(ctx, id, &batch, &progress, emit);
             }
         }
         MoveSpec::Namespace(req) => {
@@ -148,6 +136,66 @@ pub fn run_job(ctx: &MoveContext, id: JobId, spec: &MoveSpec, cancel: &CancelTok
         MoveSpec::Resume { .. } => run_resume(ctx, id, &progress, emit),
     }
     emit(JobMsg::Done(id));
+}
+
+/// The marked groups as engine batches: one per source namespace, in the order the
+/// namespaces first appear (a batch is one journaled operation of one namespace into one
+/// target).
+fn batches(
+    groups: &[(Namespace, GroupId)],
+    target: &Namespace,
+    merge: bool,
+) -> Vec<Vec<MoveGroupRequest>> {
+    let mut out: Vec<Vec<MoveGroupRequest>> = Vec::new();
+    for (ns, group) in groups {
+        let req = MoveGroupRequest {
+            ns: ns.clone(),
+            group: group.clone(),
+            target_ns: target.clone(),
+            merge,
+        };
+        match out
+            .iter_mut()
+            .find(|b| b.first().is_some_and(|r| r.ns == *ns))
+        {
+            Some(batch) => batch.push(req),
+            None => out.push(vec![req]),
+        }
+    }
+    out
+}
+
+/// One batch: a single group is the plain move-group operation, several are one
+/// `move_groups` operation. A batch the cancel reached before it started stays at the
+/// source, group by group in the log's one-line summary.
+fn run_batch(
+    ctx: &MoveContext,
+    id: JobId,
+    batch: &[MoveGroupRequest],
+    progress: &Progress,
+    emit: &Emit,
+) {
+    let what = |r: &MoveGroupRequest| format!("{} ({})", r.group, r.ns.human());
+    if progress.cancel.is_cancelled() {
+        for r in batch {
+            emit(JobMsg::Cancelled {
+                job: id,
+                what: what(r),
+            });
+        }
+        return;
+    }
+    let result = match batch {
+        [one] => move_group(ctx, one, progress),
+        _ => move_groups(ctx, batch, progress),
+    };
+    // Refused or busy as a whole (a namespace lock, the datastore): each group says so, as
+    // when they ran one by one.
+    if let Err(e) = result {
+        for r in batch {
+            emit(rejected(id, what(r), &e));
+        }
+    }
 }
 
 /// The CLI's `resume`, reported line by line into the job's log.
@@ -199,6 +247,26 @@ fn rejected(job: JobId, what: String, e: &MoveError) -> JobMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marked_groups_batch_per_source_namespace_in_first_seen_order() {
+        let ns = |s: &str| Namespace::parse(s).unwrap();
+        let g = |s: &str| GroupId::parse(s).unwrap();
+        let marked = [
+            (ns("b"), g("vm/1")),
+            (ns("a"), g("vm/2")),
+            (ns("b"), g("ct/3")),
+        ];
+        let got: Vec<Vec<String>> = batches(&marked, &ns("t"), true)
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|r| format!("{}:{}>{}", r.ns.human(), r.group, r.target_ns.human()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(got, [vec!["b:vm/1>t", "b:ct/3>t"], vec!["a:vm/2>t"]]);
+    }
 
     #[test]
     fn affected_namespaces_of_a_namespace_move() {

@@ -5,6 +5,7 @@
 pub use pbs_mover::ops::context::MoveContext;
 pub use pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV;
 pub use pbs_mover::ops::engine::move_group::move_group;
+pub use pbs_mover::ops::engine::move_groups::move_groups;
 pub use pbs_mover::ops::engine::request::MoveGroupRequest;
 pub use pbs_mover::ops::journal::gc as move_journal;
 pub use pbs_mover::ops::locks::flock::{self as lock, LockError, LockMode};
