@@ -33,6 +33,7 @@ use super::keys::context::Context;
 use super::keys::keymap::Keymap;
 use super::model::Marks;
 use super::model::{Model, NodeKey};
+use super::panes::details::DetailsView;
 use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
 use super::panes::tree::FilterState;
 use super::popups::Popup;
@@ -69,6 +70,8 @@ pub struct App {
     pub popup: Option<Popup>,
     pub jobs: Jobs,
     pub status_view: StatusView,
+    /// The details pane's scroll offset.
+    pub details_view: DetailsView,
     items: Vec<TreeItem<'static, NodeKey>>,
     pub(super) items_dirty: bool,
     pub(super) commands: Vec<Command>,
@@ -122,6 +125,7 @@ impl App {
             popup: None,
             jobs: Jobs::default(),
             status_view: StatusView::default(),
+            details_view: DetailsView::default(),
             items: Vec::new(),
             items_dirty: true,
             commands: Vec::new(),
