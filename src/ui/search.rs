@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use crate::ops::progress::CancelToken;
 use crate::tree::search::{Hit, Query, SearchIndex};
 use crate::tree::{GroupId, Namespace};
 
@@ -14,6 +15,8 @@ use super::model::{NodeKey, NodePath};
 pub enum IndexState {
     /// The full build runs; until it ends the index holds what was listed so far.
     Building,
+    /// Every group is indexed; the comment pass still reads their newest comments.
+    Comments,
     Ready,
     /// The build failed; the index holds what was listed.
     Failed(String),
@@ -34,6 +37,8 @@ pub struct SearchUi {
     pub goto: Option<Hit>,
     /// Where the cursor was when the search started (Esc goes back there).
     pub origin: Option<NodePath>,
+    /// Stops the running comment pass (a new build makes it stale).
+    pub comments_cancel: Option<CancelToken>,
 }
 
 impl Default for SearchUi {
@@ -47,6 +52,7 @@ impl Default for SearchUi {
             current: None,
             goto: None,
             origin: None,
+            comments_cancel: None,
         }
     }
 }
@@ -109,6 +115,7 @@ impl SearchUi {
         };
         match &self.state {
             IndexState::Building => s.push_str(", indexing…"),
+            IndexState::Comments => s.push_str(", indexing comments…"),
             IndexState::Failed(_) => s.push_str(", loaded levels only"),
             IndexState::Ready => {}
         }

@@ -218,6 +218,11 @@ impl App {
             AppEvent::Job(msg) => self.on_job(msg),
             AppEvent::Pending(result) => self.on_pending(result),
             AppEvent::Index { generation, result } => self.on_index(generation, result),
+            AppEvent::Comments {
+                generation,
+                batch,
+                done,
+            } => self.on_comments(generation, batch, done),
             AppEvent::Facts(result) => self.on_facts(result),
             AppEvent::Notes(result) => self.on_notes(result),
         }
