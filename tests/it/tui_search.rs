@@ -457,3 +457,46 @@ fn a_new_index_build_cancels_the_running_comment_pass_and_drops_its_batches() {
     run_held(&mut app, fresh);
     assert!(!screen(&mut app).contains("indexing"));
 }
+
+/// The group under the cursor, as `type/id`.
+fn selected_group(app: &support::tui::App) -> String {
+    match app.selection() {
+        Selection::Group(_, g) => g.to_string(),
+        other => panic!("not on a group: {other:?}"),
+    }
+}
+
+#[test]
+fn n_and_shift_n_follow_the_sort_order_the_tree_shows() {
+    // By name vm/1, vm/2, vm/3; by snapshots vm/2 (3), vm/3 (2), vm/1 (1).
+    let s = Store::empty(&[]);
+    s.add_group("", "vm/1", "root@pam", &[T1]);
+    s.add_group("", "vm/2", "root@pam", &[T1, T2, T3]);
+    s.add_group("", "vm/3", "root@pam", &[T1, T2]);
+    let mut app = app_on(&s, true);
+    press(&mut app, &[KeyCode::Char('o'), KeyCode::Char('o')]);
+    press(&mut app, &[KeyCode::Char('o')]);
+    assert!(screen(&mut app).contains("sort: snapshots"));
+    search(&mut app, "vm/");
+    press(&mut app, &[KeyCode::Enter]);
+    assert_eq!(selected_group(&app), "vm/2", "the first match as shown");
+    let mut walked = vec![selected_group(&app)];
+    for _ in 0..3 {
+        press(&mut app, &[KeyCode::Char('n')]);
+        walked.push(selected_group(&app));
+    }
+    assert_eq!(walked, ["vm/2", "vm/3", "vm/1", "vm/2"]);
+    press(&mut app, &[KeyCode::Char('N')]);
+    assert_eq!(
+        selected_group(&app),
+        "vm/1",
+        "N wraps back to the last shown"
+    );
+    // `o` back to name order while the search stays: n goes on from vm/1 in that order.
+    press(&mut app, &[KeyCode::Char('o')]);
+    assert!(screen(&mut app).contains("sort: name"));
+    press(&mut app, &[KeyCode::Char('n')]);
+    assert_eq!(selected_group(&app), "vm/2");
+    press(&mut app, &[KeyCode::Char('n')]);
+    assert_eq!(selected_group(&app), "vm/3");
+}

@@ -314,6 +314,7 @@ impl App {
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.items_dirty = true;
+                self.refresh_hits();
                 true
             }
             Action::ClearFilter if !self.filter.text.is_empty() => {

@@ -118,11 +118,26 @@ impl App {
         self.refresh_hits();
     }
 
-    fn refresh_hits(&mut self) {
+    /// The hits of the search line, in the order the tree shows them.
+    fn update_hits(&mut self) {
+        let (model, sort) = (&self.model, self.sort);
+        let shown = |ns: &Namespace| {
+            let e = model.ns(ns)?;
+            Some(
+                sort.groups(&e.groups)
+                    .iter()
+                    .map(|g| g.info.group.clone())
+                    .collect(),
+            )
+        };
+        self.search.update_hits(&self.filter.text, &shown);
+    }
+
+    pub(super) fn refresh_hits(&mut self) {
         if self.filter.text.is_empty() {
             return;
         }
-        self.search.update_hits(&self.filter.text);
+        self.update_hits();
         self.items_dirty = true;
     }
 
@@ -184,7 +199,7 @@ impl App {
     fn search_edited(&mut self) {
         self.search.current = None;
         self.search.goto = None;
-        self.search.update_hits(&self.filter.text);
+        self.update_hits();
         self.items_dirty = true;
         if let Some(hit) = self.search.step(1) {
             self.goto_hit(hit);
@@ -199,6 +214,8 @@ impl App {
             self.status.push(Level::Info, "no search: type / first");
             return true;
         }
+        // The sort key or the sizes may have changed the tree's order since the last step.
+        self.update_hits();
         match self.search.step(delta) {
             Some(hit) => self.goto_hit(hit),
             None => {
