@@ -84,6 +84,9 @@ pub struct App {
     /// Where the panes were drawn last, for the mouse.
     pub areas: ScreenAreas,
     last_click: Option<(std::time::Instant, mouse::LastClick)>,
+    /// The background read of the selected namespace's size.
+    ns_size: Option<facts::NsSizeRead>,
+    ns_size_seq: u64,
 }
 
 /// How far the user got with quitting.
@@ -135,6 +138,8 @@ impl App {
             mouse: keymap_mouse,
             areas: ScreenAreas::default(),
             last_click: None,
+            ns_size: None,
+            ns_size_seq: 0,
         };
         app.greet();
         let root = Namespace::root();
@@ -224,6 +229,7 @@ impl App {
                 done,
             } => self.on_comments(generation, batch, done),
             AppEvent::Facts(result) => self.on_facts(result),
+            AppEvent::NsFacts { seq, batch, done } => self.on_ns_facts(seq, batch, done),
             AppEvent::Notes(result) => self.on_notes(result),
         }
     }

@@ -53,6 +53,28 @@ pub fn execute(ctx: &MoveContext, command: Command, sink: &Sink) {
             }
         }
         Command::ReadFacts(req) => sink(AppEvent::Facts(manifests::read_group(&ctx.ds, req))),
+        Command::ReadNsFacts {
+            seq,
+            ns,
+            groups,
+            cancel,
+        } => {
+            let mut send = |batch| {
+                sink(AppEvent::NsFacts {
+                    seq,
+                    batch,
+                    done: false,
+                })
+            };
+            if manifests::read_groups(&ctx.ds, &ns, &groups, &cancel, &mut send) {
+                let batch = Vec::new();
+                sink(AppEvent::NsFacts {
+                    seq,
+                    batch,
+                    done: true,
+                });
+            }
+        }
         Command::ReadNotes(req) => sink(AppEvent::Notes(manifests::read_notes(&ctx.ds, req))),
         Command::StartMove { id, spec, cancel } => {
             let sink = Arc::clone(sink);

@@ -54,6 +54,12 @@ pub enum AppEvent {
     },
     /// A group's manifests, read for the rows on screen.
     Facts(FactsResult),
+    /// A batch of the size read of a namespace (`seq` of its request); `done` on the last.
+    NsFacts {
+        seq: u64,
+        batch: Vec<FactsResult>,
+        done: bool,
+    },
     /// Notes text for the notes popup.
     Notes(NotesResult),
 }
@@ -87,6 +93,13 @@ pub enum Command {
     },
     /// Reads every snapshot manifest of a group.
     ReadFacts(FactsRequest),
+    /// Reads the manifests of a namespace's groups (its size), until cancelled.
+    ReadNsFacts {
+        seq: u64,
+        ns: Namespace,
+        groups: Vec<GroupId>,
+        cancel: CancelToken,
+    },
     /// Reads a group's or a snapshot's notes.
     ReadNotes(NotesRequest),
 }
@@ -107,6 +120,7 @@ impl PartialEq for Command {
                 Command::IndexComments { generation: b, .. },
             ) => a == b,
             (Command::ReadFacts(a), Command::ReadFacts(b)) => a == b,
+            (Command::ReadNsFacts { seq: a, .. }, Command::ReadNsFacts { seq: b, .. }) => a == b,
             (Command::ReadNotes(a), Command::ReadNotes(b)) => a == b,
             _ => false,
         }
