@@ -545,6 +545,11 @@ fn wheel_over_the_details_pane_scrolls_it_clamped_and_a_new_selection_starts_at_
     );
     mouse(&mut app, MouseEventKind::ScrollUp, x, y);
     assert_eq!(app.details_view.scroll, total - 10);
+    // The keys scroll it too, a line at a time.
+    press(&mut app, &[KeyCode::Char('K')]);
+    assert_eq!(app.details_view.scroll, total - 11);
+    press(&mut app, &[KeyCode::Char('J'), KeyCode::Char('J')]);
+    assert_eq!(app.details_view.scroll, total - 9);
     // Another selection is shown from its first line.
     press(&mut app, &[KeyCode::Char('j')]);
     let next = details_rows(&mut app);

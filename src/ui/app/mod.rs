@@ -323,6 +323,8 @@ impl App {
                 self.refresh_hits();
                 true
             }
+            Action::DetailsDown => self.details_view.scroll_by(1, true),
+            Action::DetailsUp => self.details_view.scroll_by(1, false),
             Action::ClearFilter if !self.filter.text.is_empty() => {
                 self.clear_filter();
                 true
