@@ -8,6 +8,7 @@ use crate::tree::manifest::{
     CryptMode, GroupFacts, ManifestError, SnapshotFacts, VerifyState, read_group_facts,
 };
 use crate::tree::model::MANIFEST_FILE;
+use crate::tree::scan::parallel::map_ordered;
 use crate::tree::{Datastore, GroupInfo, Namespace, ScanWarning, SnapshotInfo, SnapshotTime};
 
 #[derive(Debug, Serialize)]
@@ -92,6 +93,20 @@ pub struct LsRequest {
     pub snapshots: bool,
 }
 
+/// Groups whose manifests are read together (in parallel); bounds what is held at once.
+const WINDOW: usize = 512;
+
+/// One namespace of the listing being built: its groups, their entries so far, and the
+/// warnings in the order a one-by-one read would give them.
+struct Level {
+    ns: Namespace,
+    /// `false`: the namespace could not be listed; only its warning is kept.
+    listed: bool,
+    groups: Vec<GroupInfo>,
+    entries: Vec<GroupEntry>,
+    warnings: Vec<ScanWarning>,
+}
+
 /// Lists `req.ns` with its groups, plus either its direct children or (recursive) all below.
 pub fn list(ds: &Datastore, pbs: &PbsVersion, req: &LsRequest) -> Result<LsOutput, Failure> {
     let max_depth = if req.recursive { None } else { Some(1) };
@@ -102,26 +117,17 @@ pub fn list(ds: &Datastore, pbs: &PbsVersion, req: &LsRequest) -> Result<LsOutpu
     let mut items = namespaces.items;
     // Component order puts every namespace right after its parent (a tree, read top-down).
     items.sort();
-    let mut out = Vec::with_capacity(items.len());
-    for ns in items {
-        let groups = match ds.list_groups(&ns, false) {
-            Ok(g) => g,
-            Err(e) => {
-                warnings.push(ScanWarning {
-                    path: ds.ns_path(&ns),
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        warnings.extend(groups.warnings);
-        let mut entries = Vec::with_capacity(groups.items.len());
-        for g in &groups.items {
-            entries.push(group_entry(ds, g, req.snapshots, &mut warnings));
+    let mut levels = list_levels(ds, items);
+    read_entries(ds, &mut levels, req.snapshots);
+    let mut out = Vec::with_capacity(levels.len());
+    for level in levels {
+        warnings.extend(level.warnings);
+        if !level.listed {
+            continue;
         }
         out.push(NsEntry {
-            ns: ns.to_string(),
-            groups: entries,
+            ns: level.ns.to_string(),
+            groups: level.entries,
         });
     }
     Ok(LsOutput {
@@ -132,6 +138,55 @@ pub fn list(ds: &Datastore, pbs: &PbsVersion, req: &LsRequest) -> Result<LsOutpu
         namespaces: out,
         warnings: warnings.iter().map(ToString::to_string).collect(),
     })
+}
+
+/// The groups of each namespace; one that cannot be listed is only a warning.
+fn list_levels(ds: &Datastore, namespaces: Vec<Namespace>) -> Vec<Level> {
+    let mut levels = Vec::with_capacity(namespaces.len());
+    for ns in namespaces {
+        let level = match ds.list_groups(&ns, false) {
+            Ok(groups) => Level {
+                ns,
+                listed: true,
+                groups: groups.items,
+                entries: Vec::new(),
+                warnings: groups.warnings,
+            },
+            Err(e) => Level {
+                warnings: vec![ScanWarning {
+                    path: ds.ns_path(&ns),
+                    message: e.to_string(),
+                }],
+                ns,
+                listed: false,
+                groups: Vec::new(),
+                entries: Vec::new(),
+            },
+        };
+        levels.push(level);
+    }
+    levels
+}
+
+/// Every group's entry (its manifests, its snapshots when asked), `WINDOW` groups at a time
+/// on the scanner's threads; entries and warnings keep the groups' order.
+fn read_entries(ds: &Datastore, levels: &mut [Level], snapshots: bool) {
+    let all: Vec<(usize, usize)> = levels
+        .iter()
+        .enumerate()
+        .flat_map(|(l, level)| (0..level.groups.len()).map(move |g| (l, g)))
+        .collect();
+    for window in all.chunks(WINDOW) {
+        let read = map_ordered(window, |&(l, g)| {
+            let mut w = Vec::new();
+            let entry = group_entry(ds, &levels[l].groups[g], snapshots, &mut w);
+            (entry, w)
+        });
+        for (&(l, _), (entry, w)) in window.iter().zip(read) {
+            levels[l].entries.push(entry);
+            levels[l].warnings.extend(w);
+        }
+    }
 }
 
 fn group_entry(

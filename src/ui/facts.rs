@@ -71,6 +71,22 @@ impl FactsCache {
         }
     }
 
+    /// Stores a read made for a namespace's size; `false` when the group was known already
+    /// (read for the screen meanwhile).
+    pub fn fill(
+        &mut self,
+        ns: &Namespace,
+        group: &GroupId,
+        result: Result<GroupFacts, String>,
+    ) -> bool {
+        let key = (ns.clone(), group.clone());
+        if !matches!(self.groups.get(&key), None | Some(FactsState::Reading)) {
+            return false;
+        }
+        self.groups.insert(key, FactsState::Reading);
+        self.finish(ns, group, result)
+    }
+
     /// Drops what was read in `ns` (it is being re-scanned); reads in flight are ignored.
     pub fn forget_ns(&mut self, ns: &Namespace) {
         self.groups.retain(|(n, _), _| n != ns);

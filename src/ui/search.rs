@@ -1,10 +1,12 @@
 //! The browser's search: the datastore's search index (built in the background, patched
-//! by every listing), the hits of the current query in tree order, which one the cursor is
+//! by every listing), the hits of the current query in the order the tree shows them, which one the cursor is
 //! on, and a jump that waits for the namespaces on its way to be listed.
 
-use std::collections::HashSet;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 
-use crate::tree::search::{Hit, Query, SearchIndex};
+use crate::ops::progress::CancelToken;
+use crate::tree::search::{Hit, Query, SearchIndex, tree_order};
 use crate::tree::{GroupId, Namespace};
 
 use super::model::{NodeKey, NodePath};
@@ -14,6 +16,8 @@ use super::model::{NodeKey, NodePath};
 pub enum IndexState {
     /// The full build runs; until it ends the index holds what was listed so far.
     Building,
+    /// Every group is indexed; the comment pass still reads their newest comments.
+    Comments,
     Ready,
     /// The build failed; the index holds what was listed.
     Failed(String),
@@ -34,6 +38,8 @@ pub struct SearchUi {
     pub goto: Option<Hit>,
     /// Where the cursor was when the search started (Esc goes back there).
     pub origin: Option<NodePath>,
+    /// Stops the running comment pass (a new build makes it stale).
+    pub comments_cancel: Option<CancelToken>,
 }
 
 impl Default for SearchUi {
@@ -47,13 +53,16 @@ impl Default for SearchUi {
             current: None,
             goto: None,
             origin: None,
+            comments_cancel: None,
         }
     }
 }
 
 impl SearchUi {
-    /// Recomputes the hits for `text`; the current hit stays current when it still matches.
-    pub fn update_hits(&mut self, text: &str) {
+    /// Recomputes the hits for `text` in the order the tree shows them: `shown` gives the
+    /// displayed group order of a listed namespace (`None`: not listed, name order). The
+    /// current hit stays current when it still matches.
+    pub fn update_hits(&mut self, text: &str, shown: &dyn Fn(&Namespace) -> Option<Vec<GroupId>>) {
         let before = self.current.and_then(|i| self.hits.get(i)).cloned();
         let q = Query::parse(text);
         self.hits = if q.is_empty() {
@@ -61,6 +70,7 @@ impl SearchUi {
         } else {
             self.index.search(&q).map(|e| e.hit()).collect()
         };
+        sort_as_shown(&mut self.hits, shown);
         self.hit_set = self.hits.iter().cloned().collect();
         self.current = before.and_then(|b| self.hits.iter().position(|h| *h == b));
     }
@@ -109,11 +119,39 @@ impl SearchUi {
         };
         match &self.state {
             IndexState::Building => s.push_str(", indexing…"),
+            IndexState::Comments => s.push_str(", indexing comments…"),
             IndexState::Failed(_) => s.push_str(", loaded levels only"),
             IndexState::Ready => {}
         }
         Some(s)
     }
+}
+
+/// Reorders the groups of each namespace among `hits` (tree order) as the tree shows them.
+/// Only comparisons of two groups of one namespace change, so the order stays total.
+fn sort_as_shown(hits: &mut [Hit], shown: &dyn Fn(&Namespace) -> Option<Vec<GroupId>>) {
+    let mut ranks: HashMap<Namespace, HashMap<GroupId, usize>> = HashMap::new();
+    for h in hits.iter().filter(|h| h.group.is_some()) {
+        if !ranks.contains_key(&h.ns) {
+            let order = shown(&h.ns).unwrap_or_default();
+            let rank = order.into_iter().enumerate().map(|(i, g)| (g, i)).collect();
+            ranks.insert(h.ns.clone(), rank);
+        }
+    }
+    let rank = |h: &Hit| {
+        let g = h.group.as_ref()?;
+        ranks.get(&h.ns)?.get(g).copied()
+    };
+    hits.sort_by(|a, b| {
+        let by_tree = tree_order((&a.ns, a.group.as_ref()), (&b.ns, b.group.as_ref()));
+        match (a.ns == b.ns, rank(a), rank(b)) {
+            (true, Some(x), Some(y)) => x.cmp(&y).then(by_tree),
+            // A group the listing does not show yet goes after those it shows.
+            (true, Some(_), None) if b.group.is_some() => Ordering::Less,
+            (true, None, Some(_)) if a.group.is_some() => Ordering::Greater,
+            _ => by_tree,
+        }
+    });
 }
 
 /// The tree path of a hit: the root, every namespace down to it, the group.

@@ -69,7 +69,14 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     // Now the widget's scroll offset is known: read the manifests of what is on screen.
     app.request_visible_facts();
     let selection = app.selection();
-    details::render(frame, details_area, &app.model, &selection, &app.theme);
+    details::render(
+        frame,
+        details_area,
+        &app.model,
+        &selection,
+        &mut app.details_view,
+        &app.theme,
+    );
     status::render(
         frame,
         status_area,

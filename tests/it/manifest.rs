@@ -177,3 +177,64 @@ fn parser_reads_what_pbs_writes_and_types_what_breaks() {
         Err(ManifestError::Missing)
     );
 }
+
+/// `ls` reads the manifests of many groups on several threads: the output (groups, sizes,
+/// comments, warnings) is byte for byte what one thread gives, groups in listing order.
+#[test]
+fn ls_reads_manifests_in_parallel_with_the_same_output_in_the_same_order() {
+    let s = Store::empty(&["a"]);
+    for i in 0..150 {
+        let (ns, g) = (if i % 3 == 0 { "a" } else { "" }, format!("vm/{i}"));
+        s.add_group(ns, &g, "root@pam", &[T1, T2]);
+        let mut spec = manifest_spec(&g, T2, (i as u64 + 1) << 20);
+        spec.notes = Some(format!("comment of {g}"));
+        s.write_manifest(ns, &g, T2, &spec);
+    }
+    // Two damaged manifests: their warnings keep the groups' order.
+    for g in ["vm/7", "vm/100"] {
+        let path = s.group_dir("", g).join(T1).join("index.json.blob");
+        std::fs::write(path, b"not a blob").unwrap();
+    }
+    let args = ["ls", "--recursive", "--json"];
+    let parallel = s.run(&args);
+    assert_eq!(exit_code(&parallel), 0, "{}", stderr(&parallel));
+    let one = s
+        .cmd()
+        .env("PBS_MOVER_SCAN_THREADS", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&parallel.stdout),
+        String::from_utf8_lossy(&one.stdout)
+    );
+    let j = json(&parallel);
+    let root: Vec<String> = j["namespaces"][0]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap().to_string())
+        .collect();
+    // The listing's order (by name, as `ls` always gave it).
+    let mut expected: Vec<String> = (0..150)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("vm/{i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(root, expected);
+    let at = root.iter().position(|g| g == "vm/5").unwrap();
+    let vm5 = &j["namespaces"][0]["groups"][at];
+    assert_eq!(vm5["comment"], "comment of vm/5");
+    let warnings: Vec<&str> = j["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    // In the groups' listing order: vm/100 before vm/7.
+    assert!(
+        warnings[0].contains("vm/100/") && warnings[1].contains("vm/7/"),
+        "{warnings:?}"
+    );
+}

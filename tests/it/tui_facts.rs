@@ -8,7 +8,7 @@ use crossterm::event::KeyCode;
 use support::api::{ArchiveCrypt, VerifyState};
 use support::store::manifest_spec;
 use support::tui::{
-    App, Command, Popup, Selection, app_on, assert_no_colour, draw, lines, press, screen,
+    App, Command, Popup, Selection, app_on, assert_no_colour, draw, executor, lines, press, screen,
     select_row,
 };
 use support::{Store, epoch_times};
@@ -218,4 +218,94 @@ fn in_a_terminal_the_rows_on_screen_fill_in_by_themselves() {
     session.send("q");
     let status = session.wait_exit(std::time::Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
+}
+
+/// The selected namespace's size is read in the background for groups never on screen,
+/// batch by batch ("k of n groups read"), cancelled when the cursor leaves it.
+#[test]
+fn a_selected_namespace_size_is_read_in_the_background_and_cancelled_on_leaving() {
+    let s = Store::empty(&["a"]);
+    let times = epoch_times(2);
+    let times: Vec<&str> = times.iter().map(String::as_str).collect();
+    for i in 0..70 {
+        s.add_group("a", &format!("vm/{}", 1000 + i), "root@pam", &times);
+    }
+    let mut app = app_on(&s, true);
+    select_row(&mut app, " a");
+    press(&mut app, &[KeyCode::Enter]);
+    assert_eq!(
+        app.selection(),
+        Selection::Ns(pbs_mover::tree::Namespace::parse("a").unwrap())
+    );
+    draw(&mut app);
+    let (mut screen_reads, mut held) = (0, Vec::new());
+    for c in app.take_commands() {
+        match c {
+            Command::ReadNsFacts { .. } => held.push(c),
+            Command::ReadFacts(_) => {
+                screen_reads += 1;
+                for ev in executor::run_inline(&app.ctx.clone(), c) {
+                    app.handle_event(ev);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(held.len(), 1, "one background read for the namespace");
+    let Command::ReadNsFacts { groups, cancel, .. } = &held[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        groups.len(),
+        70 - screen_reads,
+        "the rows on screen are not read twice"
+    );
+    let cancel = cancel.clone();
+    let d = details(&mut app);
+    assert!(
+        d.contains(&format!("{screen_reads} of 70 groups read")),
+        "{d}"
+    );
+    let mut events = executor::run_inline(&app.ctx.clone(), held.remove(0)).into_iter();
+    assert!(app.handle_event(events.next().unwrap()), "the first batch");
+    let d = details(&mut app);
+    assert!(
+        d.contains(&format!("{} of 70 groups read", screen_reads + 32)),
+        "{d}"
+    );
+    // The cursor moves on: the read is cancelled, its late batches are dropped.
+    press(&mut app, &[KeyCode::Char('j')]);
+    draw(&mut app);
+    assert!(cancel.is_cancelled());
+    for ev in events {
+        assert!(!app.handle_event(ev), "a late batch was taken");
+    }
+    // Back on the namespace: what is left is read, the size is complete.
+    press(&mut app, &[KeyCode::Char('k')]);
+    draw(&mut app);
+    let again: Vec<Command> = app.take_commands();
+    let left: usize = again
+        .iter()
+        .map(|c| match c {
+            Command::ReadNsFacts { groups, .. } => groups.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(left, 70 - screen_reads - 32);
+    for c in again {
+        for ev in executor::run_inline(&app.ctx.clone(), c) {
+            app.handle_event(ev);
+        }
+    }
+    app.run_commands_blocking();
+    let d = details(&mut app);
+    let size = d
+        .lines()
+        .find(|l| l.starts_with("Size"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(!size.contains("groups read") && size.contains("GiB"), "{d}");
+    // Nothing more is asked for while the cursor stays.
+    draw(&mut app);
+    assert!(app.take_commands().is_empty());
 }

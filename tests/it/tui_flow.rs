@@ -11,8 +11,8 @@ use pbs_mover::tree::Namespace;
 use support::api::{MoveContext, pending};
 use support::tui::{
     App, Command, DEFAULT_KEYMAP, JobState, Keymap, Level, Popup, Selection, Theme, app_on,
-    assert_no_colour, chars, click, datastore, draw, executor, find_on_screen, help, mouse,
-    new_app, press, press_only, screen, select_row,
+    assert_no_colour, chars, click, datastore, draw, draw_at, executor, find_on_screen, help,
+    mouse, new_app, press, press_only, screen, select_row,
 };
 use support::{HeldLock, Store};
 
@@ -491,6 +491,76 @@ fn wheel_scrolls_the_pane_under_the_pointer_and_the_open_popup() {
         panic!("no picker")
     };
     assert_eq!(p.cursor, before + 3);
+}
+
+/// The details pane's rows at 80×16 (its inner area is 7 rows high), title first.
+fn details_rows(app: &mut App) -> Vec<String> {
+    let t = draw_at(app, 80, 16);
+    let d = app.areas.details;
+    let buf = t.backend().buffer();
+    (d.y..d.y + d.height)
+        .map(|y| (d.x..d.x + d.width).map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+#[test]
+fn wheel_over_the_details_pane_scrolls_it_clamped_and_a_new_selection_starts_at_the_top() {
+    let s = store();
+    let mut app = app_on(&s, true);
+    select_row(&mut app, "vm/100");
+    let top = details_rows(&mut app);
+    assert!(top[0].contains(" Details "), "{top:?}");
+    assert!(
+        top[1].contains("Group") && top[1].contains("vm/100"),
+        "{top:?}"
+    );
+    let d = app.areas.details;
+    let (x, y) = (d.x + 2, d.y + 2);
+    assert!(mouse(&mut app, MouseEventKind::ScrollDown, x, y));
+    let scrolled = details_rows(&mut app);
+    assert!(scrolled[0].contains("scrolled 3 of"), "{scrolled:?}");
+    assert_eq!(scrolled[1], top[4], "three lines down");
+    let sel = app.selection();
+    assert!(
+        matches!(&sel, Selection::Group(_, g) if g.to_string() == "vm/100"),
+        "the wheel moved the cursor: {sel:?}"
+    );
+    // Far down: clamped so the last line is at the bottom, the title counts real lines.
+    for _ in 0..20 {
+        mouse(&mut app, MouseEventKind::ScrollDown, x, y);
+    }
+    let bottom = details_rows(&mut app);
+    let total: usize = bottom[0]
+        .split(" of ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{bottom:?}"));
+    assert!(total >= 10, "{bottom:?}");
+    assert_eq!(app.details_view.scroll, total - 7, "{bottom:?}");
+    assert!(bottom[0].contains(&format!("scrolled {} of {total}", total - 7)));
+    assert!(
+        bottom[7].contains("Oldest"),
+        "the last line shows: {bottom:?}"
+    );
+    mouse(&mut app, MouseEventKind::ScrollUp, x, y);
+    assert_eq!(app.details_view.scroll, total - 10);
+    // The keys scroll it too, a line at a time.
+    press(&mut app, &[KeyCode::Char('K')]);
+    assert_eq!(app.details_view.scroll, total - 11);
+    press(&mut app, &[KeyCode::Char('J'), KeyCode::Char('J')]);
+    assert_eq!(app.details_view.scroll, total - 9);
+    // Another selection is shown from its first line.
+    press(&mut app, &[KeyCode::Char('j')]);
+    let next = details_rows(&mut app);
+    assert!(
+        next[0].contains(" Details ") && !next[0].contains("scrolled"),
+        "{next:?}"
+    );
+    assert!(
+        next[1].contains("Group") && next[1].contains("vm/101"),
+        "{next:?}"
+    );
 }
 
 #[test]

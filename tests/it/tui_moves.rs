@@ -895,3 +895,60 @@ fn the_next_start_says_what_a_detached_tui_did() {
             .contains("4343 lost its terminal and is still finishing")
     );
 }
+
+/// A namespace move whose source holds a symlinked group dir, type dir and child namespace:
+/// the real group moves, each symlink is a failure line in the move's log ("left in
+/// place"), and the summary counts them as failed, as the CLI does (exit 4).
+#[test]
+fn symlinks_left_in_place_by_a_namespace_move_are_failures_in_the_log() {
+    let s = Store::empty(&["src", "other"]);
+    s.add_group("src", "vm/1", "root@pam", &[T1]);
+    let elsewhere = Store::empty(&["x"]);
+    elsewhere.add_group("x", "vm/2", "root@pam", &[T1]);
+    elsewhere.add_group("x", "ct/3", "root@pam", &[T1]);
+    let outside = elsewhere.ns_dir("x");
+    let links = [
+        (outside.join("vm/2"), s.ns_dir("src").join("vm/2")),
+        (outside.join("ct"), s.ns_dir("src").join("ct")),
+        (outside.clone(), s.ns_dir("src").join("ns/linked")),
+    ];
+    std::fs::create_dir_all(s.ns_dir("src").join("ns")).unwrap();
+    for (target, link) in &links {
+        std::os::unix::fs::symlink(target, link).unwrap();
+    }
+    let mut app = app_on(&s, true);
+    select_row(&mut app, " src");
+    press(&mut app, &[KeyCode::Char('p')]);
+    chars(&mut app, "other");
+    press(&mut app, &[KeyCode::Enter]);
+    assert!(
+        matches!(app.popup, Some(Popup::Preview(_))),
+        "{}",
+        screen(&mut app)
+    );
+    press(&mut app, &[KeyCode::Char('y')]);
+    assert!(exists(&s, "other/src", "vm/1"), "the real group moved");
+    let errors: Vec<String> = app
+        .status
+        .lines()
+        .filter(|l| l.level == Level::Error)
+        .map(|l| l.text.clone())
+        .collect();
+    for (_, link) in &links {
+        assert!(link.symlink_metadata().unwrap().is_symlink(), "left alone");
+        let line = format!("left in place: {} is a symlink", link.display());
+        assert!(errors.contains(&line), "{line} not in {errors:?}");
+    }
+    let log = status_text(&app);
+    let summary = log
+        .lines()
+        .find(|l| l.contains("finished"))
+        .unwrap_or_else(|| panic!("no summary: {log}"));
+    assert!(
+        summary.contains("moved 1 group") && summary.contains("3 failed"),
+        "{summary}"
+    );
+    assert!(summary.contains("3 symlinks left in place"), "{summary}");
+    let last = app.status.lines().last().unwrap();
+    assert_eq!(last.level, Level::Warn, "not a plain success: {last:?}");
+}

@@ -350,24 +350,153 @@ fn the_index_answers_after_a_build_event_only_for_its_generation() {
     assert!(!app.handle_event(stale));
 }
 
+/// Runs the App's commands inline like `run_commands_blocking`, but keeps the comment
+/// passes back (returned), so a test sees the state while one runs.
+fn run_holding_comment_passes(app: &mut support::tui::App) -> Vec<Command> {
+    let mut held = Vec::new();
+    loop {
+        let commands = app.take_commands();
+        if commands.is_empty() {
+            return held;
+        }
+        for c in commands {
+            if matches!(c, Command::IndexComments { .. }) {
+                held.push(c);
+                continue;
+            }
+            for ev in executor::run_inline(&app.ctx.clone(), c) {
+                app.handle_event(ev);
+            }
+        }
+    }
+}
+
+fn run_held(app: &mut support::tui::App, held: Vec<Command>) {
+    for c in held {
+        for ev in executor::run_inline(&app.ctx.clone(), c) {
+            app.handle_event(ev);
+        }
+    }
+}
+
 #[test]
-fn a_group_is_found_by_its_newest_comment_once_its_manifests_were_read() {
+fn the_comment_pass_finds_a_group_never_on_screen_by_its_newest_comment() {
     use support::store::manifest_spec;
     let s = store();
-    let mut spec = manifest_spec("vm/99", T3, 1 << 30);
+    let mut old = manifest_spec("vm/1234", T1, 1 << 30);
+    old.notes = Some("an older comment".to_string());
+    s.write_manifest("a/b/c", "vm/1234", T1, &old);
+    let mut spec = manifest_spec("vm/1234", T2, 1 << 30);
     spec.notes = Some("before the kernel upgrade\nsecond line".to_string());
-    s.write_manifest("", "vm/99", T3, &spec);
-    let mut app = app_on(&s, true);
+    s.write_manifest("a/b/c", "vm/1234", T2, &spec);
+    // A backup still running: no manifest yet, so T2 stays the newest with a comment.
+    let running = s.group_dir("a/b/c", "vm/1234").join(T3);
+    std::fs::create_dir(&running).unwrap();
+    std::fs::write(running.join("root.pxar.didx"), "partial").unwrap();
+
+    let mut app = new_app(&s, datastore(&s), Keymap::defaults(), true);
+    let held = run_holding_comment_passes(&mut app);
+    assert_eq!(held.len(), 1, "one comment pass after the build: {held:?}");
     search(&mut app, "kernel");
-    assert!(app.search.hits.is_empty(), "manifests not read yet");
+    run_holding_comment_passes(&mut app);
+    assert!(app.search.hits.is_empty(), "comments not read yet");
+    let text = screen(&mut app);
+    assert!(text.contains("no matches, indexing comments…"), "{text}");
+    run_held(&mut app, held);
+    assert_eq!(
+        app.search
+            .hits
+            .iter()
+            .map(|h| (h.ns.clone(), h.group.clone()))
+            .collect::<Vec<_>>(),
+        vec![(ns("a/b/c"), Some(gid("vm/1234")))]
+    );
+    assert!(
+        app.model.ns(&ns("a/b/c")).is_none(),
+        "read without listing a/b/c"
+    );
+    let text = screen(&mut app);
+    assert!(
+        text.contains("/kernel: 1 matches ") || text.contains("/kernel: 1 match"),
+        "{text}"
+    );
+    assert!(!text.contains("indexing"), "{text}");
+    // Only the newest snapshot with a manifest counts, and only its first line.
     press(&mut app, &[KeyCode::Esc]);
-    // A draw asks for the manifests of the rows on screen.
-    draw(&mut app);
-    app.run_commands_blocking();
-    search(&mut app, "kernel");
-    assert_eq!(app.selection(), Selection::Group(ns(""), gid("vm/99")));
-    // Only the first line is the comment.
+    search(&mut app, "older comment");
+    assert!(app.search.hits.is_empty());
     press(&mut app, &[KeyCode::Esc]);
     search(&mut app, "second line");
     assert!(app.search.hits.is_empty());
+}
+
+#[test]
+fn a_new_index_build_cancels_the_running_comment_pass_and_drops_its_batches() {
+    let s = store();
+    let mut app = new_app(&s, datastore(&s), Keymap::defaults(), true);
+    let stale = run_holding_comment_passes(&mut app);
+    app.rebuild_index();
+    let fresh = run_holding_comment_passes(&mut app);
+    assert_eq!(fresh.len(), 1);
+    // The old pass was cancelled: it reads nothing and reports nothing.
+    for c in stale.clone() {
+        assert!(executor::run_inline(&app.ctx.clone(), c).is_empty());
+    }
+    // A batch of an older generation is dropped even if it was already on its way.
+    let Command::IndexComments { generation, .. } = &stale[0] else {
+        unreachable!()
+    };
+    let late = AppEvent::Comments {
+        generation: *generation,
+        batch: Vec::new(),
+        done: true,
+    };
+    assert!(!app.handle_event(late));
+    search(&mut app, "1234");
+    assert!(screen(&mut app).contains("indexing comments…"));
+    run_held(&mut app, fresh);
+    assert!(!screen(&mut app).contains("indexing"));
+}
+
+/// The group under the cursor, as `type/id`.
+fn selected_group(app: &support::tui::App) -> String {
+    match app.selection() {
+        Selection::Group(_, g) => g.to_string(),
+        other => panic!("not on a group: {other:?}"),
+    }
+}
+
+#[test]
+fn n_and_shift_n_follow_the_sort_order_the_tree_shows() {
+    // By name vm/1, vm/2, vm/3; by snapshots vm/2 (3), vm/3 (2), vm/1 (1).
+    let s = Store::empty(&[]);
+    s.add_group("", "vm/1", "root@pam", &[T1]);
+    s.add_group("", "vm/2", "root@pam", &[T1, T2, T3]);
+    s.add_group("", "vm/3", "root@pam", &[T1, T2]);
+    let mut app = app_on(&s, true);
+    press(&mut app, &[KeyCode::Char('o'), KeyCode::Char('o')]);
+    press(&mut app, &[KeyCode::Char('o')]);
+    assert!(screen(&mut app).contains("sort: snapshots"));
+    search(&mut app, "vm/");
+    press(&mut app, &[KeyCode::Enter]);
+    assert_eq!(selected_group(&app), "vm/2", "the first match as shown");
+    let mut walked = vec![selected_group(&app)];
+    for _ in 0..3 {
+        press(&mut app, &[KeyCode::Char('n')]);
+        walked.push(selected_group(&app));
+    }
+    assert_eq!(walked, ["vm/2", "vm/3", "vm/1", "vm/2"]);
+    press(&mut app, &[KeyCode::Char('N')]);
+    assert_eq!(
+        selected_group(&app),
+        "vm/1",
+        "N wraps back to the last shown"
+    );
+    // `o` back to name order while the search stays: n goes on from vm/1 in that order.
+    press(&mut app, &[KeyCode::Char('o')]);
+    assert!(screen(&mut app).contains("sort: name"));
+    press(&mut app, &[KeyCode::Char('n')]);
+    assert_eq!(selected_group(&app), "vm/2");
+    press(&mut app, &[KeyCode::Char('n')]);
+    assert_eq!(selected_group(&app), "vm/3");
 }

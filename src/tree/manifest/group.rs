@@ -62,6 +62,25 @@ impl GroupFacts {
     }
 }
 
+/// A snapshot's time with its manifest facts or why they could not be read.
+pub type SnapshotRead = (SnapshotTime, Result<SnapshotFacts, ManifestError>);
+
+/// The newest snapshot that has a manifest, read without reading the older ones (what
+/// [`GroupFacts::newest`] finds after reading them all): for the search's comment pass.
+pub fn read_newest_facts(
+    ds: &Datastore,
+    ns: &Namespace,
+    group: &GroupId,
+) -> Result<Option<SnapshotRead>, ScanError> {
+    for time in ds.list_snapshot_times(ns, group)?.into_iter().rev() {
+        match read_facts(&ds.snapshot_path(ns, group, &time)) {
+            Err(ManifestError::Missing) => continue,
+            facts => return Ok(Some((time, facts))),
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the manifest of every snapshot of a group.
 pub fn read_group_facts(
     ds: &Datastore,

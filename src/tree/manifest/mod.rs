@@ -14,5 +14,5 @@ mod read;
 
 pub use error::ManifestError;
 pub use facts::{ArchiveCrypt, CryptMode, SnapshotFacts, Verification, VerifyState};
-pub use group::{GroupFacts, read_group_facts};
+pub use group::{GroupFacts, read_group_facts, read_newest_facts};
 pub use read::{read_facts, read_group_notes};

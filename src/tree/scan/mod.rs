@@ -11,5 +11,5 @@ pub mod error;
 mod groups;
 mod namespaces;
 pub mod nofollow;
-mod parallel;
+pub(crate) mod parallel;
 mod real_dir;

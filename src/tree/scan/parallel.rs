@@ -1,5 +1,5 @@
-//! Reading the groups of a large namespace on several threads, with the same result as
-//! reading them one after the other.
+//! Reading the groups of a large namespace (or many groups' manifests) on several
+//! threads, with the same result, in the same order, as reading them one after the other.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,56 +18,57 @@ impl Datastore {
         groups: &[GroupId],
         sizes: bool,
     ) -> Vec<Result<Listing<GroupInfo>, ScanError>> {
-        let threads = scan_threads(groups.len());
-        if threads <= 1 {
-            return groups
-                .iter()
-                .map(|g| self.group_info(ns, g, sizes))
-                .collect();
-        }
-        // Work-stealing by index: each worker takes the next unclaimed group, so one slow
-        // (cold, huge) group does not hold up a whole pre-cut chunk.
-        let next = AtomicUsize::new(0);
-        let mut slots: Vec<Option<Result<Listing<GroupInfo>, ScanError>>> =
-            std::iter::repeat_with(|| None).take(groups.len()).collect();
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(group) = groups.get(i) else { break };
-                            done.push((i, self.group_info(ns, group, sizes)));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            for worker in workers {
-                match worker.join() {
-                    Ok(done) => {
-                        for (i, info) in done {
-                            slots[i] = Some(info);
-                        }
-                    }
-                    // group_info does not panic; if it ever does, re-raise it here as the
-                    // sequential loop would have.
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-        });
-        groups
-            .iter()
-            .zip(slots)
-            .map(|(group, slot)| {
-                // Every index below groups.len() was claimed by exactly one worker, and
-                // every worker was joined above: a slot is never empty. Fall back to the
-                // sequential read rather than panic should that ever change.
-                slot.unwrap_or_else(|| self.group_info(ns, group, sizes))
-            })
-            .collect()
+        map_ordered(groups, |g| self.group_info(ns, g, sizes))
     }
+}
+
+/// `f` of every item, in the order given: on the calling thread for few items, else on up
+/// to `available_parallelism` threads (`PBS_MOVER_SCAN_THREADS` caps them). For per-group
+/// reads that are independent of each other (listings, manifests).
+pub(crate) fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = scan_threads(items.len());
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    // Work-stealing by index: each worker takes the next unclaimed item, so one slow
+    // (cold, huge) group does not hold up a whole pre-cut chunk.
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for worker in workers {
+            match worker.join() {
+                Ok(done) => {
+                    for (i, r) in done {
+                        slots[i] = Some(r);
+                    }
+                }
+                // The readers do not panic; if one ever does, re-raise it here as the
+                // sequential loop would have.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    items
+        .iter()
+        .zip(slots)
+        // Every index below items.len() was claimed by exactly one worker, and every
+        // worker was joined above: a slot is never empty. Fall back to the sequential
+        // call rather than panic should that ever change.
+        .map(|(item, slot)| slot.unwrap_or_else(|| f(item)))
+        .collect()
 }
 
 /// Below this many groups a namespace is read on the calling thread: spawning costs more
@@ -96,6 +97,14 @@ static SCAN_THREADS: LazyLock<Option<usize>> = LazyLock::new(|| {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_ordered_keeps_the_order_of_the_items() {
+        let items: Vec<usize> = (0..1000).collect();
+        let out = map_ordered(&items, |i| i * 2);
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(map_ordered(&[] as &[usize], |i| *i).is_empty());
+    }
 
     #[test]
     fn scan_threads_bounded() {

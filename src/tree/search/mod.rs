@@ -3,13 +3,16 @@
 //! tree order, so that a search finds nodes that were never loaded in the browser.
 //!
 //! `build` walks the datastore once (blocking: run it off the UI thread); `query` answers
-//! from memory. A listing of one namespace level (`replace_level`) patches the index, so it
+//! from memory; `comments` then reads every group's newest comment (blocking, batched).
+//! A listing of one namespace level (`replace_level`) patches the index, so it
 //! stays current between full builds.
 
 mod build;
+pub mod comments;
 mod query;
 
 pub use build::build;
+pub use comments::{GroupComment, read_comments};
 pub use query::Query;
 
 use std::cmp::Ordering;
@@ -192,6 +195,21 @@ impl SearchIndex {
             self.entries.push(e);
         }
         self.entries.sort_by(entry_order);
+    }
+
+    /// Every group, in tree order (what the comment pass reads).
+    pub fn groups(&self) -> Vec<(Namespace, GroupId)> {
+        self.entries
+            .iter()
+            .filter_map(|e| Some((e.ns.clone(), e.group.clone()?)))
+            .collect()
+    }
+
+    /// A batch of the comment pass.
+    pub fn set_comments(&mut self, batch: Vec<GroupComment>) {
+        for c in batch {
+            self.set_comment(&c.ns, &c.group, c.comment);
+        }
     }
 
     /// The manifest reader's hook: the newest snapshot's comment of a group.

@@ -33,6 +33,7 @@ use super::keys::context::Context;
 use super::keys::keymap::Keymap;
 use super::model::Marks;
 use super::model::{Model, NodeKey};
+use super::panes::details::DetailsView;
 use super::panes::status::{Level, StatusLog, StatusOutcome, StatusView};
 use super::panes::tree::FilterState;
 use super::popups::Popup;
@@ -69,6 +70,8 @@ pub struct App {
     pub popup: Option<Popup>,
     pub jobs: Jobs,
     pub status_view: StatusView,
+    /// The details pane's scroll offset.
+    pub details_view: DetailsView,
     items: Vec<TreeItem<'static, NodeKey>>,
     pub(super) items_dirty: bool,
     pub(super) commands: Vec<Command>,
@@ -81,6 +84,9 @@ pub struct App {
     /// Where the panes were drawn last, for the mouse.
     pub areas: ScreenAreas,
     last_click: Option<(std::time::Instant, mouse::LastClick)>,
+    /// The background read of the selected namespace's size.
+    ns_size: Option<facts::NsSizeRead>,
+    ns_size_seq: u64,
 }
 
 /// How far the user got with quitting.
@@ -122,6 +128,7 @@ impl App {
             popup: None,
             jobs: Jobs::default(),
             status_view: StatusView::default(),
+            details_view: DetailsView::default(),
             items: Vec::new(),
             items_dirty: true,
             commands: Vec::new(),
@@ -131,6 +138,8 @@ impl App {
             mouse: keymap_mouse,
             areas: ScreenAreas::default(),
             last_click: None,
+            ns_size: None,
+            ns_size_seq: 0,
         };
         app.greet();
         let root = Namespace::root();
@@ -214,7 +223,13 @@ impl App {
             AppEvent::Job(msg) => self.on_job(msg),
             AppEvent::Pending(result) => self.on_pending(result),
             AppEvent::Index { generation, result } => self.on_index(generation, result),
+            AppEvent::Comments {
+                generation,
+                batch,
+                done,
+            } => self.on_comments(generation, batch, done),
             AppEvent::Facts(result) => self.on_facts(result),
+            AppEvent::NsFacts { seq, batch, done } => self.on_ns_facts(seq, batch, done),
             AppEvent::Notes(result) => self.on_notes(result),
         }
     }
@@ -305,8 +320,11 @@ impl App {
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.items_dirty = true;
+                self.refresh_hits();
                 true
             }
+            Action::DetailsDown => self.details_view.scroll_by(1, true),
+            Action::DetailsUp => self.details_view.scroll_by(1, false),
             Action::ClearFilter if !self.filter.text.is_empty() => {
                 self.clear_filter();
                 true

@@ -137,6 +137,10 @@ impl App {
             };
             return true;
         }
+        if self.areas.details.contains(at) {
+            // Drawing clamps the offset to the text's length.
+            return self.details_view.scroll_by(WHEEL_ROWS, down);
+        }
         if self.areas.tree.contains(at) {
             // The view scrolls, the cursor stays on its node (the keys bring it back).
             return if down {

@@ -2,7 +2,7 @@
 //! final summary.
 
 use crate::ops::progress::ProgressEvent;
-use crate::ops::report::FailReason;
+use crate::ops::report::{FailReason, MoveReport};
 use crate::ui::format;
 use crate::ui::panes::status::Level;
 use crate::ui::tasks::jobs::{Job, JobState};
@@ -64,6 +64,19 @@ pub fn describe_event(job: &mut Job, ev: ProgressEvent) -> (Level, String) {
     }
 }
 
+/// One failure line per symlink a namespace move left at the source: the CLI lists them
+/// in `failed`, so the log does too.
+pub fn left_in_place_lines(report: &MoveReport) -> Vec<(Level, String)> {
+    report
+        .left_in_place
+        .iter()
+        .map(|l| {
+            let text = format!("left in place: {} is a symlink", l.path.display());
+            (Level::Error, text)
+        })
+        .collect()
+}
+
 /// How many groups a cancel left at the source, with the first few named: one clause of
 /// the summary instead of one line per group.
 fn cancelled_line(cancelled: &[String]) -> Option<String> {
@@ -86,6 +99,8 @@ fn cancelled_line(cancelled: &[String]) -> Option<String> {
 /// The final line of a move.
 pub fn summary(job: &Job) -> (Level, String) {
     let t = job.totals();
+    let left: usize = job.reports.iter().map(|r| r.left_in_place.len()).sum();
+    let failed = t.failed + left;
     let moved = format!(
         "moved {} ({})",
         format::count(t.moved, "group", "groups"),
@@ -101,8 +116,12 @@ pub fn summary(job: &Job) -> (Level, String) {
             MoveSpec::Resume { .. } => "resume",
             _ => "move",
         };
-        format!("{what} #{} finished: {moved}, {} failed", job.id, t.failed)
+        format!("{what} #{} finished: {moved}, {failed} failed", job.id)
     };
+    if left > 0 {
+        let links = format::count(left, "symlink", "symlinks");
+        text.push_str(&format!(" ({links} left in place)"));
+    }
     if let Some(line) = cancelled_line(&job.cancelled) {
         text.push_str(&line);
     }
@@ -110,7 +129,7 @@ pub fn summary(job: &Job) -> (Level, String) {
         let kept: Vec<&str> = t.kept.iter().map(|(ns, _)| ns.as_str()).collect();
         text.push_str(&format!("; namespaces left behind: {}", kept.join(", ")));
     }
-    let level = match (t.moved, t.failed) {
+    let level = match (t.moved, failed) {
         (_, 0) => Level::Info,
         (0, _) => Level::Error,
         _ => Level::Warn,

@@ -16,7 +16,7 @@ use crate::ui::tasks::Command;
 use crate::ui::tasks::jobs::JobState;
 use crate::ui::tasks::moves::{JobId, JobMsg, MoveSpec};
 
-use super::move_log::{describe_event, summary};
+use super::move_log::{describe_event, left_in_place_lines, summary};
 use super::{App, Quit};
 
 impl App {
@@ -208,6 +208,9 @@ impl App {
                 None
             }
             ProgressEvent::Finished { report } => {
+                for (level, text) in left_in_place_lines(&report) {
+                    self.status.push_job(id, level, text);
+                }
                 job.reports.push(report);
                 None
             }

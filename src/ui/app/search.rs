@@ -4,7 +4,8 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::tree::search::{Hit, SearchIndex};
+use crate::ops::progress::CancelToken;
+use crate::tree::search::{GroupComment, Hit, SearchIndex};
 use crate::tree::{GroupId, GroupInfo, Namespace};
 use crate::ui::keys::action::Action;
 use crate::ui::keys::keymap::typed_char;
@@ -22,6 +23,7 @@ impl App {
     /// (Re)builds the index of the whole datastore in the background; what is listed
     /// meanwhile still patches the current one.
     pub fn rebuild_index(&mut self) {
+        self.stop_comment_pass();
         self.search.generation += 1;
         self.search.state = IndexState::Building;
         let generation = self.search.generation;
@@ -39,7 +41,7 @@ impl App {
         match result {
             Ok(index) => {
                 self.search.index = index;
-                self.search.state = IndexState::Ready;
+                self.start_comment_pass();
             }
             Err(e) => {
                 self.status.push(
@@ -51,6 +53,44 @@ impl App {
         }
         self.refresh_hits();
         true
+    }
+
+    /// Reads every group's newest comment in the background (the build does not).
+    fn start_comment_pass(&mut self) {
+        let cancel = CancelToken::new();
+        self.search.comments_cancel = Some(cancel.clone());
+        self.search.state = IndexState::Comments;
+        self.commands.push(Command::IndexComments {
+            generation: self.search.generation,
+            groups: self.search.index.groups(),
+            cancel,
+        });
+    }
+
+    fn stop_comment_pass(&mut self) {
+        if let Some(cancel) = self.search.comments_cancel.take() {
+            cancel.cancel();
+        }
+    }
+
+    /// A batch of the comment pass; an older build's is dropped.
+    pub(super) fn on_comments(
+        &mut self,
+        generation: u64,
+        batch: Vec<GroupComment>,
+        done: bool,
+    ) -> bool {
+        if generation != self.search.generation {
+            return false;
+        }
+        self.search.index.set_comments(batch);
+        if done {
+            self.search.comments_cancel = None;
+            self.search.state = IndexState::Ready;
+        }
+        self.refresh_hits();
+        // Only the search line and the hits show it.
+        done || !self.filter.text.is_empty()
     }
 
     /// A namespace level was listed: the index learns it at once.
@@ -78,11 +118,26 @@ impl App {
         self.refresh_hits();
     }
 
-    fn refresh_hits(&mut self) {
+    /// The hits of the search line, in the order the tree shows them.
+    fn update_hits(&mut self) {
+        let (model, sort) = (&self.model, self.sort);
+        let shown = |ns: &Namespace| {
+            let e = model.ns(ns)?;
+            Some(
+                sort.groups(&e.groups)
+                    .iter()
+                    .map(|g| g.info.group.clone())
+                    .collect(),
+            )
+        };
+        self.search.update_hits(&self.filter.text, &shown);
+    }
+
+    pub(super) fn refresh_hits(&mut self) {
         if self.filter.text.is_empty() {
             return;
         }
-        self.search.update_hits(&self.filter.text);
+        self.update_hits();
         self.items_dirty = true;
     }
 
@@ -144,7 +199,7 @@ impl App {
     fn search_edited(&mut self) {
         self.search.current = None;
         self.search.goto = None;
-        self.search.update_hits(&self.filter.text);
+        self.update_hits();
         self.items_dirty = true;
         if let Some(hit) = self.search.step(1) {
             self.goto_hit(hit);
@@ -159,6 +214,8 @@ impl App {
             self.status.push(Level::Info, "no search: type / first");
             return true;
         }
+        // The sort key or the sizes may have changed the tree's order since the last step.
+        self.update_hits();
         match self.search.step(delta) {
             Some(hit) => self.goto_hit(hit),
             None => {

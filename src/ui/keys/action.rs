@@ -51,6 +51,9 @@ pub enum Action {
     SelectMatches,
     /// Cycle the order of groups: name, newest backup, size, snapshot count.
     Sort,
+    /// Scroll the details pane (long file lists), as the wheel over it does.
+    DetailsDown,
+    DetailsUp,
     Help,
     Close,
     Quit,
@@ -98,6 +101,8 @@ impl Action {
             | Action::PrevMatch
             | Action::SelectMatches
             | Action::Sort
+            | Action::DetailsDown
+            | Action::DetailsUp
             | Action::Help
             | Action::Quit => &[CT],
             Action::NextField | Action::PrevField => &[CP, CV, CR],
@@ -160,6 +165,8 @@ impl Action {
             (Action::PickTarget, _) => "move the marked items (or the cursor's): pick target",
             (Action::Resume, _) => "list interrupted moves and resume them",
             (Action::Notes, _) => "show the notes of the group or snapshot",
+            (Action::DetailsDown, _) => "scroll the details pane down",
+            (Action::DetailsUp, _) => "scroll the details pane up",
             (Action::CancelMove, _) => "cancel the running move (between snapshots)",
             (Action::StatusFocus, _) => "focus the status pane (scroll the move logs)",
             (Action::NextField, _) => "next field",
@@ -294,6 +301,8 @@ mod tests {
                 "prev_match",
                 "select_matches",
                 "sort",
+                "details_down",
+                "details_up",
                 "help",
                 "close",
                 "quit",

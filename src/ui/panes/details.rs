@@ -13,13 +13,62 @@ use crate::ui::format;
 use crate::ui::model::{LoadState, Model, Selection};
 use crate::ui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, sel: &Selection, theme: &Theme) {
+/// How far the details text is scrolled, for the selection it was scrolled on.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DetailsView {
+    /// Lines scrolled down from the top; drawing clamps it.
+    pub scroll: usize,
+    /// The selection the offset belongs to: another one starts at the top.
+    shown: Option<Selection>,
+}
+
+impl DetailsView {
+    /// Scrolls by `rows` (down when `down`); `true` when there was a selection to scroll.
+    pub fn scroll_by(&mut self, rows: usize, down: bool) -> bool {
+        let before = self.scroll;
+        self.scroll = if down {
+            self.scroll.saturating_add(rows)
+        } else {
+            self.scroll.saturating_sub(rows)
+        };
+        self.scroll != before
+    }
+
+    /// Forgets the offset when the selection changed; clamps it so the last line stays at
+    /// the bottom of `rows` visible ones.
+    fn settle(&mut self, sel: &Selection, total: usize, rows: usize) {
+        if self.shown.as_ref() != Some(sel) {
+            self.shown = Some(sel.clone());
+            self.scroll = 0;
+        }
+        self.scroll = self.scroll.min(total.saturating_sub(rows));
+    }
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    model: &Model,
+    sel: &Selection,
+    view: &mut DetailsView,
+    theme: &Theme,
+) {
+    let lines = lines(model, sel, theme);
+    let rows = Block::bordered().inner(area).height as usize;
+    // Clamped before the title is made: "scrolled N" counts lines that exist.
+    view.settle(sel, lines.len(), rows);
+    let title = if view.scroll > 0 {
+        format!(" Details (scrolled {} of {}) ", view.scroll, lines.len())
+    } else {
+        " Details ".to_string()
+    };
     let block = Block::bordered()
         .border_style(theme.border)
-        .title(Span::styled(" Details ", theme.title));
-    let lines = lines(model, sel, theme);
+        .title(Span::styled(title, theme.title));
     // No wrapping: file lists stay one per line; overlong values are clipped.
-    let p = Paragraph::new(lines).block(block);
+    let p = Paragraph::new(lines)
+        .block(block)
+        .scroll((u16::try_from(view.scroll).unwrap_or(u16::MAX), 0));
     frame.render_widget(p, area);
 }
 

@@ -30,7 +30,51 @@ pub fn execute(ctx: &MoveContext, command: Command, sink: &Sink) {
             let result = crate::tree::search::build(&ctx.ds).map_err(|e| e.to_string());
             sink(AppEvent::Index { generation, result });
         }
+        Command::IndexComments {
+            generation,
+            groups,
+            cancel,
+        } => {
+            let stopped = || cancel.is_cancelled();
+            let mut send = |batch| {
+                sink(AppEvent::Comments {
+                    generation,
+                    batch,
+                    done: false,
+                })
+            };
+            if crate::tree::search::read_comments(&ctx.ds, &groups, &stopped, &mut send) {
+                let batch = Vec::new();
+                sink(AppEvent::Comments {
+                    generation,
+                    batch,
+                    done: true,
+                });
+            }
+        }
         Command::ReadFacts(req) => sink(AppEvent::Facts(manifests::read_group(&ctx.ds, req))),
+        Command::ReadNsFacts {
+            seq,
+            ns,
+            groups,
+            cancel,
+        } => {
+            let mut send = |batch| {
+                sink(AppEvent::NsFacts {
+                    seq,
+                    batch,
+                    done: false,
+                })
+            };
+            if manifests::read_groups(&ctx.ds, &ns, &groups, &cancel, &mut send) {
+                let batch = Vec::new();
+                sink(AppEvent::NsFacts {
+                    seq,
+                    batch,
+                    done: true,
+                });
+            }
+        }
         Command::ReadNotes(req) => sink(AppEvent::Notes(manifests::read_notes(&ctx.ds, req))),
         Command::StartMove { id, spec, cancel } => {
             let sink = Arc::clone(sink);

@@ -1,6 +1,7 @@
 //! Background reads of manifests and notes for the browser: the facts of a group's
 //! snapshots (for the rows on screen) and the full notes text (for the notes popup).
 
+use crate::ops::progress::CancelToken;
 use crate::tree::manifest::{GroupFacts, read_facts, read_group_facts, read_group_notes};
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
@@ -40,6 +41,39 @@ pub fn read_group(ds: &Datastore, req: FactsRequest) -> FactsResult {
         group: req.group,
         result,
     }
+}
+
+/// Groups one event of [`read_groups`] carries.
+pub const GROUPS_BATCH: usize = 32;
+
+/// Reads the manifests of `groups` of `ns` (a namespace's size), handing the results on
+/// `GROUPS_BATCH` at a time until `cancel` says stop; `true` when every group was read.
+pub fn read_groups(
+    ds: &Datastore,
+    ns: &Namespace,
+    groups: &[GroupId],
+    cancel: &CancelToken,
+    sink: &mut dyn FnMut(Vec<FactsResult>),
+) -> bool {
+    for chunk in groups.chunks(GROUPS_BATCH) {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let batch = chunk
+            .iter()
+            .map(|g| {
+                read_group(
+                    ds,
+                    FactsRequest {
+                        ns: ns.clone(),
+                        group: g.clone(),
+                    },
+                )
+            })
+            .collect();
+        sink(batch);
+    }
+    true
 }
 
 pub fn read_notes(ds: &Datastore, request: NotesRequest) -> NotesResult {

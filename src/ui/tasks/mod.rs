@@ -13,8 +13,9 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::ops::progress::CancelToken;
 use crate::ops::recovery::pending::PendingMove;
+use crate::tree::GroupId;
 use crate::tree::Namespace;
-use crate::tree::search::SearchIndex;
+use crate::tree::search::{GroupComment, SearchIndex};
 
 use manifests::{FactsRequest, FactsResult, NotesRequest, NotesResult};
 use moves::{JobId, JobMsg, MoveSpec};
@@ -45,8 +46,20 @@ pub enum AppEvent {
         generation: u64,
         result: Result<SearchIndex, String>,
     },
+    /// A batch of the comment pass over index `generation`; `done` on the last.
+    Comments {
+        generation: u64,
+        batch: Vec<GroupComment>,
+        done: bool,
+    },
     /// A group's manifests, read for the rows on screen.
     Facts(FactsResult),
+    /// A batch of the size read of a namespace (`seq` of its request); `done` on the last.
+    NsFacts {
+        seq: u64,
+        batch: Vec<FactsResult>,
+        done: bool,
+    },
     /// Notes text for the notes popup.
     Notes(NotesResult),
 }
@@ -72,8 +85,21 @@ pub enum Command {
     BuildIndex {
         generation: u64,
     },
+    /// Reads the newest comment of each group for index `generation`, until cancelled.
+    IndexComments {
+        generation: u64,
+        groups: Vec<(Namespace, GroupId)>,
+        cancel: CancelToken,
+    },
     /// Reads every snapshot manifest of a group.
     ReadFacts(FactsRequest),
+    /// Reads the manifests of a namespace's groups (its size), until cancelled.
+    ReadNsFacts {
+        seq: u64,
+        ns: Namespace,
+        groups: Vec<GroupId>,
+        cancel: CancelToken,
+    },
     /// Reads a group's or a snapshot's notes.
     ReadNotes(NotesRequest),
 }
@@ -89,7 +115,12 @@ impl PartialEq for Command {
             (Command::BuildIndex { generation: a }, Command::BuildIndex { generation: b }) => {
                 a == b
             }
+            (
+                Command::IndexComments { generation: a, .. },
+                Command::IndexComments { generation: b, .. },
+            ) => a == b,
             (Command::ReadFacts(a), Command::ReadFacts(b)) => a == b,
+            (Command::ReadNsFacts { seq: a, .. }, Command::ReadNsFacts { seq: b, .. }) => a == b,
             (Command::ReadNotes(a), Command::ReadNotes(b)) => a == b,
             _ => false,
         }
