@@ -620,6 +620,7 @@ fn an_undo_cut_short_by_a_crash_is_left_to_undo_and_finished_by_running_it_again
 }
 
 /// S3: the bucket's objects and the local cache are as before the move, byte for byte.
+#[cfg(feature = "s3-server")]
 fn assert_s3_undo_restores(args: &[&str]) {
     use support::s3::S3Store;
     let s = S3Store::demo(40);
@@ -638,6 +639,7 @@ fn assert_s3_undo_restores(args: &[&str]) {
     assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
 }
 
+#[cfg(feature = "s3-server")]
 #[test]
 #[ignore = "needs root"]
 fn s3_undo_of_a_group_move_restores_bucket_and_cache() {
@@ -645,6 +647,7 @@ fn s3_undo_of_a_group_move_restores_bucket_and_cache() {
     assert_s3_undo_restores(support::MOVE_VM100_TO_PROD);
 }
 
+#[cfg(feature = "s3-server")]
 #[test]
 #[ignore = "needs root"]
 fn s3_undo_of_a_namespace_move_restores_bucket_and_cache() {
@@ -653,6 +656,7 @@ fn s3_undo_of_a_namespace_move_restores_bucket_and_cache() {
 }
 
 /// Equal trees, or the paths that differ (a whole demo tree is too long to read).
+#[cfg(feature = "s3-server")]
 fn assert_same_tree(before: &TreeSnapshot, after: &TreeSnapshot) {
     let differ: Vec<String> = before
         .0
@@ -670,6 +674,7 @@ fn assert_same_tree(before: &TreeSnapshot, after: &TreeSnapshot) {
     assert!(differ.is_empty(), "cache differs:\n{}", differ.join("\n"));
 }
 
+#[cfg(feature = "s3-server")]
 #[test]
 #[ignore = "needs root"]
 fn s3_undo_of_a_merge_into_an_existing_group_restores_bucket_and_cache() {
@@ -734,6 +739,7 @@ fn undo_of_a_move_of_an_empty_namespace_restores_it() {
     assert_eq!(before, fx.tree());
 }
 
+#[cfg(feature = "s3-server")]
 #[test]
 #[ignore = "needs root"]
 fn s3_undo_of_a_batch_restores_bucket_and_cache() {
