@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ops::error::MoveError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Done = 0,
@@ -35,6 +37,23 @@ impl Failure {
         Self {
             exit: Exit::Usage,
             message: message.to_string(),
+        }
+    }
+}
+
+/// The one mapping of an engine error to the contract's exit codes.
+impl From<MoveError> for Failure {
+    fn from(e: MoveError) -> Self {
+        let exit = if matches!(e, MoveError::Cancelled) {
+            Exit::Cancelled
+        } else if e.is_busy() {
+            Exit::Busy
+        } else {
+            Exit::Refused
+        };
+        Self {
+            exit,
+            message: e.to_string(),
         }
     }
 }

@@ -88,16 +88,6 @@ pub fn exit_for(report: &MoveReport) -> Exit {
     }
 }
 
-fn error_exit(e: &MoveError) -> Exit {
-    if matches!(e, MoveError::Cancelled) {
-        Exit::Cancelled
-    } else if e.is_busy() {
-        Exit::Busy
-    } else {
-        Exit::Refused
-    }
-}
-
 /// The request parsed from the arguments, then the datastore opened, in that order; a
 /// failure of either is printed as the command's own (`--json`) output.
 fn prepare<R>(
@@ -363,11 +353,7 @@ fn finish_plan_leaving(
 }
 
 fn refusal(op: &str, dry_run: bool, json: bool, e: MoveError) -> Failure {
-    let f = Failure {
-        exit: error_exit(&e),
-        message: e.to_string(),
-    };
-    report_failure(op, dry_run, json, f)
+    report_failure(op, dry_run, json, Failure::from(e))
 }
 
 pub(crate) fn finish_move(

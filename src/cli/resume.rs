@@ -96,19 +96,6 @@ fn failed_output(error: String) -> ResumeOutput<ResumedOp> {
     }
 }
 
-fn move_failure(e: MoveError) -> Failure {
-    Failure {
-        exit: if matches!(e, MoveError::Cancelled) {
-            Exit::Cancelled
-        } else if e.is_busy() {
-            Exit::Busy
-        } else {
-            Exit::Refused
-        },
-        message: e.to_string(),
-    }
-}
-
 pub fn run_resume(global: &GlobalArgs, args: &ResumeArgs) -> Result<Exit, Failure> {
     let json = args.json || global.json_progress;
     if args.dry_run {
@@ -124,7 +111,7 @@ fn plan_and_print(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let mut running = Vec::new();
     let planned = open_context(global).and_then(|ctx| {
         running = running_ops(&ctx);
-        plan_resume(&ctx).map_err(move_failure)
+        plan_resume(&ctx).map_err(Failure::from)
     });
     let plans = match planned {
         Ok(p) => p,
@@ -245,7 +232,7 @@ fn resume_and_print(
     let mut running = Vec::new();
     let outcome = open_context(global).and_then(|ctx| {
         running = running_ops(&ctx);
-        resume_waiting(&ctx, limit, reporter, progress).map_err(move_failure)
+        resume_waiting(&ctx, limit, reporter, progress).map_err(Failure::from)
     });
     let outcome = match outcome {
         Ok(o) => o,

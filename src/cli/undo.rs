@@ -7,20 +7,8 @@ use super::exit::{Exit, Failure};
 use super::moves::{finish_move, finish_plan, report_failure, run_waiting};
 use super::progress::Reporter;
 use super::wait::WaitLimit;
-use crate::ops::error::MoveError;
 use crate::ops::journal::crash::list_entries;
 use crate::ops::recovery::undo::{as_move_plan, pick, plan_undo, undo};
-
-fn to_failure(e: MoveError) -> Failure {
-    Failure {
-        exit: if e.is_busy() {
-            Exit::Busy
-        } else {
-            Exit::Refused
-        },
-        message: e.to_string(),
-    }
-}
 
 pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     let op = "undo";
@@ -29,17 +17,17 @@ pub fn run_undo(global: &GlobalArgs, args: &UndoArgs) -> Result<Exit, Failure> {
     let prepared = (|| -> Result<_, Failure> {
         let ctx = open_context(global)?;
         // Before the journal is read: a user who may not undo need not be able to read it.
-        ctx.check_writer().map_err(to_failure)?;
+        ctx.check_writer().map_err(Failure::from)?;
         let state = global.state_dir.as_path();
         let entries = list_entries(state, &ctx.ds.name, &ctx.ds.base).map_err(Failure::refused)?;
         let entry = pick(&entries, args.id.as_deref())
             .map_err(Failure::refused)?
             .clone();
         if args.dry_run {
-            ctx.check_datastore().map_err(to_failure)?;
+            ctx.check_datastore().map_err(Failure::from)?;
         }
         // Refuses here (changing nothing) when the move cannot be taken back.
-        let plan = plan_undo(&ctx, &entry).map_err(to_failure)?;
+        let plan = plan_undo(&ctx, &entry).map_err(Failure::from)?;
         Ok((ctx, entry, plan))
     })();
     let (ctx, entry, plan) = prepared.map_err(|f| report_failure(op, args.dry_run, json, f))?;
