@@ -50,6 +50,29 @@ pub struct GroupPlan {
     pub conflicts: Vec<String>,
 }
 
+impl GroupPlan {
+    /// The plan of moving `group` before anything about it is known: nothing to move yet.
+    pub fn new(ns: &Namespace, group: &GroupId, target_ns: &Namespace) -> Self {
+        Self {
+            ns: ns.clone(),
+            group: group.clone(),
+            target_ns: target_ns.clone(),
+            snapshots: 0,
+            oldest: None,
+            newest: None,
+            merge: false,
+            owner: None,
+            notes: NotesPlan::None,
+            files: 0,
+            bytes: 0,
+            s3_objects: 0,
+            s3_bytes: 0,
+            refusal: None,
+            conflicts: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MovePlan {
     pub groups: Vec<GroupPlan>,
@@ -125,23 +148,7 @@ pub fn plan_group(
     merge: bool,
     target_created: bool,
 ) -> GroupPlan {
-    let mut plan = GroupPlan {
-        ns: ns.clone(),
-        group: group.clone(),
-        target_ns: target_ns.clone(),
-        snapshots: 0,
-        oldest: None,
-        newest: None,
-        merge: false,
-        owner: None,
-        notes: NotesPlan::None,
-        files: 0,
-        bytes: 0,
-        s3_objects: 0,
-        s3_bytes: 0,
-        refusal: None,
-        conflicts: Vec::new(),
-    };
+    let mut plan = GroupPlan::new(ns, group, target_ns);
     let times = match fill_group_plan(ctx, ns, group, target_ns, merge, target_created, &mut plan) {
         Ok(times) => times,
         Err(e) => {

@@ -350,21 +350,13 @@ pub fn as_move_plan(ctx: &MoveContext, plan: &UndoPlan) -> MovePlan {
         .map(|u| {
             let exists = ctx.ds.group_exists(&u.to, &u.group).unwrap_or(false);
             GroupPlan {
-                ns: u.from.clone(),
-                group: u.group.clone(),
-                target_ns: u.to.clone(),
                 snapshots: u.times.len(),
                 oldest: u.times.first().map(ToString::to_string),
                 newest: u.times.last().map(ToString::to_string),
                 merge: exists,
                 owner: Some(u.owner.clone()),
                 notes: notes_plan(ctx, u),
-                files: 0,
-                bytes: 0,
-                s3_objects: 0,
-                s3_bytes: 0,
-                refusal: None,
-                conflicts: Vec::new(),
+                ..GroupPlan::new(&u.from, &u.group, &u.to)
             }
         })
         .collect();
