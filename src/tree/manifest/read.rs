@@ -3,13 +3,13 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::blob::{self, MAX_BLOB_SIZE};
 use super::error::ManifestError;
 use super::facts::{self, SnapshotFacts};
 use crate::tree::model::{MANIFEST_FILE, NOTES_FILE, PROTECTED_FILE};
+use crate::tree::scan::nofollow::open_nofollow;
 
 /// Group notes are free text typed in the GUI; more than this is not notes.
 const MAX_NOTES: u64 = 1024 * 1024;
@@ -36,14 +36,8 @@ pub fn read_group_notes(group_dir: &Path) -> Result<Option<String>, ManifestErro
 /// A regular file's bytes, at most `max`; `Ok(None)` when it does not exist.
 fn read_nofollow(path: &Path, max: u64) -> Result<Option<Vec<u8>>, ManifestError> {
     let unreadable = |e: io::Error| ManifestError::Unreadable(e.to_string());
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path);
-    let file = match file {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
+    let Some(file) = open_nofollow(path).map_err(unreadable)? else {
+        return Ok(None);
     };
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {

@@ -57,18 +57,25 @@ pub(super) fn kind_warning(kind: Kind) -> &'static str {
     }
 }
 
-/// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
-pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
-    use std::io::Read;
+/// Opens a file for reading, refusing a symlink (ELOOP). `Ok(None)` when absent.
+pub fn open_nofollow(path: &Path) -> io::Result<Option<fs::File>> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path);
-    let file = match file {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    match file {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
+pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
+    use std::io::Read;
+    let Some(file) = open_nofollow(path)? else {
+        return Ok(None);
     };
     // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
     let mut buf = Vec::with_capacity(128);
