@@ -12,7 +12,7 @@ use support::api::{MoveContext, pending};
 use support::tui::{
     App, Command, DEFAULT_KEYMAP, JobState, Keymap, Level, Popup, Selection, Theme, app_on,
     assert_no_colour, chars, click, datastore, draw, draw_at, executor, find_on_screen, help,
-    mouse, new_app, press, press_only, screen, select_row,
+    mouse, new_app, press, press_only, screen, select_row, status_text,
 };
 use support::{HeldLock, Store};
 
@@ -28,14 +28,6 @@ fn store() -> Store {
     s.add_group("a", "ct/200", "root@pam", &[T1, T2]);
     s.add_group("a/sub", "host/web1", "backup@pbs", &[T1]);
     s
-}
-
-fn status_text(app: &App) -> String {
-    app.status
-        .lines()
-        .map(|l| l.text.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn ns(s: &str) -> Namespace {

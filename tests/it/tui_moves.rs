@@ -15,7 +15,7 @@ use support::api::{
 use support::tui::{
     App, AppEvent, Command, Context, DEFAULT_KEYMAP, JobMsg, JobState, Keymap, Level, Popup, Theme,
     app_on, assert_no_colour, chars, ctrl_c, draw, draw_at, executor, finish_detached, help, press,
-    press_only, preview, screen, select_row,
+    press_only, preview, screen, select_row, status_text,
 };
 use support::{HeldLock, Store};
 
@@ -30,15 +30,6 @@ fn store() -> Store {
     s.add_group("a", "ct/200", "root@pam", &[T1, T2]);
     s.add_group("a/sub", "host/web1", "backup@pbs", &[T1]);
     s
-}
-
-/// The whole status log as text, whatever fits on screen.
-fn status_text(app: &App) -> String {
-    app.status
-        .lines()
-        .map(|l| l.text.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Snapshot under `name` and, with NO_COLOR, under `name_no_color` (asserting no colour).

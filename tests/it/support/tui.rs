@@ -168,3 +168,12 @@ pub fn assert_no_colour(t: &Terminal<TestBackend>) {
         assert_eq!(cell.bg, Color::Reset, "colour under NO_COLOR: {cell:?}");
     }
 }
+
+/// The whole status log as text, whatever fits on screen.
+pub fn status_text(app: &App) -> String {
+    app.status
+        .lines()
+        .map(|l| l.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
