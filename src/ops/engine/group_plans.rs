@@ -4,7 +4,7 @@
 //! under its own lock and syncs its `group` record only when they differ, so a move of
 //! many small groups pays O(1) journal syncs instead of one per group.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
@@ -30,15 +30,18 @@ impl GroupPlans {
         groups: impl IntoIterator<Item = (&'a Namespace, &'a GroupId, &'a Namespace)>,
     ) -> Self {
         let mut plans = Self::default();
-        // Type dirs an earlier group of this move will create: the later ones find them.
-        let mut new_types: HashSet<(Namespace, BackupType)> = HashSet::new();
+        // Whether each target type dir exists by the time a group gets there: looked up
+        // once; one an earlier group of this move creates, the later ones find.
+        let mut types: HashMap<(Namespace, BackupType), bool> = HashMap::new();
         for (ns, group, target_ns) in groups {
-            let Some(facts) = read_facts(ctx, ns, group, target_ns, &new_types) else {
+            let key = (target_ns.clone(), group.ty);
+            let type_existed = *types
+                .entry(key.clone())
+                .or_insert_with(|| type_dir_exists(ctx, target_ns, group.ty));
+            let Some(facts) = read_facts(ctx, ns, group, target_ns, type_existed) else {
                 continue;
             };
-            if !facts.type_existed {
-                new_types.insert((target_ns.clone(), group.ty));
-            }
+            types.insert(key, true);
             let key = (ns.clone(), group.clone());
             plans.order.push(key.clone());
             plans.by_group.insert(key, facts);
@@ -62,22 +65,24 @@ impl GroupPlans {
     }
 }
 
-/// What [`GroupFacts`] the group lock would find now, if no other group of this move
-/// changed anything: `new_types` are the type dirs the groups before it create.
+fn type_dir_exists(ctx: &MoveContext, target_ns: &Namespace, ty: BackupType) -> bool {
+    ctx.ds.ns_path(target_ns).join(ty.as_str()).exists()
+}
+
+/// What [`GroupFacts`] the group lock will find, if the groups before it move as planned
+/// (`type_existed`: the target's type dir exists by then).
 fn read_facts(
     ctx: &MoveContext,
     ns: &Namespace,
     group: &GroupId,
     target_ns: &Namespace,
-    new_types: &HashSet<(Namespace, BackupType)>,
+    type_existed: bool,
 ) -> Option<GroupFacts> {
     let ds = &ctx.ds;
     let owner = ds.read_owner(ns, group).ok()??;
     let times = ds.list_snapshot_times(ns, group).ok()?;
     let target_existed = ds.group_exists(target_ns, group).ok()?
         && !is_empty_leftover(&ds.group_path(target_ns, group));
-    let type_existed = new_types.contains(&(target_ns.clone(), group.ty))
-        || ds.ns_path(target_ns).join(group.ty.as_str()).exists();
     Some(GroupFacts {
         ns: ns.clone(),
         group: group.clone(),
