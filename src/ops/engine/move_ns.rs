@@ -236,8 +236,9 @@ fn cleanup_sources(
         match remove_namespace_flat(ctx, &ns) {
             Ok(true) => {
                 if let Some(j) = journal {
-                    // Informational only: `resume` re-plans the cleanup from disk.
-                    let _ = j.record(&Record::NsRemoved { ns: ns.clone() });
+                    // Informational only, so not synced: `resume` re-plans the cleanup from
+                    // disk, and without this line removes the (gone) bucket marker again.
+                    let _ = j.record_unsynced(&Record::NsRemoved { ns: ns.clone() });
                 }
                 failpoint::hit("after-ns-remove");
                 progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });
