@@ -113,7 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn plans_are_recorded_in_order_and_a_matching_group_record_is_not_synced_twice() {
+    fn plans_are_recorded_in_their_order_and_a_group_record_follows_its_plan() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         std::fs::write(&path, "").unwrap();
