@@ -5,7 +5,9 @@
 //! default 10000; `BENCH_NS_GROUPS`, default 1000; `BENCH_SCALE_SNAPSHOTS`, default
 //! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling,search`; `BENCH_MOVE_RUNS`,
 //! rounds per FS move case, default 3, median reported; `BENCH_LOCK_DIR`, where the lock
-//! dirs go, e.g. a tmpfs like PBS's /run). Prints Markdown
+//! dirs go, e.g. a tmpfs like PBS's /run; `BENCH_MOVE`, which move cases, default `group,ns`;
+//! `BENCH_BEFORE_BIN`, a pbs-mover binary whose move-ns runs interleaved with ours for a
+//! before/after row). Prints Markdown
 //! table rows `| case | ours | baseline | ratio |` (bench/run.sh adds machine and date) and
 //! notes. Ours and the baseline always run interleaved in the same process on the same tree.
 //!
@@ -754,26 +756,66 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
     notes.push(format!("scaling, FS move-group: {}", move_line.join("; ")));
 }
 
+/// `BENCH_BEFORE_BIN`: another build of pbs-mover (main before a change) whose move-ns runs
+/// interleaved with ours on the same tree, for a before/after row from one run.
+fn before_bin() -> Option<PathBuf> {
+    std::env::var_os("BENCH_BEFORE_BIN").map(PathBuf::from)
+}
+
+/// `c` (args and environment) run by the binary `bin` instead.
+fn with_bin(bin: &Path, c: &Command) -> Command {
+    let mut b = Command::new(bin);
+    b.args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => b.env(k, v),
+            None => b.env_remove(k),
+        };
+    }
+    b
+}
+
 fn bench_move_ns(root: &Path, rows: &mut Rows) {
     let groups = env_usize("BENCH_NS_GROUPS", 1000);
+    let before = before_bin();
     let (mut ours_t, mut renames_t, mut rmdirs_t) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ours_tmp_state, mut per_snapshot) = (Vec::new(), Vec::new());
+    let mut before_t = Vec::new();
     for round in 0..move_runs() {
         let base = root.join("mn-store");
         chunk_store(&base);
-        for ns in ["src", "src2", "src3", "floor", "dst"] {
+        for ns in ["src", "src2", "src3", "src4", "floor", "dst"] {
             fs::create_dir_all(base.join("ns").join(ns)).unwrap();
         }
         for g in 0..groups {
-            for ns in ["src", "src2", "src3", "floor"] {
-                write_group(&base.join(format!("ns/{ns}/vm/{g}")), 5);
+            for ns in ["src", "src2", "src3", "src4", "floor"] {
+                if ns != "src4" || before.is_some() {
+                    write_group(&base.join(format!("ns/{ns}/vm/{g}")), 5);
+                }
             }
         }
         let locks = lock_dir(root, &format!("mn-locks-{round}"));
-        settle();
-        ours_t.push(time_cmd(1, || move_ns_cmd(&base, &locks, "src", "moved")));
+        if let Some(bin) = &before {
+            // Before ours in odd rounds, after it in even ones: neither gets the warmer cache.
+            let mut run_before = || {
+                settle();
+                let c = move_ns_cmd(&base, &locks, "src4", "moved4");
+                before_t.push(time_cmd(1, || with_bin(bin, &c)));
+            };
+            if round % 2 == 1 {
+                run_before();
+            }
+            settle();
+            ours_t.push(time_cmd(1, || move_ns_cmd(&base, &locks, "src", "moved")));
+            if round % 2 == 0 {
+                run_before();
+            }
+        } else {
+            settle();
+            ours_t.push(time_cmd(1, || move_ns_cmd(&base, &locks, "src", "moved")));
+        }
         // The same move with the crash journal next to the locks (tmpfs with
-        // BENCH_LOCK_DIR): what its one fsync per group costs on the state dir's disk.
+        // BENCH_LOCK_DIR): what its journal syncs cost on the state dir's disk.
         settle();
         ours_tmp_state.push(time_cmd(1, || {
             let mut c = move_ns_cmd(&base, &locks, "src2", "moved2");
@@ -810,6 +852,18 @@ fn bench_move_ns(root: &Path, rows: &mut Rows) {
     }
     let (ours_t, renames, rmdirs) = (median(ours_t), median(renames_t), median(rmdirs_t));
     let (ours_tmp_state, per_snapshot) = (median(ours_tmp_state), median(per_snapshot));
+    if let Some(bin) = &before {
+        rows.push(Row {
+            case: format!(
+                "FS move-ns, {groups} groups × 5 snapshots, before/after ({})",
+                bin.display()
+            ),
+            ours: ours_t,
+            baseline_name: "before (BENCH_BEFORE_BIN)".into(),
+            baseline: median(before_t),
+            per_snapshot: None,
+        });
+    }
     rows.push(Row {
         case: format!("FS move-ns, {groups} groups × 5 snapshots"),
         ours: ours_t,
@@ -1167,8 +1221,14 @@ fn main() {
         search::bench(&base, &mut rows, &mut notes, snapshots);
     }
     if cases.contains("move") {
-        bench_move_group(root.path(), &mut rows);
-        bench_move_ns(root.path(), &mut rows);
+        // `BENCH_MOVE`: which move cases (default `group,ns`).
+        let moves = std::env::var("BENCH_MOVE").unwrap_or_else(|_| "group,ns".into());
+        if moves.contains("group") {
+            bench_move_group(root.path(), &mut rows);
+        }
+        if moves.contains("ns") {
+            bench_move_ns(root.path(), &mut rows);
+        }
     }
     if cases.contains("scaling") {
         bench_scaling(root.path(), &mut rows, &mut notes);

@@ -121,6 +121,9 @@ const SCENARIOS: &[Scenario] = &[
 
 const BOUNDARIES: Boundaries = &[
     ("after-journal", &[1]),
+    ("after-plan", &[1]),
+    // The first, a middle and the last group, right after its own record.
+    ("after-group-record", &[1, 2, 4]),
     ("after-ns-create", &[1, 2, 3]),
     ("after-owner-hidden", &[1, 2]),
     ("after-owner", &[1, 2, 4]),
@@ -178,6 +181,8 @@ const BATCHES: &[Scenario] = &[
 
 const BATCH_BOUNDARIES: Boundaries = &[
     ("after-journal", &[1]),
+    ("after-plan", &[1]),
+    ("after-group-record", &[1, 2]),
     ("after-owner-hidden", &[1, 2]),
     ("after-owner", &[1, 2]),
     ("after-gc-journal", &[1, 2]),
@@ -185,6 +190,73 @@ const BATCH_BOUNDARIES: Boundaries = &[
     ("after-notes", &[1, 2]),
     ("after-destroy", &[1, 2]),
 ];
+
+/// A power loss: besides the process, everything the journal has not synced since the plan
+/// is gone (the groups' own records match their plans, so none of them was synced); the
+/// groups are only planned, whatever of them moved. `resume` must still finish or roll
+/// back each exactly.
+fn lose_journal_after_the_plan(s: &Store) {
+    for path in journals(&s.state_dir()) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Some(plan) = text.rfind(r#"{"e":"group-planned""#) else {
+            continue; // cut before the plan: nothing after its last sync to lose
+        };
+        let end = plan + text[plan..].find('\n').unwrap() + 1;
+        assert!(
+            !text[end..].contains(r#""e":"ns-removing""#),
+            "a synced record after the plan: the cut is no power loss"
+        );
+        if text[end..].contains(r#"{"e":"group","#) {
+            GROUP_RECORDS_LOST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        std::fs::write(&path, &text[..end]).unwrap();
+    }
+}
+
+/// Cuts where [`lose_journal_after_the_plan`] dropped at least one group's own record.
+static GROUP_RECORDS_LOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn journals(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(journals(&p));
+        } else if p.extension().is_some_and(|x| x == "jsonl") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Cuts after the plan is durable, before and during the first, a middle and the last group.
+const POWER_LOSS_BOUNDARIES: Boundaries = &[
+    ("after-plan", &[1]),
+    ("after-group-record", &[1, 2, 4]),
+    ("after-owner", &[1, 2, 4]),
+    ("after-rename", &[1, 2, 4, 8]),
+    ("after-destroy", &[1, 2, 4]),
+];
+
+#[test]
+#[ignore = "needs root"]
+fn power_loss_after_the_plan_then_resume_equals_a_clean_run() {
+    support::require_root();
+    let scenarios: Vec<Scenario> = SCENARIOS
+        .iter()
+        .chain(BATCHES)
+        .filter(|sc| sc.name.starts_with("move-ns") || sc.name.contains("batch"))
+        .map(|sc| Scenario { ..*sc })
+        .collect();
+    crash::every_fail_point_then::<Store>(
+        &scenarios,
+        POWER_LOSS_BOUNDARIES,
+        40,
+        lose_journal_after_the_plan,
+    );
+    let lost = GROUP_RECORDS_LOST.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(lost >= 30, "too few cuts lost a group record: {lost}");
+}
 
 #[test]
 #[ignore = "needs root"]

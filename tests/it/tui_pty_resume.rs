@@ -37,7 +37,8 @@ fn the_tui_prompts_at_start_and_resumes_an_interrupted_namespace_move() {
     let mut tui = Session::start(&s, 80, 24, &[("PBS_MOVER_STATE_DIR", &state)]);
     tui.wait_text("Interrupted moves");
     tui.wait_text("'prod' → 'archive/prod'");
-    tui.wait_text("interrupted: 0/1 group(s) done, 2 snapshot(s) moved");
+    // Both groups of the move count: the plan names them up front.
+    tui.wait_text("interrupted: 0/2 group(s) done, 2 snapshot(s) moved");
     tui.wait_text(">[ Later ]<");
     // Nothing runs before the user says so.
     std::thread::sleep(Duration::from_millis(300));

@@ -21,7 +21,7 @@ use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
 use crate::ops::journal::gc::{JournalError, JournalWriter};
-use crate::ops::journal::record::Record;
+use crate::ops::journal::record::{GroupFacts, Record};
 use crate::ops::locks::dir::LockDir;
 use crate::ops::locks::flock::remove_lock_file;
 use crate::ops::locks::move_set::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
@@ -150,12 +150,14 @@ struct Created {
 
 /// How one group moves.
 #[derive(Debug, Clone, Copy)]
-pub struct GroupOpts {
+pub struct GroupOpts<'a> {
     /// Merge into an existing target group (`--merge`).
     pub merge: bool,
     /// The caller ran the full pre-flight (every snapshot dir, [`TreeDepth::Snapshots`])
     /// just before: the re-check under the group lock then stays at the group dir.
     pub tree_checked: bool,
+    /// The group's plan, durable in the journal already (see [`OpJournal::record_plans`]).
+    pub plan: Option<&'a GroupFacts>,
 }
 
 /// Moves `group` from `ns` to `target_ns`, recording each step in the operation journal
@@ -165,7 +167,7 @@ pub fn lock_and_move_group_journaled(
     ns: &Namespace,
     group: &GroupId,
     target_ns: &Namespace,
-    opts: GroupOpts,
+    opts: GroupOpts<'_>,
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) -> Result<GroupOutcome, GroupFailure> {
@@ -187,6 +189,7 @@ pub fn lock_and_restore_snapshots(
     let opts = GroupOpts {
         merge: true,
         tree_checked: false,
+        plan: None,
     };
     let names = (ns, group, target_ns);
     move_journaled(ctx, names, opts, Some(restore), progress, journal)
@@ -195,7 +198,7 @@ pub fn lock_and_restore_snapshots(
 fn move_journaled(
     ctx: &MoveContext,
     (ns, group, target_ns): (&Namespace, &GroupId, &Namespace),
-    opts: GroupOpts,
+    opts: GroupOpts<'_>,
     restore: Option<Restore<'_>>,
     progress: &Progress,
     journal: Option<&OpJournal>,
@@ -235,7 +238,7 @@ fn move_journaled(
 }
 
 impl GroupMove<'_> {
-    fn run(&mut self, opts: GroupOpts) -> Result<(), MoveError> {
+    fn run(&mut self, opts: GroupOpts<'_>) -> Result<(), MoveError> {
         let merge = opts.merge;
         let ds = &self.ctx.ds;
         let source_guard = lock_group(
@@ -270,16 +273,21 @@ impl GroupMove<'_> {
             .join(self.group.ty.as_str())
             .exists();
         // Before the target group exists: `resume` must know whether this move created it.
-        self.jot(&Record::Group {
-            ns: self.ns.clone(),
-            group: self.group.clone(),
-            target_ns: self.target_ns.clone(),
-            target_existed,
-            snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
-            owner: Some(owner.clone()),
-            type_existed: Some(type_existed),
-        })?;
+        // Durable already when the batch's plan says the same (see `record_group`).
+        if let Some(j) = self.journal {
+            let facts = GroupFacts {
+                ns: self.ns.clone(),
+                group: self.group.clone(),
+                target_ns: self.target_ns.clone(),
+                target_existed,
+                snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
+                owner: owner.clone(),
+                type_existed,
+            };
+            j.record_group(&facts, opts.plan)?;
+        }
         self.recorded = true;
+        failpoint::hit("after-group-record");
         if !target_existed
             && whole_ok
             && let Some(src_type_dir) = self.whole_group_source(&times)?

@@ -15,10 +15,12 @@
 //! 5. back in [`move_group`]: the journal closed with its status, the report sent.
 //!
 //! [`move_groups`] runs several groups of one namespace as one journaled operation (one crash
-//! journal, one status), the way a namespace move runs its groups.
+//! journal, one status), the way a namespace move runs its groups. Both record every group's
+//! plan up front with one journal sync ([`group_plans`]).
 
 pub mod checks;
 pub mod cleanup;
+pub mod group_plans;
 pub mod lock_and_move;
 pub mod move_group;
 pub mod move_groups;

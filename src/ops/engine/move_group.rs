@@ -78,6 +78,7 @@ pub fn move_group_locked(
         GroupOpts {
             merge: req.merge,
             tree_checked,
+            plan: None,
         },
         progress,
         journal,

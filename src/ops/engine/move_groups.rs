@@ -2,12 +2,14 @@
 //! values or a pattern, the TUI's batch of marked groups) as ONE journaled operation, the
 //! way a namespace move runs its groups: every group's pre-flight first (a refused group is
 //! a failed entry and stays out of the batch), then the namespace locks, one crash journal
-//! ([`OpKind::MoveGroups`], durable before the first group lock) with the per-group records
-//! of each [`lock_and_move_group_journaled`], and one final status. Reported as one
+//! ([`OpKind::MoveGroups`], durable before the first group lock) with every group's plan
+//! (one sync, see [`GroupPlans`]) and the per-group records of each
+//! [`lock_and_move_group_journaled`], and one final status. Reported as one
 //! operation: one `planned` event with the totals, per-group results, one `finished`.
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::checks::check_move_group;
+use crate::ops::engine::group_plans::GroupPlans;
 use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::{MovePlan, plan_move_group};
@@ -78,6 +80,11 @@ pub fn move_groups_locked(
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) -> Result<MoveReport, MoveError> {
+    let plans = match journal {
+        Some(_) => GroupPlans::read(ctx, reqs.iter().map(|r| (&r.ns, &r.group, &r.target_ns))),
+        None => GroupPlans::default(),
+    };
+    plans.record(journal)?;
     let mut report = MoveReport::default();
     for req in reqs {
         let (ns, group, target) = (&req.ns, &req.group, &req.target_ns);
@@ -94,6 +101,7 @@ pub fn move_groups_locked(
         let opts = GroupOpts {
             merge: req.merge,
             tree_checked,
+            plan: plans.get(ns, group),
         };
         let result = lock_and_move_group_journaled(ctx, ns, group, target, opts, progress, journal);
         record(&mut report, progress, ns, group, target, result);

@@ -1,12 +1,13 @@
 //! The move-namespace operation (PBS `move_namespace`): target namespaces created parent-first,
-//! the groups moved one by one (a lock-conflicted group retried once after the others), the
-//! emptied sources removed deepest-first.
+//! every group's plan journaled with one sync, the groups moved one by one (a lock-conflicted
+//! group retried once after the others), the emptied sources removed deepest-first.
 
 use std::io;
 use std::path::Path;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
+use crate::ops::engine::group_plans::GroupPlans;
 use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::{merge_into_existing, namespace_mapping};
@@ -78,9 +79,17 @@ pub fn move_namespace_locked(
         progress.warn(left.message.clone());
         report.left_in_place.push(left);
     }
+    // Read before the target namespaces exist: none of them holds a group or type dir yet.
+    let plans = match journal {
+        Some(_) => GroupPlans::read(ctx, groups.iter().map(|(ns, g, t)| (ns, g, t))),
+        None => GroupPlans::default(),
+    };
     let snapshots = groups
         .iter()
-        .map(|(ns, g, _)| ctx.ds.list_snapshot_times(ns, g).map_or(0, |t| t.len()))
+        .map(|(ns, g, _)| match plans.get(ns, g) {
+            Some(plan) => plan.snapshots.len(),
+            None => ctx.ds.list_snapshot_times(ns, g).map_or(0, |t| t.len()),
+        })
         .sum();
     progress.emit(ProgressEvent::Planned {
         groups: groups.len(),
@@ -88,7 +97,8 @@ pub fn move_namespace_locked(
         bytes: 0,
     });
     let created = create_target_namespaces(ctx, &mapping, &mut report, progress, journal)?;
-    move_groups(ctx, req, groups, &mut report, progress, journal);
+    plans.record(journal)?;
+    move_groups(ctx, req, groups, &plans, &mut report, progress, journal);
     let nothing_moved = report.moved.is_empty() && report.snapshots_moved() == 0;
     if nothing_moved && !report.is_complete() {
         // Nothing moved: take back the namespaces we created so nothing changed at all.
@@ -138,14 +148,16 @@ fn move_groups(
     ctx: &MoveContext,
     req: &MoveNsRequest,
     groups: Vec<(Namespace, GroupId, Namespace)>,
+    plans: &GroupPlans,
     report: &mut MoveReport,
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) {
     // Each group's full pre-flight runs under its group lock (there is no earlier one).
-    let opts = GroupOpts {
+    let opts = |ns: &Namespace, group: &GroupId| GroupOpts {
         merge: req.merge,
         tree_checked: false,
+        plan: plans.get(ns, group),
     };
     let mut deferred = Vec::new();
     for (ns, group, target) in groups {
@@ -153,7 +165,16 @@ fn move_groups(
             record_cancelled(report, progress, &ns, &group);
             continue;
         }
-        match lock_and_move_group_journaled(ctx, &ns, &group, &target, opts, progress, journal) {
+        let result = lock_and_move_group_journaled(
+            ctx,
+            &ns,
+            &group,
+            &target,
+            opts(&ns, &group),
+            progress,
+            journal,
+        );
+        match result {
             Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
                 progress.emit(ProgressEvent::GroupDeferred {
                     ns: ns.clone(),
@@ -170,6 +191,7 @@ fn move_groups(
             record_cancelled(report, progress, &ns, &group);
             continue;
         }
+        let opts = opts(&ns, &group);
         let result =
             lock_and_move_group_journaled(ctx, &ns, &group, &target, opts, progress, journal);
         record(report, progress, &ns, &group, &target, result);
@@ -214,8 +236,9 @@ fn cleanup_sources(
         match remove_namespace_flat(ctx, &ns) {
             Ok(true) => {
                 if let Some(j) = journal {
-                    // Informational only: `resume` re-plans the cleanup from disk.
-                    let _ = j.record(&Record::NsRemoved { ns: ns.clone() });
+                    // Informational only, so not synced: `resume` re-plans the cleanup from
+                    // disk, and without this line removes the (gone) bucket marker again.
+                    let _ = j.record_unsynced(&Record::NsRemoved { ns: ns.clone() });
                 }
                 failpoint::hit("after-ns-remove");
                 progress.emit(ProgressEvent::NamespaceRemoved { ns: ns.clone() });

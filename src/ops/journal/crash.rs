@@ -7,6 +7,7 @@
 //! record, which keeps the per-snapshot cost to one short line and one sync.
 //! A running operation holds an exclusive flock on its file; a crash releases it.
 
+use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -18,7 +19,7 @@ use rustix::fs::{FlockOperation, flock};
 use crate::ops::context::MoveContext;
 use crate::ops::error::MoveError;
 use crate::ops::failpoint;
-use crate::ops::journal::record::{OpKind, Record, Status};
+use crate::ops::journal::record::{GroupFacts, OpKind, Record, Status};
 use crate::ops::safety::ownership::set_owned_mode;
 use crate::tree::{GroupId, Namespace};
 
@@ -198,6 +199,29 @@ impl OpJournal {
         self.append_raw(&lines, true)
     }
 
+    /// The plans of a batch of groups, durable together when this returns: one sync for
+    /// the whole batch (group commit) instead of one per group.
+    pub fn record_plans(&self, plans: &[GroupFacts]) -> Result<(), MoveError> {
+        if plans.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<Record> = plans.iter().map(GroupFacts::planned).collect();
+        self.record_all(&records)?;
+        failpoint::hit("after-plan");
+        Ok(())
+    }
+
+    /// A group's `group` record, written under its group lock before its target group is
+    /// touched. Synced unless `plan` (already durable) holds the very same facts: then a
+    /// crash that loses this line leaves `resume` the plan, which says all it needs.
+    pub fn record_group(
+        &self,
+        facts: &GroupFacts,
+        plan: Option<&GroupFacts>,
+    ) -> Result<(), MoveError> {
+        self.append(&facts.started(), plan != Some(facts))
+    }
+
     /// Appends without syncing; a later `record` (or `sync`) makes it durable.
     pub fn record_unsynced(&self, r: &Record) -> Result<(), MoveError> {
         self.append(r, false)
@@ -319,41 +343,31 @@ impl JournalEntry {
     }
 
     /// The group records with the snapshot records that follow each (the operation's own,
-    /// not an undo's).
+    /// not an undo's). A planned group ([`Record::GroupPlanned`]) is in it until its own
+    /// `group` record (or a newer plan of it) replaces it; records never attach to a plan.
     pub fn groups(&self) -> Vec<GroupProgress> {
-        let mut out: Vec<GroupProgress> = Vec::new();
+        let mut out: Vec<Option<GroupProgress>> = Vec::new();
+        // Plans not replaced yet, by their names.
+        let mut planned: HashMap<(Namespace, GroupId, Namespace), usize> = HashMap::new();
+        let mut current: Option<usize> = None;
         for r in self.move_records() {
-            match r {
-                Record::Group {
-                    ns,
-                    group,
-                    target_ns,
-                    target_existed,
-                    snapshots,
-                    owner,
-                    type_existed,
-                } => out.push(GroupProgress {
-                    ns: ns.clone(),
-                    group: group.clone(),
-                    target_ns: target_ns.clone(),
-                    target_existed: *target_existed,
-                    snapshots: snapshots.clone(),
-                    owner: owner.clone(),
-                    type_existed: *type_existed,
-                    copied: Vec::new(),
-                    renamed: Vec::new(),
-                    deleted: Vec::new(),
-                    notes: NotesStep::None,
-                    done: None,
-                }),
-                other => {
-                    if let Some(g) = out.last_mut() {
-                        g.apply(other);
-                    }
+            let Some(g) = GroupProgress::of_record(r) else {
+                if let Some(g) = current.and_then(|i| out[i].as_mut()) {
+                    g.apply(r);
                 }
+                continue;
+            };
+            if let Some(i) = planned.remove(&g.names()) {
+                out[i] = None;
             }
+            if g.started {
+                current = Some(out.len());
+            } else {
+                planned.insert(g.names(), out.len());
+            }
+            out.push(Some(g));
         }
-        out
+        out.into_iter().flatten().collect()
     }
 
     /// Each group the operation touched once, in first-seen order: its first record (whether
@@ -469,9 +483,71 @@ pub struct GroupProgress {
     pub notes: NotesStep,
     /// `Some(ok)` once the group's move ended.
     pub done: Option<bool>,
+    /// Its `group` record was written (under its group lock); `false`: only planned, so
+    /// nothing of it moved unless the disk says otherwise (the `group` line lost in a crash).
+    pub started: bool,
 }
 
 impl GroupProgress {
+    /// A `group` or `group-planned` record's group, with nothing done yet.
+    fn of_record(r: &Record) -> Option<Self> {
+        let (ns, group, target_ns, target_existed, snapshots, owner, type_existed, started) =
+            match r {
+                Record::Group {
+                    ns,
+                    group,
+                    target_ns,
+                    target_existed,
+                    snapshots,
+                    owner,
+                    type_existed,
+                } => (
+                    ns,
+                    group,
+                    target_ns,
+                    *target_existed,
+                    snapshots,
+                    owner.clone(),
+                    *type_existed,
+                    true,
+                ),
+                Record::GroupPlanned {
+                    ns,
+                    group,
+                    target_ns,
+                    target_existed,
+                    snapshots,
+                    owner,
+                    type_existed,
+                } => (
+                    ns,
+                    group,
+                    target_ns,
+                    *target_existed,
+                    snapshots,
+                    Some(owner.clone()),
+                    Some(*type_existed),
+                    false,
+                ),
+                _ => return None,
+            };
+        Some(Self {
+            ns: ns.clone(),
+            group: group.clone(),
+            target_ns: target_ns.clone(),
+            target_existed,
+            snapshots: snapshots.clone(),
+            owner,
+            type_existed,
+            copied: Vec::new(),
+            renamed: Vec::new(),
+            deleted: Vec::new(),
+            notes: NotesStep::None,
+            done: None,
+            started,
+        })
+    }
+
     fn apply(&mut self, r: &Record) {
         match r {
             Record::Copied { t, src, dst } => {
@@ -662,6 +738,79 @@ mod tests {
         done.push(r#"{"e":"undo-begin","started":300}"#);
         done.push(r#"{"e":"undo-ended","ok":true,"changed":true,"at":301}"#);
         assert_eq!(entry(&done).undo_state(), UndoState::Undone { at: 301 });
+    }
+
+    const P1: &str = r#"{"e":"group-planned","ns":"a","group":"vm/1","target_ns":"b","target_existed":false,"snapshots":["t1","t2"],"owner":"x@pbs","type_existed":false}"#;
+    const P2: &str = r#"{"e":"group-planned","ns":"a","group":"vm/2","target_ns":"b","target_existed":false,"snapshots":["t3"],"owner":"x@pbs","type_existed":true}"#;
+    const P3: &str = r#"{"e":"group-planned","ns":"a","group":"vm/3","target_ns":"b","target_existed":true,"snapshots":["t4"],"owner":"x@pbs","type_existed":true}"#;
+
+    #[test]
+    fn planned_groups_stay_until_started_and_records_attach_to_the_started_one_only() {
+        let started_2 = r#"{"e":"group","ns":"a","group":"vm/2","target_ns":"b","target_existed":true,"snapshots":["t3"],"owner":"x@pbs","type_existed":true}"#;
+        let e = entry(&[
+            BEGIN,
+            P1,
+            P2,
+            P3,
+            // vm/2 first: its record under the lock found the target there after all.
+            started_2,
+            r#"{"e":"renamed","t":"t3"}"#,
+            r#"{"e":"group-done","moved":1,"ok":true}"#,
+        ]);
+        let g = e.groups();
+        let names: Vec<(String, bool)> =
+            g.iter().map(|g| (g.group.to_string(), g.started)).collect();
+        assert_eq!(
+            names,
+            [
+                ("vm/1".to_string(), false),
+                ("vm/3".to_string(), false),
+                ("vm/2".to_string(), true)
+            ]
+        );
+        assert!(g[2].target_existed, "the record under the lock wins");
+        assert_eq!(g[2].renamed, ["t3"]);
+        assert_eq!(g[2].done, Some(true));
+        for planned in &g[..2] {
+            assert!(planned.renamed.is_empty() && planned.done.is_none());
+        }
+        assert_eq!(g[0].owner.as_deref(), Some("x@pbs"));
+        assert_eq!(g[0].type_existed, Some(false));
+        // Nothing of a plan counts as moved.
+        let moved = e.moved_groups();
+        assert_eq!(moved.iter().filter(|g| !g.renamed.is_empty()).count(), 1);
+    }
+
+    #[test]
+    fn a_newer_plan_replaces_an_unstarted_one_and_never_a_started_group() {
+        let started_1 = r#"{"e":"group","ns":"a","group":"vm/1","target_ns":"b","target_existed":false,"snapshots":["t1","t2"],"owner":"x@pbs","type_existed":false}"#;
+        let e = entry(&[
+            BEGIN,
+            P1,
+            P2,
+            started_1,
+            r#"{"e":"renamed","t":"t1"}"#,
+            // A resume plans what is left again: vm/1 (split) and vm/2 (never started).
+            r#"{"e":"resumed","actions":[]}"#,
+            P1,
+            P2,
+            r#"{"e":"renamed","t":"t9"}"#,
+        ]);
+        let g = e.groups();
+        let names: Vec<(String, bool)> =
+            g.iter().map(|g| (g.group.to_string(), g.started)).collect();
+        assert_eq!(
+            names,
+            [
+                ("vm/1".to_string(), true),
+                ("vm/1".to_string(), false),
+                ("vm/2".to_string(), false)
+            ]
+        );
+        // A stray record after a plan still belongs to the last started group.
+        assert_eq!(g[0].renamed, ["t1", "t9"]);
+        assert_eq!(e.moved_groups().len(), 2);
+        assert!(!e.moved_groups()[0].target_existed);
     }
 
     #[test]

@@ -157,6 +157,21 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         type_existed: Option<bool>,
     },
+    /// A group a namespace move or batch is about to move, written with the plans of the
+    /// other groups in ONE synced append before the first of them is locked (group commit:
+    /// one sync per batch instead of one per group). The same facts as [`Record::Group`],
+    /// read before the group lock; under the lock the group's `group` record follows, synced
+    /// only when its facts differ from these. Until then nothing of the group has moved for
+    /// sure; no other record refers to it. Added later: older journals never hold it.
+    GroupPlanned {
+        ns: Namespace,
+        group: GroupId,
+        target_ns: Namespace,
+        target_existed: bool,
+        snapshots: Vec<String>,
+        owner: String,
+        type_existed: bool,
+    },
     /// Merge: the source's notes are about to be renamed onto the target, which had none.
     NotesMoved,
     /// Merge: the target keeps its own notes; the source's (removed with the source group)
@@ -212,6 +227,52 @@ pub enum Record {
         changed: bool,
         at: u64,
     },
+}
+
+/// What `resume` and `undo` rely on about one group's move, taken before its target group
+/// is touched: planned for a whole batch up front ([`Record::GroupPlanned`]), then taken
+/// again under the group lock ([`Record::Group`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupFacts {
+    pub ns: Namespace,
+    pub group: GroupId,
+    pub target_ns: Namespace,
+    /// The target group existed before this move (an empty leftover dir does not count).
+    pub target_existed: bool,
+    /// The snapshots to move, oldest first.
+    pub snapshots: Vec<String>,
+    /// The source group's owner.
+    pub owner: String,
+    /// The target's type dir (`vm/`) existed before this move.
+    pub type_existed: bool,
+}
+
+impl GroupFacts {
+    /// The plan's line.
+    pub fn planned(&self) -> Record {
+        Record::GroupPlanned {
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            target_ns: self.target_ns.clone(),
+            target_existed: self.target_existed,
+            snapshots: self.snapshots.clone(),
+            owner: self.owner.clone(),
+            type_existed: self.type_existed,
+        }
+    }
+
+    /// The line written under the group lock, before the target group is touched.
+    pub fn started(&self) -> Record {
+        Record::Group {
+            ns: self.ns.clone(),
+            group: self.group.clone(),
+            target_ns: self.target_ns.clone(),
+            target_existed: self.target_existed,
+            snapshots: self.snapshots.clone(),
+            owner: Some(self.owner.clone()),
+            type_existed: Some(self.type_existed),
+        }
+    }
 }
 
 /// How an operation ended: the last record of its journal. Written by the engine when it

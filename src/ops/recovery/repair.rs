@@ -12,7 +12,7 @@ use crate::ops::error::{MoveError, io_failed};
 use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::locks::flock::{LockMode, remove_lock_file};
 use crate::ops::locks::move_set::{lock_group, take};
-use crate::ops::recovery::leftover::remove_hidden_new_group;
+use crate::ops::recovery::leftover::{hidden_new_group, remove_hidden_new_group};
 use crate::ops::report::{MoveReport, MovedGroup};
 use crate::tree::backend::PreparedMove;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
@@ -25,11 +25,12 @@ pub(super) fn repair_groups(
     actions: &mut Vec<String>,
 ) -> Result<MoveReport, MoveError> {
     let mut report = MoveReport::default();
-    for g in entry.groups().iter().filter(|g| g.done.is_none()) {
+    let in_flight = entry.groups().into_iter().filter(|g| g.done.is_none());
+    for g in in_flight.filter(|g| !untouched_plan(ctx, g)) {
         let (ns, group, target_ns) = g.names();
         let at_target = GroupRepair {
             ctx,
-            g,
+            g: &g,
             ns: &ns,
             group: &group,
             target_ns: &target_ns,
@@ -47,6 +48,28 @@ pub(super) fn repair_groups(
         }
     }
     Ok(report)
+}
+
+/// A group only planned (its `group` record was never written, or lost with the unsynced
+/// tail of the journal) that the disk shows untouched: its source group whole with its owner,
+/// none of its snapshots at the target, and no target group it would have created. Nothing
+/// of it moved; the re-run moves it (and its locks need not be taken to repair nothing).
+pub(super) fn untouched_plan(ctx: &MoveContext, g: &GroupProgress) -> bool {
+    if g.started {
+        return false;
+    }
+    let ds = &ctx.ds;
+    let (ns, group, target_ns) = g.names();
+    let source = ds.group_path(&ns, &group);
+    let target = ds.group_path(&target_ns, &group);
+    let exists = |p: &Path| fs::symlink_metadata(p).is_ok();
+    if !exists(&source.join(OWNER_FILE)) {
+        return false; // moved whole, or its destroy started
+    }
+    if !g.target_existed && (exists(&target) || exists(&hidden_new_group(&target))) {
+        return false;
+    }
+    !g.snapshots.iter().any(|t| exists(&target.join(t)))
 }
 
 struct GroupRepair<'a> {

@@ -17,6 +17,7 @@ use crate::ops::journal::crash::{GroupProgress, JournalEntry};
 use crate::ops::journal::record::OpKind;
 use crate::ops::recovery::leftover::hidden_new_group;
 use crate::ops::recovery::pending::unfinished;
+use crate::ops::recovery::repair::untouched_plan;
 use crate::ops::recovery::resume::BatchOp;
 use crate::ops::report::MoveReport;
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -108,7 +109,11 @@ fn plan_one(
         plan: None,
         busy: false,
     };
-    for g in entry.groups().iter().filter(|g| g.done.is_none()) {
+    let groups = entry.groups();
+    let caught = groups
+        .iter()
+        .filter(|g| g.done.is_none() && !untouched_plan(ctx, g));
+    for g in caught {
         let f = in_flight(ctx, g)?;
         p.actions.push(describe(&f, g.target_existed));
         let hidden = hidden_new_group(&ctx.ds.group_path(&f.target_ns, &f.group));

@@ -289,6 +289,17 @@ pub fn every_fail_point<T: Target>(
     boundaries: Boundaries,
     min_crashed: usize,
 ) {
+    every_fail_point_then::<T>(scenarios, boundaries, min_crashed, |_| {});
+}
+
+/// [`every_fail_point`] with `after_crash` run on the datastore between the cut and
+/// `resume` (e.g. to drop what a power loss would have lost besides the process).
+pub fn every_fail_point_then<T: Target>(
+    scenarios: &[Scenario],
+    boundaries: Boundaries,
+    min_crashed: usize,
+    after_crash: fn(&T),
+) {
     let mut tally = Tally::default();
     for sc in scenarios {
         let expected = clean_result::<T>(sc);
@@ -305,6 +316,7 @@ pub fn every_fail_point<T: Target>(
                 tally.trials += 1;
                 if out.status.code().is_none() {
                     tally.crashed += 1;
+                    after_crash(&t);
                 } else {
                     assert_eq!(exit_code(&out), 0, "{}: {}", sc.name, stderr(&out));
                 }
