@@ -9,7 +9,16 @@
 //!
 //! Env: `BENCH_S3_SMALL` (objects in the small-object group, default 5000, 5 per snapshot),
 //! `BENCH_S3_BIG` (4 MiB objects, default 200), `BENCH_S3_LATENCIES` (ms, default `0,20`),
-//! `BENCH_S3_SERVERS` (`s3s-fs,seaweedfs`).
+//! `BENCH_S3_SERVERS` (`s3s-fs,seaweedfs`), `BENCH_S3_CONCURRENCY` (our most requests in
+//! flight; unset: the binary's default).
+//!
+//! `BENCH_BEFORE_BIN=<pbs-mover binary>` switches to the before/after comparison: that
+//! binary, this build and s5cmd (at its default 256 workers) move the same seeded group in
+//! `BENCH_S3_ROUNDS` (default 3) interleaved rounds, the order rotating each round; the rows
+//! give medians with requests per object, the notes each tool's requests by kind (from the
+//! request heads the proxy reads) and the body bytes each way (a server-side copy sends no
+//! object data through the client). `BENCH_S3_TIMELINE=<ms>` prints every run's requests
+//! per time slice on stderr, which shows where a run waits.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -119,7 +119,9 @@ impl S3Backend {
             group_list_pages: opts.group_list_pages,
             large_groups: Mutex::new(HashSet::new()),
             copy_window: Mutex::new(Window::new(INITIAL_WINDOW, concurrency, 0)),
-            delete_window: Mutex::new(Window::new(DELETES_IN_FLIGHT / 4, DELETES_IN_FLIGHT, 0)),
+            // A batch has only about that many DeleteObjects: too few to learn from, so they
+            // all start at once; throttling still halves the window.
+            delete_window: Mutex::new(Window::new(DELETES_IN_FLIGHT, DELETES_IN_FLIGHT, 0)),
             throttles,
             rt: Some(rt),
         })
