@@ -29,8 +29,10 @@ use crate::tree::names::{GroupId, Namespace};
 /// more copies per second with more in flight (s5cmd uses 256 workers throughout).
 pub const DEFAULT_CONCURRENCY: usize = 256;
 
-/// Where the copy and delete windows start: doubled every round trip while that pays.
-pub const INITIAL_WINDOW: usize = 32;
+/// Where the copy window starts: the best fixed value measured before it adapted (128 beat
+/// 64 in each of four back-to-back pairs on SeaweedFS); from there it doubles, then probes
+/// a quarter more, while that raises the copies answered per second.
+pub const INITIAL_WINDOW: usize = 128;
 
 /// Keys per page of a group listing: S3's maximum.
 pub const LIST_PAGE_KEYS: i32 = 1000;
