@@ -86,6 +86,8 @@ struct Traffic {
     response_body: u64,
     /// (ms since the proxy started, kind) of every request: the timeline of a run.
     starts: Vec<(u64, &'static str)>,
+    /// TCP connections opened to the proxy: requests ÷ connections shows the reuse.
+    connections: u64,
 }
 
 impl Traffic {
@@ -102,6 +104,7 @@ impl Traffic {
             request_body: self.request_body - before.request_body,
             response_body: self.response_body - before.response_body,
             starts: self.starts[before.starts.len()..].to_vec(),
+            connections: self.connections - before.connections,
         }
     }
 
@@ -202,6 +205,7 @@ impl Proxy {
         let epoch = Instant::now();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                p.traffic.lock().expect("traffic").connections += 1;
                 let p = p.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else {
@@ -767,9 +771,10 @@ fn compare_case(
     for (tool, ms) in tools.iter().zip(&runs) {
         if let Some(m) = ms.last() {
             println!(
-                "NOTE {case_name}, {} (last round): {}; body bytes through the proxy: {} up, {} down",
+                "NOTE {case_name}, {} (last round): {}; {} connections; body bytes through the proxy: {} up, {} down",
                 tool.label(),
                 m.traffic.kinds_line(),
+                m.traffic.connections,
                 m.traffic.request_body,
                 m.traffic.response_body
             );

@@ -673,7 +673,8 @@ fn copy_window_halves_when_the_server_throttles_and_the_copy_still_completes() {
     assert!(env.faults().injected() >= 2);
     let w = be.copy_window();
     assert!(w.backoffs() >= 1, "{w:?}");
-    assert!(w.limit() <= start / 2, "{w:?}");
+    // Halved at the throttling (it may grow again once the server answers normally).
+    assert!(w.lowest() <= start / 2, "{w:?}");
     for (s, d) in &pairs {
         assert_copied(&env, s, d);
     }

@@ -53,8 +53,9 @@ pub struct Window {
     /// The limit before a probe (a step up after steady epochs), until its epoch is judged.
     probe_from: Option<usize>,
     throttles: u64,
-    /// Largest limit reached (for the benchmark notes and tests).
+    /// Largest and smallest limit reached (for tests and diagnostics).
     peak: usize,
+    lowest: usize,
     backoffs: u32,
 }
 
@@ -75,6 +76,7 @@ impl Window {
             probe_from: None,
             throttles,
             peak: limit,
+            lowest: limit,
             backoffs: 0,
         }
     }
@@ -85,6 +87,10 @@ impl Window {
 
     pub fn peak(&self) -> usize {
         self.peak
+    }
+
+    pub fn lowest(&self) -> usize {
+        self.lowest
     }
 
     /// Times the window halved for throttling.
@@ -103,6 +109,7 @@ impl Window {
         if throttles > self.throttles {
             self.throttles = throttles;
             self.limit = (self.limit / 2).max(self.min);
+            self.lowest = self.lowest.min(self.limit);
             self.slow_start = false;
             self.best = None;
             self.probe_from = None;
@@ -121,7 +128,7 @@ impl Window {
             Some(best) if rate < best * BETTER => {
                 self.slow_start = false;
                 if let Some(before) = probed {
-                    // The probe bought nothing: back to where it was.
+                    // The probe bought nothing: back to where it was (never below it).
                     self.limit = before;
                 }
                 self.steady += 1;
@@ -241,7 +248,7 @@ mod tests {
             let more = w.throttles + 1;
             epoch(&mut w, &mut t, 1, 1, more);
         }
-        assert_eq!(w.limit(), 4, "never below the floor");
+        assert_eq!((w.limit(), w.lowest()), (4, 4), "never below the floor");
         // Each epoch answers its whole window in 25 ms: more in flight, more per second.
         for _ in 0..60 {
             let n = w.limit();
