@@ -112,7 +112,7 @@ fn ns_lines(model: &Model, ns: &Namespace, theme: &Theme) -> Vec<Line<'static>> 
         theme,
     ));
     let groups = match e.groups_total {
-        Some(total) => format!("{total} ({} listed so far)", e.groups.len()),
+        Some(total) => format!("{total} ({} so far)", e.groups.len()),
         None => e.groups.len().to_string(),
     };
     out.push(field("Groups", groups, theme));
