@@ -62,6 +62,15 @@ impl App {
             Ok(index) => {
                 self.search.index = index;
                 self.start_comment_pass();
+                self.refresh_hits();
+                // Typed while the index was built: the cursor goes to the first match now,
+                // as it does on typing.
+                if self.search.current.is_none()
+                    && let Some(hit) = self.search.step(1)
+                {
+                    self.goto_hit(hit);
+                }
+                return true;
             }
             Err(e) => {
                 self.status.push(
