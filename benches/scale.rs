@@ -394,8 +394,19 @@ fn tui_run(base: &Path, locks: &Path, hook: &str) -> Option<(Duration, f64)> {
 
 /// [`tui_run`] with `PBS_MOVER_FRAME_THROTTLE=throttle` (`""`: the default).
 fn tui_run_with(base: &Path, locks: &Path, hook: &str, throttle: &str) -> Option<(Duration, f64)> {
+    tui_run_bin(BIN, base, locks, hook, throttle)
+}
+
+/// [`tui_run_with`] with another binary (`BENCH_BEFORE_BIN`: main before a change).
+fn tui_run_bin(
+    bin: &str,
+    base: &Path,
+    locks: &Path,
+    hook: &str,
+    throttle: &str,
+) -> Option<(Duration, f64)> {
     let cmd = format!(
-        "{BIN} --path '{}' --lock-dir '{}' tui",
+        "{bin} --path '{}' --lock-dir '{}' tui",
         base.display(),
         locks.display()
     );
@@ -463,6 +474,10 @@ fn bench_tui(base: &Path, locks: &Path, rows: &mut Rows, notes: &mut Vec<String>
 /// Time from start to the first frame that shows the root listing (in-app, median of 7
 /// interleaved runs): throttling only bursts against the old throttle that made every
 /// background change wait 100 ms after the previous frame (`PBS_MOVER_FRAME_THROTTLE=trailing`).
+/// With `BENCH_BEFORE_BIN` (e.g. /work/baseline/pbs-mover, main before the staged root
+/// listing), also ours against that binary, interleaved on the same store: the tree visible
+/// (ours: the first part of the root; before: its whole listing), the root's whole listing
+/// drawn (hook `listed`; before: `tree`) and every scan done (`loaded`).
 fn bench_tree_visible(
     base: &Path,
     locks: &Path,
@@ -479,17 +494,59 @@ fn bench_tree_visible(
         notes.push("TUI tree visible: could not run under script(1)".into());
         return;
     }
-    let ms = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        Duration::from_secs_f64(v[v.len() / 2] / 1000.0)
-    };
     rows.push(Row {
         case: format!("TUI time to tree visible ({snaps} snapshots; in-app, pty via script)"),
-        ours: ms(ours),
+        ours: median_ms(ours),
         baseline_name: "old 100 ms trailing frame throttle".into(),
-        baseline: ms(old),
+        baseline: median_ms(old),
         per_snapshot: None,
     });
+    if let Ok(before) = std::env::var("BENCH_BEFORE_BIN") {
+        bench_tree_before(&before, base, locks, rows, notes, snaps);
+    }
+}
+
+fn median_ms(mut v: Vec<f64>) -> Duration {
+    v.sort_by(f64::total_cmp);
+    Duration::from_secs_f64(v[v.len() / 2] / 1000.0)
+}
+
+/// Ours against `before` (another build), 7 interleaved rounds of each stage, in-app times.
+fn bench_tree_before(
+    before: &str,
+    base: &Path,
+    locks: &Path,
+    rows: &mut Rows,
+    notes: &mut Vec<String>,
+    snaps: usize,
+) {
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?").to_string();
+    let stages = [
+        ("tree", "tree", "tree visible"),
+        ("listed", "tree", "root's whole listing drawn"),
+        ("loaded", "loaded", "all scans done"),
+    ];
+    for (ours_hook, before_hook, what) in stages {
+        let (mut ours, mut old) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            ours.extend(tui_run_with(base, locks, ours_hook, "").map(|(_, r)| r));
+            old.extend(tui_run_bin(before, base, locks, before_hook, "").map(|(_, r)| r));
+        }
+        if ours.is_empty() || old.is_empty() {
+            notes.push(format!("TUI {what} against {before}: could not run"));
+            continue;
+        }
+        rows.push(Row {
+            case: format!(
+                "TUI time to {what} ({snaps} snapshots; in-app, pty via script; load {load})"
+            ),
+            ours: median_ms(ours),
+            baseline_name: format!("before ({before})"),
+            baseline: median_ms(old),
+            per_snapshot: None,
+        });
+    }
 }
 
 fn proc_cpu_ticks(pid: u32) -> Option<u64> {

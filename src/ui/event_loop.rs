@@ -28,7 +28,8 @@ use super::view;
 const LAZY_FRAME: Duration = Duration::from_millis(100);
 
 /// Benchmark/test hook: `frame` exits after the first frame, `tree` after the first frame
-/// that shows the root namespace's listing, `loaded` after the first frame drawn once every
+/// that shows the root namespace's listing (or its first part), `listed` after the first
+/// frame that shows the root's whole listing, `loaded` after the first frame drawn once every
 /// scan finished, `panic` panics after the first frame (tests the restore path). The
 /// elapsed time is printed to stderr after the terminal is restored.
 pub const EXIT_HOOK_ENV: &str = "PBS_MOVER_EXIT_AFTER_FIRST_FRAME";
@@ -43,6 +44,7 @@ enum ExitHook {
     None,
     FirstFrame,
     Tree,
+    Listed,
     Loaded,
     Panic,
 }
@@ -78,6 +80,7 @@ impl ExitHook {
         match std::env::var(EXIT_HOOK_ENV).as_deref() {
             Ok("1" | "frame") => Self::FirstFrame,
             Ok("tree") => Self::Tree,
+            Ok("listed") => Self::Listed,
             Ok("loaded") => Self::Loaded,
             Ok("panic") => Self::Panic,
             _ => Self::None,
@@ -89,6 +92,7 @@ impl ExitHook {
         match self {
             Self::FirstFrame => Some(("first frame", elapsed)),
             Self::Tree if app.root_listed() => Some(("tree visible", elapsed)),
+            Self::Listed if app.root_complete() => Some(("root listed", elapsed)),
             Self::Loaded if !app.busy() => Some(("all scans done", elapsed)),
             Self::Panic => panic!("{EXIT_HOOK_ENV}=panic"),
             _ => None,
@@ -204,6 +208,7 @@ async fn interactive(
             }
             Err(_) => return Ended::Lost,
         }
+        dirty |= throttle == Throttle::Bursts && app.take_urgent_frame();
     }
 }
 

@@ -39,6 +39,9 @@ pub struct NsEntry {
     pub groups: Vec<GroupEntry>,
     /// The size pass for this namespace's groups is still running.
     pub sizing: bool,
+    /// `Some(n)` while only the first groups of a first listing are in (`groups` holds a
+    /// part of the `n` groups): counts over the namespace are not known yet.
+    pub groups_total: Option<usize>,
 }
 
 impl NsEntry {
@@ -49,7 +52,18 @@ impl NsEntry {
             children: Vec::new(),
             groups: Vec::new(),
             sizing: false,
+            groups_total: None,
         }
+    }
+
+    /// Only the first part of the groups is listed yet.
+    pub fn is_partial(&self) -> bool {
+        self.groups_total.is_some()
+    }
+
+    /// How many groups the namespace holds (also while only a part is listed).
+    pub fn group_count(&self) -> usize {
+        self.groups_total.unwrap_or(self.groups.len())
     }
 
     pub fn group(&self, id: &GroupId) -> Option<&GroupEntry> {
@@ -70,12 +84,16 @@ impl NsEntry {
 
     /// Totals over the groups directly in this namespace.
     pub fn totals(&self) -> NsTotals {
-        let mut t = NsTotals::default();
+        let mut t = NsTotals {
+            listed: !self.is_partial(),
+            ..NsTotals::default()
+        };
         for g in &self.groups {
             let i = &g.info;
             t.snapshots += i.snapshots;
             t.size += i.size.unwrap_or(0);
             t.sizes_known &= i.size.is_some();
+            t.protected_known &= i.protected.is_some();
             t.protected += i.protected.unwrap_or(0);
             t.with_notes += usize::from(i.has_notes);
             t.newest = t.newest.max(i.newest.clone());
@@ -91,10 +109,14 @@ impl NsEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NsTotals {
+    /// Every group is listed: without it the sums below cover only the groups listed so far.
+    pub listed: bool,
     pub snapshots: usize,
     pub size: u64,
     /// Every group's size is known (the size pass finished).
     pub sizes_known: bool,
+    /// Every group's protected count is known (the size pass finished).
+    pub protected_known: bool,
     pub protected: usize,
     pub with_notes: usize,
     pub newest: Option<SnapshotTime>,
@@ -104,9 +126,11 @@ pub struct NsTotals {
 impl Default for NsTotals {
     fn default() -> Self {
         Self {
+            listed: true,
             snapshots: 0,
             size: 0,
             sizes_known: true,
+            protected_known: true,
             protected: 0,
             with_notes: 0,
             newest: None,
@@ -201,8 +225,42 @@ impl Model {
                 entry.state = LoadState::Loaded;
                 entry.sizing = !entry.groups.is_empty();
             }
-            Err(e) => entry.state = LoadState::Failed(e),
+            Err(e) => {
+                // A part alone would pass for the whole namespace.
+                if entry.groups_total.is_some() {
+                    entry.groups.clear();
+                    entry.children.clear();
+                }
+                entry.state = LoadState::Failed(e);
+            }
         }
+        entry.groups_total = None;
+        true
+    }
+
+    /// Shows the first groups of a namespace's first listing; `false` when stale, or when the
+    /// namespace already shows a whole listing (a re-scan keeps it until the new one is
+    /// complete rather than shrink to a part).
+    pub fn apply_ns_part(
+        &mut self,
+        ns: &Namespace,
+        generation: Generation,
+        children: Vec<Namespace>,
+        groups: Vec<GroupInfo>,
+        total: usize,
+    ) -> bool {
+        let Some(entry) = self.namespaces.get_mut(ns) else {
+            return false;
+        };
+        let shows_whole =
+            !entry.is_partial() && (!entry.groups.is_empty() || !entry.children.is_empty());
+        if entry.generation != generation || shows_whole {
+            return false;
+        }
+        let old = std::mem::take(&mut entry.groups);
+        entry.children = children;
+        entry.groups = merge_groups(old, groups);
+        entry.groups_total = Some(total);
         true
     }
 

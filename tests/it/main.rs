@@ -45,6 +45,7 @@ mod tui_pty_resume;
 mod tui_pty_search;
 mod tui_render;
 mod tui_search;
+mod tui_staged;
 mod undo;
 mod verify_fs;
 mod wait;

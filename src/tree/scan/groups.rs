@@ -20,11 +20,23 @@ impl Datastore {
         sizes: bool,
     ) -> Result<Listing<GroupInfo>, ScanError> {
         let ids = self.list_group_ids(ns)?;
+        let infos = self.group_infos(ns, &ids.items, sizes);
+        Ok(self.collect_groups(ns, ids, infos))
+    }
+
+    /// The listing `list_groups` makes of `ids` and their `group_infos` (in the same order):
+    /// the id listing's warnings, then each group's, a group that cannot be read as one.
+    /// For callers that read the groups of one listing in several parts.
+    pub fn collect_groups(
+        &self,
+        ns: &Namespace,
+        ids: Listing<GroupId>,
+        infos: Vec<Result<Listing<GroupInfo>, ScanError>>,
+    ) -> Listing<GroupInfo> {
         let mut out = Listing {
             items: Vec::with_capacity(ids.items.len()),
             warnings: ids.warnings,
         };
-        let infos = self.group_infos(ns, &ids.items, sizes);
         for (group, info) in ids.items.into_iter().zip(infos) {
             match info {
                 Ok(info) => {
@@ -38,8 +50,9 @@ impl Datastore {
                 ),
             }
         }
-        Ok(out)
+        out
     }
+
     /// One group's summary (a listing of one item, carrying its warnings).
     pub fn group_info(
         &self,

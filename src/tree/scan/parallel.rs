@@ -12,7 +12,7 @@ use crate::tree::names::{GroupId, Namespace};
 impl Datastore {
     /// `group_info` of every group, in the order given. Large namespaces are read by up to
     /// `available_parallelism` threads (see `PARALLEL_MIN_GROUPS`); the result is the same.
-    pub(super) fn group_infos(
+    pub fn group_infos(
         &self,
         ns: &Namespace,
         groups: &[GroupId],

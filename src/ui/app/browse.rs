@@ -114,7 +114,9 @@ impl App {
             .into_iter()
             .map(|f| f.identifier)
             .filter(|p| p.len() == sel.len() && p.starts_with(parent))
-            .filter(|p| !matches!(p.last(), Some(NodeKey::Placeholder)))
+            // A placeholder is never the answer, but may be the vanished row itself
+            // ("loading… more groups" under a namespace now listed whole).
+            .filter(|p| p == sel || !matches!(p.last(), Some(NodeKey::Placeholder)))
             .collect();
         let at = siblings.iter().position(|p| p == sel)?;
         let after = siblings[at + 1..].iter();

@@ -31,6 +31,11 @@ impl App {
             let Some((ns, group)) = group_of(path) else {
                 continue;
             };
+            // The rest of a first listing is read first: the rows get their facts with the
+            // frame that shows the whole listing.
+            if self.model.ns(&ns).is_some_and(|e| e.is_partial()) {
+                continue;
+            }
             if self.model.facts.start(&ns, &group) {
                 self.commands
                     .push(Command::ReadFacts(FactsRequest { ns, group }));

@@ -99,6 +99,15 @@ impl App {
             self.pending = self.pending.saturating_sub(1);
         }
         let changed = match result {
+            ScanResult::NamespacePart {
+                generation,
+                ns,
+                children,
+                groups,
+                total,
+            } => self
+                .model
+                .apply_ns_part(&ns, generation, children, groups, total),
             ScanResult::Namespace {
                 generation,
                 ns,
@@ -154,8 +163,13 @@ impl App {
             }
         };
         let listed = result.as_ref().ok().cloned();
+        let was_partial = self.model.ns(&ns).is_some_and(|e| e.is_partial());
         if !self.model.finish_ns_load(&ns, generation, result) {
             return false;
+        }
+        self.urgent_frame |= was_partial;
+        if ns.is_root() {
+            self.start_deferred_index();
         }
         if let Some((children, groups)) = listed {
             self.index_listing(&ns, &children, &groups);

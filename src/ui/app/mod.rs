@@ -87,6 +87,11 @@ pub struct App {
     /// The background read of the selected namespace's size.
     ns_size: Option<facts::NsSizeRead>,
     ns_size_seq: u64,
+    /// The first index build waits for the root listing (see `defer_index_build`).
+    index_waits_for_root: bool,
+    /// A background change that must not wait for the frame throttle: the whole listing
+    /// of a namespace that showed only its first part (see `take_urgent_frame`).
+    urgent_frame: bool,
 }
 
 /// How far the user got with quitting.
@@ -140,6 +145,8 @@ impl App {
             last_click: None,
             ns_size: None,
             ns_size_seq: 0,
+            index_waits_for_root: false,
+            urgent_frame: false,
         };
         app.greet();
         let root = Namespace::root();
@@ -147,7 +154,7 @@ impl App {
         app.tree_state.open(path.clone());
         app.tree_state.select(path);
         app.load_ns(&root);
-        app.rebuild_index();
+        app.defer_index_build();
         app
     }
 
@@ -198,12 +205,29 @@ impl App {
         }
     }
 
-    /// The root namespace's listing has arrived (the tree shows more than "loading…").
+    /// The root namespace's listing, or its first part, has arrived (the tree shows more
+    /// than "loading…").
     pub fn root_listed(&self) -> bool {
+        self.root_complete()
+            || self
+                .model
+                .ns(&Namespace::root())
+                .is_some_and(|e| e.is_partial())
+    }
+
+    /// The root namespace's whole listing has arrived.
+    pub fn root_complete(&self) -> bool {
         matches!(
             self.model.ns_state(&Namespace::root()),
             super::model::LoadState::Loaded
         )
+    }
+
+    /// Whether the last events brought a change the event loop draws at once even in a
+    /// burst: a namespace that showed a part of its groups is now listed whole (two
+    /// results of one listing are not a burst, and the user waits for the rest).
+    pub fn take_urgent_frame(&mut self) -> bool {
+        std::mem::take(&mut self.urgent_frame)
     }
 
     /// Scans still outstanding (namespace listings, size passes, snapshot lists).

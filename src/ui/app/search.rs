@@ -23,11 +23,31 @@ impl App {
     /// (Re)builds the index of the whole datastore in the background; what is listed
     /// meanwhile still patches the current one.
     pub fn rebuild_index(&mut self) {
+        self.new_index_build();
+        self.index_waits_for_root = false;
+        let generation = self.search.generation;
+        self.commands.push(Command::BuildIndex { generation });
+    }
+
+    /// The first build, started once the root namespace is listed: the build reads the
+    /// root's groups too, and on a large datastore it would take half of the cores the
+    /// listing needs to show the tree. Meanwhile the index learns what is listed.
+    pub(super) fn defer_index_build(&mut self) {
+        self.new_index_build();
+        self.index_waits_for_root = true;
+    }
+
+    pub(super) fn start_deferred_index(&mut self) {
+        if std::mem::take(&mut self.index_waits_for_root) {
+            let generation = self.search.generation;
+            self.commands.push(Command::BuildIndex { generation });
+        }
+    }
+
+    fn new_index_build(&mut self) {
         self.stop_comment_pass();
         self.search.generation += 1;
         self.search.state = IndexState::Building;
-        let generation = self.search.generation;
-        self.commands.push(Command::BuildIndex { generation });
     }
 
     pub(super) fn on_index(
@@ -42,6 +62,15 @@ impl App {
             Ok(index) => {
                 self.search.index = index;
                 self.start_comment_pass();
+                self.refresh_hits();
+                // Typed while the index was built: the cursor goes to the first match now,
+                // as it does on typing.
+                if self.search.current.is_none()
+                    && let Some(hit) = self.search.step(1)
+                {
+                    self.goto_hit(hit);
+                }
+                return true;
             }
             Err(e) => {
                 self.status.push(

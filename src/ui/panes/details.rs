@@ -111,21 +111,49 @@ fn ns_lines(model: &Model, ns: &Namespace, theme: &Theme) -> Vec<Line<'static>> 
         format::count(e.children.len(), "namespace", "namespaces"),
         theme,
     ));
-    out.push(field("Groups", e.groups.len().to_string(), theme));
-    out.push(field("Snapshots", t.snapshots.to_string(), theme));
+    let groups = match e.groups_total {
+        Some(total) => format!("{total} ({} so far)", e.groups.len()),
+        None => e.groups.len().to_string(),
+    };
+    out.push(field("Groups", groups, theme));
+    // Sums over a part of the groups would be wrong numbers: not known yet.
+    let known = |known: bool, v: String| if known { v } else { "…".to_string() };
+    out.push(field(
+        "Snapshots",
+        known(t.listed, t.snapshots.to_string()),
+        theme,
+    ));
     let read = model
         .facts
         .total(ns, e.groups.iter().map(|g| &g.info.group));
-    let size = if read.complete() {
+    let size = if !t.listed {
+        "…".to_string()
+    } else if read.complete() {
         format::size(read.size)
     } else {
         format!("{} of {} groups read", read.read, read.groups)
     };
     out.push(field("Size", size, theme));
-    out.push(field("Protected", t.protected.to_string(), theme));
-    out.push(field("Notes", format!("{} groups", t.with_notes), theme));
-    out.push(field("Newest", time_or_dash(t.newest.as_ref()), theme));
-    out.push(field("Oldest", time_or_dash(t.oldest.as_ref()), theme));
+    out.push(field(
+        "Protected",
+        known(t.listed && t.protected_known, t.protected.to_string()),
+        theme,
+    ));
+    out.push(field(
+        "Notes",
+        known(t.listed, format!("{} groups", t.with_notes)),
+        theme,
+    ));
+    out.push(field(
+        "Newest",
+        known(t.listed, time_or_dash(t.newest.as_ref())),
+        theme,
+    ));
+    out.push(field(
+        "Oldest",
+        known(t.listed, time_or_dash(t.oldest.as_ref())),
+        theme,
+    ));
     out.push(Line::styled("(direct groups only)", theme.dim));
     out
 }

@@ -141,6 +141,14 @@ impl Builder<'_> {
             kids.push(self.group(path, g));
             path.pop();
         }
+        if let Some(total) = e.groups_total {
+            let more = total.saturating_sub(e.groups.len());
+            let text = format!("loading… {} more", format::count(more, "group", "groups"));
+            kids.push(TreeItem::new_leaf(
+                NodeKey::Placeholder,
+                Span::styled(text, self.view.theme.dim),
+            ));
+        }
         kids
     }
 
@@ -231,6 +239,11 @@ pub fn ns_name(ns: &Namespace) -> String {
 fn ns_text(name: &str, entry: Option<&NsEntry>, size: Option<u64>, theme: &Theme) -> Text<'static> {
     let mut spans = vec![Span::styled(name.to_string(), theme.namespace)];
     let stats = match entry.map(|e| (&e.state, e)) {
+        Some((LoadState::Loading, e)) if e.is_partial() => format!(
+            "loading… {} of {}",
+            e.groups.len(),
+            format::count(e.group_count(), "group", "groups")
+        ),
         Some((LoadState::Loading, _)) => "loading…".to_string(),
         Some((LoadState::Failed(_), _)) => "error".to_string(),
         Some((LoadState::Loaded, e)) => ns_stats(e, size),

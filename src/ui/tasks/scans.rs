@@ -3,6 +3,8 @@
 //! Requests run on `tokio::task::spawn_blocking` in the event loop, or inline in tests
 //! (`run` is plain blocking code that reports through a callback).
 
+use crate::tree::natural::group_cmp;
+use crate::tree::scan::error::ScanError;
 use crate::tree::{Datastore, GroupId, GroupInfo, Listing, Namespace, ScanWarning, SnapshotInfo};
 
 /// Identifies one load of a node; a result whose generation no longer matches is stale
@@ -32,6 +34,16 @@ pub enum ScanRequest {
 
 #[derive(Debug, Clone)]
 pub enum ScanResult {
+    /// The first groups of a large namespace (in name order, without warnings), sent ahead
+    /// of its whole listing so the tree shows them at once; `total` groups are coming.
+    NamespacePart {
+        generation: Generation,
+        ns: Namespace,
+        children: Vec<Namespace>,
+        groups: Vec<GroupInfo>,
+        total: usize,
+    },
+    /// The whole listing (also after a part): exactly what one read of the level gives.
     Namespace {
         generation: Generation,
         ns: Namespace,
@@ -58,6 +70,7 @@ impl ScanResult {
     pub fn is_final(&self) -> bool {
         match self {
             ScanResult::Sizes { done, .. } => *done,
+            ScanResult::NamespacePart { .. } => false,
             _ => true,
         }
     }
@@ -71,11 +84,11 @@ const SIZE_BATCH: usize = 64;
 pub fn run(ds: &Datastore, req: ScanRequest, emit: &mut dyn FnMut(ScanResult)) {
     match req {
         ScanRequest::Namespace { generation, ns } => {
-            let result = list_namespace(ds, &ns);
+            let result = list_namespace(ds, generation, &ns, emit);
             emit(ScanResult::Namespace {
                 generation,
                 ns,
-                result,
+                result: result.map_err(|e| e.to_string()),
             });
         }
         ScanRequest::Sizes {
@@ -99,13 +112,59 @@ pub fn run(ds: &Datastore, req: ScanRequest, emit: &mut dyn FnMut(ScanResult)) {
     }
 }
 
+/// Groups read and sent ahead of the rest of a large namespace: more than a screen
+/// (the first page in name order), few enough to be read in a few milliseconds.
+pub const FIRST_PART: usize = 128;
+
+/// Below this many groups a namespace is listed in one go: a part would save nothing.
+const STAGED_MIN_GROUPS: usize = 2 * FIRST_PART;
+
+/// Lists one level: child namespaces and groups. A large one sends its first groups in name
+/// order ahead as a [`ScanResult::NamespacePart`]; the listing returned is the same as one
+/// read of the whole level (same items, warnings and order).
 fn list_namespace(
     ds: &Datastore,
+    generation: Generation,
     ns: &Namespace,
-) -> Result<(Listing<Namespace>, Listing<GroupInfo>), String> {
-    let children = ds.list_child_namespaces(ns).map_err(|e| e.to_string())?;
-    let groups = ds.list_groups(ns, false).map_err(|e| e.to_string())?;
-    Ok((children, groups))
+    emit: &mut dyn FnMut(ScanResult),
+) -> Result<(Listing<Namespace>, Listing<GroupInfo>), ScanError> {
+    let children = ds.list_child_namespaces(ns)?;
+    let ids = ds.list_group_ids(ns)?;
+    if ids.items.len() < STAGED_MIN_GROUPS {
+        let infos = ds.group_infos(ns, &ids.items, false);
+        let groups = ds.collect_groups(ns, ids, infos);
+        return Ok((children, groups));
+    }
+    // The first page the tree shows (natural order), then the others.
+    let mut order: Vec<usize> = (0..ids.items.len()).collect();
+    order.sort_by(|&a, &b| group_cmp(&ids.items[a], &ids.items[b]));
+    let (first, rest) = order.split_at(FIRST_PART);
+    let pick =
+        |part: &[usize]| -> Vec<GroupId> { part.iter().map(|&i| ids.items[i].clone()).collect() };
+    let first_infos = ds.group_infos(ns, &pick(first), false);
+    emit(ScanResult::NamespacePart {
+        generation,
+        ns: ns.clone(),
+        children: children.items.clone(),
+        groups: first_infos
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .flat_map(|l| l.items.iter().cloned())
+            .collect(),
+        total: ids.items.len(),
+    });
+    let rest_infos = ds.group_infos(ns, &pick(rest), false);
+    // Back into the order of the ids, as one read of the level gives them.
+    let mut slots: Vec<Option<Result<Listing<GroupInfo>, ScanError>>> =
+        std::iter::repeat_with(|| None)
+            .take(ids.items.len())
+            .collect();
+    for (&i, info) in order.iter().zip(first_infos.into_iter().chain(rest_infos)) {
+        slots[i] = Some(info);
+    }
+    // Every index is in `order` exactly once, so every slot was filled above.
+    let infos = slots.into_iter().flatten().collect();
+    Ok((children, ds.collect_groups(ns, ids, infos)))
 }
 
 fn run_sizes(
