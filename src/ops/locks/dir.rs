@@ -1,6 +1,8 @@
-//! One lock directory opened once for many locks in it: a batch of up to 512 snapshot
-//! locks of one group then costs one-component lookups (open, O_TMPFILE, link, double
-//! stat, unlink) instead of a walk of `/run/proxmox-backup/locks/<store>/<ns>/…` each.
+//! One lock directory opened once for many locks in it: a batch of snapshot locks of one
+//! group then costs one-component lookups instead of a walk of
+//! `/run/proxmox-backup/locks/<store>/<ns>/…` each, and ([`LockDir::lock_all`]) one
+//! `openat(O_CREAT)` per missing lock file on a thread that creates as backup:backup
+//! instead of O_TMPFILE + fchmod + fchown + linkat.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -8,7 +10,11 @@ use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use crate::ops::locks::flock::{At, LockError, LockGuard, LockMode, ensure_parent, lock_at};
+use crate::ops::locks::backup_identity::{BackupIdentity, creates_exactly};
+use crate::ops::locks::flock::{
+    At, Create, LockError, LockGuard, LockMode, ensure_parent, lock_at,
+};
+use crate::ops::safety::ownership::chown_ids;
 
 #[derive(Debug)]
 pub struct LockDir {
@@ -58,7 +64,72 @@ impl LockDir {
             name,
             parent: Path::new("."),
         };
-        lock_at(&at, lock_path, mode, timeout)
+        lock_at(&at, lock_path, mode, timeout, Create::Tmpfile)
+    }
+
+    /// [`LockDir::lock`] of every path in `lock_paths`, in order; the first failure stops
+    /// (dropping the locks taken) and comes back with its index. Missing lock files of this
+    /// dir are created born 0660 backup:backup by one `openat` each, on a scoped thread with
+    /// that file-creation identity, where this dir gives exactly that (no setgid to another
+    /// group, no default ACL); anything unusual (a file `backup` may not open, a conflict,
+    /// whose holder is named with our own rights) is taken again the ordinary way.
+    pub fn lock_all(
+        &self,
+        lock_paths: &[PathBuf],
+        mode: LockMode,
+        timeout: Duration,
+    ) -> Result<Vec<LockGuard>, (usize, LockError)> {
+        let ids = chown_ids()
+            .filter(|&ids| lock_paths.len() > 1 && creates_exactly(&self.fd, &self.path, ids));
+        let Some(ids) = ids else {
+            return self.lock_each(lock_paths, mode, timeout, None);
+        };
+        let joined = std::thread::scope(|s| {
+            s.spawn(|| {
+                let id = BackupIdentity::assume(ids);
+                self.lock_each(lock_paths, mode, timeout, id.as_ref())
+            })
+            .join()
+        });
+        joined.unwrap_or_else(|_| {
+            let e = std::io::Error::other("the lock thread panicked");
+            Err((
+                0,
+                LockError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                },
+            ))
+        })
+    }
+
+    fn lock_each(
+        &self,
+        lock_paths: &[PathBuf],
+        mode: LockMode,
+        timeout: Duration,
+        id: Option<&BackupIdentity>,
+    ) -> Result<Vec<LockGuard>, (usize, LockError)> {
+        let lock = |(i, p): (usize, &PathBuf)| {
+            let direct = match (id, self.name(p)) {
+                (Some(_), Some(name)) => {
+                    let at = At {
+                        dir: self.fd.as_fd(),
+                        name,
+                        parent: Path::new("."),
+                    };
+                    lock_at(&at, p, mode, timeout, Create::Direct).ok()
+                }
+                _ => None,
+            };
+            let taken = match (direct, id) {
+                (Some(g), _) => Ok(g),
+                (None, Some(id)) => id.suspended(|| self.lock(p, mode, timeout)),
+                (None, None) => self.lock(p, mode, timeout),
+            };
+            taken.map_err(|e| (i, e))
+        };
+        lock_paths.iter().enumerate().map(lock).collect()
     }
 
     /// [`crate::ops::locks::flock::remove_lock_file`], relative to this dir when `lock_path` is in it.
