@@ -192,4 +192,53 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn lock_all_creates_pbs_lock_files_and_falls_back_on_anything_unusual() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("locks/store/a");
+        let dir = LockDir::of(&a.join("x")).unwrap();
+        let names: Vec<PathBuf> = (0..4).map(|i| a.join(format!("s{i}"))).collect();
+        // An existing lock file only root may open (the ordinary way takes it), and one
+        // held by someone else (the conflict names the index).
+        fs::write(&names[1], b"").unwrap();
+        fs::set_permissions(&names[1], fs::Permissions::from_mode(0o600)).unwrap();
+        let held = dir
+            .lock(&names[3], LockMode::Exclusive, Duration::ZERO)
+            .unwrap();
+        let (i, e) = dir
+            .lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+            .unwrap_err();
+        assert_eq!(i, 3);
+        assert!(e.is_conflict(), "{e}");
+        drop(held);
+        let guards = dir
+            .lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+            .unwrap();
+        assert_eq!(guards.len(), 4);
+        for (g, p) in guards.iter().zip(&names) {
+            assert_eq!(g.path(), p);
+            let m = fs::symlink_metadata(p).unwrap();
+            assert_eq!(m.ino(), g.file().metadata().unwrap().ino());
+            if p != &names[1] {
+                assert_eq!(m.permissions().mode() & 0o7777, 0o660, "{}", p.display());
+                if let Some((uid, gid)) = chown_ids() {
+                    assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", p.display());
+                }
+            }
+            // Held: another open file description conflicts.
+            let e = crate::ops::locks::flock::lock_file(p, LockMode::Shared, Duration::ZERO)
+                .unwrap_err();
+            assert!(e.is_conflict(), "{e}");
+        }
+        // A symlink is never followed, whichever way the file is opened.
+        fs::remove_file(&names[0]).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &names[0]).unwrap();
+        drop(guards);
+        assert!(
+            dir.lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+                .is_err()
+        );
+        assert!(!tmp.path().join("elsewhere").exists());
+    }
 }
