@@ -79,6 +79,7 @@ impl LockDir {
         mode: LockMode,
         timeout: Duration,
     ) -> Result<Vec<LockGuard>, (usize, LockError)> {
+        self.reserve_fds(lock_paths.len());
         let ids = chown_ids()
             .filter(|&ids| lock_paths.len() > 1 && creates_exactly(&self.fd, &self.path, ids));
         let Some(ids) = ids else {
@@ -101,6 +102,23 @@ impl LockDir {
                 },
             ))
         })
+    }
+
+    /// Grows this process's fd table once to hold `n` more fds. Left to grow on demand it
+    /// doubles at 256, 512, 1024, …, and each growth of a table shared by threads waits for
+    /// an RCU grace period (measured 7–9 ms each here): ~60 ms for 10,000 snapshot locks.
+    /// Best effort: past the open-file limit the locks simply grow it as before.
+    fn reserve_fds(&self, n: usize) {
+        let Ok(lowest) = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0) else {
+            return;
+        };
+        let target = i32::try_from(n)
+            .ok()
+            .and_then(|n| rustix::fd::AsRawFd::as_raw_fd(&lowest).checked_add(n));
+        if let Some(target) = target {
+            // Dropped at once: only the table's size stays.
+            let _ = rustix::io::fcntl_dupfd_cloexec(&self.fd, target);
+        }
     }
 
     fn lock_each(
