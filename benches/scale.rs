@@ -6,16 +6,17 @@
 //! `1000,10000,100000`; `BENCH_CASES`, default `scan,tui,move,scaling,search`; `BENCH_MOVE_RUNS`,
 //! rounds per FS move case, default 3, median reported; `BENCH_LOCK_DIR`, where the lock
 //! dirs go, e.g. a tmpfs like PBS's /run; `BENCH_MOVE`, which move cases, default `group,ns`;
-//! `BENCH_BEFORE_BIN`, a pbs-mover binary whose move-ns runs interleaved with ours for a
-//! before/after row). Prints Markdown
+//! `BENCH_BEFORE_BIN`, a pbs-mover binary (main before a change) whose move-group and move-ns
+//! rows run interleaved with ours as "before"). Prints Markdown
 //! table rows `| case | ours | baseline | ratio |` (bench/run.sh adds machine and date) and
 //! notes. Ours and the baseline always run interleaved in the same process on the same tree.
 //!
 //! Cases: `scan` (ls vs find, warm and cold; the scanner's before/after: parallel group
 //! reads and the openat2 fast path against the same binary with `PBS_MOVER_SCAN_THREADS=1`
 //! and `PBS_MOVER_SCAN_NO_OPENAT2=1`), `tui` (first frame, fully loaded, idle CPU and
-//! bytes), `move` (move-group, move-ns), `scaling` (scan and move-group at every size of
-//! `BENCH_SCALE_SNAPSHOTS`, each cell with its µs per snapshot), `search` (the search index:
+//! bytes), `move` (move-group, move-ns), `scaling` (scan and move-group, whole-group and
+//! snapshot by snapshot, at every size of `BENCH_SCALE_SNAPSHOTS`, each cell with its µs per
+//! snapshot; `scaling-fs`: the move rows only), `search` (the search index:
 //! build against `find`, queries against the old linear filter, the TUI's keystroke-to-frame
 //! time for a group deep down, peak RSS).
 
@@ -631,30 +632,60 @@ fn lock_dir(root: &Path, name: &str) -> PathBuf {
 
 /// One FS move-group case, medians over `move_runs()` rounds.
 struct MoveGroupTimes {
+    /// Ours, whole-group path (new target: one rename of the group dir).
     ours: Duration,
     floor: Duration,
     /// `mv` of the whole group dir (first round only), with `extras`.
     mv: Duration,
-    /// Ours snapshot by snapshot (`PBS_MOVER_NO_GROUP_RENAME=1`), with `extras`.
+    /// Ours snapshot by snapshot (`PBS_MOVER_NO_GROUP_RENAME=1`): the path of a merge.
     per_snapshot: Duration,
     /// Ours for PBS 3.2.4 (its directory and manifest locks too), with `extras`.
     old_locks: Duration,
+    /// `BENCH_BEFORE_BIN` (main before issue 18.2), whole-group and per-snapshot path, run
+    /// in the same rounds on the same tree.
+    before: Option<(Duration, Duration)>,
+}
+
+/// The binary of the "before" rows (`BENCH_BEFORE_BIN`, e.g. the release build of main
+/// before a change), or `None`.
+fn before_bin() -> Option<PathBuf> {
+    std::env::var_os("BENCH_BEFORE_BIN")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
 }
 
 fn move_group_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
-    ours(
-        base,
-        locks,
-        &[
-            "move-group",
-            "--ns",
-            from,
-            "--group",
-            "vm/100",
-            "--target-ns",
-            to,
-        ],
-    )
+    move_group_cmd_of(Path::new(BIN), base, locks, from, to)
+}
+
+/// [`move_group_cmd`] run by `bin` (ours or `BENCH_BEFORE_BIN`), same environment.
+fn move_group_cmd_of(bin: &Path, base: &Path, locks: &Path, from: &str, to: &str) -> Command {
+    let mut c = Command::new(bin);
+    c.env_remove("PBS_MOVER_SCAN_THREADS")
+        .env_remove("PBS_MOVER_SCAN_NO_OPENAT2")
+        .env_remove(pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV);
+    c.env("PBS_MOVER_STATE_DIR", base.with_file_name("state"))
+        .env("PBS_MOVER_PBS_VERSION", pbs_version());
+    c.arg("--path").arg(base).arg("--lock-dir").arg(locks);
+    c.args([
+        "move-group",
+        "--ns",
+        from,
+        "--group",
+        "vm/100",
+        "--target-ns",
+        to,
+    ]);
+    c
+}
+
+/// The per-snapshot path (a merge's), forced on a new target.
+fn per_snapshot(mut c: Command) -> Command {
+    c.env(
+        pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV,
+        "1",
+    );
+    c
 }
 
 fn move_ns_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
@@ -662,20 +693,28 @@ fn move_ns_cmd(base: &Path, locks: &Path, from: &str, to: &str) -> Command {
 }
 
 fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
+    let before = before_bin();
     let (mut ours_t, mut floor_t, mut per_snap_t) = (Vec::new(), Vec::new(), Vec::new());
-    let mut old_locks_t = Vec::new();
+    let (mut old_locks_t, mut before_whole_t, mut before_per_t) =
+        (Vec::new(), Vec::new(), Vec::new());
     let mut mv = Duration::ZERO;
     for round in 0..move_runs() {
         let base = root.join(format!("mg-store-{n}"));
         chunk_store(&base);
-        for ns in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+        for ns in [
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m",
+        ] {
             fs::create_dir_all(base.join("ns").join(ns)).unwrap();
         }
-        write_group(&base.join("ns/a/vm/100"), n);
-        write_group(&base.join("ns/c/vm/100"), n);
+        let mut sources = vec!["a", "c", "f"];
         if extras {
-            write_group(&base.join("ns/f/vm/100"), n);
-            write_group(&base.join("ns/h/vm/100"), n);
+            sources.push("h");
+        }
+        if before.is_some() {
+            sources.extend(["j", "l"]);
+        }
+        for ns in sources {
+            write_group(&base.join("ns").join(ns).join("vm/100"), n);
         }
         let with_mv = extras && round == 0;
         if with_mv {
@@ -685,25 +724,41 @@ fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
         // Flush the freshly written trees first: otherwise the first timed run (ours) pays
         // for the writeback of every inode just created and the rename loop after it does not.
         settle();
-        ours_t.push(time_cmd(1, || move_group_cmd(&base, &locks, "a", "b")));
-        if extras {
+        let ours_runs = |ours_t: &mut Vec<Duration>, per_snap_t: &mut Vec<Duration>| {
+            ours_t.push(time_cmd(1, || move_group_cmd(&base, &locks, "a", "b")));
             settle();
             per_snap_t.push(time_cmd(1, || {
-                let mut c = move_group_cmd(&base, &locks, "f", "g");
-                c.env(
-                    pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV,
-                    "1",
-                );
-                c
+                per_snapshot(move_group_cmd(&base, &locks, "f", "g"))
             }));
             settle();
+        };
+        let before_runs = |whole: &mut Vec<Duration>, per: &mut Vec<Duration>| {
+            let Some(bin) = &before else { return };
+            whole.push(time_cmd(1, || {
+                move_group_cmd_of(bin, &base, &locks, "j", "k")
+            }));
+            settle();
+            per.push(time_cmd(1, || {
+                per_snapshot(move_group_cmd_of(bin, &base, &locks, "l", "m"))
+            }));
+            settle();
+        };
+        // Interleaved: ours first in even rounds, the before binary first in odd ones.
+        if round % 2 == 0 {
+            ours_runs(&mut ours_t, &mut per_snap_t);
+            before_runs(&mut before_whole_t, &mut before_per_t);
+        } else {
+            before_runs(&mut before_whole_t, &mut before_per_t);
+            ours_runs(&mut ours_t, &mut per_snap_t);
+        }
+        if extras {
             old_locks_t.push(time_cmd(1, || {
                 let mut c = move_group_cmd(&base, &locks, "h", "i");
                 c.env("PBS_MOVER_PBS_VERSION", "3.2.4");
                 c
             }));
+            settle();
         }
-        settle();
         floor_t.push(rename_loop(
             &base.join("ns/c/vm/100"),
             &base.join("ns/d/vm/100"),
@@ -726,6 +781,7 @@ fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
         mv,
         per_snapshot: median(per_snap_t),
         old_locks: median(old_locks_t),
+        before: before.map(|_| (median(before_whole_t), median(before_per_t))),
     }
 }
 
@@ -741,16 +797,43 @@ fn bench_move_group(root: &Path, rows: &mut Rows) {
     };
     let case = format!("FS move-group, {n} snapshots");
     rows.push(row(case.clone(), t.ours, "rename(2) loop", t.floor));
-    rows.push(row(case, t.ours, "mv of the group dir", t.mv));
+    rows.push(row(case.clone(), t.ours, "mv of the group dir", t.mv));
+    let per_case = format!(
+        "FS move-group, {n} snapshots, snapshot by snapshot ({}=1)",
+        pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV
+    );
     rows.push(row(
-        format!(
-            "FS move-group, {n} snapshots, snapshot by snapshot ({}=1)",
-            pbs_mover::ops::engine::lock_and_move::GROUP_RENAME_OFF_ENV
-        ),
+        per_case.clone(),
         t.per_snapshot,
         "rename(2) loop",
         t.floor,
     ));
+    if let Some((whole, per)) = t.before {
+        rows.push(row(
+            format!("{case}, before (BENCH_BEFORE_BIN)"),
+            whole,
+            "rename(2) loop",
+            t.floor,
+        ));
+        rows.push(row(
+            format!("{per_case}, before (BENCH_BEFORE_BIN)"),
+            per,
+            "rename(2) loop",
+            t.floor,
+        ));
+        rows.push(row(
+            format!("{case}: after vs before"),
+            t.ours,
+            "before",
+            whole,
+        ));
+        rows.push(row(
+            format!("{per_case}: after vs before"),
+            t.per_snapshot,
+            "before",
+            per,
+        ));
+    }
     rows.push(row(
         format!("FS move-group, {n} snapshots, PBS 3.2.4 (old+new locks)"),
         t.old_locks,
@@ -759,64 +842,70 @@ fn bench_move_group(root: &Path, rows: &mut Rows) {
     ));
 }
 
-/// Scan and move time against snapshot count (issue 7 case 4): one row per size for the
-/// scan (against `find`) and for move-group (against a bare rename(2) loop), every cell with
-/// its cost per snapshot, which must stay flat as the count grows 10× and 100×.
+/// Scan and move time against snapshot count (issue 7 case 4, issue 18.3): one row per size
+/// for the scan (against `find`) and for move-group on both paths, whole-group and
+/// snapshot by snapshot (against a bare rename(2) loop; with `BENCH_BEFORE_BIN` also the
+/// before binary's), every cell with its cost per snapshot, which must stay flat as the
+/// count grows 10× and 100×.
 fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
     let sizes: Vec<usize> = std::env::var("BENCH_SCALE_SNAPSHOTS")
         .unwrap_or_else(|_| "1000,10000,100000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let cases = std::env::var("BENCH_CASES").unwrap_or_default();
+    // `scaling-fs`: only the move rows.
+    let scan = !cases.contains("scaling-fs");
     let mut scan_line = Vec::new();
     let mut move_line = Vec::new();
     let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
     for &n in &sizes {
-        // The demo makes ~11 snapshots per group.
-        let (base, snaps) = demo_store(root, &format!("scale-{n}"), (n / 11).max(1), notes);
-        let locks = root.join("locks");
-        let ls = ["ls", "--recursive", "--json"];
-        let (o, f) = interleaved(3, &mut || {}, &mut || ours(&base, &locks, &ls), &mut || {
-            find(&base)
-        });
-        rows.push(Row {
-            case: format!(
-                "scaling: scan (ls --recursive --json), {} groups / {snaps} snapshots, warm",
-                (n / 11).max(1)
-            ),
-            ours: o,
-            baseline_name: "find -printf".into(),
-            baseline: f,
-            per_snapshot: Some(snaps),
-        });
-        scan_line.push(format!(
-            "{snaps}: {:.2} µs/snapshot (find {:.2})",
-            per(o, snaps),
-            per(f, snaps)
-        ));
-        let _ = fs::remove_dir_all(&base);
-        let MoveGroupTimes { ours: o, floor, .. } = move_group_case(root, n, false);
-        rows.push(Row {
-            case: format!("scaling: FS move-group, 1 group / {n} snapshots"),
-            ours: o,
-            baseline_name: "rename(2) loop".into(),
-            baseline: floor,
+        if scan {
+            scaling_scan(root, n, rows, notes, &mut scan_line);
+        }
+        let t = move_group_case(root, n, false);
+        let row = |case: String, ours: Duration, baseline_name: &str, baseline: Duration| Row {
+            case,
+            ours,
+            baseline_name: baseline_name.into(),
+            baseline,
             per_snapshot: Some(n),
-        });
-        move_line.push(format!(
-            "{n}: {:.1} µs/snapshot (rename loop {:.1})",
-            per(o, n),
-            per(floor, n)
-        ));
+        };
+        let whole = format!("scaling: FS move-group, 1 group / {n} snapshots, whole group");
+        let snap = format!("scaling: FS move-group, 1 group / {n} snapshots, snapshot by snapshot");
+        rows.push(row(whole.clone(), t.ours, "rename(2) loop", t.floor));
+        rows.push(row(snap.clone(), t.per_snapshot, "rename(2) loop", t.floor));
+        let mut line = format!(
+            "{n}: whole {:.1}, per-snapshot {:.1} µs/snapshot (rename loop {:.1})",
+            per(t.ours, n),
+            per(t.per_snapshot, n),
+            per(t.floor, n)
+        );
+        if let Some((bw, bp)) = t.before {
+            rows.push(row(
+                format!("{whole}, before"),
+                bw,
+                "rename(2) loop",
+                t.floor,
+            ));
+            rows.push(row(
+                format!("{snap}, before"),
+                bp,
+                "rename(2) loop",
+                t.floor,
+            ));
+            line.push_str(&format!(
+                "; before: whole {:.1}, per-snapshot {:.1}",
+                per(bw, n),
+                per(bp, n)
+            ));
+        }
+        move_line.push(line);
     }
-    notes.push(format!("scaling, scan: {}", scan_line.join("; ")));
+    if scan {
+        notes.push(format!("scaling, scan: {}", scan_line.join("; ")));
+    }
     notes.push(format!("scaling, FS move-group: {}", move_line.join("; ")));
-}
-
-/// `BENCH_BEFORE_BIN`: another build of pbs-mover (main before a change) whose move-ns runs
-/// interleaved with ours on the same tree, for a before/after row from one run.
-fn before_bin() -> Option<PathBuf> {
-    std::env::var_os("BENCH_BEFORE_BIN").map(PathBuf::from)
 }
 
 /// `c` (args and environment) run by the binary `bin` instead.
@@ -830,6 +919,40 @@ fn with_bin(bin: &Path, c: &Command) -> Command {
         };
     }
     b
+}
+
+/// The scan row of one size of [`bench_scaling`].
+fn scaling_scan(
+    root: &Path,
+    n: usize,
+    rows: &mut Rows,
+    notes: &mut Vec<String>,
+    scan_line: &mut Vec<String>,
+) {
+    let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    // The demo makes ~11 snapshots per group.
+    let (base, snaps) = demo_store(root, &format!("scale-{n}"), (n / 11).max(1), notes);
+    let locks = root.join("locks");
+    let ls = ["ls", "--recursive", "--json"];
+    let (o, f) = interleaved(3, &mut || {}, &mut || ours(&base, &locks, &ls), &mut || {
+        find(&base)
+    });
+    rows.push(Row {
+        case: format!(
+            "scaling: scan (ls --recursive --json), {} groups / {snaps} snapshots, warm",
+            (n / 11).max(1)
+        ),
+        ours: o,
+        baseline_name: "find -printf".into(),
+        baseline: f,
+        per_snapshot: Some(snaps),
+    });
+    scan_line.push(format!(
+        "{snaps}: {:.2} µs/snapshot (find {:.2})",
+        per(o, snaps),
+        per(f, snaps)
+    ));
+    let _ = fs::remove_dir_all(&base);
 }
 
 fn bench_move_ns(root: &Path, rows: &mut Rows) {

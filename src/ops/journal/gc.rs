@@ -9,8 +9,12 @@
 
 use std::error::Error as StdError;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -63,8 +67,19 @@ pub fn append_moved_indices(paths: &LockPaths, indices: &[PathBuf]) -> Result<()
 pub struct JournalWriter {
     path: PathBuf,
     file: Option<std::fs::File>,
-    /// End offset and last line of the latest append, to tell whether GC drained it since.
-    last: Option<(u64, Vec<u8>)>,
+    /// The journal's dir, opened at the first append: [`Self::still_recorded`] then looks
+    /// up one name instead of walking the whole path before every rename.
+    dir: Option<OwnedFd>,
+    /// The latest append, to tell whether GC drained it since.
+    last: Option<Appended>,
+}
+
+/// Where the latest append ended, in which file, and its last line.
+#[derive(Debug)]
+struct Appended {
+    end: u64,
+    inode: (u64, u64),
+    tail: Vec<u8>,
 }
 
 impl JournalWriter {
@@ -72,6 +87,7 @@ impl JournalWriter {
         Self {
             path: paths.move_journal(),
             file: None,
+            dir: None,
             last: None,
         }
     }
@@ -104,11 +120,18 @@ impl JournalWriter {
         // O_APPEND: the write lands at EOF even if GC truncated the file meanwhile.
         guard.file().write_all(buf.as_bytes()).map_err(io_err)?;
         // Still under the flock, so nobody appended after us: the size is our end offset.
-        let end = guard.file().metadata().map_err(io_err)?.len();
+        let meta = guard.file().metadata().map_err(io_err)?;
+        if self.dir.is_none() {
+            self.dir = Some(open_parent(&self.path).map_err(io_err)?);
+        }
         // On an unlock error the fd is dropped, and closing it releases the lock.
         self.file = Some(guard.unlock_keep_open().map_err(io_err)?);
         let last_line = buf[..buf.len() - 1].rfind('\n').map_or(0, |i| i + 1);
-        self.last = Some((end, buf.as_bytes()[last_line..].to_vec()));
+        self.last = Some(Appended {
+            end: meta.len(),
+            inode: (meta.ino(), meta.dev()),
+            tail: buf.as_bytes()[last_line..].to_vec(),
+        });
         Ok(())
     }
 
@@ -119,31 +142,45 @@ impl JournalWriter {
     /// GC. No lock is taken: a drain racing this check is the same window PBS has between
     /// its append and its rename.
     pub fn still_recorded(&self) -> Result<bool, JournalError> {
-        let (Some(file), Some((end, tail))) = (&self.file, &self.last) else {
+        let (Some(file), Some(dir), Some(last)) = (&self.file, &self.dir, &self.last) else {
             return Ok(self.last.is_none());
         };
-        let io_err = |source| JournalError::Io {
+        let io_err = |e: Errno| JournalError::Io {
             path: self.path.clone(),
-            source,
+            source: e.into(),
         };
-        let ours = file.metadata().map_err(io_err)?;
-        let named = match std::fs::symlink_metadata(&self.path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        // One lookup of the name: still our inode (not removed or replaced), and long
+        // enough. The size is the inode's, so this also is the fstat of our fd.
+        let name = self.path.file_name().unwrap_or_default();
+        let named = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(false),
             Err(e) => return Err(io_err(e)),
         };
-        if (named.ino(), named.dev()) != (ours.ino(), ours.dev()) || ours.len() < *end {
+        let (end, tail) = (last.end, &last.tail);
+        let inode = (named.st_ino, named.st_dev);
+        if inode != last.inode || u64::try_from(named.st_size).unwrap_or(0) < end {
             return Ok(false);
         }
         // Truncated and refilled by other movers past our offset: our bytes are gone.
         let mut found = vec![0; tail.len()];
         match file.read_exact_at(&mut found, end - tail.len() as u64) {
             Ok(()) => Ok(found == *tail),
-            // GC truncated it between the fstat above and this read: drained.
+            // GC truncated it between the stat above and this read: drained.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-            Err(e) => Err(io_err(e)),
+            Err(e) => Err(JournalError::Io {
+                path: self.path.clone(),
+                source: e,
+            }),
         }
     }
+}
+
+/// An `O_PATH` fd of the dir holding `path`, not through a symlink.
+fn open_parent(path: &Path) -> io::Result<OwnedFd> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(parent, flags, Mode::empty())?)
 }
 
 fn validated(index: &Path) -> Result<&str, JournalError> {

@@ -160,7 +160,7 @@ impl LockError {
 /// `timeout` zero means a single non-blocking attempt.
 pub fn lock_file(path: &Path, mode: LockMode, timeout: Duration) -> Result<LockGuard, LockError> {
     ensure_parent(path)?;
-    lock_at(&At::path(path), path, mode, timeout)
+    lock_at(&At::path(path), path, mode, timeout, Create::Tmpfile)
 }
 
 /// A lock file as a name relative to a directory fd (`CWD` for absolute paths), and the
@@ -183,16 +183,31 @@ impl<'a> At<'a> {
     }
 }
 
+/// How a missing lock file comes into being.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Create {
+    /// O_TMPFILE, mode and owner set, then linked: never visible otherwise.
+    Tmpfile,
+    /// One `openat(O_CREAT, 0660)` on a thread that creates as backup:backup with umask 0
+    /// ([`crate::ops::locks::backup_identity`]): born 0660 backup:backup.
+    Direct,
+}
+
 /// Open or create, flock, double stat; `path` (the full path) names it in errors and guards.
 pub(super) fn lock_at(
     at: &At<'_>,
     path: &Path,
     mode: LockMode,
     timeout: Duration,
+    create: Create,
 ) -> Result<LockGuard, LockError> {
     let deadline = Instant::now().checked_add(timeout);
     for _ in 0..MAX_INODE_RETRIES {
-        let file = open_or_create(at).map_err(|e| LockError::io(path, e))?;
+        let file = match create {
+            Create::Tmpfile => open_or_create(at),
+            Create::Direct => open_or_create_direct(at),
+        };
+        let file = file.map_err(|e| LockError::io(path, e))?;
         if !flock_until(&file, mode, deadline).map_err(|e| LockError::io(path, e))? {
             return Err(conflict(path, &file));
         }
@@ -352,6 +367,14 @@ fn open_or_create(at: &At<'_>) -> io::Result<File> {
     Err(io::Error::other(
         "lock file keeps appearing and disappearing",
     ))
+}
+
+/// Opens or creates in one call; only on a [`Create::Direct`] thread, where the creation
+/// itself gives PBS's mode and owner.
+fn open_or_create_direct(at: &At<'_>) -> io::Result<File> {
+    let flags = OFlags::CREATE | OFlags::RDWR | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mode = Mode::from_raw_mode(LOCK_FILE_MODE);
+    Ok(rustix::fs::openat(at.dir, at.name, flags, mode)?.into())
 }
 
 fn open_existing(at: &At<'_>) -> io::Result<File> {

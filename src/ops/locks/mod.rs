@@ -9,6 +9,7 @@
 //! [`holder`] names the process behind a conflict.
 
 pub mod active_ops;
+pub mod backup_identity;
 pub mod dir;
 pub mod flock;
 pub mod gc;

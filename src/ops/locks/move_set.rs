@@ -97,10 +97,28 @@ pub fn take_snapshot_locks(
     let paths = &ctx.locks;
     let dir = LockDir::of(&paths.group(ns, group))
         .map_err(|e| MoveError::from_lock(&format!("namespace '{}'", ns.human()), e))?;
+    let what = |t: &SnapshotTime| format!("snapshot {group}/{t} in namespace '{}'", ns.human());
+    if !ctx.old_locks() {
+        let files: Vec<_> = times.iter().map(|t| paths.snapshot(ns, group, t)).collect();
+        let held = dir
+            .lock_all(&files, LockMode::Exclusive, Duration::ZERO)
+            .map_err(|(i, e)| {
+                MoveError::from_lock(&times.get(i).map(what).unwrap_or_default(), e)
+            })?;
+        let held = held
+            .into_iter()
+            .map(|file| SnapshotLock {
+                _file: file,
+                _dir: None,
+                _manifest: None,
+            })
+            .collect();
+        return Ok(SnapshotLocks { dir, _held: held });
+    }
     let held = times
         .iter()
         .map(|t| {
-            let what = format!("snapshot {group}/{t} in namespace '{}'", ns.human());
+            let what = what(t);
             let file = dir
                 .lock(
                     &paths.snapshot(ns, group, t),
@@ -108,18 +126,13 @@ pub fn take_snapshot_locks(
                     Duration::ZERO,
                 )
                 .map_err(|e| MoveError::from_lock(&what, e))?;
-            let (dir, manifest) = if ctx.old_locks() {
-                let snap_dir = ctx.ds.snapshot_path(ns, group, t);
-                let dir = old_scheme::lock_dir(&snap_dir, &what)?;
-                let manifest = old_scheme::lock_manifest(&paths.old_manifest(ns, group, t), &what)?;
-                (dir, Some(manifest))
-            } else {
-                (None, None)
-            };
+            let snap_dir = ctx.ds.snapshot_path(ns, group, t);
+            let dir = old_scheme::lock_dir(&snap_dir, &what)?;
+            let manifest = old_scheme::lock_manifest(&paths.old_manifest(ns, group, t), &what)?;
             Ok(SnapshotLock {
                 _file: file,
                 _dir: dir,
-                _manifest: manifest,
+                _manifest: Some(manifest),
             })
         })
         .collect::<Result<_, MoveError>>()?;

@@ -105,10 +105,8 @@ impl GroupMove<'_> {
             rename_failure("group", &src, &ds.group_path(self.target_ns, self.group), e)
         })?;
         // From here on nothing may fail the group: it is complete at the target.
+        self.jot_renamed_all(&present);
         for (time, _) in &present {
-            self.jot_lossy(&Record::Renamed {
-                t: time.as_str().to_string(),
-            });
             self.snapshot_moved(time, times.len());
         }
         failpoint::hit("after-rename");
@@ -120,6 +118,24 @@ impl GroupMove<'_> {
         self.source_gone(source_guard);
         failpoint::hit("after-destroy");
         Ok(())
+    }
+}
+
+impl GroupMove<'_> {
+    /// Every snapshot the one rename moved, for `undo` and `history`: one write and one
+    /// sync instead of a write per snapshot (the rename moved them all at once, so there is
+    /// no partial count to keep). A failure only warns, as the per-snapshot records do.
+    fn jot_renamed_all(&self, present: &[(SnapshotTime, Vec<std::path::PathBuf>)]) {
+        let Some(j) = self.journal else { return };
+        let records: Vec<Record> = present
+            .iter()
+            .map(|(t, _)| Record::Renamed {
+                t: t.as_str().to_string(),
+            })
+            .collect();
+        if let Err(e) = j.record_all(&records) {
+            self.progress.warn(e.to_string());
+        }
     }
 }
 
