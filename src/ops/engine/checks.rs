@@ -3,7 +3,7 @@
 
 use crate::ops::error::MoveError;
 use crate::ops::recovery::leftover::is_empty_leftover;
-use crate::ops::safety::security::TreeDepth;
+use crate::ops::safety::security::{GroupRead, TreeDepth, preflight_group};
 use crate::tree::names::MAX_NAMESPACE_DEPTH;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
@@ -16,28 +16,39 @@ pub fn check_move_group(
     merge: bool,
     depth: TreeDepth,
 ) -> Result<bool, MoveError> {
+    check_move_group_read(ds, source_ns, target_ns, group, merge, depth).map(|c| c.target_exists)
+}
+
+/// What [`check_move_group_read`] found.
+#[derive(Debug)]
+pub struct GroupChecked {
+    /// The target group exists (a merge).
+    pub target_exists: bool,
+    /// The source group as the check read it; `None` if its dir vanished meanwhile.
+    pub read: Option<GroupRead>,
+}
+
+/// [`check_move_group`], handing back what it read of the source group, so that a move
+/// under the group lock need not read the group dir and owner again.
+pub fn check_move_group_read(
+    ds: &Datastore,
+    source_ns: &Namespace,
+    target_ns: &Namespace,
+    group: &GroupId,
+    merge: bool,
+    depth: TreeDepth,
+) -> Result<GroupChecked, MoveError> {
     if source_ns == target_ns {
         return Err(MoveError::refused(
             "source and target namespace must be different",
         ));
     }
-    if !ds.namespace_exists(source_ns)? {
-        return Err(MoveError::refused(format!(
-            "source namespace '{}' does not exist",
-            source_ns.human()
-        )));
-    }
-    if !ds.namespace_exists(target_ns)? {
-        return Err(MoveError::refused(format!(
-            "target namespace '{}' does not exist",
-            target_ns.human()
-        )));
-    }
-    if !ds.group_exists(source_ns, group)? {
-        return Err(MoveError::refused(format!(
-            "group '{group}' does not exist in namespace '{}'",
-            source_ns.human()
-        )));
+    // A real group dir implies a real source namespace dir above it (both are `real_dir`,
+    // which checks every component): its own check is only needed to name what is missing.
+    if !matches!(ds.group_exists(source_ns, group), Ok(true)) {
+        check_namespaces_then_group(ds, source_ns, target_ns, group)?;
+    } else {
+        check_target_namespace(ds, target_ns)?;
     }
     // An empty dir without owner (left by an older version's interrupted move) is no
     // group: the move removes it under the target lock and creates the group anew.
@@ -50,8 +61,46 @@ pub fn check_move_group(
         )));
     }
     // Symlinks, corrupt owners, odd notes: refused here, before any lock (security.rs).
-    crate::ops::safety::security::preflight_group(ds, source_ns, target_ns, group, depth)?;
-    Ok(exists)
+    let read = preflight_group(ds, source_ns, target_ns, group, depth)?;
+    Ok(GroupChecked {
+        target_exists: exists,
+        read,
+    })
+}
+
+/// PBS's order of the existence checks: source namespace, target namespace, source group.
+fn check_namespaces_then_group(
+    ds: &Datastore,
+    source_ns: &Namespace,
+    target_ns: &Namespace,
+    group: &GroupId,
+) -> Result<(), MoveError> {
+    if !ds.namespace_exists(source_ns)? {
+        return Err(MoveError::refused(format!(
+            "source namespace '{}' does not exist",
+            source_ns.human()
+        )));
+    }
+    check_target_namespace(ds, target_ns)?;
+    if !ds.group_exists(source_ns, group)? {
+        return Err(MoveError::refused(format!(
+            "group '{group}' does not exist in namespace '{}'",
+            source_ns.human()
+        )));
+    }
+    Ok(())
+}
+
+/// Checked for every group even under the move's exclusive namespace lock: released PBS
+/// takes no namespace lock, so its namespace delete can remove an empty target meanwhile.
+fn check_target_namespace(ds: &Datastore, target_ns: &Namespace) -> Result<(), MoveError> {
+    if !ds.namespace_exists(target_ns)? {
+        return Err(MoveError::refused(format!(
+            "target namespace '{}' does not exist",
+            target_ns.human()
+        )));
+    }
+    Ok(())
 }
 
 /// The refusal for a group whose owner file is missing or unreadable (PBS's get_owner fails).

@@ -7,6 +7,7 @@
 //! A group whose target does not exist yet moves whole, with one rename of its dir under
 //! the same locks (`lock_and_move/whole_group.rs`).
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -16,7 +17,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::ops::context::MoveContext;
-use crate::ops::engine::checks::{check_merge, check_move_group};
+use crate::ops::engine::checks::{GroupChecked, check_merge, check_move_group_read};
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
@@ -100,6 +101,17 @@ struct GroupMove<'a> {
     restore: Option<Restore<'a>>,
     /// The group's `group` record is written.
     recorded: bool,
+}
+
+/// What [`GroupMove::run`] goes on with of the source group once it is locked and checked.
+struct SourceGroup {
+    owner: String,
+    /// Oldest first.
+    times: Vec<SnapshotTime>,
+    /// The group dir's entries, when the check listed them.
+    names: Option<Vec<OsString>>,
+    target_existed: bool,
+    type_existed: bool,
 }
 
 /// What `undo` moves back of one group (see [`lock_and_restore_snapshots`]).
@@ -253,11 +265,9 @@ impl GroupMove<'_> {
         } else {
             TreeDepth::Snapshots
         };
-        check_move_group(ds, self.ns, self.target_ns, self.group, merge, depth)?;
-        let owner = ds
-            .read_owner(self.ns, self.group)?
-            .ok_or_else(|| crate::ops::engine::checks::no_owner(self.ns, self.group))?;
-        let mut times = ds.list_snapshot_times(self.ns, self.group)?;
+        let checked = check_move_group_read(ds, self.ns, self.target_ns, self.group, merge, depth)?;
+        let source = self.source_as_read(checked)?;
+        let mut times = source.times;
         let listed = times.len();
         if let Some(r) = self.restore {
             let wanted: std::collections::HashSet<&SnapshotTime> = r.times.iter().collect();
@@ -266,12 +276,7 @@ impl GroupMove<'_> {
         let whole_ok = self
             .restore
             .is_none_or(|r| r.whole_group && times.len() == listed);
-        let target_existed = ds.group_exists(self.target_ns, self.group)?
-            && !is_empty_leftover(&ds.group_path(self.target_ns, self.group));
-        let type_existed = ds
-            .ns_path(self.target_ns)
-            .join(self.group.ty.as_str())
-            .exists();
+        let (owner, target_existed) = (source.owner, source.target_existed);
         // Before the target group exists: `resume` must know whether this move created it.
         // Durable already when the batch's plan says the same (see `record_group`).
         if let Some(j) = self.journal {
@@ -282,7 +287,7 @@ impl GroupMove<'_> {
                 target_existed,
                 snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
                 owner: owner.clone(),
-                type_existed,
+                type_existed: source.type_existed,
             };
             j.record_group(&facts, opts.plan)?;
         }
@@ -290,7 +295,7 @@ impl GroupMove<'_> {
         failpoint::hit("after-group-record");
         if !target_existed
             && whole_ok
-            && let Some(src_type_dir) = self.whole_group_source(&times)?
+            && let Some(src_type_dir) = self.whole_group_source(&times, source.names.as_deref())?
         {
             return self.move_whole_group(source_guard, src_type_dir, &times);
         }
@@ -328,6 +333,38 @@ impl GroupMove<'_> {
         self.destroy_source(source_guard)?;
         failpoint::hit("after-destroy");
         Ok(())
+    }
+
+    /// The source group under its lock as the re-check just read it (owner, snapshot
+    /// times, the group dir's names), read again only if its dir vanished meanwhile.
+    fn source_as_read(&self, checked: GroupChecked) -> Result<SourceGroup, MoveError> {
+        let ds = &self.ctx.ds;
+        if let Some(read) = checked.read {
+            return Ok(SourceGroup {
+                times: read.snapshot_times(),
+                names: Some(read.names().map(OsStr::to_os_string).collect()),
+                owner: read.owner,
+                target_existed: checked.target_exists,
+                type_existed: read.target_type_exists,
+            });
+        }
+        let owner = ds
+            .read_owner(self.ns, self.group)?
+            .ok_or_else(|| crate::ops::engine::checks::no_owner(self.ns, self.group))?;
+        let times = ds.list_snapshot_times(self.ns, self.group)?;
+        let target_existed = ds.group_exists(self.target_ns, self.group)?
+            && !is_empty_leftover(&ds.group_path(self.target_ns, self.group));
+        let type_existed = ds
+            .ns_path(self.target_ns)
+            .join(self.group.ty.as_str())
+            .exists();
+        Ok(SourceGroup {
+            owner,
+            times,
+            names: None,
+            target_existed,
+            type_existed,
+        })
     }
 
     fn group_started(&self, snapshots: usize, merge: bool) {

@@ -178,38 +178,78 @@ fn lstat_no_symlink(path: &Path) -> Result<Option<Metadata>, MoveError> {
     }
 }
 
+/// What [`preflight_group`] read of the source group, for a move under the same group lock
+/// to go on with instead of reading the group dir and owner again.
+#[derive(Debug, Clone)]
+pub struct GroupRead {
+    /// The owner file's line (checked non-empty).
+    pub owner: String,
+    /// The group dir's entries with their types as listed (none of them a symlink).
+    entries: Vec<(PathBuf, fs::FileType)>,
+    /// The target's type dir exists (and is a real directory).
+    pub target_type_exists: bool,
+}
+
+impl GroupRead {
+    /// Snapshot times in the group, oldest first (what `Datastore::list_snapshot_times`
+    /// takes from the same listing: dirs named like a snapshot).
+    pub fn snapshot_times(&self) -> Vec<SnapshotTime> {
+        let mut times: Vec<SnapshotTime> = self
+            .entries
+            .iter()
+            .filter(|(_, kind)| kind.is_dir())
+            .filter_map(|(path, _)| SnapshotTime::parse(path.file_name()?.to_str()?).ok())
+            .collect();
+        times.sort();
+        times
+    }
+
+    /// The names in the group dir.
+    pub fn names(&self) -> impl Iterator<Item = &OsStr> {
+        self.entries.iter().filter_map(|(path, _)| path.file_name())
+    }
+}
+
 /// Everything about one group's files that would make its move fail half-way or follow a
 /// symlink, checked before any lock is taken so a refusal leaves not even a lock file:
 /// symlinks anywhere in the source group, an unreadable or corrupt owner, notes that are
 /// not a regular file, a target type path that is not a directory, and for a merge the same
-/// owner/notes checks on the target group.
+/// owner/notes checks on the target group. `None` when the source group dir is gone.
 pub fn preflight_group(
     ds: &Datastore,
     ns: &Namespace,
     target_ns: &Namespace,
     group: &GroupId,
     depth: TreeDepth,
-) -> Result<(), MoveError> {
-    check_group_tree(ds, ns, group, depth)?;
-    check_group_files(&ds.group_path(ns, group))?;
+) -> Result<Option<GroupRead>, MoveError> {
+    let entries = check_group_tree(ds, ns, group, depth)?;
+    let owner = check_group_files(&ds.group_path(ns, group))?;
     let target = ds.group_path(target_ns, group);
+    let mut target_type_exists = false;
     if let Some(type_dir) = target.parent()
         && let Some(meta) = lstat_no_symlink(type_dir)?
-        && !meta.is_dir()
     {
-        return Err(MoveError::refused(format!(
-            "{} is not a directory, so no group can be created in it; move it out of the way first",
-            type_dir.display()
-        )));
+        if !meta.is_dir() {
+            return Err(MoveError::refused(format!(
+                "{} is not a directory, so no group can be created in it; move it out of the way first",
+                type_dir.display()
+            )));
+        }
+        target_type_exists = true;
     }
     if lstat_no_symlink(&target)?.is_some() && !is_empty_leftover(&target) {
         check_group_files(&target)?;
     }
-    Ok(())
+    Ok(entries.map(|entries| GroupRead {
+        owner,
+        entries,
+        target_type_exists,
+    }))
 }
 
-/// The owner file must hold one readable owner; notes, if present, must be a regular file.
-fn check_group_files(dir: &Path) -> Result<(), MoveError> {
+/// The owner file must hold one readable owner (returned); notes, if present, must be a
+/// regular file.
+fn check_group_files(dir: &Path) -> Result<String, MoveError> {
     let owner = dir.join(OWNER_FILE);
     let bad_owner = |why: String| {
         MoveError::refused(format!(
@@ -218,12 +258,12 @@ fn check_group_files(dir: &Path) -> Result<(), MoveError> {
         ))
     };
     lstat_no_symlink(&owner)?;
-    match read_first_line_nofollow(&owner) {
-        Ok(Some(o)) if !o.is_empty() => {}
+    let owner_line = match read_first_line_nofollow(&owner) {
+        Ok(Some(o)) if !o.is_empty() => o,
         Ok(Some(_)) => return Err(bad_owner("is empty".into())),
         Ok(None) => return Err(bad_owner("is missing".into())),
         Err(e) => return Err(bad_owner(format!("cannot be read: {e}"))),
-    }
+    };
     let notes = dir.join(NOTES_FILE);
     if let Some(meta) = lstat_no_symlink(&notes)?
         && !meta.is_file()
@@ -233,7 +273,7 @@ fn check_group_files(dir: &Path) -> Result<(), MoveError> {
             notes.display()
         )));
     }
-    Ok(())
+    Ok(owner_line)
 }
 
 /// How far [`check_group_tree`] looks.
@@ -249,33 +289,35 @@ pub enum TreeDepth {
 
 /// Refuses to move `group` when its type dir, group dir, any entry of the group dir
 /// (snapshot dirs, owner, notes) or, with [`TreeDepth::Snapshots`], any entry of a snapshot
-/// dir is a symlink.
+/// dir is a symlink. Returns the group dir's listing; `None` when the group dir is gone.
 pub fn check_group_tree(
     ds: &Datastore,
     ns: &Namespace,
     group: &GroupId,
     depth: TreeDepth,
-) -> Result<(), MoveError> {
+) -> Result<Option<Vec<(PathBuf, fs::FileType)>>, MoveError> {
     let dir = ds.group_path(ns, group);
     if let Some(type_dir) = dir.parent() {
         lstat_no_symlink(type_dir)?;
     }
     if lstat_no_symlink(&dir)?.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     // d_type from the listing instead of one lstat per entry, and snapshot dirs opened
     // relative to the group dir: this runs for every file of the group, so it dominated
     // large moves.
     let group_fd = open_dir(&dir, OFlags::PATH)?;
-    for (path, kind) in list(&dir)? {
+    let listing = list(&dir)?;
+    for (path, kind) in &listing {
+        let (path, kind) = (path.as_path(), *kind);
         if kind.is_symlink() {
-            return Err(symlink_refusal(&path));
+            return Err(symlink_refusal(path));
         }
         if kind.is_dir() {
             if depth == TreeDepth::Snapshots {
-                refuse_symlink_in(&group_fd, &path)?;
+                refuse_symlink_in(&group_fd, path)?;
             }
-        } else if is_snapshot_name(&path) {
+        } else if is_snapshot_name(path) {
             // Skipped by listings, so the move would "finish" and leave the group behind.
             return Err(MoveError::refused(format!(
                 "{} is named like a snapshot but is not a directory; move it out of the way first",
@@ -283,7 +325,7 @@ pub fn check_group_tree(
             )));
         }
     }
-    Ok(())
+    Ok(Some(listing))
 }
 
 fn open_dir(dir: &Path, extra: OFlags) -> Result<OwnedFd, MoveError> {

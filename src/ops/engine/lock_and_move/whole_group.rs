@@ -11,7 +11,7 @@
 //! them. Anything else moves snapshot by snapshot.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -42,10 +42,13 @@ fn enabled() -> bool {
 
 impl GroupMove<'_> {
     /// The source's type dir (`vm/`) as an fd when this group (target absent, listed
-    /// `times`) can move whole; `None` when it moves snapshot by snapshot.
+    /// `times`) can move whole; `None` when it moves snapshot by snapshot. `names`: the
+    /// group dir's entries as the re-check under the same group lock listed them (listed
+    /// here when `None`).
     pub(super) fn whole_group_source(
         &self,
         times: &[SnapshotTime],
+        names: Option<&[OsString]>,
     ) -> Result<Option<OwnedFd>, MoveError> {
         // Every snapshot is locked at once.
         let budget = snapshot_lock_budget(self.ctx);
@@ -56,9 +59,18 @@ impl GroupMove<'_> {
         let type_dir = self.ctx.ds.ns_path(self.ns).join(self.group.ty.as_str());
         let name = OsStr::new(&self.group.id);
         let type_fd = open_dir_path(&type_dir, "type dir")?;
-        let list_err = |e: Errno| io_failed("failed to list group dir", &group_dir, e.into());
-        let Some(entries) = snapshot_entries(&type_fd, name, &group_dir, list_err)? else {
-            return Ok(None);
+        let listed;
+        let entries = match names {
+            Some(names) => names,
+            None => {
+                let list_err =
+                    |e: Errno| io_failed("failed to list group dir", &group_dir, e.into());
+                let Some(entries) = snapshot_entries(&type_fd, name, &group_dir, list_err)? else {
+                    return Ok(None);
+                };
+                listed = entries;
+                &listed[..]
+            }
         };
         let snapshots: HashSet<&str> = times.iter().map(SnapshotTime::as_str).collect();
         let only_the_group = entries.iter().all(|e| {
