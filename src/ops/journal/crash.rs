@@ -189,6 +189,16 @@ impl OpJournal {
 
     /// Appends several records with one sync: durable together when this returns.
     pub fn record_all(&self, records: &[Record]) -> Result<(), MoveError> {
+        self.append_all(records, true)
+    }
+
+    /// Appends several records in one write without syncing; a later `record` (or `sync`)
+    /// makes them durable.
+    pub fn record_all_unsynced(&self, records: &[Record]) -> Result<(), MoveError> {
+        self.append_all(records, false)
+    }
+
+    fn append_all(&self, records: &[Record], sync: bool) -> Result<(), MoveError> {
         let mut lines = Vec::new();
         for r in records {
             lines.extend(
@@ -196,7 +206,7 @@ impl OpJournal {
             );
             lines.push(b'\n');
         }
-        self.append_raw(&lines, true)
+        self.append_raw(&lines, sync)
     }
 
     /// The plans of a batch of groups, durable together when this returns: one sync for

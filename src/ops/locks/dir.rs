@@ -211,6 +211,38 @@ mod tests {
         );
     }
 
+    /// The tempdir is 0700 root: opened up, user `backup` may create in the lock dir and
+    /// `lock_all` takes its one-`openat` way; the files must still be exactly PBS's.
+    #[test]
+    #[ignore = "needs root"]
+    fn lock_all_in_a_dir_backup_may_write_creates_0660_backup_files_in_one_openat() {
+        assert!(rustix::process::geteuid().is_root(), "run as root");
+        let tmp = tempfile::tempdir().unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let a = tmp.path().join("locks/store/a");
+        let dir = LockDir::of(&a.join("x")).unwrap();
+        let (uid, gid) = chown_ids().expect("a backup user (PBS hosts and CI have one)");
+        assert_eq!(
+            fs::metadata(&a).unwrap().uid(),
+            uid,
+            "lock dir made for backup"
+        );
+        let names: Vec<PathBuf> = (0..3).map(|i| a.join(format!("s{i}"))).collect();
+        let guards = dir
+            .lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+            .unwrap();
+        for p in &names {
+            let m = fs::symlink_metadata(p).unwrap();
+            assert_eq!(
+                (m.uid(), m.gid(), m.permissions().mode() & 0o7777),
+                (uid, gid, 0o660),
+                "{}",
+                p.display()
+            );
+        }
+        drop(guards);
+    }
+
     #[test]
     fn lock_all_creates_pbs_lock_files_and_falls_back_on_anything_unusual() {
         let tmp = tempfile::tempdir().unwrap();

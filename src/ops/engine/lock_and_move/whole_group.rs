@@ -134,9 +134,12 @@ impl GroupMove<'_> {
 }
 
 impl GroupMove<'_> {
-    /// Every snapshot the one rename moved, for `undo` and `history`: one write and one
-    /// sync instead of a write per snapshot (the rename moved them all at once, so there is
-    /// no partial count to keep). A failure only warns, as the per-snapshot records do.
+    /// Every snapshot the one rename moved, for `undo` and `history`: one write instead of
+    /// one per snapshot (the rename moved them all at once, so there is no partial count to
+    /// keep). Not synced, as the per-snapshot records: `resume` reads renames from the disk,
+    /// `undo` only takes a finished move, whose synced `done` makes these durable, and a
+    /// sync here would again cost a namespace move one fdatasync per group. A failure only
+    /// warns.
     fn jot_renamed_all(&self, present: &[(SnapshotTime, Vec<std::path::PathBuf>)]) {
         let Some(j) = self.journal else { return };
         let records: Vec<Record> = present
@@ -145,7 +148,7 @@ impl GroupMove<'_> {
                 t: t.as_str().to_string(),
             })
             .collect();
-        if let Err(e) = j.record_all(&records) {
+        if let Err(e) = j.record_all_unsynced(&records) {
             self.progress.warn(e.to_string());
         }
     }
