@@ -359,17 +359,8 @@ fn build_cache(base: &Path, objects: usize, size: usize) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn bench_case(
-    rt: &tokio::runtime::Runtime,
-    root: &Path,
-    server_name: &str,
-    upstream: SocketAddr,
-    objects: usize,
-    size: usize,
-    latency_ms: u64,
-    tools: &Tools,
-) {
+/// The bench bucket on the server at `upstream`, created if missing.
+fn bench_bucket(rt: &tokio::runtime::Runtime, upstream: SocketAddr) -> Bucket {
     let target = S3Target {
         url: format!("http://{upstream}"),
         bucket: BUCKET.into(),
@@ -382,7 +373,21 @@ fn bench_case(
     let client = build_client(&target, &ClientOptions::default()).expect("client");
     // SeaweedFS starts without buckets; on s3s-fs it exists already (error ignored).
     let _ = rt.block_on(client.create_bucket().bucket(BUCKET).send());
-    let bucket = Bucket::new(client, &target);
+    Bucket::new(client, &target)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench_case(
+    rt: &tokio::runtime::Runtime,
+    root: &Path,
+    server_name: &str,
+    upstream: SocketAddr,
+    objects: usize,
+    size: usize,
+    latency_ms: u64,
+    tools: &Tools,
+) {
+    let bucket = bench_bucket(rt, upstream);
     let case_dir = root.join(format!("{server_name}-{objects}x{size}-{latency_ms}ms"));
     let base = case_dir.join("cache");
     build_cache(&base, objects, size);
@@ -680,18 +685,7 @@ fn compare_case(
     before: &Path,
     s5cmd: Option<&Path>,
 ) {
-    let target = S3Target {
-        url: format!("http://{upstream}"),
-        bucket: BUCKET.into(),
-        region: "us-east-1".into(),
-        path_style: true,
-        access_key: ACCESS.into(),
-        secret_key: Secret::new(SECRET),
-        fingerprint: None,
-    };
-    let client = build_client(&target, &ClientOptions::default()).expect("client");
-    let _ = rt.block_on(client.create_bucket().bucket(BUCKET).send());
-    let bucket = Bucket::new(client, &target);
+    let bucket = bench_bucket(rt, upstream);
     let dir = root.join(format!("cmp-{server_name}-{objects}x{size}-{latency_ms}ms"));
     let base = dir.join("cache");
     build_cache(&base, objects, size);
