@@ -1,16 +1,17 @@
 //! One lock directory opened once for many locks in it: a batch of snapshot locks of one
 //! group then costs one-component lookups instead of a walk of
 //! `/run/proxmox-backup/locks/<store>/<ns>/…` each, and ([`LockDir::lock_all`]) one
-//! `openat(O_CREAT)` per missing lock file on a thread that creates as backup:backup
+//! `openat(O_CREAT)` per missing lock file on the thread that creates as backup:backup
 //! instead of O_TMPFILE + fchmod + fchown + linkat.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
-use crate::ops::locks::backup_identity::{BackupIdentity, creates_exactly};
+use crate::ops::locks::backup_identity::{creates_exactly, run_as};
 use crate::ops::locks::flock::{
     At, Create, LockError, LockGuard, LockMode, ensure_parent, lock_at,
 };
@@ -18,9 +19,14 @@ use crate::ops::safety::ownership::chown_ids;
 
 #[derive(Debug)]
 pub struct LockDir {
-    fd: OwnedFd,
+    /// Shared with the identity thread while it creates lock files in it.
+    fd: Arc<OwnedFd>,
     path: PathBuf,
 }
+
+/// Batches smaller than this leave the fd table to grow on demand: reserving costs two
+/// fcntl and two close, more than the growth it saves for a few locks.
+const RESERVE_FDS_FROM: usize = 64;
 
 impl LockDir {
     /// The parent dir of `lock_path`, created (0755 backup:backup) if needed. Never
@@ -33,7 +39,7 @@ impl LockDir {
             source: e.into(),
         })?;
         Ok(Self {
-            fd,
+            fd: Arc::new(fd),
             path: dir.to_path_buf(),
         })
     }
@@ -69,39 +75,60 @@ impl LockDir {
 
     /// [`LockDir::lock`] of every path in `lock_paths`, in order; the first failure stops
     /// (dropping the locks taken) and comes back with its index. Missing lock files of this
-    /// dir are created born 0660 backup:backup by one `openat` each, on a scoped thread with
-    /// that file-creation identity, where this dir gives exactly that (no setgid to another
-    /// group, no default ACL); anything unusual (a file `backup` may not open, a conflict,
-    /// whose holder is named with our own rights) is taken again the ordinary way.
+    /// dir are created born 0660 backup:backup by one `openat` each, on the thread with that
+    /// file-creation identity ([`run_as`]), where this dir gives exactly that (no setgid to
+    /// another group, no default ACL); anything unusual (a file `backup` may not open, a
+    /// conflict, whose holder is named with our own rights) is taken again the ordinary way
+    /// on this thread, and the rest go back to the identity thread.
     pub fn lock_all(
         &self,
         lock_paths: &[PathBuf],
         mode: LockMode,
         timeout: Duration,
     ) -> Result<Vec<LockGuard>, (usize, LockError)> {
-        self.reserve_fds(lock_paths.len());
+        if lock_paths.len() >= RESERVE_FDS_FROM {
+            self.reserve_fds(lock_paths.len());
+        }
         let ids = chown_ids()
             .filter(|&ids| lock_paths.len() > 1 && creates_exactly(&self.fd, &self.path, ids));
-        let Some(ids) = ids else {
-            return self.lock_each(lock_paths, mode, timeout, None);
+        let mut held = Vec::with_capacity(lock_paths.len());
+        while held.len() < lock_paths.len() {
+            let next = held.len();
+            if let Some(ids) = ids {
+                held.extend(self.lock_direct(ids, &lock_paths[next..], mode, timeout));
+            }
+            // The one the identity thread stopped at (or every one, without it).
+            if let Some(p) = lock_paths.get(held.len()) {
+                held.push(self.lock(p, mode, timeout).map_err(|e| (held.len(), e))?);
+            }
+        }
+        Ok(held)
+    }
+
+    /// Locks `lock_paths` in order on the identity thread, each created there by one
+    /// `openat(O_CREAT)` when missing, up to the first that fails; empty without the thread.
+    fn lock_direct(
+        &self,
+        ids: (u32, u32),
+        lock_paths: &[PathBuf],
+        mode: LockMode,
+        timeout: Duration,
+    ) -> Vec<LockGuard> {
+        let dir = Arc::clone(&self.fd);
+        let (base, paths) = (self.path.clone(), lock_paths.to_vec());
+        let job = move || {
+            let lock = |p: &PathBuf| {
+                let name = (p.parent() == Some(base.as_path())).then(|| p.file_name())??;
+                let at = At {
+                    dir: dir.as_fd(),
+                    name: Path::new(name),
+                    parent: Path::new("."),
+                };
+                lock_at(&at, p, mode, timeout, Create::Direct).ok()
+            };
+            paths.iter().map_while(lock).collect()
         };
-        let joined = std::thread::scope(|s| {
-            s.spawn(|| {
-                let id = BackupIdentity::assume(ids);
-                self.lock_each(lock_paths, mode, timeout, id.as_ref())
-            })
-            .join()
-        });
-        joined.unwrap_or_else(|_| {
-            let e = std::io::Error::other("the lock thread panicked");
-            Err((
-                0,
-                LockError::Io {
-                    path: self.path.clone(),
-                    source: e,
-                },
-            ))
-        })
+        run_as(ids, job).unwrap_or_default()
     }
 
     /// Grows this process's fd table once to hold `n` more fds. Left to grow on demand it
@@ -119,35 +146,6 @@ impl LockDir {
             // Dropped at once: only the table's size stays.
             let _ = rustix::io::fcntl_dupfd_cloexec(&self.fd, target);
         }
-    }
-
-    fn lock_each(
-        &self,
-        lock_paths: &[PathBuf],
-        mode: LockMode,
-        timeout: Duration,
-        id: Option<&BackupIdentity>,
-    ) -> Result<Vec<LockGuard>, (usize, LockError)> {
-        let lock = |(i, p): (usize, &PathBuf)| {
-            let direct = match (id, self.name(p)) {
-                (Some(_), Some(name)) => {
-                    let at = At {
-                        dir: self.fd.as_fd(),
-                        name,
-                        parent: Path::new("."),
-                    };
-                    lock_at(&at, p, mode, timeout, Create::Direct).ok()
-                }
-                _ => None,
-            };
-            let taken = match (direct, id) {
-                (Some(g), _) => Ok(g),
-                (None, Some(id)) => id.suspended(|| self.lock(p, mode, timeout)),
-                (None, None) => self.lock(p, mode, timeout),
-            };
-            taken.map_err(|e| (i, e))
-        };
-        lock_paths.iter().enumerate().map(lock).collect()
     }
 
     /// [`crate::ops::locks::flock::remove_lock_file`], relative to this dir when `lock_path` is in it.
