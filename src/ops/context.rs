@@ -4,9 +4,10 @@
 //! what an operation holds while it runs.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::ops::error::MoveError;
+use crate::ops::journal::gc::JournalWriter;
 use crate::ops::locks::active_ops::{ActiveOperation, register_write};
 use crate::ops::locks::gc::{GcExclusion, exclude_gc, probe_gc};
 use crate::ops::locks::paths::LockPaths;
@@ -30,6 +31,9 @@ pub struct MoveContext {
     /// library caller that did not ask for it). Per context, so that in-process tests
     /// journal into their own temp dir.
     journal_dir: Option<PathBuf>,
+    /// PBS's GC move journal, kept open from one group to the next: a namespace move of
+    /// many small groups then opens, checks and closes it once instead of once per group.
+    gc_journal: Arc<Mutex<JournalWriter>>,
 }
 
 impl std::fmt::Debug for MoveContext {
@@ -63,12 +67,14 @@ impl MoveContext {
 
     pub fn with_backend(ds: Datastore, lock_dir: &Path, backend: Arc<dyn ContentBackend>) -> Self {
         let locks = LockPaths::with_lock_dir(lock_dir, &ds.name);
+        let gc_journal = Arc::new(Mutex::new(JournalWriter::new(&locks)));
         Self {
             ds,
             locks,
             backend,
             pbs: PbsVersion::Unknown,
             journal_dir: None,
+            gc_journal,
         }
     }
 
@@ -86,6 +92,16 @@ impl MoveContext {
     /// The crash journal's state dir; `None` when moves are not journaled.
     pub fn journal_dir(&self) -> Option<&Path> {
         self.journal_dir.as_deref()
+    }
+
+    /// The GC move journal's writer, for one group move at a time: its record of the
+    /// latest append (what [`JournalWriter::still_recorded`] checks) is that group's.
+    pub fn gc_journal(&self) -> MutexGuard<'_, JournalWriter> {
+        // A writer left by a panicking holder is still consistent: every append starts
+        // from scratch.
+        self.gc_journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether PBS's pre-3.3.5 directory and manifest locks are taken too.

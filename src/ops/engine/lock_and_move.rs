@@ -12,8 +12,9 @@ use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::MutexGuard;
 
-use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::ops::context::MoveContext;
@@ -30,7 +31,7 @@ use crate::ops::locks::old_scheme::remove_manifest_lock;
 use crate::ops::progress::{Progress, ProgressEvent};
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::report::{FailReason, OrphanEntry};
-use crate::ops::safety::security::{TreeDepth, snapshot_entries};
+use crate::ops::safety::security::{SnapshotEntries, TreeDepth, snapshot_entries, symlink_refusal};
 use crate::tree::backend::{CopyProgress, PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -93,14 +94,18 @@ struct GroupMove<'a> {
     created: Created,
     /// pbs-mover's crash journal (`resume`), when journaling is on.
     journal: Option<&'a OpJournal>,
-    /// PBS's GC move journal, kept open for the whole group.
-    gc_journal: JournalWriter,
+    /// PBS's GC move journal, kept open for the whole operation.
+    gc_journal: MutexGuard<'a, JournalWriter>,
     /// Source and target group dirs, opened once the target is locked.
     dirs: Option<GroupDirs>,
     /// `undo`: only these snapshots move back.
     restore: Option<Restore<'a>>,
     /// The group's `group` record is written.
     recorded: bool,
+    /// Each snapshot dir's entries as read under the source group lock, when the re-check
+    /// read them ([`TreeDepth::Snapshots`]): no index file appears in a snapshot of a group
+    /// locked by us, so the index list needs no second read under the snapshot locks.
+    read_under_group_lock: Option<SnapshotEntries>,
 }
 
 /// What [`GroupMove::run`] goes on with of the source group once it is locked and checked.
@@ -110,6 +115,10 @@ struct SourceGroup {
     times: Vec<SnapshotTime>,
     /// The group dir's entries, when the check listed them.
     names: Option<Vec<OsString>>,
+    /// Each snapshot dir's entries, when the check read them.
+    snapshot_entries: Option<SnapshotEntries>,
+    /// `(uid, gid)` of the group dir and its owner file, when the check read them.
+    owned_by: Option<[(u32, u32); 2]>,
     target_existed: bool,
     type_existed: bool,
 }
@@ -226,8 +235,9 @@ fn move_journaled(
         target_ns,
         outcome: GroupOutcome::default(),
         created: Created::default(),
-        gc_journal: JournalWriter::new(&ctx.locks),
+        gc_journal: ctx.gc_journal(),
         dirs: None,
+        read_under_group_lock: None,
     };
     let result = mv.run(opts);
     if result.is_err() && mv.outcome.snapshots == 0 {
@@ -266,8 +276,9 @@ impl GroupMove<'_> {
             TreeDepth::Snapshots
         };
         let checked = check_move_group_read(ds, self.ns, self.target_ns, self.group, merge, depth)?;
-        let source = self.source_as_read(checked)?;
-        let mut times = source.times;
+        let mut source = self.source_as_read(checked)?;
+        self.read_under_group_lock = source.snapshot_entries.take();
+        let mut times = std::mem::take(&mut source.times);
         let listed = times.len();
         if let Some(r) = self.restore {
             let wanted: std::collections::HashSet<&SnapshotTime> = r.times.iter().collect();
@@ -276,7 +287,7 @@ impl GroupMove<'_> {
         let whole_ok = self
             .restore
             .is_none_or(|r| r.whole_group && times.len() == listed);
-        let (owner, target_existed) = (source.owner, source.target_existed);
+        let (owner, target_existed) = (std::mem::take(&mut source.owner), source.target_existed);
         // Before the target group exists: `resume` must know whether this move created it.
         // Durable already when the batch's plan says the same (see `record_group`).
         if let Some(j) = self.journal {
@@ -295,7 +306,7 @@ impl GroupMove<'_> {
         failpoint::hit("after-group-record");
         if !target_existed
             && whole_ok
-            && let Some(src_type_dir) = self.whole_group_source(&times, source.names.as_deref())?
+            && let Some(src_type_dir) = self.whole_group_source(&times, &source)?
         {
             return self.move_whole_group(source_guard, src_type_dir, &times);
         }
@@ -339,10 +350,12 @@ impl GroupMove<'_> {
     /// times, the group dir's names), read again only if its dir vanished meanwhile.
     fn source_as_read(&self, checked: GroupChecked) -> Result<SourceGroup, MoveError> {
         let ds = &self.ctx.ds;
-        if let Some(read) = checked.read {
+        if let Some(mut read) = checked.read {
             return Ok(SourceGroup {
                 times: read.snapshot_times(),
                 names: Some(read.names().map(OsStr::to_os_string).collect()),
+                snapshot_entries: read.take_snapshot_entries(),
+                owned_by: Some(read.owned_by),
                 owner: read.owner,
                 target_existed: checked.target_exists,
                 type_existed: read.target_type_exists,
@@ -362,6 +375,8 @@ impl GroupMove<'_> {
             owner,
             times,
             names: None,
+            snapshot_entries: None,
+            owned_by: None,
             target_existed,
             type_existed,
         })
@@ -463,7 +478,9 @@ impl GroupMove<'_> {
         for time in batch {
             let src = ds.snapshot_path(self.ns, self.group, time);
             let dst = ds.snapshot_path(self.target_ns, self.group, time);
-            if let Some(indices) = index_paths(src_group, time, &src, &dst)? {
+            let read = self.read_under_group_lock.as_ref();
+            let read = read.and_then(|r| r.get(OsStr::new(time.as_str())));
+            if let Some(indices) = index_paths(src_group, time, (&src, &dst), read)? {
                 present.push((time.clone(), indices));
             }
         }
@@ -515,8 +532,7 @@ impl GroupMove<'_> {
             if self.progress.cancel.is_cancelled() {
                 return (k, Err(MoveError::Cancelled));
             }
-            let recorded = self.gc_journal.still_recorded().map_err(gc_journal_error);
-            let recorded = match recorded {
+            let recorded = match self.still_recorded() {
                 Ok(true) => Ok(()),
                 Ok(false) => self.record_for_gc(&present[k..]),
                 Err(e) => Err(e),
@@ -548,6 +564,15 @@ impl GroupMove<'_> {
             .flat_map(|(_, i)| i.iter().cloned())
             .collect();
         self.gc_journal.append(&indices).map_err(gc_journal_error)
+    }
+
+    /// Whether the latest GC-journal append is still there for GC to read
+    /// ([`JournalWriter::still_recorded`]). Checked even while this process holds the chunk
+    /// store lock against GC: should that lock ever be lost (POSIX drops it when any fd of
+    /// `.lock` in this process is closed), this is what still keeps a drained entry from
+    /// going missing.
+    fn still_recorded(&self) -> Result<bool, MoveError> {
+        self.gc_journal.still_recorded().map_err(gc_journal_error)
     }
 
     /// `BackupDir::move_to` of one snapshot whose indices are already in the GC journal.
@@ -713,17 +738,28 @@ fn gc_journal_error(e: JournalError) -> MoveError {
 }
 
 /// Post-rename absolute paths of the snapshot's index files, for GC's move journal;
-/// `None` when the snapshot dir is gone. Read under the snapshot lock, so this is also
-/// where a symlink placed into the snapshot since the pre-flight is refused.
+/// `None` when the snapshot dir is gone. `read`: its entries as read under the group lock
+/// (then only checked to still be a real dir); otherwise read here, under the snapshot
+/// lock, so this is also where a symlink placed into the snapshot since the pre-flight is
+/// refused.
 fn index_paths(
     group_dir: &OwnedFd,
     time: &SnapshotTime,
-    src: &Path,
-    dst: &Path,
+    (src, dst): (&Path, &Path),
+    read: Option<&Vec<OsString>>,
 ) -> Result<Option<Vec<PathBuf>>, MoveError> {
     let list_err = |e: Errno| io_failed("failed to list source snapshot dir", src, e.into());
-    let Some(names) = snapshot_entries(group_dir, time.as_str().as_ref(), src, list_err)? else {
-        return Ok(None);
+    let listed;
+    let names = match read {
+        Some(names) if still_a_dir(group_dir, time, src)? => names,
+        Some(_) => return Ok(None),
+        None => match snapshot_entries(group_dir, time.as_str().as_ref(), src, list_err)? {
+            Some(names) => {
+                listed = names;
+                &listed
+            }
+            None => return Ok(None),
+        },
     };
     let mut out: Vec<PathBuf> = names
         .iter()
@@ -733,6 +769,23 @@ fn index_paths(
         .collect();
     out.sort();
     Ok(Some(out))
+}
+
+/// Whether the snapshot dir `time` (`src`) in `group_dir` is still there, and still a real
+/// directory (one lstat): a prune may have removed it since the group lock's read.
+fn still_a_dir(group_dir: &OwnedFd, time: &SnapshotTime, src: &Path) -> Result<bool, MoveError> {
+    match rustix::fs::statat(group_dir, time.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => Ok(true),
+            FileType::Symlink => Err(symlink_refusal(src)),
+            _ => Err(MoveError::refused(format!(
+                "{} is not a directory; move it out of the way first",
+                src.display()
+            ))),
+        },
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(io_failed("cannot stat", src, e.into())),
+    }
 }
 
 /// `renameat2(RENAME_NOREPLACE)`: plain rename(2) would silently replace an empty target
@@ -812,7 +865,7 @@ mod tests {
         let (src, dst, dirs) = group_dirs(tmp.path());
         let time = SnapshotTime::parse(T).unwrap();
         assert!(
-            index_paths(&dirs.src, &time, &src.join(T), &dst.join(T))
+            index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None)
                 .unwrap()
                 .is_none()
         );
@@ -824,7 +877,7 @@ mod tests {
         ] {
             fs::write(src.join(T).join(f), b"x").unwrap();
         }
-        let got = index_paths(&dirs.src, &time, &src.join(T), &dst.join(T))
+        let got = index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -835,12 +888,47 @@ mod tests {
             ]
         );
         std::os::unix::fs::symlink("/etc/passwd", src.join(T).join("x.fidx")).unwrap();
-        let e = index_paths(&dirs.src, &time, &src.join(T), &dst.join(T)).unwrap_err();
+        let e = index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None).unwrap_err();
         assert!(e.to_string().contains("x.fidx is a symlink"), "{e}");
         // A snapshot dir replaced by a symlink is refused, never followed.
         fs::rename(src.join(T), tmp.path().join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(tmp.path().join("elsewhere"), src.join(T)).unwrap();
-        let e = index_paths(&dirs.src, &time, &src.join(T), &dst.join(T)).unwrap_err();
+        let e = index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None).unwrap_err();
         assert!(e.to_string().contains("is a symlink"), "{e}");
+    }
+
+    #[test]
+    fn index_paths_read_under_the_group_lock_are_used_while_the_dir_is_still_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst, dirs) = group_dirs(tmp.path());
+        let time = SnapshotTime::parse(T).unwrap();
+        let (s, d) = (src.join(T), dst.join(T));
+        let paths = (s.as_path(), d.as_path());
+        let read: Vec<OsString> = ["index.json.blob", "root.pxar.didx"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        // Pruned since the read: gone, not moved.
+        assert!(
+            index_paths(&dirs.src, &time, paths, Some(&read))
+                .unwrap()
+                .is_none()
+        );
+        fs::create_dir(src.join(T)).unwrap();
+        assert_eq!(
+            index_paths(&dirs.src, &time, paths, Some(&read))
+                .unwrap()
+                .unwrap(),
+            [dst.join(T).join("root.pxar.didx")]
+        );
+        // Replaced by a symlink or a file since the read: refused, never followed.
+        fs::remove_dir(src.join(T)).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), src.join(T)).unwrap();
+        let e = index_paths(&dirs.src, &time, paths, Some(&read)).unwrap_err();
+        assert!(e.to_string().contains("is a symlink"), "{e}");
+        fs::remove_file(src.join(T)).unwrap();
+        fs::write(src.join(T), b"").unwrap();
+        let e = index_paths(&dirs.src, &time, paths, Some(&read)).unwrap_err();
+        assert!(e.to_string().contains("is not a directory"), "{e}");
     }
 }

@@ -8,6 +8,7 @@
 //!   renaming a symlinked snapshot would move a pointer, not the backup, and reading
 //!   through one could leave the datastore.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io;
@@ -186,8 +187,27 @@ pub struct GroupRead {
     pub owner: String,
     /// The group dir's entries with their types as listed (none of them a symlink).
     entries: Vec<(PathBuf, fs::FileType)>,
+    /// Each snapshot dir's entries, when read ([`TreeDepth::Snapshots`]).
+    snapshot_entries: Option<SnapshotEntries>,
     /// The target's type dir exists (and is a real directory).
     pub target_type_exists: bool,
+    /// Who owns the group dir and its owner file, as `(uid, gid)` (from the same lstats).
+    pub owned_by: [(u32, u32); 2],
+}
+
+/// The entry names of each snapshot dir of a group (none of them a symlink), by the
+/// snapshot dir's name.
+pub type SnapshotEntries = HashMap<OsString, Vec<OsString>>;
+
+/// What [`check_group_tree`] listed of a group.
+#[derive(Debug)]
+pub struct GroupTree {
+    /// The group dir's `(uid, gid)`.
+    pub owned_by: (u32, u32),
+    /// The group dir's entries with their types.
+    pub entries: Vec<(PathBuf, fs::FileType)>,
+    /// Each snapshot dir's entries, at [`TreeDepth::Snapshots`].
+    pub snapshot_entries: Option<SnapshotEntries>,
 }
 
 impl GroupRead {
@@ -208,6 +228,11 @@ impl GroupRead {
     pub fn names(&self) -> impl Iterator<Item = &OsStr> {
         self.entries.iter().filter_map(|(path, _)| path.file_name())
     }
+
+    /// Each snapshot dir's entries as the check read them ([`TreeDepth::Snapshots`]).
+    pub fn take_snapshot_entries(&mut self) -> Option<SnapshotEntries> {
+        self.snapshot_entries.take()
+    }
 }
 
 /// Everything about one group's files that would make its move fail half-way or follow a
@@ -222,8 +247,8 @@ pub fn preflight_group(
     group: &GroupId,
     depth: TreeDepth,
 ) -> Result<Option<GroupRead>, MoveError> {
-    let entries = check_group_tree(ds, ns, group, depth)?;
-    let owner = check_group_files(&ds.group_path(ns, group))?;
+    let tree = check_group_tree(ds, ns, group, depth)?;
+    let (owner, owner_ids) = check_group_files(&ds.group_path(ns, group))?;
     let target = ds.group_path(target_ns, group);
     let mut target_type_exists = false;
     if let Some(type_dir) = target.parent()
@@ -240,16 +265,18 @@ pub fn preflight_group(
     if lstat_no_symlink(&target)?.is_some() && !is_empty_leftover(&target) {
         check_group_files(&target)?;
     }
-    Ok(entries.map(|entries| GroupRead {
+    Ok(tree.map(|tree| GroupRead {
         owner,
-        entries,
+        entries: tree.entries,
+        snapshot_entries: tree.snapshot_entries,
         target_type_exists,
+        owned_by: [tree.owned_by, owner_ids],
     }))
 }
 
-/// The owner file must hold one readable owner (returned); notes, if present, must be a
-/// regular file.
-fn check_group_files(dir: &Path) -> Result<String, MoveError> {
+/// The owner file must hold one readable owner (returned, with the file's `(uid, gid)`);
+/// notes, if present, must be a regular file.
+fn check_group_files(dir: &Path) -> Result<(String, (u32, u32)), MoveError> {
     let owner = dir.join(OWNER_FILE);
     let bad_owner = |why: String| {
         MoveError::refused(format!(
@@ -257,7 +284,7 @@ fn check_group_files(dir: &Path) -> Result<String, MoveError> {
             owner.display()
         ))
     };
-    lstat_no_symlink(&owner)?;
+    let ids = lstat_no_symlink(&owner)?.map_or((u32::MAX, u32::MAX), |m| (m.uid(), m.gid()));
     let owner_line = match read_first_line_nofollow(&owner) {
         Ok(Some(o)) if !o.is_empty() => o,
         Ok(Some(_)) => return Err(bad_owner("is empty".into())),
@@ -273,49 +300,54 @@ fn check_group_files(dir: &Path) -> Result<String, MoveError> {
             notes.display()
         )));
     }
-    Ok(owner_line)
+    Ok((owner_line, ids))
 }
 
 /// How far [`check_group_tree`] looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeDepth {
-    /// Into every snapshot dir: one directory read per snapshot.
+    /// Into every snapshot dir: one directory read per snapshot. Read under the group lock,
+    /// these entries are the snapshot's files the move goes on with (every writer of index
+    /// files holds the group lock), so it does not read the dir again under its lock.
     Snapshots,
     /// The group dir only, when the snapshot dirs were checked moments before locking:
-    /// the move reads each snapshot dir again under its snapshot lock anyway
-    /// (`engine::lock_and_move::index_paths` refuses symlinks there), so a third read would only cost time.
+    /// the move then reads each snapshot dir under its snapshot lock
+    /// (`engine::lock_and_move::index_paths` refuses symlinks there), so a third read would
+    /// only cost time.
     GroupOnly,
 }
 
 /// Refuses to move `group` when its type dir, group dir, any entry of the group dir
 /// (snapshot dirs, owner, notes) or, with [`TreeDepth::Snapshots`], any entry of a snapshot
-/// dir is a symlink. Returns the group dir's listing; `None` when the group dir is gone.
+/// dir is a symlink. Returns what it listed; `None` when the group dir is gone.
 pub fn check_group_tree(
     ds: &Datastore,
     ns: &Namespace,
     group: &GroupId,
     depth: TreeDepth,
-) -> Result<Option<Vec<(PathBuf, fs::FileType)>>, MoveError> {
+) -> Result<Option<GroupTree>, MoveError> {
     let dir = ds.group_path(ns, group);
     if let Some(type_dir) = dir.parent() {
         lstat_no_symlink(type_dir)?;
     }
-    if lstat_no_symlink(&dir)?.is_none() {
+    let Some(meta) = lstat_no_symlink(&dir)? else {
         return Ok(None);
-    }
+    };
     // d_type from the listing instead of one lstat per entry, and snapshot dirs opened
     // relative to the group dir: this runs for every file of the group, so it dominated
     // large moves.
     let group_fd = open_dir(&dir, OFlags::PATH)?;
     let listing = list(&dir)?;
+    let mut snapshot_entries = (depth == TreeDepth::Snapshots).then(SnapshotEntries::new);
     for (path, kind) in &listing {
         let (path, kind) = (path.as_path(), *kind);
         if kind.is_symlink() {
             return Err(symlink_refusal(path));
         }
         if kind.is_dir() {
-            if depth == TreeDepth::Snapshots {
-                refuse_symlink_in(&group_fd, path)?;
+            if let Some(read) = snapshot_entries.as_mut() {
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                read.insert(name.to_os_string(), entries_no_symlink(&group_fd, path)?);
             }
         } else if is_snapshot_name(path) {
             // Skipped by listings, so the move would "finish" and leave the group behind.
@@ -325,7 +357,11 @@ pub fn check_group_tree(
             )));
         }
     }
-    Ok(Some(listing))
+    Ok(Some(GroupTree {
+        owned_by: (meta.uid(), meta.gid()),
+        entries: listing,
+        snapshot_entries,
+    }))
 }
 
 fn open_dir(dir: &Path, extra: OFlags) -> Result<OwnedFd, MoveError> {
@@ -344,15 +380,12 @@ fn dir_error(dir: &Path, e: Errno) -> MoveError {
     }
 }
 
-/// Refuses the snapshot dir `path` (an entry of the group dir `group_fd`) if it holds a
-/// symlink, or has become one since the group dir was listed.
-fn refuse_symlink_in(group_fd: &OwnedFd, path: &Path) -> Result<(), MoveError> {
+/// The entries of the snapshot dir `path` (an entry of the group dir `group_fd`); refused
+/// if it holds a symlink, or has become one since the group dir was listed.
+fn entries_no_symlink(group_fd: &OwnedFd, path: &Path) -> Result<Vec<OsString>, MoveError> {
     let name = path.file_name().unwrap_or(path.as_os_str());
     let on_err = |e| dir_error(path, e);
-    match snapshot_entries(group_fd, name, path, on_err)? {
-        Some(_) => Ok(()),
-        None => Err(on_err(Errno::NOENT)),
-    }
+    snapshot_entries(group_fd, name, path, on_err)?.ok_or_else(|| on_err(Errno::NOENT))
 }
 
 /// The entry names of the snapshot dir `name` in `group_fd` (`path` names it in errors),

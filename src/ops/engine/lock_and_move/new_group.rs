@@ -105,9 +105,14 @@ impl GroupMove<'_> {
     pub(super) fn create_target_type_dir(&mut self) -> Result<PathBuf, MoveError> {
         let ds = &self.ctx.ds;
         let type_dir = ds.ns_path(self.target_ns).join(self.group.ty.as_str());
-        self.created.type_dir = !type_dir.exists();
-        create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
-            .map_err(|e| io_failed("unable to create", &type_dir, e))?;
+        // One lstat: a real dir is all there is to know; anything else goes the way that
+        // creates it (or names what is in the way).
+        let found = fs::symlink_metadata(&type_dir);
+        self.created.type_dir = found.is_err();
+        if !found.is_ok_and(|m| m.is_dir()) {
+            create_dir_all_owned(&type_dir, &ds.ns_path(self.target_ns))
+                .map_err(|e| io_failed("unable to create", &type_dir, e))?;
+        }
         Ok(type_dir)
     }
 

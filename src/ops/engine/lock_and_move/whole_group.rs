@@ -11,7 +11,7 @@
 //! them. Anything else moves snapshot by snapshot.
 
 use std::collections::HashSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -20,7 +20,7 @@ use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
 use super::{
-    DIR_PATH_FLAGS, GroupMove, gc_journal_error, open_dir_path, rename_failure, rename_noreplace,
+    DIR_PATH_FLAGS, GroupMove, SourceGroup, open_dir_path, rename_failure, rename_noreplace,
 };
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
@@ -42,13 +42,13 @@ fn enabled() -> bool {
 
 impl GroupMove<'_> {
     /// The source's type dir (`vm/`) as an fd when this group (target absent, listed
-    /// `times`) can move whole; `None` when it moves snapshot by snapshot. `names`: the
-    /// group dir's entries as the re-check under the same group lock listed them (listed
-    /// here when `None`).
+    /// `times`) can move whole; `None` when it moves snapshot by snapshot. `source`: the
+    /// group as the re-check under the same group lock read it (its dir's entries and
+    /// owners; listed and looked up here when it did not).
     pub(super) fn whole_group_source(
         &self,
         times: &[SnapshotTime],
-        names: Option<&[OsString]>,
+        source: &SourceGroup,
     ) -> Result<Option<OwnedFd>, MoveError> {
         // Every snapshot is locked at once.
         let budget = snapshot_lock_budget(self.ctx);
@@ -60,7 +60,7 @@ impl GroupMove<'_> {
         let name = OsStr::new(&self.group.id);
         let type_fd = open_dir_path(&type_dir, "type dir")?;
         let listed;
-        let entries = match names {
+        let entries = match source.names.as_deref() {
             Some(names) => names,
             None => {
                 let list_err =
@@ -77,8 +77,13 @@ impl GroupMove<'_> {
             let e = e.to_string_lossy();
             matches!(&*e, "." | ".." | OWNER_FILE | NOTES_FILE) || snapshots.contains(&*e)
         });
-        let owned = owned_as_pbs_creates(&type_fd, name)
-            .map_err(|e| io_failed("cannot stat", &group_dir, e.into()))?;
+        let owned = match source.owned_by {
+            Some(ids) => owned_as_pbs_creates(ids),
+            None => owned_as_pbs_creates(
+                ids_at(&type_fd, name)
+                    .map_err(|e| io_failed("cannot stat", &group_dir, e.into()))?,
+            ),
+        };
         Ok((only_the_group && owned).then_some(type_fd))
     }
 
@@ -105,7 +110,7 @@ impl GroupMove<'_> {
         // Read under the locks: the index list must be the one that gets renamed.
         let present = self.present_snapshots(&src_group, times)?;
         self.record_for_gc(&present)?;
-        if !self.gc_journal.still_recorded().map_err(gc_journal_error)? {
+        if !self.still_recorded()? {
             self.record_for_gc(&present)?;
         }
         failpoint::hit("after-gc-journal");
@@ -154,17 +159,24 @@ impl GroupMove<'_> {
     }
 }
 
-/// Whether the group dir `name` in `type_fd` and its owner file belong to user `backup`, as
-/// the ones PBS creates for the target would: only then may they move as they are (with
-/// nothing to hand files to — no backup user, or a non-root demo — they always may).
-fn owned_as_pbs_creates(type_fd: &OwnedFd, name: &OsStr) -> Result<bool, Errno> {
-    let Some((uid, gid)) = chown_ids() else {
-        return Ok(true);
-    };
-    let owned = |rel: &Path| match rustix::fs::statat(type_fd, rel, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(st.st_uid == uid && st.st_gid == gid),
-        Err(Errno::NOENT) => Ok(false),
+/// Whether the group dir and its owner file (`ids`: their `(uid, gid)`) belong to user
+/// `backup`, as the ones PBS creates for the target would: only then may they move as they
+/// are (with nothing to hand files to — no backup user, or a non-root demo — they always
+/// may).
+fn owned_as_pbs_creates(ids: [(u32, u32); 2]) -> bool {
+    chown_ids().is_none_or(|backup| ids == [backup, backup])
+}
+
+/// `(uid, gid)` of the group dir `name` in `type_fd` and of its owner file; a missing one
+/// as nobody's.
+fn ids_at(type_fd: &OwnedFd, name: &OsStr) -> Result<[(u32, u32); 2], Errno> {
+    let ids = |rel: &Path| match rustix::fs::statat(type_fd, rel, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok((st.st_uid, st.st_gid)),
+        Err(Errno::NOENT) => Ok((u32::MAX, u32::MAX)),
         Err(e) => Err(e),
     };
-    Ok(owned(Path::new(name))? && owned(&Path::new(name).join(OWNER_FILE))?)
+    Ok([
+        ids(Path::new(name))?,
+        ids(&Path::new(name).join(OWNER_FILE))?,
+    ])
 }
