@@ -23,7 +23,7 @@ pub fn move_group(
     progress: &Progress,
 ) -> Result<MoveReport, MoveError> {
     ctx.check_datastore()?;
-    crate::ops::engine::checks::check_move_group(
+    let checked = crate::ops::engine::checks::check_move_group_read(
         &ctx.ds,
         &req.ns,
         &req.target_ns,
@@ -31,6 +31,9 @@ pub fn move_group(
         req.merge,
         TreeDepth::Snapshots,
     )?;
+    let preflight = Preflight {
+        snapshots: checked.read.map(|r| r.snapshot_times().len()),
+    };
     let _op = ctx.begin_operation()?;
     let _ns_guards = lock_namespaces(
         &ctx.locks,
@@ -40,7 +43,7 @@ pub fn move_group(
         ],
     )?;
     let journal = OpJournal::begin(ctx, OpKind::from_group(req))?;
-    let result = move_group_locked(ctx, req, true, progress, journal.as_ref());
+    let result = move_group_locked(ctx, req, Some(preflight), progress, journal.as_ref());
     close_journal(journal.as_ref(), &result);
     finish(result?, progress)
 }
@@ -54,16 +57,29 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
     });
 }
 
+/// What [`move_group`]'s full pre-flight ([`TreeDepth::Snapshots`]) found just before the
+/// locks.
+#[derive(Debug, Clone, Copy)]
+pub struct Preflight {
+    /// Snapshots it listed (`None`: the group dir was gone), for the progress plan only.
+    pub snapshots: Option<usize>,
+}
+
 /// [`move_group`] once the namespace locks are held (also `resume`'s way of finishing one).
-/// `tree_checked`: the full pre-flight just ran (see [`GroupOpts`]).
+/// `preflight`: the full pre-flight just ran (see [`GroupOpts::tree_checked`]).
 pub fn move_group_locked(
     ctx: &MoveContext,
     req: &MoveGroupRequest,
-    tree_checked: bool,
+    preflight: Option<Preflight>,
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) -> Result<MoveReport, MoveError> {
-    let snapshots = ctx.ds.list_snapshot_times(&req.ns, &req.group)?.len();
+    let tree_checked = preflight.is_some();
+    // The pre-flight's count spares a third listing of a large group dir.
+    let snapshots = match preflight.and_then(|p| p.snapshots) {
+        Some(n) => n,
+        None => ctx.ds.list_snapshot_times(&req.ns, &req.group)?.len(),
+    };
     progress.emit(ProgressEvent::Planned {
         groups: 1,
         snapshots,

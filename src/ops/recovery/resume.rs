@@ -255,7 +255,7 @@ fn resume_one(
                 ));
                 merge_report(
                     &mut report,
-                    move_group_locked(ctx, &req, false, progress, Some(journal))?,
+                    move_group_locked(ctx, &req, None, progress, Some(journal))?,
                 );
             }
             Ok(report)
@@ -429,7 +429,7 @@ fn complete_own_groups(
         };
         merge_report(
             report,
-            move_group_locked(ctx, &req, false, progress, Some(journal))?,
+            move_group_locked(ctx, &req, None, progress, Some(journal))?,
         );
     }
     Ok(())
