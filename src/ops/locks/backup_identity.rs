@@ -138,13 +138,16 @@ mod tests {
             rustix::process::geteuid().is_root(),
             "needs root to take on another fsuid: run as root"
         );
+        // The ids every lock batch of this process uses, so that any test may come first.
+        let ids = crate::ops::safety::ownership::chown_ids()
+            .expect("a backup user (PBS hosts and CI have one)");
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let umask_before = thread_umask();
-        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(ids.0), Some(ids.1)).unwrap();
         for name in ["a", "b"] {
             let path = dir.join(name);
-            let created = run_as((65534, 65534), move || {
+            let created = run_as(ids, move || {
                 rustix::fs::open(
                     path,
                     rustix::fs::OFlags::CREATE | rustix::fs::OFlags::WRONLY,
@@ -154,12 +157,12 @@ mod tests {
             });
             created.unwrap().unwrap();
             let m = std::fs::metadata(dir.join(name)).unwrap();
-            assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (65534, 65534, 0o660));
+            assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (ids.0, ids.1, 0o660));
         }
         // One thread for every job, and only for the identity it took on.
         let tid = || rustix::thread::gettid().as_raw_nonzero().get();
-        assert_eq!(run_as((65534, 65534), tid), run_as((65534, 65534), tid));
-        assert_ne!(run_as((65534, 65534), tid), Some(tid()));
+        assert_eq!(run_as(ids, tid), run_as(ids, tid));
+        assert_ne!(run_as(ids, tid), Some(tid()));
         assert!(run_as((0, 0), || ()).is_none());
         // This thread kept its identity and its umask.
         std::fs::write(dir.join("main"), b"").unwrap();

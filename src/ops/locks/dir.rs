@@ -272,6 +272,53 @@ mod tests {
         drop(guards);
     }
 
+    /// A file only root may open in the middle of a batch the identity thread takes: that
+    /// one the ordinary way (left as it is), the ones after it again as PBS's; a lock held
+    /// elsewhere stops the batch at its index.
+    #[test]
+    #[ignore = "needs root"]
+    fn lock_all_takes_an_unusual_file_the_ordinary_way_and_the_rest_as_before() {
+        assert!(rustix::process::geteuid().is_root(), "run as root");
+        let tmp = tempfile::tempdir().unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let a = tmp.path().join("locks/store/a");
+        let dir = LockDir::of(&a.join("x")).unwrap();
+        let (uid, gid) = chown_ids().expect("a backup user (PBS hosts and CI have one)");
+        let names: Vec<PathBuf> = (0..5).map(|i| a.join(format!("s{i}"))).collect();
+        fs::write(&names[2], b"").unwrap();
+        fs::set_permissions(&names[2], fs::Permissions::from_mode(0o600)).unwrap();
+        let guards = dir
+            .lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+            .unwrap();
+        assert_eq!(guards.len(), names.len());
+        for (g, p) in guards.iter().zip(&names) {
+            assert_eq!(g.path(), p);
+            let m = fs::symlink_metadata(p).unwrap();
+            let want = if p == &names[2] {
+                (0, 0, 0o600)
+            } else {
+                (uid, gid, 0o660)
+            };
+            let got = (m.uid(), m.gid(), m.permissions().mode() & 0o7777);
+            assert_eq!(got, want, "{}", p.display());
+            let e = crate::ops::locks::flock::lock_file(p, LockMode::Shared, Duration::ZERO)
+                .unwrap_err();
+            assert!(e.is_conflict(), "{e}");
+        }
+        drop(guards);
+        let held = dir
+            .lock(&names[3], LockMode::Exclusive, Duration::ZERO)
+            .unwrap();
+        let (i, e) = dir
+            .lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+            .unwrap_err();
+        assert_eq!(i, 3);
+        assert!(e.is_conflict(), "{e}");
+        drop(held);
+        // The ones taken before the conflict were released with the error.
+        crate::ops::locks::flock::probe(&names[0], LockMode::Exclusive).unwrap();
+    }
+
     #[test]
     fn lock_all_creates_pbs_lock_files_and_falls_back_on_anything_unusual() {
         let tmp = tempfile::tempdir().unwrap();
