@@ -240,17 +240,24 @@ mod tests {
         );
     }
 
-    /// The tempdir is 0700 root: opened up, user `backup` may create in the lock dir and
-    /// `lock_all` takes its one-`openat` way; the files must still be exactly PBS's.
-    #[test]
-    #[ignore = "needs root"]
-    fn lock_all_in_a_dir_backup_may_write_creates_0660_backup_files_in_one_openat() {
+    /// As root: a lock dir in a tempdir opened up so that user `backup` may create in it
+    /// (the identity thread's way), with the backup ids.
+    fn backup_writable_lock_dir() -> (tempfile::TempDir, PathBuf, LockDir, (u32, u32)) {
         assert!(rustix::process::geteuid().is_root(), "run as root");
         let tmp = tempfile::tempdir().unwrap();
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let a = tmp.path().join("locks/store/a");
         let dir = LockDir::of(&a.join("x")).unwrap();
-        let (uid, gid) = chown_ids().expect("a backup user (PBS hosts and CI have one)");
+        let ids = chown_ids().expect("a backup user (PBS hosts and CI have one)");
+        (tmp, a, dir, ids)
+    }
+
+    /// The tempdir is 0700 root: opened up, user `backup` may create in the lock dir and
+    /// `lock_all` takes its one-`openat` way; the files must still be exactly PBS's.
+    #[test]
+    #[ignore = "needs root"]
+    fn lock_all_in_a_dir_backup_may_write_creates_0660_backup_files_in_one_openat() {
+        let (_tmp, a, dir, (uid, gid)) = backup_writable_lock_dir();
         assert_eq!(
             fs::metadata(&a).unwrap().uid(),
             uid,
@@ -278,12 +285,7 @@ mod tests {
     #[test]
     #[ignore = "needs root"]
     fn lock_all_takes_an_unusual_file_the_ordinary_way_and_the_rest_as_before() {
-        assert!(rustix::process::geteuid().is_root(), "run as root");
-        let tmp = tempfile::tempdir().unwrap();
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let a = tmp.path().join("locks/store/a");
-        let dir = LockDir::of(&a.join("x")).unwrap();
-        let (uid, gid) = chown_ids().expect("a backup user (PBS hosts and CI have one)");
+        let (_tmp, a, dir, (uid, gid)) = backup_writable_lock_dir();
         let names: Vec<PathBuf> = (0..5).map(|i| a.join(format!("s{i}"))).collect();
         fs::write(&names[2], b"").unwrap();
         fs::set_permissions(&names[2], fs::Permissions::from_mode(0o600)).unwrap();
