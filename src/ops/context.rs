@@ -26,7 +26,10 @@ pub struct MoveContext {
     pub locks: LockPaths,
     pub backend: Arc<dyn ContentBackend>,
     /// The PBS on this host: decides whether its pre-3.3.5 directory locks are taken too.
-    pub pbs: PbsVersion,
+    pbs: PbsVersion,
+    /// `pbs.needs_old_locks()`, decided once: it is asked several times per group and
+    /// compares version strings.
+    old_locks: bool,
     /// The crash journal's state dir (`--state-dir`); `None`: moves are not journaled (a
     /// library caller that did not ask for it). Per context, so that in-process tests
     /// journal into their own temp dir.
@@ -72,6 +75,7 @@ impl MoveContext {
             ds,
             locks,
             backend,
+            old_locks: PbsVersion::Unknown.needs_old_locks(),
             pbs: PbsVersion::Unknown,
             journal_dir: None,
             gc_journal,
@@ -79,8 +83,14 @@ impl MoveContext {
     }
 
     pub fn with_pbs(mut self, pbs: PbsVersion) -> Self {
+        self.old_locks = pbs.needs_old_locks();
         self.pbs = pbs;
         self
+    }
+
+    /// The PBS on this host.
+    pub fn pbs(&self) -> &PbsVersion {
+        &self.pbs
     }
 
     /// Journals moves under `dir` (`<dir>/<store>/<id>.jsonl`), so `resume` can finish them.
@@ -106,7 +116,7 @@ impl MoveContext {
 
     /// Whether PBS's pre-3.3.5 directory and manifest locks are taken too.
     pub fn old_locks(&self) -> bool {
-        self.pbs.needs_old_locks()
+        self.old_locks
     }
 
     /// Refusals that hold for the whole datastore, checked before any plan (a dry run

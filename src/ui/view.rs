@@ -137,7 +137,7 @@ fn title_line(app: &App) -> Line<'static> {
         spans.push(Span::styled(format!(" {marked} marked "), t.marked));
     }
     // Last: the first thing to give way on a narrow terminal.
-    let pbs = &app.ctx.pbs;
+    let pbs = app.ctx.pbs();
     spans.push(Span::styled(
         format!(" {pbs} · {} locks ", pbs.lock_scheme()),
         t.dim,
