@@ -45,7 +45,9 @@ pub fn check_move_group_read(
     }
     // A real group dir implies a real source namespace dir above it (both are `real_dir`,
     // which checks every component): its own check is only needed to name what is missing.
-    if !matches!(ds.group_exists(source_ns, group), Ok(true)) {
+    // Opened at once where one openat2 can tell: the pre-flight lists that fd.
+    let opened = ds.open_group_dir(source_ns, group);
+    if opened.is_none() && !matches!(ds.group_exists(source_ns, group), Ok(true)) {
         check_namespaces_then_group(ds, source_ns, target_ns, group)?;
     } else {
         check_target_namespace(ds, target_ns)?;
@@ -61,7 +63,7 @@ pub fn check_move_group_read(
         )));
     }
     // Symlinks, corrupt owners, odd notes: refused here, before any lock (security.rs).
-    let read = preflight_group(ds, source_ns, target_ns, group, depth)?;
+    let read = preflight_group(ds, source_ns, target_ns, group, depth, opened)?;
     Ok(GroupChecked {
         target_exists: exists,
         read,

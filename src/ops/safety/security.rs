@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -24,7 +24,7 @@ use crate::ops::error::MoveError;
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
-use crate::tree::scan::nofollow::read_first_line_nofollow;
+use crate::tree::scan::nofollow::first_line;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
 /// What a checked directory is for, in messages.
@@ -186,7 +186,7 @@ pub struct GroupRead {
     /// The owner file's line (checked non-empty).
     pub owner: String,
     /// The group dir's entries with their types as listed (none of them a symlink).
-    entries: Vec<(PathBuf, fs::FileType)>,
+    entries: Vec<(OsString, FileType)>,
     /// Each snapshot dir's entries, when read ([`TreeDepth::Snapshots`]).
     snapshot_entries: Option<SnapshotEntries>,
     /// The target's type dir exists (and is a real directory).
@@ -200,14 +200,15 @@ pub struct GroupRead {
 pub type SnapshotEntries = HashMap<OsString, Vec<OsString>>;
 
 /// What [`check_group_tree`] listed of a group.
-#[derive(Debug)]
-pub struct GroupTree {
+struct GroupTree {
+    /// The group dir as listed: its owner and notes are read relative to it.
+    dir: Dir,
     /// The group dir's `(uid, gid)`.
-    pub owned_by: (u32, u32),
+    owned_by: (u32, u32),
     /// The group dir's entries with their types.
-    pub entries: Vec<(PathBuf, fs::FileType)>,
+    entries: Vec<(OsString, FileType)>,
     /// Each snapshot dir's entries, at [`TreeDepth::Snapshots`].
-    pub snapshot_entries: Option<SnapshotEntries>,
+    snapshot_entries: Option<SnapshotEntries>,
 }
 
 impl GroupRead {
@@ -217,8 +218,8 @@ impl GroupRead {
         let mut times: Vec<SnapshotTime> = self
             .entries
             .iter()
-            .filter(|(_, kind)| kind.is_dir())
-            .filter_map(|(path, _)| SnapshotTime::parse(path.file_name()?.to_str()?).ok())
+            .filter(|(_, kind)| *kind == FileType::Directory)
+            .filter_map(|(name, _)| SnapshotTime::parse(name.to_str()?).ok())
             .collect();
         times.sort();
         times
@@ -226,7 +227,7 @@ impl GroupRead {
 
     /// The names in the group dir.
     pub fn names(&self) -> impl Iterator<Item = &OsStr> {
-        self.entries.iter().filter_map(|(path, _)| path.file_name())
+        self.entries.iter().map(|(name, _)| name.as_os_str())
     }
 
     /// Each snapshot dir's entries as the check read them ([`TreeDepth::Snapshots`]).
@@ -240,15 +241,23 @@ impl GroupRead {
 /// symlinks anywhere in the source group, an unreadable or corrupt owner, notes that are
 /// not a regular file, a target type path that is not a directory, and for a merge the same
 /// owner/notes checks on the target group. `None` when the source group dir is gone.
+/// `opened`: the source group dir, when the caller already opened it for reading
+/// ([`Datastore::open_group_dir`]).
 pub fn preflight_group(
     ds: &Datastore,
     ns: &Namespace,
     target_ns: &Namespace,
     group: &GroupId,
     depth: TreeDepth,
+    opened: Option<OwnedFd>,
 ) -> Result<Option<GroupRead>, MoveError> {
-    let tree = check_group_tree(ds, ns, group, depth)?;
-    let (owner, owner_ids) = check_group_files(&ds.group_path(ns, group))?;
+    let source = ds.group_path(ns, group);
+    let Some(tree) = check_group_tree(ds, ns, group, depth, opened)? else {
+        // Gone since the existence check: so is its owner.
+        return Err(bad_owner(&source, "is missing"));
+    };
+    let group_fd = tree.dir.fd().map_err(|e| cannot_read(&source, e))?;
+    let (owner, owner_ids) = check_group_files(group_fd, &source)?;
     let target = ds.group_path(target_ns, group);
     let mut target_type_exists = false;
     if let Some(type_dir) = target.parent()
@@ -263,9 +272,9 @@ pub fn preflight_group(
         target_type_exists = true;
     }
     if lstat_no_symlink(&target)?.is_some() && !is_empty_leftover(&target) {
-        check_group_files(&target)?;
+        check_group_files(open_dir(&target)?.as_fd(), &target)?;
     }
-    Ok(tree.map(|tree| GroupRead {
+    Ok(Some(GroupRead {
         owner,
         entries: tree.entries,
         snapshot_entries: tree.snapshot_entries,
@@ -274,33 +283,47 @@ pub fn preflight_group(
     }))
 }
 
-/// The owner file must hold one readable owner (returned, with the file's `(uid, gid)`);
-/// notes, if present, must be a regular file.
-fn check_group_files(dir: &Path) -> Result<(String, (u32, u32)), MoveError> {
-    let owner = dir.join(OWNER_FILE);
-    let bad_owner = |why: String| {
-        MoveError::refused(format!(
-            "owner file {} {why}; fix it (one line, e.g. 'root@pam') before moving",
-            owner.display()
-        ))
+fn bad_owner(group_dir: &Path, why: &str) -> MoveError {
+    MoveError::refused(format!(
+        "owner file {} {why}; fix it (one line, e.g. 'root@pam') before moving",
+        group_dir.join(OWNER_FILE).display()
+    ))
+}
+
+/// The owner file of the group dir `fd` (`dir`, in messages) must hold one readable owner
+/// (returned, with the file's `(uid, gid)`); notes, if present, must be a regular file.
+/// Both are looked up relative to `fd`, never through a symlink.
+fn check_group_files(fd: BorrowedFd<'_>, dir: &Path) -> Result<(String, (u32, u32)), MoveError> {
+    let unreadable = |e: io::Error| bad_owner(dir, &format!("cannot be read: {e}"));
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let file = match rustix::fs::openat(fd, OWNER_FILE, flags, Mode::empty()) {
+        Ok(file) => fs::File::from(file),
+        Err(Errno::LOOP) => return Err(symlink_refusal(&dir.join(OWNER_FILE))),
+        Err(Errno::NOENT) => return Err(bad_owner(dir, "is missing")),
+        Err(e) => return Err(unreadable(e.into())),
     };
-    let ids = lstat_no_symlink(&owner)?.map_or((u32::MAX, u32::MAX), |m| (m.uid(), m.gid()));
-    let owner_line = match read_first_line_nofollow(&owner) {
-        Ok(Some(o)) if !o.is_empty() => o,
-        Ok(Some(_)) => return Err(bad_owner("is empty".into())),
-        Ok(None) => return Err(bad_owner("is missing".into())),
-        Err(e) => return Err(bad_owner(format!("cannot be read: {e}"))),
+    let meta = file.metadata().map_err(unreadable)?;
+    let owner_line = match first_line(file) {
+        Ok(o) if !o.is_empty() => o,
+        Ok(_) => return Err(bad_owner(dir, "is empty")),
+        Err(e) => return Err(unreadable(e)),
     };
     let notes = dir.join(NOTES_FILE);
-    if let Some(meta) = lstat_no_symlink(&notes)?
-        && !meta.is_file()
-    {
-        return Err(MoveError::refused(format!(
-            "{} is not a regular file; fix it before moving",
-            notes.display()
-        )));
+    match rustix::fs::statat(fd, NOTES_FILE, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Symlink => return Err(symlink_refusal(&notes)),
+            _ => {
+                return Err(MoveError::refused(format!(
+                    "{} is not a regular file; fix it before moving",
+                    notes.display()
+                )));
+            }
+        },
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(cannot_read(&notes, e)),
     }
-    Ok((owner_line, ids))
+    Ok((owner_line, (meta.uid(), meta.gid())))
 }
 
 /// How far [`check_group_tree`] looks.
@@ -320,70 +343,89 @@ pub enum TreeDepth {
 /// Refuses to move `group` when its type dir, group dir, any entry of the group dir
 /// (snapshot dirs, owner, notes) or, with [`TreeDepth::Snapshots`], any entry of a snapshot
 /// dir is a symlink. Returns what it listed; `None` when the group dir is gone.
-pub fn check_group_tree(
+fn check_group_tree(
     ds: &Datastore,
     ns: &Namespace,
     group: &GroupId,
     depth: TreeDepth,
+    opened: Option<OwnedFd>,
 ) -> Result<Option<GroupTree>, MoveError> {
     let dir = ds.group_path(ns, group);
-    if let Some(type_dir) = dir.parent() {
-        lstat_no_symlink(type_dir)?;
-    }
-    let Some(meta) = lstat_no_symlink(&dir)? else {
-        return Ok(None);
+    let fd = match opened {
+        Some(fd) => fd,
+        None => {
+            // Each component looked at, so that a symlink is named in the refusal.
+            if let Some(type_dir) = dir.parent() {
+                lstat_no_symlink(type_dir)?;
+            }
+            if lstat_no_symlink(&dir)?.is_none() {
+                return Ok(None);
+            }
+            open_dir(&dir)?
+        }
     };
+    let st = rustix::fs::fstat(&fd).map_err(|e| cannot_read(&dir, e))?;
     // d_type from the listing instead of one lstat per entry, and snapshot dirs opened
     // relative to the group dir: this runs for every file of the group, so it dominated
     // large moves.
-    let group_fd = open_dir(&dir, OFlags::PATH)?;
-    let listing = list(&dir)?;
+    let (listed, listing) = list(fd, &dir)?;
+    let fd = listed.fd().map_err(|e| cannot_read(&dir, e))?;
     let mut snapshot_entries = (depth == TreeDepth::Snapshots).then(SnapshotEntries::new);
-    for (path, kind) in &listing {
-        let (path, kind) = (path.as_path(), *kind);
-        if kind.is_symlink() {
-            return Err(symlink_refusal(path));
-        }
-        if kind.is_dir() {
-            if let Some(read) = snapshot_entries.as_mut() {
-                let name = path.file_name().unwrap_or(path.as_os_str());
-                read.insert(name.to_os_string(), entries_no_symlink(&group_fd, path)?);
+    for (name, kind) in &listing {
+        let path = || dir.join(name);
+        match kind {
+            FileType::Symlink => return Err(symlink_refusal(&path())),
+            FileType::Directory => {
+                if let Some(read) = snapshot_entries.as_mut() {
+                    read.insert(name.clone(), entries_no_symlink(fd, name, &path())?);
+                }
             }
-        } else if is_snapshot_name(path) {
-            // Skipped by listings, so the move would "finish" and leave the group behind.
-            return Err(MoveError::refused(format!(
-                "{} is named like a snapshot but is not a directory; move it out of the way first",
-                path.display()
-            )));
+            _ if is_snapshot_name(name) => {
+                // Skipped by listings, so the move would "finish" and leave the group behind.
+                return Err(MoveError::refused(format!(
+                    "{} is named like a snapshot but is not a directory; move it out of the way first",
+                    path().display()
+                )));
+            }
+            _ => {}
         }
     }
     Ok(Some(GroupTree {
-        owned_by: (meta.uid(), meta.gid()),
+        dir: listed,
+        owned_by: (st.st_uid, st.st_gid),
         entries: listing,
         snapshot_entries,
     }))
 }
 
-fn open_dir(dir: &Path, extra: OFlags) -> Result<OwnedFd, MoveError> {
-    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | extra;
+/// `dir` opened for reading, never through a symlink in its last component.
+fn open_dir(dir: &Path) -> Result<OwnedFd, MoveError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| dir_error(dir, e))
 }
 
 fn dir_error(dir: &Path, e: Errno) -> MoveError {
     match e {
         Errno::LOOP | Errno::NOTDIR => symlink_refusal(dir),
-        e => MoveError::refused(format!(
-            "cannot read {}: {}",
-            dir.display(),
-            io::Error::from(e)
-        )),
+        e => cannot_read(dir, e),
     }
 }
 
-/// The entries of the snapshot dir `path` (an entry of the group dir `group_fd`); refused
+fn cannot_read(path: &Path, e: Errno) -> MoveError {
+    MoveError::refused(format!(
+        "cannot read {}: {}",
+        path.display(),
+        io::Error::from(e)
+    ))
+}
+
+/// The entries of the snapshot dir `name` (`path`) of the group dir `group_fd`; refused
 /// if it holds a symlink, or has become one since the group dir was listed.
-fn entries_no_symlink(group_fd: &OwnedFd, path: &Path) -> Result<Vec<OsString>, MoveError> {
-    let name = path.file_name().unwrap_or(path.as_os_str());
+fn entries_no_symlink(
+    group_fd: BorrowedFd<'_>,
+    name: &OsStr,
+    path: &Path,
+) -> Result<Vec<OsString>, MoveError> {
     let on_err = |e| dir_error(path, e);
     snapshot_entries(group_fd, name, path, on_err)?.ok_or_else(|| on_err(Errno::NOENT))
 }
@@ -393,12 +435,13 @@ fn entries_no_symlink(group_fd: &OwnedFd, path: &Path) -> Result<Vec<OsString>, 
 /// the dir is gone; other errors go through `on_err`. The pre-flight and the index read
 /// under the snapshot lock both read snapshot dirs this way.
 pub(crate) fn snapshot_entries(
-    group_fd: &OwnedFd,
+    group_fd: impl AsFd,
     name: &OsStr,
     path: &Path,
     on_err: impl Fn(Errno) -> MoveError,
 ) -> Result<Option<Vec<OsString>>, MoveError> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let group_fd = group_fd.as_fd();
     let fd = match rustix::fs::openat(group_fd, name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return Ok(None),
@@ -409,7 +452,7 @@ pub(crate) fn snapshot_entries(
     for entry in Dir::new(fd).map_err(&on_err)? {
         let entry = entry.map_err(&on_err)?;
         let entry_name = OsStr::from_bytes(entry.file_name().to_bytes());
-        if entry_type(group_fd, name, &entry).map_err(&on_err)? == FileType::Symlink {
+        if entry_type(group_fd, Path::new(name), &entry).map_err(&on_err)? == FileType::Symlink {
             return Err(symlink_refusal(&path.join(entry_name)));
         }
         names.push(entry_name.to_os_string());
@@ -417,38 +460,41 @@ pub(crate) fn snapshot_entries(
     Ok(Some(names))
 }
 
-/// The type of an entry of the snapshot dir `snapshot` (a name in `group_fd`): d_type, or
-/// an lstat where the filesystem reports none (DT_UNKNOWN, e.g. XFS without ftype), so a
-/// symlink is never missed.
-fn entry_type(group_fd: &OwnedFd, snapshot: &OsStr, entry: &DirEntry) -> Result<FileType, Errno> {
+/// The type of an entry of the dir `rel` below `dir_fd` (`""`: `dir_fd` itself): d_type,
+/// or an lstat where the filesystem reports none (DT_UNKNOWN, e.g. XFS without ftype), so
+/// a symlink is never missed.
+fn entry_type(dir_fd: BorrowedFd<'_>, rel: &Path, entry: &DirEntry) -> Result<FileType, Errno> {
     match entry.file_type() {
         FileType::Unknown => {
-            let rel = Path::new(snapshot).join(OsStr::from_bytes(entry.file_name().to_bytes()));
-            let st = rustix::fs::statat(group_fd, &rel, AtFlags::SYMLINK_NOFOLLOW)?;
+            let rel = rel.join(OsStr::from_bytes(entry.file_name().to_bytes()));
+            let st = rustix::fs::statat(dir_fd, &rel, AtFlags::SYMLINK_NOFOLLOW)?;
             Ok(FileType::from_raw_mode(st.st_mode))
         }
         kind => Ok(kind),
     }
 }
 
-fn is_snapshot_name(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
+fn is_snapshot_name(name: &OsStr) -> bool {
+    name.to_str()
         .is_some_and(|n| SnapshotTime::parse(n).is_ok())
 }
 
-/// Entries of `dir` with their type as listed (never following a symlink; std falls back
-/// to lstat where the filesystem reports no d_type).
-fn list(dir: &Path) -> Result<Vec<(PathBuf, fs::FileType)>, MoveError> {
-    let read = |e: io::Error| MoveError::refused(format!("cannot read {}: {e}", dir.display()));
-    fs::read_dir(dir)
-        .map_err(read)?
-        .map(|e| {
-            let e = e.map_err(read)?;
-            let kind = e.file_type().map_err(read)?;
-            Ok((e.path(), kind))
-        })
-        .collect()
+/// Entries of the group dir `fd` (`dir`, in messages) with their type as listed, `.` and
+/// `..` left out; and the dir, whose fd the caller goes on looking up names in.
+fn list(fd: OwnedFd, dir: &Path) -> Result<(Dir, Vec<(OsString, FileType)>), MoveError> {
+    let read = |e: Errno| cannot_read(dir, e);
+    let mut listed = Dir::new(fd).map_err(read)?;
+    let mut out = Vec::new();
+    while let Some(entry) = listed.next() {
+        let entry = entry.map_err(read)?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let kind = entry_type(listed.fd().map_err(read)?, Path::new(""), &entry).map_err(read)?;
+        out.push((OsStr::from_bytes(name).to_os_string(), kind));
+    }
+    Ok((listed, out))
 }
 
 #[cfg(test)]
@@ -458,6 +504,91 @@ mod tests {
 
     fn chmod(p: &Path, mode: u32) {
         fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// A group's pre-flight gives the same answer whether the caller opened the group dir
+    /// (one openat2) or it walks the path, for a good group and every bad shape of one.
+    #[test]
+    fn preflight_of_an_opened_group_dir_equals_the_walk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let ds = Datastore {
+            name: "store".into(),
+            base: root.join("store"),
+            backend: crate::tree::BackendConfig::Filesystem,
+            maintenance: None,
+            config: None,
+        };
+        let (ns, target) = (Namespace::root(), Namespace::parse("t").unwrap());
+        let group = GroupId::parse("vm/100").unwrap();
+        let dir = ds.group_path(&ns, &group);
+        let snap = dir.join("2024-01-01T00:00:00Z");
+        let outside = root.join("outside");
+        // Each spoils the fresh group (group dir, a snapshot dir, a dir outside the store).
+        type Shape = fn(&Path, &Path, &Path);
+        let shapes: [(&str, Shape); 10] = [
+            ("good", |_, _, _| {}),
+            ("owner symlink", |d, _, o| {
+                fs::remove_file(d.join("owner")).unwrap();
+                symlink(o.join("owner"), d.join("owner")).unwrap();
+            }),
+            ("owner missing", |d, _, _| {
+                fs::remove_file(d.join("owner")).unwrap()
+            }),
+            ("owner empty", |d, _, _| {
+                fs::write(d.join("owner"), "").unwrap()
+            }),
+            ("owner corrupt", |d, _, _| {
+                fs::write(d.join("owner"), b"\xff\n").unwrap()
+            }),
+            ("owner dir", |d, _, _| {
+                fs::remove_file(d.join("owner")).unwrap();
+                fs::create_dir(d.join("owner")).unwrap();
+            }),
+            ("notes dir", |d, _, _| {
+                fs::create_dir(d.join("notes")).unwrap()
+            }),
+            ("notes symlink", |d, _, o| {
+                symlink(o.join("owner"), d.join("notes")).unwrap()
+            }),
+            ("snapshot-named file", |d, _, _| {
+                fs::write(d.join("2024-05-01T00:00:00Z"), "x").unwrap()
+            }),
+            ("index symlink", |_, s, o| {
+                symlink(o.join("owner"), s.join("root.pxar.didx")).unwrap()
+            }),
+        ];
+        for (what, shape) in shapes {
+            let _ = fs::remove_dir_all(&ds.base);
+            fs::create_dir_all(&snap).unwrap();
+            fs::create_dir_all(ds.ns_path(&target)).unwrap();
+            fs::create_dir_all(&outside).unwrap();
+            fs::write(outside.join("owner"), "evil@pam\n").unwrap();
+            fs::write(dir.join("owner"), "root@pam\n").unwrap();
+            fs::write(snap.join("index.json.blob"), "x").unwrap();
+            shape(&dir, &snap, &outside);
+            let answer = |opened: Option<OwnedFd>| match preflight_group(
+                &ds,
+                &ns,
+                &target,
+                &group,
+                TreeDepth::Snapshots,
+                opened,
+            ) {
+                Ok(Some(r)) => format!("ok {} {:?}", r.owner, r.snapshot_times()),
+                Ok(None) => "gone".to_string(),
+                Err(e) => e.to_string(),
+            };
+            let opened = ds.open_group_dir(&ns, &group);
+            assert!(opened.is_some(), "{what}: openat2 opens a real group dir");
+            let (fast, walk) = (answer(opened), answer(None));
+            assert_eq!(fast, walk, "{what}");
+            assert_eq!(
+                fast.starts_with("ok root@pam"),
+                what == "good",
+                "{what}: {fast}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! namespaces (one level or recursively) and the group ids of a namespace.
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use super::error::ScanError;
@@ -27,7 +28,17 @@ impl Datastore {
     }
 
     pub fn group_exists(&self, ns: &Namespace, group: &GroupId) -> Result<bool, ScanError> {
-        self.real_dir(&ns.rel_path().join(group.rel_path()))
+        self.real_dir(&Self::group_rel(ns, group))
+    }
+
+    /// The group dir opened for reading when one openat2 shows it exists as a real
+    /// directory ([`Self::open_real_dir`]); `None`: ask [`Self::group_exists`].
+    pub fn open_group_dir(&self, ns: &Namespace, group: &GroupId) -> Option<OwnedFd> {
+        self.open_real_dir(&Self::group_rel(ns, group))
+    }
+
+    fn group_rel(ns: &Namespace, group: &GroupId) -> PathBuf {
+        ns.rel_path().join(group.rel_path())
     }
 
     pub(super) fn require_namespace(&self, ns: &Namespace) -> Result<PathBuf, ScanError> {

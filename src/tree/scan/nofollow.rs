@@ -73,10 +73,12 @@ pub fn open_nofollow(path: &Path) -> io::Result<Option<fs::File>> {
 
 /// Reads the first line of a regular file, refusing symlinks. `Ok(None)` when absent.
 pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
+    open_nofollow(path)?.map(first_line).transpose()
+}
+
+/// The first line of an opened small file (an owner file), strictly decoded.
+pub fn first_line(file: impl io::Read) -> io::Result<String> {
     use std::io::Read;
-    let Some(file) = open_nofollow(path)? else {
-        return Ok(None);
-    };
     // Owner lines are short; cap the read so a huge or corrupt file costs nothing.
     let mut buf = Vec::with_capacity(128);
     file.take(4096).read_to_end(&mut buf)?;
@@ -95,5 +97,5 @@ pub fn read_first_line_nofollow(path: &Path) -> io::Result<Option<String>> {
             "contains control characters (corrupt file?)",
         ));
     }
-    Ok(Some(line.to_string()))
+    Ok(line.to_string())
 }

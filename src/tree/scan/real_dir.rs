@@ -4,9 +4,12 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::OFlags;
 
 use super::error::{ScanError, io_err};
 use crate::tree::datastore::Datastore;
@@ -28,6 +31,13 @@ impl Datastore {
             Openat2::Missing => Ok(false),
             Openat2::Undecided => self.real_dir_walk(rel),
         }
+    }
+
+    /// `rel` (below the base) opened for reading when one openat2 shows it a real directory
+    /// reached without any symlink; `None` when it is missing or that call cannot tell
+    /// (callers then ask [`Self::real_dir`], which names what is wrong).
+    pub fn open_real_dir(&self, rel: &Path) -> Option<OwnedFd> {
+        open_real_dir_openat2(&self.base, rel, OFlags::empty()).ok()
     }
 
     /// The reference implementation of [`Self::real_dir`]: `lstat` every prefix.
@@ -70,16 +80,25 @@ static OPENAT2_DISABLED: LazyLock<bool> =
     LazyLock::new(|| std::env::var_os("PBS_MOVER_SCAN_NO_OPENAT2").is_some_and(|v| v == "1"));
 
 fn real_dir_openat2(base: &Path, rel: &Path) -> Openat2 {
-    use rustix::fs::{CWD, Mode, OFlags, ResolveFlags};
+    match open_real_dir_openat2(base, rel, OFlags::PATH) {
+        Ok(_) => Openat2::RealDir,
+        Err(outcome) => outcome,
+    }
+}
+
+/// `base/rel` opened with `extra` flags (`O_PATH`, or none for a readable dir) when one
+/// openat2 shows it a real directory; otherwise what that call could tell.
+fn open_real_dir_openat2(base: &Path, rel: &Path, extra: OFlags) -> Result<OwnedFd, Openat2> {
+    use rustix::fs::{CWD, Mode, ResolveFlags};
     use rustix::io::Errno;
     use std::path::Component;
     if OPENAT2_UNAVAILABLE.load(Ordering::Relaxed) || *OPENAT2_DISABLED {
-        return Openat2::Undecided;
+        return Err(Openat2::Undecided);
     }
     // Only plain names below the base (what validated names produce): no `..`, no root,
     // so the path cannot leave the base (RESOLVE_BENEATH by construction).
     if !base.is_absolute() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Openat2::Undecided;
+        return Err(Openat2::Undecided);
     }
     // The absolute path in one call (no open/close of the base per check). The base is
     // canonical (`Locator::locate`), so NO_SYMLINKS only ever meets a symlink below it; if
@@ -88,24 +107,24 @@ fn real_dir_openat2(base: &Path, rel: &Path) -> Openat2 {
     match rustix::fs::openat2(
         CWD,
         base.join(rel),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        extra | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
         // NO_SYMLINKS implies NO_MAGICLINKS.
         ResolveFlags::NO_SYMLINKS,
     ) {
-        Ok(_) => Openat2::RealDir,
+        Ok(fd) => Ok(fd),
         // Resolution goes left to right and a symlink before the missing component would
         // have stopped it with ELOOP, so this is exactly the walk's `Ok(false)` on NotFound.
-        Err(Errno::NOENT) => Openat2::Missing,
+        Err(Errno::NOENT) => Err(Openat2::Missing),
         Err(Errno::NOSYS | Errno::PERM) => {
             OPENAT2_UNAVAILABLE.store(true, Ordering::Relaxed);
-            Openat2::Undecided
+            Err(Openat2::Undecided)
         }
         // ELOOP: a symlink (the walk names it). ENOTDIR: a file on the way or at the end
         // (the walk's `Ok(false)`), or a trailing symlink, which O_PATH|O_NOFOLLOW opens
         // as itself and O_DIRECTORY then rejects (the walk's `Symlink`). EACCES, EAGAIN, …:
         // the walk decides too, with the error it always gave.
-        Err(_) => Openat2::Undecided,
+        Err(_) => Err(Openat2::Undecided),
     }
 }
 
