@@ -295,7 +295,8 @@ fn bad_owner(group_dir: &Path, why: &str) -> MoveError {
 /// Both are looked up relative to `fd`, never through a symlink.
 fn check_group_files(fd: BorrowedFd<'_>, dir: &Path) -> Result<(String, (u32, u32)), MoveError> {
     let unreadable = |e: io::Error| bad_owner(dir, &format!("cannot be read: {e}"));
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // NONBLOCK: a FIFO named `owner` must not hang the check (it reads as empty).
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let file = match rustix::fs::openat(fd, OWNER_FILE, flags, Mode::empty()) {
         Ok(file) => fs::File::from(file),
         Err(Errno::LOOP) => return Err(symlink_refusal(&dir.join(OWNER_FILE))),
@@ -526,8 +527,13 @@ mod tests {
         let outside = root.join("outside");
         // Each spoils the fresh group (group dir, a snapshot dir, a dir outside the store).
         type Shape = fn(&Path, &Path, &Path);
-        let shapes: [(&str, Shape); 10] = [
+        let shapes: [(&str, Shape); 11] = [
             ("good", |_, _, _| {}),
+            ("owner fifo", |d, _, _| {
+                fs::remove_file(d.join("owner")).unwrap();
+                let fifo = (FileType::Fifo, Mode::from_raw_mode(0o644));
+                rustix::fs::mknodat(rustix::fs::CWD, d.join("owner"), fifo.0, fifo.1, 0).unwrap();
+            }),
             ("owner symlink", |d, _, o| {
                 fs::remove_file(d.join("owner")).unwrap();
                 symlink(o.join("owner"), d.join("owner")).unwrap();
