@@ -58,11 +58,13 @@ pub(super) fn kind_warning(kind: Kind) -> &'static str {
 }
 
 /// Opens a file for reading, refusing a symlink (ELOOP). `Ok(None)` when absent.
+/// Non-blocking: a FIFO in a datastore reads as empty instead of hanging the scan.
 pub fn open_nofollow(path: &Path) -> io::Result<Option<fs::File>> {
+    use rustix::fs::OFlags;
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
         .open(path);
     match file {
         Ok(f) => Ok(Some(f)),
@@ -98,4 +100,29 @@ pub fn first_line(file: impl io::Read) -> io::Result<String> {
         ));
     }
     Ok(line.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A FIFO where an owner file belongs: read at once as empty (a blocking open would
+    /// wait for a writer forever); a symlink is refused, a missing file is `None`.
+    #[test]
+    fn first_line_never_waits_on_a_fifo_nor_follows_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (fifo, link) = (tmp.path().join("owner"), tmp.path().join("link"));
+        let mode = rustix::fs::Mode::from_raw_mode(0o644);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, mode, 0).unwrap();
+        assert_eq!(
+            read_first_line_nofollow(&fifo).unwrap(),
+            Some(String::new())
+        );
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        assert!(read_first_line_nofollow(&link).is_err());
+        assert_eq!(
+            read_first_line_nofollow(&tmp.path().join("gone")).unwrap(),
+            None
+        );
+    }
 }
