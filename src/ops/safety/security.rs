@@ -24,7 +24,7 @@ use crate::ops::error::MoveError;
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
-use crate::tree::scan::nofollow::first_line;
+use crate::tree::scan::nofollow::{first_line, open_nofollow_at};
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
 /// What a checked directory is for, in messages.
@@ -295,13 +295,13 @@ fn bad_owner(group_dir: &Path, why: &str) -> MoveError {
 /// Both are looked up relative to `fd`, never through a symlink.
 fn check_group_files(fd: BorrowedFd<'_>, dir: &Path) -> Result<(String, (u32, u32)), MoveError> {
     let unreadable = |e: io::Error| bad_owner(dir, &format!("cannot be read: {e}"));
-    // NONBLOCK: a FIFO named `owner` must not hang the check (it reads as empty).
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    let file = match rustix::fs::openat(fd, OWNER_FILE, flags, Mode::empty()) {
-        Ok(file) => fs::File::from(file),
-        Err(Errno::LOOP) => return Err(symlink_refusal(&dir.join(OWNER_FILE))),
-        Err(Errno::NOENT) => return Err(bad_owner(dir, "is missing")),
-        Err(e) => return Err(unreadable(e.into())),
+    let file = match open_nofollow_at(fd, Path::new(OWNER_FILE)) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Err(bad_owner(dir, "is missing")),
+        Err(e) if e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) => {
+            return Err(symlink_refusal(&dir.join(OWNER_FILE)));
+        }
+        Err(e) => return Err(unreadable(e)),
     };
     let meta = file.metadata().map_err(unreadable)?;
     let owner_line = match first_line(file) {

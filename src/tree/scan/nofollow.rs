@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::error::{ScanError, io_err};
@@ -58,18 +59,19 @@ pub(super) fn kind_warning(kind: Kind) -> &'static str {
 }
 
 /// Opens a file for reading, refusing a symlink (ELOOP). `Ok(None)` when absent.
-/// Non-blocking: a FIFO in a datastore reads as empty instead of hanging the scan.
 pub fn open_nofollow(path: &Path) -> io::Result<Option<fs::File>> {
-    use rustix::fs::OFlags;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
-        .open(path);
-    match file {
-        Ok(f) => Ok(Some(f)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+    open_nofollow_at(rustix::fs::CWD, path)
+}
+
+/// [`open_nofollow`] of `name` relative to the dir `dir`. Non-blocking: a FIFO in a
+/// datastore reads as empty instead of hanging the scan or a move's pre-flight.
+pub fn open_nofollow_at(dir: impl AsFd, name: &Path) -> io::Result<Option<fs::File>> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd.into())),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
