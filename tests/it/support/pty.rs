@@ -2,6 +2,7 @@
 
 use std::ffi::OsStr;
 use std::io::{ErrorKind, Read, Write};
+use std::num::NonZeroU16;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,8 @@ pub struct Session {
     /// `None` once [`Session::hang_up`] closed the terminal.
     writer: Option<Box<dyn Write + Send>>,
     output: Arc<Mutex<Vec<u8>>>,
+    /// The same bytes fed to a terminal emulator: what the screen shows now.
+    screen: Arc<Mutex<vt100::Parser>>,
     reader: Option<std::thread::JoinHandle<()>>,
     /// Tells the reader thread to let go of its copy of the master.
     stop: Arc<AtomicBool>,
@@ -124,14 +127,23 @@ impl Session {
         let mut reader = pair.master.try_clone_reader().unwrap();
         let writer = pair.master.take_writer().unwrap();
         let output = Arc::new(Mutex::new(Vec::new()));
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            NonZeroU16::new(rows).expect("a terminal has rows"),
+            NonZeroU16::new(cols).expect("a terminal has columns"),
+            0,
+        )));
         let stop = Arc::new(AtomicBool::new(false));
-        let (sink, stopped) = (Arc::clone(&output), Arc::clone(&stop));
+        let (sink, shown, stopped) = (Arc::clone(&output), Arc::clone(&screen), Arc::clone(&stop));
         let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) => break,
-                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        // Screen first: whoever sees the bytes in `output` also sees them here.
+                        shown.lock().unwrap().process(&buf[..n]);
+                        sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         if stopped.load(Ordering::SeqCst) {
                             break;
@@ -148,6 +160,7 @@ impl Session {
             child,
             writer: Some(writer),
             output,
+            screen,
             reader: Some(reader),
             stop,
             master: Some(pair.master),
@@ -200,15 +213,27 @@ impl Session {
         strip_escapes(&self.raw()).split_whitespace().collect()
     }
 
-    /// Waits until `needle` (white space ignored) was printed `n` times. Bounded: 20 s.
+    /// What the terminal shows now, without white space. Unlike [`Session::text`], a word
+    /// is whole here even when ratatui printed only the cells that differ from the last frame.
+    pub fn screen(&self) -> String {
+        let contents = self.screen.lock().unwrap().screen().contents();
+        contents.split_whitespace().collect()
+    }
+
+    /// Waits until `needle` (white space ignored) was printed `n` times; once is also
+    /// satisfied by the screen showing it now. Bounded: 20 s.
     pub fn wait_count(&self, needle: &str, n: usize) {
         let needle: String = needle.split_whitespace().collect();
         let end = Instant::now() + Duration::from_secs(20);
-        while self.text().matches(&needle).count() < n {
+        let seen = |s: &Self| {
+            s.text().matches(&needle).count() >= n || (n == 1 && s.screen().contains(&needle))
+        };
+        while !seen(self) {
             assert!(
                 Instant::now() < end,
-                "'{needle}' not seen {n} time(s):\n{}",
-                strip_escapes(&self.raw())
+                "'{needle}' not seen {n} time(s):\n{}\nthe screen now:\n{}",
+                strip_escapes(&self.raw()),
+                self.screen.lock().unwrap().screen().contents()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
