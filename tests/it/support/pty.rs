@@ -220,13 +220,13 @@ impl Session {
         contents.split_whitespace().collect()
     }
 
-    /// Waits until `needle` (white space ignored) was printed `n` times; once is also
-    /// satisfied by the screen showing it now. Bounded: 20 s.
+    /// Waits until `needle` (white space ignored) was printed `n` times or the screen shows
+    /// it `n` times now. Bounded: 20 s.
     pub fn wait_count(&self, needle: &str, n: usize) {
         let needle: String = needle.split_whitespace().collect();
         let end = Instant::now() + Duration::from_secs(20);
         let seen = |s: &Self| {
-            s.text().matches(&needle).count() >= n || (n == 1 && s.screen().contains(&needle))
+            s.text().matches(&needle).count() >= n || s.screen().matches(&needle).count() >= n
         };
         while !seen(self) {
             assert!(
