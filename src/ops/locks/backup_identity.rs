@@ -1,52 +1,68 @@
-//! One long-lived thread whose file-creation identity is backup:backup with umask 0, so that
-//! one `openat(O_CREAT, 0660)` on it makes a lock file exactly as PBS's `open_backup_lockfile`
-//! leaves it (0660 backup:backup) at the moment it appears: no O_TMPFILE + fchmod + fchown +
-//! linkat.
+//! File creation as backup:backup with umask 0 on the calling thread, for the length of one
+//! closure ([`run_as`]), so that one `openat(O_CREAT, 0660)` in it makes a lock file exactly
+//! as PBS's `open_backup_lockfile` leaves it (0660 backup:backup) at the moment it appears:
+//! no O_TMPFILE + fchmod + fchown + linkat.
 //!
 //! Both settings are the thread's own: Linux keeps the fsuid/fsgid per thread (glibc's
 //! `setfsuid` is the bare syscall, not broadcast to the other threads like `setuid`), and
-//! the umask is made per thread with `unshare(CLONE_FS)`. The identity lives only on that
-//! one thread, which runs nothing but the jobs handed to [`run_as`]: nothing else in the
-//! process creates files under it. One thread for the whole process, not one per lock
-//! batch: a thread's start (clone3, its stack, unshare, four setfs*id) was ~20 syscalls per
-//! group of a namespace move; a job is one wake-up each way.
+//! the umask is made per thread by one `unshare(CLONE_FS)` the first time a thread switches.
+//! The switch is undone when the closure returns (or unwinds), so nothing else the thread
+//! does runs as `backup`. On the calling thread, not on a thread of its own: handing each
+//! lock batch to another thread and back cost four futex calls and two context switches
+//! per group of a namespace move, more than the five to seven syscalls of switching here.
 
+use std::cell::Cell;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::OnceLock;
-use std::sync::mpsc;
 
 use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
-/// This thread creates files as `(uid, gid)` with umask 0 while it lives; dropping it goes
-/// back to the thread's previous identity (the umask stays 0: the thread's own, and only
-/// files created with an explicit mode are made on it).
+thread_local! {
+    /// This thread has its own umask (and cwd and root) since an `unshare(CLONE_FS)`.
+    static OWN_FS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// This thread creates files as `(uid, gid)` with umask 0 while it lives; dropping it puts
+/// back the thread's previous fsuid, fsgid and umask.
 #[derive(Debug)]
 struct BackupIdentity {
-    prev: (u32, u32),
+    prev_ids: (u32, u32),
+    prev_umask: Mode,
 }
 
 impl BackupIdentity {
     /// Takes on `(uid, gid)` for file creation on this thread; `None` when the kernel
     /// refuses (an unprivileged process that is not that user), leaving the thread as it was.
     fn assume((uid, gid): (u32, u32)) -> Option<Self> {
-        // SAFETY: only CLONE_FS (cwd, root, umask), never CLONE_FILES: every fd stays
-        // shared with the other threads.
-        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }.ok()?;
-        rustix::process::umask(Mode::empty());
+        own_fs()?;
         let id = Self {
-            prev: (set_fsuid(uid), set_fsgid(gid)),
+            prev_umask: rustix::process::umask(Mode::empty()),
+            prev_ids: (set_fsuid(uid), set_fsgid(gid)),
         };
-        // setfs[ug]id report no error; a second call returns the value now in force.
+        // setfs[ug]id report no error; a second call returns the value now in force. A
+        // refusal drops `id`, which puts back what the first calls changed.
         (set_fsuid(uid) == uid && set_fsgid(gid) == gid).then_some(id)
     }
 }
 
 impl Drop for BackupIdentity {
     fn drop(&mut self) {
-        set_fsuid(self.prev.0);
-        set_fsgid(self.prev.1);
+        set_fsgid(self.prev_ids.1);
+        set_fsuid(self.prev_ids.0);
+        rustix::process::umask(self.prev_umask);
     }
+}
+
+/// Gives this thread its own umask, once per thread; `None` when the kernel refuses.
+fn own_fs() -> Option<()> {
+    if !OWN_FS.get() {
+        // SAFETY: only CLONE_FS (cwd, root, umask), never CLONE_FILES: every fd stays
+        // shared with the other threads. Nothing in this process changes its cwd or root,
+        // so the copy never differs from the other threads' but for the umask.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }.ok()?;
+        OWN_FS.set(true);
+    }
+    Some(())
 }
 
 fn set_fsuid(uid: u32) -> u32 {
@@ -57,57 +73,17 @@ fn set_fsgid(gid: u32) -> u32 {
     nix::unistd::setfsgid(gid.into()).as_raw()
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The identity thread: the identity it has taken on and where its jobs go.
-struct Worker {
-    ids: (u32, u32),
-    jobs: mpsc::Sender<Job>,
-}
-
-impl Worker {
-    /// Starts the thread; `None` when it cannot take on `ids` (it then ends at once).
-    fn start(ids: (u32, u32)) -> Option<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let (ready, started) = mpsc::sync_channel(1);
-        std::thread::Builder::new()
-            .name("backup-identity".into())
-            .spawn(move || {
-                let id = BackupIdentity::assume(ids);
-                let _ = ready.send(id.is_some());
-                if id.is_some() {
-                    queue.into_iter().for_each(|job| job());
-                }
-            })
-            .ok()?;
-        started.recv().ok()?.then_some(Self { ids, jobs })
-    }
-}
-
-/// Runs `f` on the thread that creates files as `ids` (backup:backup) with umask 0, and
-/// returns its result; `None` when there is no such thread (the kernel refused the
-/// identity, `f` panicked on it before, or `ids` are not the ones it took on). `f` must
+/// Runs `f` on this thread creating files as `ids` (backup:backup) with umask 0, and returns
+/// its result; `None` (without running `f`) when the kernel refuses that identity. `f` must
 /// only create files with an explicit mode and must not look at other processes (`/proc`
-/// checks the fsuid): it runs as `backup`.
-pub fn run_as<R: Send + 'static>(
-    ids: (u32, u32),
-    f: impl FnOnce() -> R + Send + 'static,
-) -> Option<R> {
-    static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
-    let worker = WORKER.get_or_init(|| Worker::start(ids)).as_ref()?;
-    if worker.ids != ids {
-        return None;
-    }
-    let (done, result) = mpsc::sync_channel(1);
-    let job: Job = Box::new(move || {
-        let _ = done.send(f());
-    });
-    worker.jobs.send(job).ok()?;
-    // A panic in `f` ends the thread: this gets no answer, and later jobs none either.
-    result.recv().ok()
+/// checks the fsuid) or start a thread (it would share the switched identity): it runs as
+/// `backup`.
+pub fn run_as<R>(ids: (u32, u32), f: impl FnOnce() -> R) -> Option<R> {
+    let _identity = BackupIdentity::assume(ids)?;
+    Some(f())
 }
 
-/// Whether a file created in the dir `dir` (at `path`) by a [`BackupIdentity`] thread gets
+/// Whether a file created in the dir `dir` (at `path`) inside [`run_as`] gets
 /// exactly `(uid, gid)` and mode 0660: not when the dir's setgid bit hands out another group
 /// or a default ACL replaces the umask.
 pub fn creates_exactly(dir: &OwnedFd, path: &std::path::Path, (_, gid): (u32, u32)) -> bool {
@@ -128,58 +104,99 @@ pub fn creates_exactly(dir: &OwnedFd, path: &std::path::Path, (_, gid): (u32, u3
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
 
     use super::*;
 
     #[test]
     #[ignore = "needs root"]
-    fn files_created_by_its_jobs_are_owned_and_unmasked_other_threads_unchanged() {
+    fn files_created_inside_are_owned_and_unmasked_the_thread_restored_others_unchanged() {
         assert!(
             rustix::process::geteuid().is_root(),
             "needs root to take on another fsuid: run as root"
         );
-        // The ids every lock batch of this process uses, so that any test may come first.
         let ids = crate::ops::safety::ownership::chown_ids()
             .expect("a backup user (PBS hosts and CI have one)");
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let umask_before = thread_umask();
         std::os::unix::fs::chown(&dir, Some(ids.0), Some(ids.1)).unwrap();
+        let umask_before = thread_umask();
+        // Started before: a thread started inside would share the switched identity.
+        let other = Other::start();
+        let (ids_before, other_before) = (fs_ids(), other.umask());
         for name in ["a", "b"] {
-            let path = dir.join(name);
-            let created = run_as(ids, move || {
-                rustix::fs::open(
-                    path,
-                    rustix::fs::OFlags::CREATE | rustix::fs::OFlags::WRONLY,
-                    Mode::from_raw_mode(0o660),
-                )
-                .map(drop)
-            });
-            created.unwrap().unwrap();
+            let (inside, other) = run_as(ids, || {
+                create(&dir.join(name));
+                (fs_ids(), other.umask())
+            })
+            .unwrap();
+            assert_eq!(inside, format!("{} {}", ids.0, ids.1));
+            assert_eq!(other, other_before, "another thread's umask stayed");
             let m = std::fs::metadata(dir.join(name)).unwrap();
             assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (ids.0, ids.1, 0o660));
         }
-        // One thread for every job, and only for the identity it took on.
-        let tid = || rustix::thread::gettid().as_raw_nonzero().get();
-        assert_eq!(run_as(ids, tid), run_as(ids, tid));
-        assert_ne!(run_as(ids, tid), Some(tid()));
-        assert!(run_as((0, 0), || ()).is_none());
-        // This thread kept its identity and its umask.
-        std::fs::write(dir.join("main"), b"").unwrap();
-        assert_eq!(std::fs::metadata(dir.join("main")).unwrap().uid(), 0);
-        assert_eq!(
-            thread_umask(),
-            umask_before,
-            "the zero umask stayed on its thread"
-        );
+        // After the closure this thread is itself again: root's files, its own umask.
+        assert_eq!(fs_ids(), ids_before);
+        assert_eq!(thread_umask(), umask_before);
+        create(&dir.join("after"));
+        let m = std::fs::metadata(dir.join("after")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, 0));
+        // Also after a panic inside.
+        let unwound = std::panic::catch_unwind(|| run_as(ids, || panic!("inside")));
+        assert!(unwound.is_err());
+        assert_eq!((fs_ids(), thread_umask()), (ids_before, umask_before));
+    }
+
+    fn create(path: &Path) {
+        rustix::fs::open(
+            path,
+            rustix::fs::OFlags::CREATE | rustix::fs::OFlags::WRONLY,
+            Mode::from_raw_mode(0o660),
+        )
+        .map(drop)
+        .unwrap();
+    }
+
+    /// A field of this thread's `/proc` status.
+    fn status(key: &str) -> String {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn thread_umask() -> String {
-        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
-        status
-            .lines()
-            .find(|l| l.starts_with("Umask:"))
-            .unwrap()
-            .to_string()
+        status("Umask:")
+    }
+
+    /// This thread's fsuid and fsgid (the fourth of the Uid/Gid fields).
+    fn fs_ids() -> String {
+        let fourth = |key| status(key).split(' ').nth(3).unwrap().to_string();
+        format!("{} {}", fourth("Uid:"), fourth("Gid:"))
+    }
+
+    /// Another thread of this process that tells its umask when asked.
+    struct Other {
+        ask: std::sync::mpsc::Sender<std::sync::mpsc::Sender<String>>,
+    }
+
+    impl Other {
+        fn start() -> Self {
+            let (ask, asked) = std::sync::mpsc::channel::<std::sync::mpsc::Sender<String>>();
+            std::thread::spawn(move || {
+                asked
+                    .into_iter()
+                    .for_each(|tell| tell.send(thread_umask()).unwrap())
+            });
+            Self { ask }
+        }
+
+        fn umask(&self) -> String {
+            let (tell, told) = std::sync::mpsc::channel();
+            self.ask.send(tell).unwrap();
+            told.recv().unwrap()
+        }
     }
 }

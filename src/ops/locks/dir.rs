@@ -1,14 +1,13 @@
 //! One lock directory opened once for many locks in it: a batch of snapshot locks of one
 //! group then costs one-component lookups instead of a walk of
 //! `/run/proxmox-backup/locks/<store>/<ns>/…` each, and ([`LockDir::lock_all`]) one
-//! `openat(O_CREAT)` per missing lock file on the thread that creates as backup:backup
+//! `openat(O_CREAT)` per missing lock file while this thread creates as backup:backup
 //! instead of O_TMPFILE + fchmod + fchown + linkat.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -21,8 +20,7 @@ use crate::ops::safety::ownership::chown_ids;
 
 #[derive(Debug)]
 pub struct LockDir {
-    /// Shared with the identity thread while it creates lock files in it.
-    fd: Arc<OwnedFd>,
+    fd: OwnedFd,
     path: PathBuf,
 }
 
@@ -41,7 +39,7 @@ impl LockDir {
             source: e.into(),
         })?;
         Ok(Self {
-            fd: Arc::new(fd),
+            fd,
             path: dir.to_path_buf(),
         })
     }
@@ -75,11 +73,11 @@ impl LockDir {
 
     /// [`LockDir::lock`] of every path in `lock_paths`, in order; the first failure stops
     /// (dropping the locks taken) and comes back with its index. Missing lock files of this
-    /// dir are created born 0660 backup:backup by one `openat` each, on the thread with that
-    /// file-creation identity ([`run_as`]), where this dir gives exactly that (no setgid to
-    /// another group, no default ACL); anything unusual (a file `backup` may not open, a
-    /// conflict, whose holder is named with our own rights) is taken again the ordinary way
-    /// on this thread, and the rest go back to the identity thread.
+    /// dir are created born 0660 backup:backup by one `openat` each, with this thread's
+    /// file-creation identity switched to that ([`run_as`]), where this dir gives exactly
+    /// that (no setgid to another group, no default ACL); anything unusual (a file `backup`
+    /// may not open, a conflict, whose holder is named with our own rights) is taken again
+    /// the ordinary way, and the rest go back to the switched identity.
     pub fn lock_all(
         &self,
         lock_paths: &[PathBuf],
@@ -99,7 +97,7 @@ impl LockDir {
                 // Not even one: this dir is no place for it (e.g. `backup` may not enter).
                 ids = ids.filter(|_| held.len() > next);
             }
-            // The one the identity thread stopped at (or every one, without it).
+            // The one the switched identity stopped at (or every one, without it).
             if let Some(p) = lock_paths.get(held.len()) {
                 held.push(self.lock(p, mode, timeout).map_err(|e| (held.len(), e))?);
             }
@@ -107,8 +105,9 @@ impl LockDir {
         Ok(held)
     }
 
-    /// Locks `lock_paths` in order on the identity thread, each created there by one
-    /// `openat(O_CREAT)` when missing, up to the first that fails; empty without the thread.
+    /// Locks `lock_paths` in order as `ids` ([`run_as`]), each created by one
+    /// `openat(O_CREAT)` when missing, up to the first that fails; empty when the kernel
+    /// refuses the identity.
     fn lock_direct(
         &self,
         ids: (u32, u32),
@@ -116,20 +115,15 @@ impl LockDir {
         mode: LockMode,
         timeout: Duration,
     ) -> Vec<LockGuard> {
-        let dir = Arc::clone(&self.fd);
-        let (base, paths) = (self.path.clone(), lock_paths.to_vec());
-        let job = move || {
-            let lock = |p: &PathBuf| {
-                let at = At {
-                    dir: dir.as_fd(),
-                    name: name_in(&base, p)?,
-                    parent: Path::new("."),
-                };
-                lock_at(&at, p, mode, timeout, Create::Direct).ok()
+        let lock = |p: &PathBuf| {
+            let at = At {
+                dir: self.fd.as_fd(),
+                name: self.name(p)?,
+                parent: Path::new("."),
             };
-            paths.iter().map_while(lock).collect()
+            lock_at(&at, p, mode, timeout, Create::Direct).ok()
         };
-        run_as(ids, job).unwrap_or_default()
+        run_as(ids, || lock_paths.iter().map_while(lock).collect()).unwrap_or_default()
     }
 
     /// Grows this process's fd table once to hold `n` more fds. Left to grow on demand it
@@ -241,7 +235,7 @@ mod tests {
     }
 
     /// As root: a lock dir in a tempdir opened up so that user `backup` may create in it
-    /// (the identity thread's way), with the backup ids.
+    /// (the switched identity's way), with the backup ids.
     fn backup_writable_lock_dir() -> (tempfile::TempDir, PathBuf, LockDir, (u32, u32)) {
         assert!(rustix::process::geteuid().is_root(), "run as root");
         let tmp = tempfile::tempdir().unwrap();
@@ -279,7 +273,7 @@ mod tests {
         drop(guards);
     }
 
-    /// A file only root may open in the middle of a batch the identity thread takes: that
+    /// A file only root may open in the middle of a batch the switched identity takes: that
     /// one the ordinary way (left as it is), the ones after it again as PBS's; a lock held
     /// elsewhere stops the batch at its index.
     #[test]

@@ -188,7 +188,7 @@ impl<'a> At<'a> {
 pub(super) enum Create {
     /// O_TMPFILE, mode and owner set, then linked: never visible otherwise.
     Tmpfile,
-    /// One `openat(O_CREAT, 0660)` on a thread that creates as backup:backup with umask 0
+    /// One `openat(O_CREAT, 0660)` while the thread creates as backup:backup with umask 0
     /// ([`crate::ops::locks::backup_identity`]): born 0660 backup:backup.
     Direct,
 }
@@ -369,8 +369,9 @@ fn open_or_create(at: &At<'_>) -> io::Result<File> {
     ))
 }
 
-/// Opens or creates in one call; only on a [`Create::Direct`] thread, where the creation
-/// itself gives PBS's mode and owner.
+/// Opens or creates in one call; only for [`Create::Direct`], inside
+/// [`crate::ops::locks::backup_identity::run_as`], where the creation itself gives PBS's
+/// mode and owner.
 fn open_or_create_direct(at: &At<'_>) -> io::Result<File> {
     let flags = OFlags::CREATE | OFlags::RDWR | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mode = Mode::from_raw_mode(LOCK_FILE_MODE);
