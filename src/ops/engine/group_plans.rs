@@ -79,8 +79,8 @@ fn read_facts(
     type_existed: bool,
 ) -> Option<GroupFacts> {
     let ds = &ctx.ds;
-    let owner = ds.read_owner(ns, group).ok()??;
-    let times = ds.list_snapshot_times(ns, group).ok()?;
+    let (owner, times) = ds.read_owner_and_times(ns, group).ok()?;
+    let owner = owner?;
     let target_existed = ds.group_exists(target_ns, group).ok()?
         && !is_empty_leftover(&ds.group_path(target_ns, group));
     Some(GroupFacts {

@@ -17,14 +17,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, Dir, DirEntry, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::ops::error::MoveError;
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::ownership::backup_ids;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
-use crate::tree::scan::nofollow::{first_line, open_nofollow_at};
+use crate::tree::scan::nofollow::{entry_type, first_line, list_at, open_nofollow_at};
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
 /// What a checked directory is for, in messages.
@@ -369,7 +369,7 @@ fn check_group_tree(
     // d_type from the listing instead of one lstat per entry, and snapshot dirs opened
     // relative to the group dir: this runs for every file of the group, so it dominated
     // large moves.
-    let (listed, listing) = list(fd, &dir)?;
+    let (listed, listing) = list_at(fd).map_err(|e| cannot_read(&dir, e))?;
     let fd = listed.fd().map_err(|e| cannot_read(&dir, e))?;
     let mut snapshot_entries = (depth == TreeDepth::Snapshots).then(SnapshotEntries::new);
     for (name, kind) in &listing {
@@ -461,41 +461,9 @@ pub(crate) fn snapshot_entries(
     Ok(Some(names))
 }
 
-/// The type of an entry of the dir `rel` below `dir_fd` (`""`: `dir_fd` itself): d_type,
-/// or an lstat where the filesystem reports none (DT_UNKNOWN, e.g. XFS without ftype), so
-/// a symlink is never missed.
-fn entry_type(dir_fd: BorrowedFd<'_>, rel: &Path, entry: &DirEntry) -> Result<FileType, Errno> {
-    match entry.file_type() {
-        FileType::Unknown => {
-            let rel = rel.join(OsStr::from_bytes(entry.file_name().to_bytes()));
-            let st = rustix::fs::statat(dir_fd, &rel, AtFlags::SYMLINK_NOFOLLOW)?;
-            Ok(FileType::from_raw_mode(st.st_mode))
-        }
-        kind => Ok(kind),
-    }
-}
-
 fn is_snapshot_name(name: &OsStr) -> bool {
     name.to_str()
         .is_some_and(|n| SnapshotTime::parse(n).is_ok())
-}
-
-/// Entries of the group dir `fd` (`dir`, in messages) with their type as listed, `.` and
-/// `..` left out; and the dir, whose fd the caller goes on looking up names in.
-fn list(fd: OwnedFd, dir: &Path) -> Result<(Dir, Vec<(OsString, FileType)>), MoveError> {
-    let read = |e: Errno| cannot_read(dir, e);
-    let mut listed = Dir::new(fd).map_err(read)?;
-    let mut out = Vec::new();
-    while let Some(entry) = listed.next() {
-        let entry = entry.map_err(read)?;
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        let kind = entry_type(listed.fd().map_err(read)?, Path::new(""), &entry).map_err(read)?;
-        out.push((OsStr::from_bytes(name).to_os_string(), kind));
-    }
-    Ok((listed, out))
 }
 
 #[cfg(test)]

@@ -3,8 +3,13 @@
 
 use std::path::Path;
 
-use super::error::ScanError;
-use super::nofollow::{Kind, entries, kind_warning, read_first_line_nofollow, warn};
+use rustix::fs::FileType;
+
+use super::error::{ScanError, io_err};
+use super::nofollow::{
+    Kind, entries, first_line, kind_warning, list_at, open_nofollow_at, read_first_line_nofollow,
+    warn,
+};
 use crate::tree::datastore::Datastore;
 use crate::tree::model::{
     FileInfo, GroupInfo, Listing, MANIFEST_FILE, NOTES_FILE, OWNER_FILE, PROTECTED_FILE,
@@ -138,6 +143,36 @@ impl Datastore {
         Ok(self.read_owner_at(&dir, &mut Vec::new()))
     }
 
+    /// [`Self::read_owner`] and [`Self::list_snapshot_times`] in one go: through the group
+    /// dir opened once where one openat2 can (the owner and the listing relative to that
+    /// fd, 8 syscalls instead of 15), by path otherwise.
+    pub fn read_owner_and_times(
+        &self,
+        ns: &Namespace,
+        group: &GroupId,
+    ) -> Result<(Option<String>, Vec<SnapshotTime>), ScanError> {
+        let Some(fd) = self.open_group_dir(ns, group) else {
+            return Ok((
+                self.read_owner(ns, group)?,
+                self.list_snapshot_times(ns, group)?,
+            ));
+        };
+        let owner = open_nofollow_at(&fd, Path::new(OWNER_FILE))
+            .ok()
+            .flatten()
+            .and_then(|file| first_line(file).ok())
+            .filter(|owner| !owner.is_empty());
+        let dir = self.group_path(ns, group);
+        let (_, listing) = list_at(fd).map_err(|e| io_err(&dir)(e.into()))?;
+        let mut times: Vec<SnapshotTime> = listing
+            .iter()
+            .filter(|(_, kind)| *kind == FileType::Directory)
+            .filter_map(|(name, _)| SnapshotTime::parse(name.to_str()?).ok())
+            .collect();
+        times.sort();
+        Ok((owner, times))
+    }
+
     /// Snapshot times in the group, oldest first.
     pub fn list_snapshot_times(
         &self,
@@ -221,5 +256,72 @@ impl Datastore {
             }],
             warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+    use crate::tree::BackendConfig;
+
+    /// The one-fd read answers what the two path reads answer, for a good group and the
+    /// odd shapes a datastore may hold (owner empty, missing, a symlink; entries that are
+    /// no snapshots).
+    #[test]
+    fn read_owner_and_times_equals_read_owner_then_list_snapshot_times() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().canonicalize().unwrap().join("store");
+        let ds = Datastore {
+            name: "store".into(),
+            base: base.clone(),
+            backend: BackendConfig::Filesystem,
+            maintenance: None,
+            config: None,
+        };
+        let group = |id: &str| GroupId::parse(&format!("vm/{id}")).unwrap();
+        let make = |id: &str, owner: Option<&[u8]>| {
+            let dir = base.join("vm").join(id);
+            for t in ["2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z", "not-a-time"] {
+                fs::create_dir_all(dir.join(t)).unwrap();
+            }
+            fs::write(dir.join("2025-01-03T00:00:00Z"), b"a file, not a snapshot").unwrap();
+            symlink("/tmp", dir.join("2025-01-04T00:00:00Z")).unwrap();
+            if let Some(o) = owner {
+                fs::write(dir.join(OWNER_FILE), o).unwrap();
+            }
+            dir
+        };
+        make("100", Some(b"root@pam\n"));
+        make("101", Some(b""));
+        make("102", None);
+        let linked = make("103", None);
+        fs::write(tmp.path().join("elsewhere"), b"x@pbs\n").unwrap();
+        symlink(tmp.path().join("elsewhere"), linked.join(OWNER_FILE)).unwrap();
+        let ns = Namespace::root();
+        for id in ["100", "101", "102", "103"] {
+            let g = group(id);
+            let both = ds.read_owner_and_times(&ns, &g).unwrap();
+            let apart = (
+                ds.read_owner(&ns, &g).unwrap(),
+                ds.list_snapshot_times(&ns, &g).unwrap(),
+            );
+            assert_eq!(both, apart, "vm/{id}");
+            assert_eq!(
+                both.1.len(),
+                2,
+                "vm/{id}: the two snapshot dirs, oldest first"
+            );
+        }
+        assert_eq!(
+            ds.read_owner_and_times(&ns, &group("100"))
+                .unwrap()
+                .0
+                .as_deref(),
+            Some("root@pam")
+        );
+        assert!(ds.read_owner_and_times(&ns, &group("999")).is_err());
     }
 }

@@ -1,10 +1,15 @@
 //! Reading one directory level, or the first line of a small file, without following a
 //! symlink; and the warning an entry of the wrong kind becomes.
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Dir, DirEntry, FileType};
+use rustix::io::Errno;
 
 use super::error::{ScanError, io_err};
 use crate::tree::model::ScanWarning;
@@ -102,6 +107,37 @@ pub fn first_line(file: impl io::Read) -> io::Result<String> {
         ));
     }
     Ok(line.to_string())
+}
+
+/// Entries of the opened dir `fd` with their types ([`entry_type`]), `.` and `..` left out;
+/// and the dir, whose fd the caller may go on looking up names in.
+pub fn list_at(fd: OwnedFd) -> Result<(Dir, Vec<(OsString, FileType)>), Errno> {
+    let mut listed = Dir::new(fd)?;
+    let mut out = Vec::new();
+    while let Some(entry) = listed.next() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let kind = entry_type(listed.fd()?, Path::new(""), &entry)?;
+        out.push((OsStr::from_bytes(name).to_os_string(), kind));
+    }
+    Ok((listed, out))
+}
+
+/// The type of an entry of the dir `rel` below `dir_fd` (`""`: `dir_fd` itself): d_type,
+/// or an lstat where the filesystem reports none (DT_UNKNOWN, e.g. XFS without ftype), so
+/// a symlink is never missed.
+pub fn entry_type(dir_fd: BorrowedFd<'_>, rel: &Path, entry: &DirEntry) -> Result<FileType, Errno> {
+    match entry.file_type() {
+        FileType::Unknown => {
+            let rel = rel.join(OsStr::from_bytes(entry.file_name().to_bytes()));
+            let st = rustix::fs::statat(dir_fd, &rel, AtFlags::SYMLINK_NOFOLLOW)?;
+            Ok(FileType::from_raw_mode(st.st_mode))
+        }
+        kind => Ok(kind),
+    }
 }
 
 #[cfg(test)]
