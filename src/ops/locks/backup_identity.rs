@@ -9,7 +9,7 @@
 //! The switch is undone when the closure returns (or unwinds), so nothing else the thread
 //! does runs as `backup`. On the calling thread, not on a thread of its own: handing each
 //! lock batch to another thread and back cost four futex calls and two context switches
-//! per group of a namespace move, more than the five to seven syscalls of switching here.
+//! per group of a namespace move, more than the eight cheap syscalls of switching here.
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, OwnedFd};
