@@ -33,6 +33,18 @@ pub struct Datastore {
 }
 
 impl Datastore {
+    /// A filesystem datastore `name` at the canonical `base`, outside any `datastore.cfg`
+    /// (no maintenance mode to re-read).
+    pub fn filesystem(name: String, base: PathBuf) -> Self {
+        Self {
+            name,
+            base,
+            backend: BackendConfig::Filesystem,
+            maintenance: None,
+            config: None,
+        }
+    }
+
     /// The maintenance mode as `datastore.cfg` says now (PBS sets one before it unmounts
     /// or refreshes a datastore); the one read at start when the file cannot be read.
     pub fn current_maintenance(&self) -> Option<String> {
@@ -159,13 +171,7 @@ impl Locator {
                 })?
                 .to_string(),
         };
-        Ok(Datastore {
-            name,
-            base,
-            backend: BackendConfig::Filesystem,
-            maintenance: None,
-            config: None,
-        })
+        Ok(Datastore::filesystem(name, base))
     }
 }
 

@@ -481,13 +481,7 @@ mod tests {
     fn preflight_of_an_opened_group_dir_equals_the_walk() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
-        let ds = Datastore {
-            name: "store".into(),
-            base: root.join("store"),
-            backend: crate::tree::BackendConfig::Filesystem,
-            maintenance: None,
-            config: None,
-        };
+        let ds = Datastore::filesystem("store".into(), root.join("store"));
         let (ns, target) = (Namespace::root(), Namespace::parse("t").unwrap());
         let group = GroupId::parse("vm/100").unwrap();
         let dir = ds.group_path(&ns, &group);

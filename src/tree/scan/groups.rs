@@ -120,21 +120,7 @@ impl Datastore {
 
     fn read_owner_at(&self, group_dir: &Path, warnings: &mut Vec<ScanWarning>) -> Option<String> {
         let path = group_dir.join(OWNER_FILE);
-        match read_first_line_nofollow(&path) {
-            Ok(Some(owner)) if !owner.is_empty() => Some(owner),
-            Ok(Some(_)) => {
-                warn(warnings, path, "empty owner file");
-                None
-            }
-            Ok(None) => {
-                warn(warnings, path, "owner file missing");
-                None
-            }
-            Err(e) => {
-                warn(warnings, path, format!("cannot read owner: {e}"));
-                None
-            }
-        }
+        owner_of(read_first_line_nofollow(&path), path, warnings)
     }
 
     /// The group's owner (`None` when missing or unreadable).
@@ -157,20 +143,16 @@ impl Datastore {
                 self.list_snapshot_times(ns, group)?,
             ));
         };
-        let owner = open_nofollow_at(&fd, Path::new(OWNER_FILE))
-            .ok()
-            .flatten()
-            .and_then(|file| first_line(file).ok())
-            .filter(|owner| !owner.is_empty());
         let dir = self.group_path(ns, group);
+        let read = open_nofollow_at(&fd, Path::new(OWNER_FILE))
+            .and_then(|file| file.map(first_line).transpose());
+        let owner = owner_of(read, dir.join(OWNER_FILE), &mut Vec::new());
         let (_, listing) = list_at(fd).map_err(|e| io_err(&dir)(e.into()))?;
-        let mut times: Vec<SnapshotTime> = listing
+        let dirs = listing
             .iter()
             .filter(|(_, kind)| *kind == FileType::Directory)
-            .filter_map(|(name, _)| SnapshotTime::parse(name.to_str()?).ok())
-            .collect();
-        times.sort();
-        Ok((owner, times))
+            .filter_map(|(name, _)| name.to_str());
+        Ok((owner, oldest_first(dirs)))
     }
 
     /// Snapshot times in the group, oldest first.
@@ -180,13 +162,12 @@ impl Datastore {
         group: &GroupId,
     ) -> Result<Vec<SnapshotTime>, ScanError> {
         let dir = self.require_group(ns, group)?;
-        let mut times: Vec<SnapshotTime> = entries(&dir)?
-            .into_iter()
+        let listing = entries(&dir)?;
+        let dirs = listing
+            .iter()
             .filter(|(_, kind, _)| *kind == Kind::Dir)
-            .filter_map(|(name, _, _)| SnapshotTime::parse(&name).ok())
-            .collect();
-        times.sort();
-        Ok(times)
+            .map(|(name, _, _)| name.as_str());
+        Ok(oldest_first(dirs))
     }
 
     /// Snapshots with their files, oldest first.
@@ -259,13 +240,43 @@ impl Datastore {
     }
 }
 
+/// The owner a read of the owner file (`path`) gives: its first line, `None` (with a
+/// warning) when that is empty, missing or unreadable.
+fn owner_of(
+    read: std::io::Result<Option<String>>,
+    path: std::path::PathBuf,
+    warnings: &mut Vec<ScanWarning>,
+) -> Option<String> {
+    match read {
+        Ok(Some(owner)) if !owner.is_empty() => Some(owner),
+        Ok(Some(_)) => {
+            warn(warnings, path, "empty owner file");
+            None
+        }
+        Ok(None) => {
+            warn(warnings, path, "owner file missing");
+            None
+        }
+        Err(e) => {
+            warn(warnings, path, format!("cannot read owner: {e}"));
+            None
+        }
+    }
+}
+
+/// The snapshot times among a group dir's subdir names, oldest first.
+fn oldest_first<'a>(dirs: impl Iterator<Item = &'a str>) -> Vec<SnapshotTime> {
+    let mut times: Vec<SnapshotTime> = dirs.filter_map(|n| SnapshotTime::parse(n).ok()).collect();
+    times.sort();
+    times
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
     use std::os::unix::fs::symlink;
 
     use super::*;
-    use crate::tree::BackendConfig;
 
     /// The one-fd read answers what the two path reads answer, for a good group and the
     /// odd shapes a datastore may hold (owner empty, missing, a symlink; entries that are
@@ -274,13 +285,7 @@ mod tests {
     fn read_owner_and_times_equals_read_owner_then_list_snapshot_times() {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().canonicalize().unwrap().join("store");
-        let ds = Datastore {
-            name: "store".into(),
-            base: base.clone(),
-            backend: BackendConfig::Filesystem,
-            maintenance: None,
-            config: None,
-        };
+        let ds = Datastore::filesystem("store".into(), base.clone());
         let group = |id: &str| GroupId::parse(&format!("vm/{id}")).unwrap();
         let make = |id: &str, owner: Option<&[u8]>| {
             let dir = base.join("vm").join(id);

@@ -133,7 +133,6 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     use super::*;
-    use crate::tree::BackendConfig;
 
     fn outcome(r: Result<bool, ScanError>) -> String {
         match r {
@@ -164,13 +163,7 @@ mod tests {
         symlink(&outside, base.join("ns/out")).unwrap();
         symlink("../../nowhere", base.join("ns/dangling")).unwrap();
         symlink(outside.join("vm"), base.join("ns/a/ns/b/vm")).unwrap();
-        let ds = Datastore {
-            name: "store".into(),
-            base: base.clone(),
-            backend: BackendConfig::Filesystem,
-            maintenance: None,
-            config: None,
-        };
+        let ds = Datastore::filesystem("store".into(), base.clone());
         let cases = [
             ("", "ok true"),
             ("ns", "ok true"),
