@@ -723,7 +723,10 @@ fn move_group_case(root: &Path, n: usize, extras: bool) -> MoveGroupTimes {
         let locks = lock_dir(root, &format!("mg-locks-{n}-{round}"));
         // Flush the freshly written trees first: otherwise the first timed run (ours) pays
         // for the writeback of every inode just created and the rename loop after it does not.
+        // Then let them age past the pre-flight's settle time, as backups being moved have:
+        // a snapshot dir changed seconds before a move is read twice (snapshot_listing.rs).
         settle();
+        std::thread::sleep(pbs_mover::ops::safety::snapshot_listing::SETTLED);
         let ours_runs = |ours_t: &mut Vec<Duration>, per_snap_t: &mut Vec<Duration>| {
             ours_t.push(time_cmd(1, || move_group_cmd(&base, &locks, "a", "b")));
             settle();

@@ -78,6 +78,14 @@ pub fn io_failed(what: &str, path: &std::path::Path, e: std::io::Error) -> MoveE
     MoveError::Failed(format!("{what} {}: {e}", path.display()))
 }
 
+/// The refusal for a symlink found where a move would rename or read (`path`).
+pub fn symlink_refusal(path: &std::path::Path) -> MoveError {
+    MoveError::refused(format!(
+        "{} is a symlink; pbs-mover never moves or follows symlinks inside a datastore — replace it with the real directory or file first",
+        path.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

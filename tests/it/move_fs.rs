@@ -834,3 +834,91 @@ fn move_ns_lists_symlinked_group_type_and_namespace_dirs_as_failed() {
     assert!(store.ns_dir("src").is_dir(), "the source namespace is kept");
     assert_eq!(TreeSnapshot::of(&outside), outside_before, "never followed");
 }
+
+/// `/proc/PID/stat`'s state letter ('T': stopped).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// `move-group vm/100` to `prod` stopped right after its pre-flight (the fail-point), the
+/// oldest snapshot dir changed by `change` meanwhile (as a PBS pull re-syncing it would, under
+/// the group lock the move only takes afterwards), then resumed. The snapshot dirs are
+/// settled first, so the pre-flight's reads are stamped and trusted where unchanged.
+fn move_with_change_after_preflight(
+    env: &[(&str, &str)],
+    change: impl FnOnce(&std::path::Path),
+) -> (Store, std::process::Output) {
+    use nix::sys::signal::{Signal, kill};
+    let store = Store::demo(40);
+    // Older than the stamp's settle time (5 s), so the pre-flight's reads count.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let child = store
+        .cmd()
+        .envs(env.iter().copied())
+        .env("PBS_MOVER_FAILPOINT", "after-preflight:1=STOP")
+        .args(["move-group", "--group", "vm/100", "--target-ns", "prod"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proc_state(child.id()) != Some('T') {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never stopped after the pre-flight"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let oldest = store.snapshot_dirs("", "vm/100")[0].clone();
+    change(&store.group_dir("", "vm/100").join(&oldest));
+    kill(pid, Signal::SIGCONT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (store, out)
+}
+
+/// An index file added to a snapshot dir after the pre-flight read it is in PBS's GC move
+/// journal all the same (on both move paths): the changed dir is read again under its lock.
+#[test]
+fn an_index_added_after_the_preflight_is_in_the_gc_journal() {
+    for env in [&[][..], &[(GROUP_RENAME_OFF_ENV, "1")][..]] {
+        let (store, out) = move_with_change_after_preflight(env, |snap| {
+            std::fs::write(snap.join("late.img.fidx"), b"late").unwrap();
+        });
+        assert_eq!(exit_code(&out), 0, "{env:?}: {}", stderr(&out));
+        let journal = std::fs::read_to_string(store.store_locks().join("move-journal")).unwrap();
+        let oldest = store.snapshot_dirs("prod", "vm/100")[0].clone();
+        let late = store
+            .base
+            .canonicalize()
+            .unwrap()
+            .join("ns/prod/vm/100")
+            .join(oldest)
+            .join("late.img.fidx");
+        assert!(
+            journal.lines().any(|l| l == late.display().to_string()),
+            "{env:?}: {late:?} not in the journal:\n{journal}"
+        );
+    }
+}
+
+/// A symlink planted in a snapshot dir after the pre-flight read it is refused under the
+/// lock, never moved or followed, and nothing moves.
+#[test]
+fn a_symlink_planted_after_the_preflight_is_refused_under_the_lock() {
+    for env in [&[][..], &[(GROUP_RENAME_OFF_ENV, "1")][..]] {
+        let (store, out) = move_with_change_after_preflight(env, |snap| {
+            std::os::unix::fs::symlink("/etc/passwd", snap.join("evil.img.fidx")).unwrap();
+        });
+        assert_ne!(exit_code(&out), 0, "{env:?}");
+        assert!(
+            stderr(&out).contains("evil.img.fidx is a symlink"),
+            "{env:?}: {}",
+            stderr(&out)
+        );
+        assert!(store.group_dir("", "vm/100").exists(), "{env:?}");
+        assert!(!store.group_dir("prod", "vm/100").exists(), "{env:?}");
+    }
+}

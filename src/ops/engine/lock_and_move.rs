@@ -7,6 +7,7 @@
 //! A group whose target does not exist yet moves whole, with one rename of its dir under
 //! the same locks (`lock_and_move/whole_group.rs`).
 
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
@@ -14,12 +15,12 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::MutexGuard;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, Stat};
 use rustix::io::Errno;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::checks::{GroupChecked, check_merge, check_move_group_read};
-use crate::ops::error::{MoveError, io_failed};
+use crate::ops::error::{MoveError, io_failed, symlink_refusal};
 use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
 use crate::ops::journal::gc::{JournalError, JournalWriter};
@@ -31,7 +32,8 @@ use crate::ops::locks::old_scheme::remove_manifest_lock;
 use crate::ops::progress::{Progress, ProgressEvent};
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::report::{FailReason, OrphanEntry};
-use crate::ops::safety::security::{SnapshotEntries, TreeDepth, snapshot_entries, symlink_refusal};
+use crate::ops::safety::security::TreeDepth;
+use crate::ops::safety::snapshot_listing::{self, ReadUnder, SnapshotEntries, SnapshotListing};
 use crate::tree::backend::{CopyProgress, PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
@@ -102,10 +104,11 @@ struct GroupMove<'a> {
     restore: Option<Restore<'a>>,
     /// The group's `group` record is written.
     recorded: bool,
-    /// Each snapshot dir's entries as read under the source group lock, when the re-check
-    /// read them ([`TreeDepth::Snapshots`]): no index file appears in a snapshot of a group
-    /// locked by us, so the index list needs no second read under the snapshot locks.
-    read_under_group_lock: Option<SnapshotEntries>,
+    /// Each snapshot dir's entries as a check read them: under the source group lock by the
+    /// re-check ([`TreeDepth::Snapshots`]; no index file appears in a snapshot of a group
+    /// locked by us), or by the caller's pre-flight just before ([`TreeChecked::Read`]).
+    /// The index list is taken from them where they still hold, not read again.
+    listings: Option<Cow<'a, SnapshotEntries>>,
 }
 
 /// What [`GroupMove::run`] goes on with of the source group once it is locked and checked.
@@ -174,23 +177,36 @@ struct Created {
 pub struct GroupOpts<'a> {
     /// Merge into an existing target group (`--merge`).
     pub merge: bool,
-    /// The caller ran the full pre-flight (every snapshot dir, [`TreeDepth::Snapshots`])
-    /// just before: the re-check under the group lock then stays at the group dir.
-    pub tree_checked: bool,
+    /// What the caller's pre-flight checked of the group's tree just before.
+    pub tree: TreeChecked<'a>,
     /// The group's plan, durable in the journal already (see [`OpJournal::record_plans`]).
     pub plan: Option<&'a GroupFacts>,
 }
 
+/// How much of a group's tree the caller checked just before its lock.
+#[derive(Debug, Clone, Copy)]
+pub enum TreeChecked<'a> {
+    /// Nothing: the re-check under the group lock reads every snapshot dir
+    /// ([`TreeDepth::Snapshots`]).
+    No,
+    /// Every snapshot dir: the re-check under the group lock stays at the group dir, and
+    /// each snapshot dir is read under its snapshot lock.
+    Yes,
+    /// Every snapshot dir, with what it read ([`TreeDepth::SnapshotsBeforeLock`]): as
+    /// `Yes`, but a dir unchanged since its read is not read again.
+    Read(&'a SnapshotEntries),
+}
+
 /// Moves `group` from `ns` to `target_ns`, recording each step in the operation journal
 /// first. Namespace locks are the caller's business.
-pub fn lock_and_move_group_journaled(
-    ctx: &MoveContext,
-    ns: &Namespace,
-    group: &GroupId,
-    target_ns: &Namespace,
-    opts: GroupOpts<'_>,
-    progress: &Progress,
-    journal: Option<&OpJournal>,
+pub fn lock_and_move_group_journaled<'a>(
+    ctx: &'a MoveContext,
+    ns: &'a Namespace,
+    group: &'a GroupId,
+    target_ns: &'a Namespace,
+    opts: GroupOpts<'a>,
+    progress: &'a Progress,
+    journal: Option<&'a OpJournal>,
 ) -> Result<GroupOutcome, GroupFailure> {
     let names = (ns, group, target_ns);
     move_journaled(ctx, names, opts, None, progress, journal)
@@ -209,20 +225,20 @@ pub fn lock_and_restore_snapshots(
 ) -> Result<GroupOutcome, GroupFailure> {
     let opts = GroupOpts {
         merge: true,
-        tree_checked: false,
+        tree: TreeChecked::No,
         plan: None,
     };
     let names = (ns, group, target_ns);
     move_journaled(ctx, names, opts, Some(restore), progress, journal)
 }
 
-fn move_journaled(
-    ctx: &MoveContext,
-    (ns, group, target_ns): (&Namespace, &GroupId, &Namespace),
-    opts: GroupOpts<'_>,
-    restore: Option<Restore<'_>>,
-    progress: &Progress,
-    journal: Option<&OpJournal>,
+fn move_journaled<'a>(
+    ctx: &'a MoveContext,
+    (ns, group, target_ns): (&'a Namespace, &'a GroupId, &'a Namespace),
+    opts: GroupOpts<'a>,
+    restore: Option<Restore<'a>>,
+    progress: &'a Progress,
+    journal: Option<&'a OpJournal>,
 ) -> Result<GroupOutcome, GroupFailure> {
     let mut mv = GroupMove {
         restore,
@@ -237,7 +253,7 @@ fn move_journaled(
         created: Created::default(),
         gc_journal: ctx.gc_journal(),
         dirs: None,
-        read_under_group_lock: None,
+        listings: None,
     };
     let result = mv.run(opts);
     if result.is_err() && mv.outcome.snapshots == 0 {
@@ -259,8 +275,8 @@ fn move_journaled(
     }
 }
 
-impl GroupMove<'_> {
-    fn run(&mut self, opts: GroupOpts<'_>) -> Result<(), MoveError> {
+impl<'a> GroupMove<'a> {
+    fn run(&mut self, opts: GroupOpts<'a>) -> Result<(), MoveError> {
         let merge = opts.merge;
         let ds = &self.ctx.ds;
         let source_guard = lock_group(
@@ -270,14 +286,17 @@ impl GroupMove<'_> {
             &format!("group {} in namespace '{}'", self.group, self.ns.human()),
         )?;
         // Post-lock re-validation: the authoritative gate (no namespace lock in PBS).
-        let depth = if opts.tree_checked {
-            TreeDepth::GroupOnly
-        } else {
-            TreeDepth::Snapshots
+        let depth = match opts.tree {
+            TreeChecked::No => TreeDepth::Snapshots,
+            TreeChecked::Yes | TreeChecked::Read(_) => TreeDepth::GroupOnly,
         };
         let checked = check_move_group_read(ds, self.ns, self.target_ns, self.group, merge, depth)?;
         let mut source = self.source_as_read(checked)?;
-        self.read_under_group_lock = source.snapshot_entries.take();
+        self.listings = match (source.snapshot_entries.take(), opts.tree) {
+            (Some(read), _) => Some(Cow::Owned(read)),
+            (None, TreeChecked::Read(read)) => Some(Cow::Borrowed(read)),
+            (None, _) => None,
+        };
         let mut times = std::mem::take(&mut source.times);
         let listed = times.len();
         if let Some(r) = self.restore {
@@ -478,7 +497,7 @@ impl GroupMove<'_> {
         for time in batch {
             let src = ds.snapshot_path(self.ns, self.group, time);
             let dst = ds.snapshot_path(self.target_ns, self.group, time);
-            let read = self.read_under_group_lock.as_ref();
+            let read = self.listings.as_deref();
             let read = read.and_then(|r| r.get(OsStr::new(time.as_str())));
             if let Some(indices) = index_paths(src_group, time, (&src, &dst), read)? {
                 present.push((time.clone(), indices));
@@ -738,28 +757,38 @@ fn gc_journal_error(e: JournalError) -> MoveError {
 }
 
 /// Post-rename absolute paths of the snapshot's index files, for GC's move journal;
-/// `None` when the snapshot dir is gone. `read`: its entries as read under the group lock
-/// (then only checked to still be a real dir); otherwise read here, under the snapshot
-/// lock, so this is also where a symlink placed into the snapshot since the pre-flight is
-/// refused.
+/// `None` when the snapshot dir is gone. `read`: its entries as a check read them, taken
+/// if they still hold for the dir as it is now (one lstat, which also refuses a dir
+/// replaced by a symlink or a file); otherwise read here, under the snapshot lock, so this
+/// is also where a symlink placed into the snapshot since the pre-flight is refused.
 fn index_paths(
     group_dir: &OwnedFd,
     time: &SnapshotTime,
     (src, dst): (&Path, &Path),
-    read: Option<&Vec<OsString>>,
+    read: Option<&SnapshotListing>,
 ) -> Result<Option<Vec<PathBuf>>, MoveError> {
-    let list_err = |e: Errno| io_failed("failed to list source snapshot dir", src, e.into());
-    let listed;
-    let names = match read {
-        Some(names) if still_a_dir(group_dir, time, src)? => names,
-        Some(_) => return Ok(None),
-        None => match snapshot_entries(group_dir, time.as_str().as_ref(), src, list_err)? {
-            Some(names) => {
-                listed = names;
-                &listed
-            }
+    let held = match read {
+        Some(read) => match dir_stat(group_dir, time, src)? {
             None => return Ok(None),
+            Some(st) => read.holds_for(&st).then_some(&read.names),
         },
+        None => None,
+    };
+    let listed;
+    let names = match held {
+        Some(names) => names,
+        None => {
+            let list_err =
+                |e: Errno| io_failed("failed to list source snapshot dir", src, e.into());
+            let name = OsStr::new(time.as_str());
+            match snapshot_listing::read(group_dir, name, src, ReadUnder::GroupLock, list_err)? {
+                Some(read) => {
+                    listed = read.names;
+                    &listed
+                }
+                None => return Ok(None),
+            }
+        }
     };
     let mut out: Vec<PathBuf> = names
         .iter()
@@ -771,19 +800,23 @@ fn index_paths(
     Ok(Some(out))
 }
 
-/// Whether the snapshot dir `time` (`src`) in `group_dir` is still there, and still a real
-/// directory (one lstat): a prune may have removed it since the group lock's read.
-fn still_a_dir(group_dir: &OwnedFd, time: &SnapshotTime, src: &Path) -> Result<bool, MoveError> {
+/// The snapshot dir `time` (`src`) in `group_dir` as it is now (one lstat), if it is still
+/// there and still a real directory: a prune may have removed it since it was read.
+fn dir_stat(
+    group_dir: &OwnedFd,
+    time: &SnapshotTime,
+    src: &Path,
+) -> Result<Option<Stat>, MoveError> {
     match rustix::fs::statat(group_dir, time.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => match FileType::from_raw_mode(st.st_mode) {
-            FileType::Directory => Ok(true),
+            FileType::Directory => Ok(Some(st)),
             FileType::Symlink => Err(symlink_refusal(src)),
             _ => Err(MoveError::refused(format!(
                 "{} is not a directory; move it out of the way first",
                 src.display()
             ))),
         },
-        Err(Errno::NOENT) => Ok(false),
+        Err(Errno::NOENT) => Ok(None),
         Err(e) => Err(io_failed("cannot stat", src, e.into())),
     }
 }
@@ -833,6 +866,7 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, MoveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::safety::snapshot_listing::{DirStamp, Taken};
 
     fn group_dirs(root: &Path) -> (PathBuf, PathBuf, GroupDirs) {
         let (src, dst) = (root.join("a/vm/100"), root.join("b/vm/100"));
@@ -904,10 +938,13 @@ mod tests {
         let time = SnapshotTime::parse(T).unwrap();
         let (s, d) = (src.join(T), dst.join(T));
         let paths = (s.as_path(), d.as_path());
-        let read: Vec<OsString> = ["index.json.blob", "root.pxar.didx"]
-            .iter()
-            .map(OsString::from)
-            .collect();
+        let read = SnapshotListing {
+            names: ["index.json.blob", "root.pxar.didx"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+            taken: Taken::UnderGroupLock,
+        };
         // Pruned since the read: gone, not moved.
         assert!(
             index_paths(&dirs.src, &time, paths, Some(&read))
@@ -930,5 +967,33 @@ mod tests {
         fs::write(src.join(T), b"").unwrap();
         let e = index_paths(&dirs.src, &time, paths, Some(&read)).unwrap_err();
         assert!(e.to_string().contains("is not a directory"), "{e}");
+    }
+
+    /// A listing read before the lock is taken as it is while the dir's stamp holds (its
+    /// names, not the dir's, give the index list) and read again once the dir changed.
+    #[test]
+    fn index_paths_take_a_stamped_listing_only_while_the_dir_is_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst, dirs) = group_dirs(tmp.path());
+        let time = SnapshotTime::parse(T).unwrap();
+        let (s, d) = (src.join(T), dst.join(T));
+        let paths = (s.as_path(), d.as_path());
+        fs::create_dir(&s).unwrap();
+        fs::write(s.join("root.pxar.didx"), b"x").unwrap();
+        let stamp = DirStamp::of(&rustix::fs::lstat(&s).unwrap());
+        let read = SnapshotListing {
+            names: vec![OsString::from("as-read.fidx")],
+            taken: Taken::Before(stamp),
+        };
+        let got = || index_paths(&dirs.src, &time, paths, Some(&read));
+        assert_eq!(got().unwrap().unwrap(), [d.join("as-read.fidx")]);
+        fs::write(s.join("late.fidx"), b"x").unwrap();
+        assert_eq!(
+            got().unwrap().unwrap(),
+            [d.join("late.fidx"), d.join("root.pxar.didx")]
+        );
+        std::os::unix::fs::symlink("/etc/passwd", s.join("evil.fidx")).unwrap();
+        let e = got().unwrap_err();
+        assert!(e.to_string().contains("evil.fidx is a symlink"), "{e}");
     }
 }

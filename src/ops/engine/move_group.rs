@@ -3,10 +3,11 @@
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::lock_and_move::{
-    GroupFailure, GroupOpts, GroupOutcome, lock_and_move_group_journaled,
+    GroupFailure, GroupOpts, GroupOutcome, TreeChecked, lock_and_move_group_journaled,
 };
 use crate::ops::engine::request::MoveGroupRequest;
 use crate::ops::error::MoveError;
+use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
 use crate::ops::journal::record::{OpKind, Record, Status};
 use crate::ops::locks::flock::LockMode;
@@ -14,6 +15,7 @@ use crate::ops::locks::move_set::lock_namespaces;
 use crate::ops::progress::{Progress, ProgressEvent};
 use crate::ops::report::{FailedGroup, MoveReport, MovedGroup};
 use crate::ops::safety::security::TreeDepth;
+use crate::ops::safety::snapshot_listing::SnapshotEntries;
 use crate::tree::{GroupId, Namespace};
 
 /// Moves one group. `Err` means refused or busy before anything changed.
@@ -29,11 +31,16 @@ pub fn move_group(
         &req.target_ns,
         &req.group,
         req.merge,
-        TreeDepth::Snapshots,
+        TreeDepth::SnapshotsBeforeLock,
     )?;
-    let preflight = Preflight {
-        snapshots: checked.read.map(|r| r.snapshot_times().len()),
+    let preflight = match checked.read {
+        Some(mut read) => Preflight {
+            snapshots: Some(read.snapshot_times().len()),
+            entries: read.take_snapshot_entries(),
+        },
+        None => Preflight::default(),
     };
+    failpoint::hit("after-preflight");
     let _op = ctx.begin_operation()?;
     let _ns_guards = lock_namespaces(
         &ctx.locks,
@@ -57,16 +64,18 @@ pub fn close_journal(journal: Option<&OpJournal>, result: &Result<MoveReport, Mo
     });
 }
 
-/// What [`move_group`]'s full pre-flight ([`TreeDepth::Snapshots`]) found just before the
-/// locks.
-#[derive(Debug, Clone, Copy)]
+/// What [`move_group`]'s full pre-flight ([`TreeDepth::SnapshotsBeforeLock`]) found just
+/// before the locks.
+#[derive(Debug, Clone, Default)]
 pub struct Preflight {
     /// Snapshots it listed (`None`: the group dir was gone), for the progress plan only.
     pub snapshots: Option<usize>,
+    /// Each snapshot dir's entries, stamped: the move reads again only dirs changed since.
+    pub entries: Option<SnapshotEntries>,
 }
 
 /// [`move_group`] once the namespace locks are held (also `resume`'s way of finishing one).
-/// `preflight`: the full pre-flight just ran (see [`GroupOpts::tree_checked`]).
+/// `preflight`: the full pre-flight just ran (see [`GroupOpts::tree`]).
 pub fn move_group_locked(
     ctx: &MoveContext,
     req: &MoveGroupRequest,
@@ -74,9 +83,16 @@ pub fn move_group_locked(
     progress: &Progress,
     journal: Option<&OpJournal>,
 ) -> Result<MoveReport, MoveError> {
-    let tree_checked = preflight.is_some();
+    let tree = match &preflight {
+        Some(Preflight {
+            entries: Some(read),
+            ..
+        }) => TreeChecked::Read(read),
+        Some(_) => TreeChecked::Yes,
+        None => TreeChecked::No,
+    };
     // The pre-flight's count spares a third listing of a large group dir.
-    let snapshots = match preflight.and_then(|p| p.snapshots) {
+    let snapshots = match preflight.as_ref().and_then(|p| p.snapshots) {
         Some(n) => n,
         None => ctx.ds.list_snapshot_times(&req.ns, &req.group)?.len(),
     };
@@ -93,7 +109,7 @@ pub fn move_group_locked(
         &req.target_ns,
         GroupOpts {
             merge: req.merge,
-            tree_checked,
+            tree,
             plan: None,
         },
         progress,

@@ -10,7 +10,9 @@
 use crate::ops::context::MoveContext;
 use crate::ops::engine::checks::check_move_group;
 use crate::ops::engine::group_plans::GroupPlans;
-use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
+use crate::ops::engine::lock_and_move::{
+    GroupFailure, GroupOpts, TreeChecked, lock_and_move_group_journaled,
+};
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::{MovePlan, plan_move_group};
 use crate::ops::engine::request::MoveGroupRequest;
@@ -43,7 +45,7 @@ pub fn move_groups(
     // its lock): a refused group is no part of the operation `resume` would run again.
     let mut ready = Vec::new();
     for req in reqs {
-        let depth = TreeDepth::Snapshots;
+        let depth = TreeDepth::SnapshotsBeforeLock;
         match check_move_group(&ctx.ds, &req.ns, &req.target_ns, &req.group, merge, depth) {
             Ok(_) => ready.push(req.clone()),
             Err(e) => refused_early(&mut report, progress, req, e),
@@ -100,7 +102,11 @@ pub fn move_groups_locked(
         }
         let opts = GroupOpts {
             merge: req.merge,
-            tree_checked,
+            tree: if tree_checked {
+                TreeChecked::Yes
+            } else {
+                TreeChecked::No
+            },
             plan: plans.get(ns, group),
         };
         let result = lock_and_move_group_journaled(ctx, ns, group, target, opts, progress, journal);

@@ -8,7 +8,9 @@ use std::path::Path;
 use crate::ops::context::MoveContext;
 use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
 use crate::ops::engine::group_plans::GroupPlans;
-use crate::ops::engine::lock_and_move::{GroupFailure, GroupOpts, lock_and_move_group_journaled};
+use crate::ops::engine::lock_and_move::{
+    GroupFailure, GroupOpts, TreeChecked, lock_and_move_group_journaled,
+};
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::{merge_into_existing, namespace_mapping};
 use crate::ops::engine::request::MoveNsRequest;
@@ -156,7 +158,7 @@ fn move_groups(
     // Each group's full pre-flight runs under its group lock (there is no earlier one).
     let opts = |ns: &Namespace, group: &GroupId| GroupOpts {
         merge: req.merge,
-        tree_checked: false,
+        tree: TreeChecked::No,
         plan: plans.get(ns, group),
     };
     let mut deferred = Vec::new();

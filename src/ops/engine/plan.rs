@@ -174,7 +174,14 @@ fn fill_group_plan(
     plan.merge = if target_created {
         false
     } else {
-        check_move_group(ds, ns, target_ns, group, merge, TreeDepth::Snapshots)?
+        check_move_group(
+            ds,
+            ns,
+            target_ns,
+            group,
+            merge,
+            TreeDepth::SnapshotsBeforeLock,
+        )?
     };
     let owner = ds.read_owner(ns, group)?;
     plan.owner = owner.clone();

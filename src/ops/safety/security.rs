@@ -8,23 +8,22 @@
 //!   renaming a symlinked snapshot would move a pointer, not the backup, and reading
 //!   through one could leave the datastore.
 
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::ops::error::MoveError;
+use crate::ops::error::{MoveError, symlink_refusal};
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::safety::ownership::backup_ids;
+use crate::ops::safety::snapshot_listing::{self, ReadUnder, SnapshotEntries};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
-use crate::tree::scan::nofollow::{entry_type, first_line, list_at, open_nofollow_at};
+use crate::tree::scan::nofollow::{first_line, list_at, open_nofollow_at};
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
 /// What a checked directory is for, in messages.
@@ -159,13 +158,6 @@ pub fn check_trusted_dir(dir: &Path, role: DirRole) -> Result<(), MoveError> {
     Ok(())
 }
 
-pub(crate) fn symlink_refusal(path: &Path) -> MoveError {
-    MoveError::refused(format!(
-        "{} is a symlink; pbs-mover never moves or follows symlinks inside a datastore — replace it with the real directory or file first",
-        path.display()
-    ))
-}
-
 /// lstat that maps a symlink to a refusal; `Ok(None)` when absent.
 fn lstat_no_symlink(path: &Path) -> Result<Option<Metadata>, MoveError> {
     match fs::symlink_metadata(path) {
@@ -187,17 +179,13 @@ pub struct GroupRead {
     pub owner: String,
     /// The group dir's entries with their types as listed (none of them a symlink).
     entries: Vec<(OsString, FileType)>,
-    /// Each snapshot dir's entries, when read ([`TreeDepth::Snapshots`]).
+    /// Each snapshot dir's entries, when read ([`TreeDepth::reads_snapshots`]).
     snapshot_entries: Option<SnapshotEntries>,
     /// The target's type dir exists (and is a real directory).
     pub target_type_exists: bool,
     /// Who owns the group dir and its owner file, as `(uid, gid)` (from the same lstats).
     pub owned_by: [(u32, u32); 2],
 }
-
-/// The entry names of each snapshot dir of a group (none of them a symlink), by the
-/// snapshot dir's name.
-pub type SnapshotEntries = HashMap<OsString, Vec<OsString>>;
 
 /// What [`check_group_tree`] listed of a group.
 struct GroupTree {
@@ -207,7 +195,7 @@ struct GroupTree {
     owned_by: (u32, u32),
     /// The group dir's entries with their types.
     entries: Vec<(OsString, FileType)>,
-    /// Each snapshot dir's entries, at [`TreeDepth::Snapshots`].
+    /// Each snapshot dir's entries, when read ([`TreeDepth::reads_snapshots`]).
     snapshot_entries: Option<SnapshotEntries>,
 }
 
@@ -230,7 +218,7 @@ impl GroupRead {
         self.entries.iter().map(|(name, _)| name.as_os_str())
     }
 
-    /// Each snapshot dir's entries as the check read them ([`TreeDepth::Snapshots`]).
+    /// Each snapshot dir's entries as the check read them ([`TreeDepth::reads_snapshots`]).
     pub fn take_snapshot_entries(&mut self) -> Option<SnapshotEntries> {
         self.snapshot_entries.take()
     }
@@ -330,10 +318,14 @@ fn check_group_files(fd: BorrowedFd<'_>, dir: &Path) -> Result<(String, (u32, u3
 /// How far [`check_group_tree`] looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeDepth {
-    /// Into every snapshot dir: one directory read per snapshot. Read under the group lock,
-    /// these entries are the snapshot's files the move goes on with (every writer of index
-    /// files holds the group lock), so it does not read the dir again under its lock.
+    /// Into every snapshot dir, under the source group lock: these entries are the
+    /// snapshot's files the move goes on with (every writer of index files holds the group
+    /// lock), so it does not read the dir again under its lock.
     Snapshots,
+    /// Into every snapshot dir before any lock (the pre-flight of `move-group`): each read
+    /// is stamped ([`snapshot_listing`]), so that the move reads again under the snapshot
+    /// lock only a dir that changed since.
+    SnapshotsBeforeLock,
     /// The group dir only, when the snapshot dirs were checked moments before locking:
     /// the move then reads each snapshot dir under its snapshot lock
     /// (`engine::lock_and_move::index_paths` refuses symlinks there), so a third read would
@@ -341,8 +333,19 @@ pub enum TreeDepth {
     GroupOnly,
 }
 
+impl TreeDepth {
+    /// How this depth reads snapshot dirs; `None`: it does not.
+    fn reads_snapshots(self) -> Option<ReadUnder> {
+        match self {
+            Self::Snapshots => Some(ReadUnder::GroupLock),
+            Self::SnapshotsBeforeLock => Some(ReadUnder::NoLock(std::time::SystemTime::now())),
+            Self::GroupOnly => None,
+        }
+    }
+}
+
 /// Refuses to move `group` when its type dir, group dir, any entry of the group dir
-/// (snapshot dirs, owner, notes) or, with [`TreeDepth::Snapshots`], any entry of a snapshot
+/// (snapshot dirs, owner, notes) or, at a depth that reads them, any entry of a snapshot
 /// dir is a symlink. Returns what it listed; `None` when the group dir is gone.
 fn check_group_tree(
     ds: &Datastore,
@@ -371,14 +374,15 @@ fn check_group_tree(
     // large moves.
     let (listed, listing) = list_at(fd).map_err(|e| cannot_read(&dir, e))?;
     let fd = listed.fd().map_err(|e| cannot_read(&dir, e))?;
-    let mut snapshot_entries = (depth == TreeDepth::Snapshots).then(SnapshotEntries::new);
+    let reads = depth.reads_snapshots();
+    let mut snapshot_entries = reads.map(|_| SnapshotEntries::new());
     for (name, kind) in &listing {
         let path = || dir.join(name);
         match kind {
             FileType::Symlink => return Err(symlink_refusal(&path())),
             FileType::Directory => {
-                if let Some(read) = snapshot_entries.as_mut() {
-                    read.insert(name.clone(), entries_no_symlink(fd, name, &path())?);
+                if let (Some(read), Some(under)) = (snapshot_entries.as_mut(), reads) {
+                    read.insert(name.clone(), entries_no_symlink(fd, name, &path(), under)?);
                 }
             }
             _ if is_snapshot_name(name) => {
@@ -426,39 +430,10 @@ fn entries_no_symlink(
     group_fd: BorrowedFd<'_>,
     name: &OsStr,
     path: &Path,
-) -> Result<Vec<OsString>, MoveError> {
+    under: ReadUnder,
+) -> Result<snapshot_listing::SnapshotListing, MoveError> {
     let on_err = |e| dir_error(path, e);
-    snapshot_entries(group_fd, name, path, on_err)?.ok_or_else(|| on_err(Errno::NOENT))
-}
-
-/// The entry names of the snapshot dir `name` in `group_fd` (`path` names it in errors),
-/// never through a symlink: the dir being one, or holding one, is refused. `Ok(None)` when
-/// the dir is gone; other errors go through `on_err`. The pre-flight and the index read
-/// under the snapshot lock both read snapshot dirs this way.
-pub(crate) fn snapshot_entries(
-    group_fd: impl AsFd,
-    name: &OsStr,
-    path: &Path,
-    on_err: impl Fn(Errno) -> MoveError,
-) -> Result<Option<Vec<OsString>>, MoveError> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let group_fd = group_fd.as_fd();
-    let fd = match rustix::fs::openat(group_fd, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP | Errno::NOTDIR) => return Err(symlink_refusal(path)),
-        Err(e) => return Err(on_err(e)),
-    };
-    let mut names = Vec::new();
-    for entry in Dir::new(fd).map_err(&on_err)? {
-        let entry = entry.map_err(&on_err)?;
-        let entry_name = OsStr::from_bytes(entry.file_name().to_bytes());
-        if entry_type(group_fd, Path::new(name), &entry).map_err(&on_err)? == FileType::Symlink {
-            return Err(symlink_refusal(&path.join(entry_name)));
-        }
-        names.push(entry_name.to_os_string());
-    }
-    Ok(Some(names))
+    snapshot_listing::read(group_fd, name, path, under, on_err)?.ok_or_else(|| on_err(Errno::NOENT))
 }
 
 fn is_snapshot_name(name: &OsStr) -> bool {

@@ -27,7 +27,7 @@ use crate::ops::failpoint;
 use crate::ops::journal::record::Record;
 use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
 use crate::ops::safety::ownership::chown_ids;
-use crate::ops::safety::security::snapshot_entries;
+use crate::ops::safety::snapshot_listing::entry_names;
 use crate::tree::SnapshotTime;
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 
@@ -65,7 +65,7 @@ impl GroupMove<'_> {
             None => {
                 let list_err =
                     |e: Errno| io_failed("failed to list group dir", &group_dir, e.into());
-                let Some(entries) = snapshot_entries(&type_fd, name, &group_dir, list_err)? else {
+                let Some(entries) = entry_names(&type_fd, name, &group_dir, list_err)? else {
                     return Ok(None);
                 };
                 listed = entries;
