@@ -92,14 +92,21 @@ impl LockDir {
         let mut held = Vec::with_capacity(lock_paths.len());
         while held.len() < lock_paths.len() {
             let next = held.len();
+            let mut wait = timeout;
             if let Some(id) = ids {
-                held.extend(self.lock_direct(id, &lock_paths[next..], mode, timeout));
+                let (direct, waited_out) = self.lock_direct(id, &lock_paths[next..], mode, timeout);
+                held.extend(direct);
                 // Not even one: this dir is no place for it (e.g. `backup` may not enter).
                 ids = ids.filter(|_| held.len() > next);
+                // Its timeout is spent: the look below only names the holder, with this
+                // thread's own rights, instead of waiting as long again.
+                if waited_out {
+                    wait = Duration::ZERO;
+                }
             }
             // The one the switched identity stopped at (or every one, without it).
             if let Some(p) = lock_paths.get(held.len()) {
-                held.push(self.lock(p, mode, timeout).map_err(|e| (held.len(), e))?);
+                held.push(self.lock(p, mode, wait).map_err(|e| (held.len(), e))?);
             }
         }
         Ok(held)
@@ -107,23 +114,28 @@ impl LockDir {
 
     /// Locks `lock_paths` in order as `ids` ([`run_as`]), each created by one
     /// `openat(O_CREAT)` when missing, up to the first that fails; empty when the kernel
-    /// refuses the identity.
+    /// refuses the identity. Also tells whether it stopped at a lock held by someone else
+    /// (its `timeout` waited out).
     fn lock_direct(
         &self,
         ids: (u32, u32),
         lock_paths: &[PathBuf],
         mode: LockMode,
         timeout: Duration,
-    ) -> Vec<LockGuard> {
+    ) -> (Vec<LockGuard>, bool) {
+        let mut waited_out = false;
         let lock = |p: &PathBuf| {
             let at = At {
                 dir: self.fd.as_fd(),
                 name: self.name(p)?,
                 parent: Path::new("."),
             };
-            lock_at(&at, p, mode, timeout, Create::Direct).ok()
+            lock_at(&at, p, mode, timeout, Create::Direct)
+                .map_err(|e| waited_out = e.is_conflict())
+                .ok()
         };
-        run_as(ids, || lock_paths.iter().map_while(lock).collect()).unwrap_or_default()
+        let held = run_as(ids, || lock_paths.iter().map_while(lock).collect());
+        (held.unwrap_or_default(), waited_out)
     }
 
     /// Grows this process's fd table once to hold `n` more fds. Left to grow on demand it
@@ -310,6 +322,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(i, 3);
         assert!(e.is_conflict(), "{e}");
+        // The switched identity stops there and says it waited: lock_all does not wait
+        // its timeout a second time the ordinary way.
+        let (direct, waited_out) =
+            dir.lock_direct((uid, gid), &names[3..], LockMode::Exclusive, Duration::ZERO);
+        assert_eq!((direct.len(), waited_out), (0, true));
+        drop(direct);
+        let (direct, waited_out) =
+            dir.lock_direct((uid, gid), &names, LockMode::Exclusive, Duration::ZERO);
+        // Stopped at the file only root may open: no conflict, nothing waited out.
+        assert_eq!((direct.len(), waited_out), (2, false));
+        drop(direct);
         drop(held);
         // The ones taken before the conflict were released with the error.
         crate::ops::locks::flock::probe(&names[0], LockMode::Exclusive).unwrap();
