@@ -179,7 +179,7 @@ pub struct GroupRead {
     pub owner: String,
     /// The group dir's entries with their types as listed (none of them a symlink).
     entries: Vec<(OsString, FileType)>,
-    /// Each snapshot dir's entries, when read ([`TreeDepth::reads_snapshots`]).
+    /// Each snapshot dir's entries, when read ([`TreeDepth::Snapshots`], [`TreeDepth::SnapshotsBeforeLock`]).
     snapshot_entries: Option<SnapshotEntries>,
     /// The target's type dir exists (and is a real directory).
     pub target_type_exists: bool,
@@ -195,7 +195,7 @@ struct GroupTree {
     owned_by: (u32, u32),
     /// The group dir's entries with their types.
     entries: Vec<(OsString, FileType)>,
-    /// Each snapshot dir's entries, when read ([`TreeDepth::reads_snapshots`]).
+    /// Each snapshot dir's entries, when read ([`TreeDepth::Snapshots`], [`TreeDepth::SnapshotsBeforeLock`]).
     snapshot_entries: Option<SnapshotEntries>,
 }
 
@@ -218,7 +218,7 @@ impl GroupRead {
         self.entries.iter().map(|(name, _)| name.as_os_str())
     }
 
-    /// Each snapshot dir's entries as the check read them ([`TreeDepth::reads_snapshots`]).
+    /// Each snapshot dir's entries as the check read them ([`TreeDepth::Snapshots`], [`TreeDepth::SnapshotsBeforeLock`]).
     pub fn take_snapshot_entries(&mut self) -> Option<SnapshotEntries> {
         self.snapshot_entries.take()
     }

@@ -75,7 +75,7 @@ impl GroupMove<'_> {
         let snapshots: HashSet<&str> = times.iter().map(SnapshotTime::as_str).collect();
         let only_the_group = entries.iter().all(|e| {
             let e = e.to_string_lossy();
-            matches!(&*e, "." | ".." | OWNER_FILE | NOTES_FILE) || snapshots.contains(&*e)
+            matches!(&*e, OWNER_FILE | NOTES_FILE) || snapshots.contains(&*e)
         });
         let owned = match source.owned_by {
             Some(ids) => owned_as_pbs_creates(ids),
