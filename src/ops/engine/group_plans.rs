@@ -11,6 +11,7 @@ use crate::ops::error::MoveError;
 use crate::ops::journal::crash::OpJournal;
 use crate::ops::journal::record::GroupFacts;
 use crate::ops::recovery::leftover::is_empty_leftover;
+use crate::tree::scan::parallel::map_ordered;
 use crate::tree::{BackupType, GroupId, Namespace};
 
 /// The plans of one operation's groups, by (source namespace, group).
@@ -30,17 +31,22 @@ impl GroupPlans {
         groups: impl IntoIterator<Item = (&'a Namespace, &'a GroupId, &'a Namespace)>,
     ) -> Self {
         let mut plans = Self::default();
+        let groups: Vec<_> = groups.into_iter().collect();
+        // Each group's own facts are independent of the others': read on several threads.
+        let read = map_ordered(&groups, |&(ns, group, target_ns)| {
+            read_facts(ctx, ns, group, target_ns)
+        });
         // Whether each target type dir exists by the time a group gets there: looked up
         // once; one an earlier group of this move creates, the later ones find.
         let mut types: HashMap<(Namespace, BackupType), bool> = HashMap::new();
-        for (ns, group, target_ns) in groups {
-            let key = (target_ns.clone(), group.ty);
-            let type_existed = *types
-                .entry(key.clone())
-                .or_insert_with(|| type_dir_exists(ctx, target_ns, group.ty));
-            let Some(facts) = read_facts(ctx, ns, group, target_ns, type_existed) else {
+        for ((ns, group, target_ns), facts) in groups.into_iter().zip(read) {
+            let Some(mut facts) = facts else {
                 continue;
             };
+            let key = (target_ns.clone(), group.ty);
+            facts.type_existed = *types
+                .entry(key.clone())
+                .or_insert_with(|| type_dir_exists(ctx, target_ns, group.ty));
             types.insert(key, true);
             let key = (ns.clone(), group.clone());
             plans.order.push(key.clone());
@@ -69,14 +75,13 @@ fn type_dir_exists(ctx: &MoveContext, target_ns: &Namespace, ty: BackupType) -> 
     ctx.ds.ns_path(target_ns).join(ty.as_str()).exists()
 }
 
-/// What [`GroupFacts`] the group lock will find, if the groups before it move as planned
-/// (`type_existed`: the target's type dir exists by then).
+/// What [`GroupFacts`] the group lock will find, but for `type_existed` (which depends on
+/// the groups moved before it; left `false` here).
 fn read_facts(
     ctx: &MoveContext,
     ns: &Namespace,
     group: &GroupId,
     target_ns: &Namespace,
-    type_existed: bool,
 ) -> Option<GroupFacts> {
     let ds = &ctx.ds;
     let (owner, times) = ds.read_owner_and_times(ns, group).ok()?;
@@ -90,7 +95,7 @@ fn read_facts(
         target_existed,
         snapshots: times.iter().map(|t| t.as_str().to_string()).collect(),
         owner,
-        type_existed,
+        type_existed: false,
     })
 }
 

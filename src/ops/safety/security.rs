@@ -24,6 +24,7 @@ use crate::ops::safety::ownership::backup_ids;
 use crate::ops::safety::snapshot_listing::{self, ReadUnder, SnapshotEntries};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE};
 use crate::tree::scan::nofollow::{first_line, list_at, open_nofollow_at};
+use crate::tree::scan::parallel::map_ordered;
 use crate::tree::{Datastore, GroupId, Namespace, SnapshotTime};
 
 /// What a checked directory is for, in messages.
@@ -374,26 +375,34 @@ fn check_group_tree(
     // large moves.
     let (listed, listing) = list_at(fd).map_err(|e| cannot_read(&dir, e))?;
     let fd = listed.fd().map_err(|e| cannot_read(&dir, e))?;
-    let reads = depth.reads_snapshots();
-    let mut snapshot_entries = reads.map(|_| SnapshotEntries::new());
+    // The snapshot dirs listed before the first bad entry: the refusal a read in listing
+    // order would give first is the first one in that order.
+    let mut dirs = Vec::new();
+    let mut bad = None;
     for (name, kind) in &listing {
-        let path = || dir.join(name);
         match kind {
-            FileType::Symlink => return Err(symlink_refusal(&path())),
-            FileType::Directory => {
-                if let (Some(read), Some(under)) = (snapshot_entries.as_mut(), reads) {
-                    read.insert(name.clone(), entries_no_symlink(fd, name, &path(), under)?);
-                }
+            FileType::Symlink => {
+                bad = Some(symlink_refusal(&dir.join(name)));
+                break;
             }
+            FileType::Directory => dirs.push(name),
             _ if is_snapshot_name(name) => {
                 // Skipped by listings, so the move would "finish" and leave the group behind.
-                return Err(MoveError::refused(format!(
+                bad = Some(MoveError::refused(format!(
                     "{} is named like a snapshot but is not a directory; move it out of the way first",
-                    path().display()
+                    dir.join(name).display()
                 )));
+                break;
             }
             _ => {}
         }
+    }
+    let snapshot_entries = match depth.reads_snapshots() {
+        Some(under) => Some(read_snapshot_dirs(fd, &dir, &dirs, under)?),
+        None => None,
+    };
+    if let Some(refusal) = bad {
+        return Err(refusal);
     }
     Ok(Some(GroupTree {
         dir: listed,
@@ -401,6 +410,24 @@ fn check_group_tree(
         entries: listing,
         snapshot_entries,
     }))
+}
+
+/// The entries of the snapshot dirs `names` of the group dir `fd` (`dir`). A large group's
+/// dirs are read on several threads (each read is a lookup in one large dir and a listing
+/// of a small one, independent of the others); the first refusal in `names`' order wins,
+/// as in a read one after the other.
+fn read_snapshot_dirs(
+    fd: BorrowedFd<'_>,
+    dir: &Path,
+    names: &[&OsString],
+    under: ReadUnder,
+) -> Result<SnapshotEntries, MoveError> {
+    let read = |name: &&OsString| entries_no_symlink(fd, name, &dir.join(name), under);
+    let mut entries = SnapshotEntries::with_capacity(names.len());
+    for (name, listing) in names.iter().zip(map_ordered(names, read)) {
+        entries.insert((*name).clone(), listing?);
+    }
+    Ok(entries)
 }
 
 /// `dir` opened for reading, never through a symlink in its last component.

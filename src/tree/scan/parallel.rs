@@ -23,8 +23,8 @@ impl Datastore {
 }
 
 /// `f` of every item, in the order given: on the calling thread for few items, else on up
-/// to `available_parallelism` threads (`PBS_MOVER_SCAN_THREADS` caps them). For per-group
-/// reads that are independent of each other (listings, manifests).
+/// to `available_parallelism` threads (`PBS_MOVER_SCAN_THREADS` caps them). For reads that
+/// are independent of each other (group listings, manifests, a move's snapshot dirs).
 pub(crate) fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = scan_threads(items.len());
     if threads <= 1 {
@@ -71,8 +71,8 @@ pub(crate) fn map_ordered<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + S
         .collect()
 }
 
-/// Below this many groups a namespace is read on the calling thread: spawning costs more
-/// than it saves.
+/// Below this many items (groups, snapshot dirs) they are read on the calling thread:
+/// spawning costs more than it saves.
 const PARALLEL_MIN_GROUPS: usize = 64;
 
 /// How many threads read the groups of one namespace.
