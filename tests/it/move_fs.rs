@@ -922,3 +922,58 @@ fn a_symlink_planted_after_the_preflight_is_refused_under_the_lock() {
         assert!(!store.group_dir("prod", "vm/100").exists(), "{env:?}");
     }
 }
+
+/// A group of three lock batches moved snapshot by snapshot, each batch locked on a second
+/// thread while the one before is renamed, with a snapshot of the second batch held by
+/// another process: the first batch moves and no later one (the time-ordered split), the
+/// renamed snapshots' source lock files are gone, and no lock file of the third batch was
+/// ever made. Once the lock is gone, a retry moves the rest and leaves no source lock file.
+#[test]
+fn a_held_snapshot_lock_stops_a_batched_move_after_the_batches_before_it() {
+    let store = Store::empty(&["src", "dst"]);
+    let times = support::epoch_times(1300);
+    store.add_group("src", "vm/100", "root@pam", &support::as_refs(&times));
+    let paths = store.lock_paths();
+    let lock =
+        |t: &str| paths.snapshot(&ns("src"), &gid("vm/100"), &SnapshotTime::parse(t).unwrap());
+    let held = HeldLock::exclusive(&lock(&times[600]));
+    let before = store.snapshot().snapshot_files();
+    let run = || {
+        store
+            .cmd()
+            .env(GROUP_RENAME_OFF_ENV, "1")
+            .args(support::move_group_from("src", "vm/100", "dst"))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_ne!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("snapshot vm/100/{}", times[600])),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(store.snapshot_dirs("dst", "vm/100"), times[..512]);
+    assert_eq!(store.snapshot_dirs("src", "vm/100"), times[512..]);
+    for t in &times[..512] {
+        assert!(
+            !lock(t).exists(),
+            "renamed {t}: its source lock file is left"
+        );
+    }
+    for t in &times[1024..] {
+        assert!(
+            !lock(t).exists(),
+            "{t}: the batch after the blocked one was locked"
+        );
+    }
+    drop(held);
+    let out = run();
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert_eq!(store.snapshot_dirs("dst", "vm/100"), times);
+    assert!(
+        times.iter().all(|t| !lock(t).exists()),
+        "source lock files left"
+    );
+    assert_eq!(before, store.snapshot().snapshot_files());
+}

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::MutexGuard;
 
@@ -25,10 +25,8 @@ use crate::ops::failpoint;
 use crate::ops::journal::crash::OpJournal;
 use crate::ops::journal::gc::{JournalError, JournalWriter};
 use crate::ops::journal::record::{GroupFacts, Record};
-use crate::ops::locks::dir::LockDir;
 use crate::ops::locks::flock::remove_lock_file;
-use crate::ops::locks::move_set::{GroupLock, lock_group, snapshot_batch, take_snapshot_locks};
-use crate::ops::locks::old_scheme::remove_manifest_lock;
+use crate::ops::locks::move_set::{GroupLock, lock_group};
 use crate::ops::progress::{Progress, ProgressEvent};
 use crate::ops::recovery::leftover::is_empty_leftover;
 use crate::ops::report::{FailReason, OrphanEntry};
@@ -38,8 +36,11 @@ use crate::tree::backend::{CopyProgress, PreparedMove, SnapshotRef};
 use crate::tree::model::{NOTES_FILE, OWNER_FILE, is_index_name};
 use crate::tree::{GroupId, Namespace, SnapshotTime};
 
+mod batches;
 mod new_group;
 mod whole_group;
+
+use batches::{LockedBatch, Present, Release, SnapshotLocker};
 
 pub use whole_group::GROUP_RENAME_OFF_ENV;
 
@@ -352,9 +353,7 @@ impl<'a> GroupMove<'a> {
             check_merge(ds, self.ns, self.target_ns, self.group, &owner, order)?;
         }
         self.group_started(times.len(), !created);
-        for batch in times.chunks(snapshot_batch(self.ctx)) {
-            self.move_batch(batch, times.len())?;
-        }
+        self.move_batches(&times)?;
         if self.restore.is_some_and(|r| !r.whole_group) {
             return Ok(()); // both groups stay, each with its own notes
         }
@@ -460,50 +459,54 @@ impl<'a> GroupMove<'a> {
         }
     }
 
-    /// `create_locked_backup_group_do`: returns whether the target group was created.
-    /// One lock batch: lock every snapshot, (S3) copy and verify all of them, record all
-    /// their post-rename index paths for GC in one append, rename them one by one, then
-    /// (S3) delete the sources of the renamed ones and drop their stale lock files. A
-    /// failure part-way keeps the time-ordered split: renamed snapshots are complete at the
-    /// target, the rest (copies discarded) at the source.
-    fn move_batch(&mut self, batch: &[SnapshotTime], total: usize) -> Result<(), MoveError> {
-        let locks = take_snapshot_locks(self.ctx, self.ns, self.group, batch)?;
-        // Read under the locks: the index list must be the one that gets renamed.
-        let present = self.present_snapshots(&self.group_dirs()?.src, batch)?;
+    /// What locks and reads this group's snapshots (`src`: its source group dir).
+    fn locker<'b>(&'b self, src: BorrowedFd<'b>) -> SnapshotLocker<'b> {
+        SnapshotLocker {
+            ctx: self.ctx,
+            ns: self.ns,
+            group: self.group,
+            target_ns: self.target_ns,
+            listings: self.listings.as_deref(),
+            src,
+        }
+    }
+
+    /// `create_locked_backup_group_do` of one locked batch: (S3) copy and verify all of its
+    /// snapshots, record all their post-rename index paths for GC in one append, rename them
+    /// one by one, then (S3) delete the sources of the renamed ones. A failure part-way
+    /// keeps the time-ordered split: renamed snapshots are complete at the target, the rest
+    /// (copies discarded) at the source. Returns the batch's locks with what was renamed
+    /// (for [`SnapshotLocker::release`]), and why it stopped early.
+    fn move_locked(
+        &mut self,
+        LockedBatch { locks, present }: LockedBatch,
+        total: usize,
+    ) -> (Release, Result<(), MoveError>) {
         let times: Vec<SnapshotTime> = present.iter().map(|(t, _)| t.clone()).collect();
-        let mut prepared = self.copy_batch(&times)?;
+        let unrenamed = |locks| Release {
+            locks,
+            renamed: Vec::new(),
+        };
+        let mut prepared = match self.copy_batch(&times) {
+            Ok(prepared) => prepared,
+            Err(e) => return (unrenamed(locks), Err(e)),
+        };
         if let Err(e) = self.jot_copies(&times, &prepared) {
             self.discard(prepared);
-            return Err(e);
+            return (unrenamed(locks), Err(e));
         }
         failpoint::hit("after-copy");
         let (renamed, result) = self.rename_batch(&present, total);
         let unrenamed = prepared.split_off(renamed.min(prepared.len()));
         self.discard(unrenamed);
-        self.delete_sources(&locks.dir, &times[..renamed], &prepared);
-        drop(locks);
-        result
-    }
-
-    /// The batch's snapshots still there after locking (a prune may have removed one since
-    /// the listing), each with the post-rename paths of its index files.
-    fn present_snapshots(
-        &self,
-        src_group: &OwnedFd,
-        batch: &[SnapshotTime],
-    ) -> Result<Vec<(SnapshotTime, Vec<PathBuf>)>, MoveError> {
-        let ds = &self.ctx.ds;
-        let mut present = Vec::with_capacity(batch.len());
-        for time in batch {
-            let src = ds.snapshot_path(self.ns, self.group, time);
-            let dst = ds.snapshot_path(self.target_ns, self.group, time);
-            let read = self.listings.as_deref();
-            let read = read.and_then(|r| r.get(OsStr::new(time.as_str())));
-            if let Some(indices) = index_paths(src_group, time, (&src, &dst), read)? {
-                present.push((time.clone(), indices));
-            }
-        }
-        Ok(present)
+        self.delete_sources(&times[..renamed], &prepared);
+        let mut renamed_times = times;
+        renamed_times.truncate(renamed);
+        let release = Release {
+            locks,
+            renamed: renamed_times,
+        };
+        (release, result)
     }
 
     fn copy_batch(&mut self, batch: &[SnapshotTime]) -> Result<Vec<PreparedMove>, MoveError> {
@@ -539,11 +542,7 @@ impl<'a> GroupMove<'a> {
 
     /// GC journal for the whole batch, then `rename(2)` per snapshot. Returns how many were
     /// renamed, and why it stopped early.
-    fn rename_batch(
-        &mut self,
-        present: &[(SnapshotTime, Vec<PathBuf>)],
-        total: usize,
-    ) -> (usize, Result<(), MoveError>) {
+    fn rename_batch(&mut self, present: &Present, total: usize) -> (usize, Result<(), MoveError>) {
         if let Err(e) = self.record_for_gc(present) {
             return (0, Err(e));
         }
@@ -614,14 +613,9 @@ impl<'a> GroupMove<'a> {
         Ok(())
     }
 
-    /// After the renames: the renamed snapshots' source objects (S3, batched) and their
-    /// stale source lock files, as PBS's `move_to` does last.
-    fn delete_sources(
-        &mut self,
-        lock_dir: &LockDir,
-        renamed: &[SnapshotTime],
-        prepared: &[PreparedMove],
-    ) {
+    /// After the renames: the renamed snapshots' source objects (S3, batched). Their stale
+    /// source lock files go last, as in PBS's `move_to` ([`SnapshotLocker::release`]).
+    fn delete_sources(&mut self, renamed: &[SnapshotTime], prepared: &[PreparedMove]) {
         let orphans = self.ctx.backend.delete_sources(prepared);
         self.outcome
             .orphans
@@ -633,17 +627,6 @@ impl<'a> GroupMove<'a> {
                 });
                 failpoint::hit("after-delete");
             }
-            self.drop_source_locks(lock_dir, time);
-        }
-    }
-
-    /// A moved snapshot's stale source lock files (removed while still held, as PBS does).
-    fn drop_source_locks(&self, lock_dir: &LockDir, time: &SnapshotTime) {
-        let locks = &self.ctx.locks;
-        lock_dir.remove(&locks.manifest(self.ns, self.group, time));
-        lock_dir.remove(&locks.snapshot(self.ns, self.group, time));
-        if self.ctx.old_locks() {
-            remove_manifest_lock(&locks.old_manifest(self.ns, self.group, time));
         }
     }
 
@@ -762,7 +745,7 @@ fn gc_journal_error(e: JournalError) -> MoveError {
 /// replaced by a symlink or a file); otherwise read here, under the snapshot lock, so this
 /// is also where a symlink placed into the snapshot since the pre-flight is refused.
 fn index_paths(
-    group_dir: &OwnedFd,
+    group_dir: BorrowedFd<'_>,
     time: &SnapshotTime,
     (src, dst): (&Path, &Path),
     read: Option<&SnapshotListing>,
@@ -803,7 +786,7 @@ fn index_paths(
 /// The snapshot dir `time` (`src`) in `group_dir` as it is now (one lstat), if it is still
 /// there and still a real directory: a prune may have removed it since it was read.
 fn dir_stat(
-    group_dir: &OwnedFd,
+    group_dir: BorrowedFd<'_>,
     time: &SnapshotTime,
     src: &Path,
 ) -> Result<Option<Stat>, MoveError> {
@@ -867,6 +850,7 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, MoveError> {
 mod tests {
     use super::*;
     use crate::ops::safety::snapshot_listing::{DirStamp, Taken};
+    use std::os::fd::AsFd;
 
     fn group_dirs(root: &Path) -> (PathBuf, PathBuf, GroupDirs) {
         let (src, dst) = (root.join("a/vm/100"), root.join("b/vm/100"));
@@ -899,7 +883,7 @@ mod tests {
         let (src, dst, dirs) = group_dirs(tmp.path());
         let time = SnapshotTime::parse(T).unwrap();
         assert!(
-            index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None)
+            index_paths(dirs.src.as_fd(), &time, (&src.join(T), &dst.join(T)), None)
                 .unwrap()
                 .is_none()
         );
@@ -911,7 +895,7 @@ mod tests {
         ] {
             fs::write(src.join(T).join(f), b"x").unwrap();
         }
-        let got = index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None)
+        let got = index_paths(dirs.src.as_fd(), &time, (&src.join(T), &dst.join(T)), None)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -922,12 +906,14 @@ mod tests {
             ]
         );
         std::os::unix::fs::symlink("/etc/passwd", src.join(T).join("x.fidx")).unwrap();
-        let e = index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None).unwrap_err();
+        let e =
+            index_paths(dirs.src.as_fd(), &time, (&src.join(T), &dst.join(T)), None).unwrap_err();
         assert!(e.to_string().contains("x.fidx is a symlink"), "{e}");
         // A snapshot dir replaced by a symlink is refused, never followed.
         fs::rename(src.join(T), tmp.path().join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(tmp.path().join("elsewhere"), src.join(T)).unwrap();
-        let e = index_paths(&dirs.src, &time, (&src.join(T), &dst.join(T)), None).unwrap_err();
+        let e =
+            index_paths(dirs.src.as_fd(), &time, (&src.join(T), &dst.join(T)), None).unwrap_err();
         assert!(e.to_string().contains("is a symlink"), "{e}");
     }
 
@@ -947,13 +933,13 @@ mod tests {
         };
         // Pruned since the read: gone, not moved.
         assert!(
-            index_paths(&dirs.src, &time, paths, Some(&read))
+            index_paths(dirs.src.as_fd(), &time, paths, Some(&read))
                 .unwrap()
                 .is_none()
         );
         fs::create_dir(src.join(T)).unwrap();
         assert_eq!(
-            index_paths(&dirs.src, &time, paths, Some(&read))
+            index_paths(dirs.src.as_fd(), &time, paths, Some(&read))
                 .unwrap()
                 .unwrap(),
             [dst.join(T).join("root.pxar.didx")]
@@ -961,11 +947,11 @@ mod tests {
         // Replaced by a symlink or a file since the read: refused, never followed.
         fs::remove_dir(src.join(T)).unwrap();
         std::os::unix::fs::symlink(tmp.path(), src.join(T)).unwrap();
-        let e = index_paths(&dirs.src, &time, paths, Some(&read)).unwrap_err();
+        let e = index_paths(dirs.src.as_fd(), &time, paths, Some(&read)).unwrap_err();
         assert!(e.to_string().contains("is a symlink"), "{e}");
         fs::remove_file(src.join(T)).unwrap();
         fs::write(src.join(T), b"").unwrap();
-        let e = index_paths(&dirs.src, &time, paths, Some(&read)).unwrap_err();
+        let e = index_paths(dirs.src.as_fd(), &time, paths, Some(&read)).unwrap_err();
         assert!(e.to_string().contains("is not a directory"), "{e}");
     }
 
@@ -985,7 +971,7 @@ mod tests {
             names: vec![OsString::from("as-read.fidx")],
             taken: Taken::Before(stamp),
         };
-        let got = || index_paths(&dirs.src, &time, paths, Some(&read));
+        let got = || index_paths(dirs.src.as_fd(), &time, paths, Some(&read));
         assert_eq!(got().unwrap().unwrap(), [d.join("as-read.fidx")]);
         fs::write(s.join("late.fidx"), b"x").unwrap();
         assert_eq!(

@@ -12,20 +12,21 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
+use super::batches::{LockedBatch, Release};
 use super::{
     DIR_PATH_FLAGS, GroupMove, SourceGroup, open_dir_path, rename_failure, rename_noreplace,
 };
 use crate::ops::error::{MoveError, io_failed};
 use crate::ops::failpoint;
 use crate::ops::journal::record::Record;
-use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget, take_snapshot_locks};
+use crate::ops::locks::move_set::{GroupLock, snapshot_lock_budget};
 use crate::ops::safety::ownership::chown_ids;
 use crate::ops::safety::snapshot_listing::entry_names;
 use crate::tree::SnapshotTime;
@@ -106,9 +107,7 @@ impl GroupMove<'_> {
                 io_failed("cannot open group dir", &dir, e.into())
             })?;
         self.group_started(times.len(), false);
-        let locks = take_snapshot_locks(self.ctx, self.ns, self.group, times)?;
-        // Read under the locks: the index list must be the one that gets renamed.
-        let present = self.present_snapshots(&src_group, times)?;
+        let LockedBatch { locks, present } = self.locker(src_group.as_fd()).lock(times)?;
         self.record_for_gc(&present)?;
         if !self.still_recorded()? {
             self.record_for_gc(&present)?;
@@ -127,10 +126,9 @@ impl GroupMove<'_> {
             self.snapshot_moved(time, times.len());
         }
         failpoint::hit("after-rename");
-        for time in times {
-            self.drop_source_locks(&locks.dir, time);
-        }
-        drop(locks);
+        let renamed = times.to_vec();
+        self.locker(src_group.as_fd())
+            .release(Release { locks, renamed });
         failpoint::hit("after-notes");
         self.source_gone(source_guard);
         failpoint::hit("after-destroy");
