@@ -977,3 +977,63 @@ fn a_held_snapshot_lock_stops_a_batched_move_after_the_batches_before_it() {
     );
     assert_eq!(before, store.snapshot().snapshot_files());
 }
+
+/// Each group of a namespace move is locked and checked while the one before it moves (on a
+/// second thread). What its `group` record says of the target's type dir is still what the
+/// group found when its turn came (the first group of a type into a new namespace made it,
+/// the next ones found it), and so equals its plan: one journal sync for the whole move.
+#[test]
+fn a_namespace_move_journals_each_group_as_the_groups_before_it_left_the_target() {
+    // Every second group of a type into a namespace is checked while the first one makes
+    // the type dir: 18 chances for a stale answer.
+    let children = ["a", "b", "c", "d", "e", "f"];
+    let mut namespaces = vec!["src".to_string()];
+    namespaces.extend(children.iter().map(|c| format!("src/{c}")));
+    let ns_refs: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+    let store = Store::empty(&ns_refs);
+    let groups = ["ct/3", "ct/5", "host/h1", "host/h2", "vm/1", "vm/2"];
+    for ns in &namespaces[1..] {
+        for g in groups {
+            store.add_group(ns, g, "root@pam", &["2024-01-01T10:00:00Z"]);
+        }
+    }
+    let out = store.run(&["move-ns", "--ns", "src", "--target-ns", "dst"]);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let dir = store.state_dir();
+    let journal = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| std::fs::read_dir(e.path()).unwrap().flatten())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a journal");
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // (target type dir, type_existed) in the order the groups moved.
+    let of = |kind: &str| -> Vec<(String, bool)> {
+        records
+            .iter()
+            .filter(|r| r["e"] == kind)
+            .map(|r| {
+                let ty = r["group"].as_str().unwrap().split('/').next().unwrap();
+                let at = format!("{}/{ty}", r["target_ns"].as_str().unwrap());
+                (at, r["type_existed"].as_bool().unwrap())
+            })
+            .collect()
+    };
+    let moved = of("group");
+    assert_eq!(moved.len(), groups.len() * children.len(), "{journal:?}");
+    let mut seen = std::collections::HashSet::new();
+    for (type_dir, type_existed) in &moved {
+        // Only the first group of each type into a namespace finds no type dir there.
+        assert_eq!(
+            *type_existed,
+            !seen.insert(type_dir),
+            "{type_dir}: {moved:?}"
+        );
+    }
+    assert_eq!(of("group-planned"), moved, "{journal:?}");
+}

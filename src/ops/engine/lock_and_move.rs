@@ -210,7 +210,7 @@ pub fn lock_and_move_group_journaled<'a>(
     journal: Option<&'a OpJournal>,
 ) -> Result<GroupOutcome, GroupFailure> {
     let names = (ns, group, target_ns);
-    move_journaled(ctx, names, opts, None, progress, journal)
+    move_journaled(ctx, names, opts, (None, None), progress, journal)
 }
 
 /// `undo` of one group: moves exactly `restore.times` of `group` from `ns` back to
@@ -230,14 +230,54 @@ pub fn lock_and_restore_snapshots(
         plan: None,
     };
     let names = (ns, group, target_ns);
-    move_journaled(ctx, names, opts, Some(restore), progress, journal)
+    move_journaled(ctx, names, opts, (Some(restore), None), progress, journal)
+}
+
+/// A source group locked and re-checked under its lock: the first step of its move, which
+/// changes nothing on disk. A namespace move takes it for the next group on a second
+/// thread while the one before moves.
+#[derive(Debug)]
+pub struct LockedGroup {
+    guard: GroupLock,
+    checked: GroupChecked,
+}
+
+/// Locks the source group of a move and runs the post-lock re-validation: the
+/// authoritative gate (no namespace lock in PBS).
+pub fn lock_and_check_group(
+    ctx: &MoveContext,
+    (ns, group, target_ns): (&Namespace, &GroupId, &Namespace),
+    opts: &GroupOpts<'_>,
+) -> Result<LockedGroup, MoveError> {
+    let what = format!("group {group} in namespace '{}'", ns.human());
+    let guard = lock_group(ctx, ns, group, &what)?;
+    let depth = match opts.tree {
+        TreeChecked::No => TreeDepth::Snapshots,
+        TreeChecked::Yes | TreeChecked::Read(_) => TreeDepth::GroupOnly,
+    };
+    let checked = check_move_group_read(&ctx.ds, ns, target_ns, group, opts.merge, depth)?;
+    Ok(LockedGroup { guard, checked })
+}
+
+/// [`lock_and_move_group_journaled`] of a group [`lock_and_check_group`] already locked
+/// and checked (or failed to).
+pub fn move_locked_group_journaled<'a>(
+    ctx: &'a MoveContext,
+    names: (&'a Namespace, &'a GroupId, &'a Namespace),
+    opts: GroupOpts<'a>,
+    locked: Result<LockedGroup, MoveError>,
+    progress: &'a Progress,
+    journal: Option<&'a OpJournal>,
+) -> Result<GroupOutcome, GroupFailure> {
+    let how = (None, Some(locked));
+    move_journaled(ctx, names, opts, how, progress, journal)
 }
 
 fn move_journaled<'a>(
     ctx: &'a MoveContext,
     (ns, group, target_ns): (&'a Namespace, &'a GroupId, &'a Namespace),
     opts: GroupOpts<'a>,
-    restore: Option<Restore<'a>>,
+    (restore, locked): (Option<Restore<'a>>, Option<Result<LockedGroup, MoveError>>),
     progress: &'a Progress,
     journal: Option<&'a OpJournal>,
 ) -> Result<GroupOutcome, GroupFailure> {
@@ -256,7 +296,7 @@ fn move_journaled<'a>(
         dirs: None,
         listings: None,
     };
-    let result = mv.run(opts);
+    let result = mv.run(opts, locked);
     if result.is_err() && mv.outcome.snapshots == 0 {
         mv.undo_target();
     }
@@ -277,22 +317,31 @@ fn move_journaled<'a>(
 }
 
 impl<'a> GroupMove<'a> {
-    fn run(&mut self, opts: GroupOpts<'a>) -> Result<(), MoveError> {
+    /// `locked`: the source group as [`lock_and_check_group`] locked and checked it ahead,
+    /// on another thread; `None`: locked and checked here.
+    fn run(
+        &mut self,
+        opts: GroupOpts<'a>,
+        locked: Option<Result<LockedGroup, MoveError>>,
+    ) -> Result<(), MoveError> {
         let merge = opts.merge;
         let ds = &self.ctx.ds;
-        let source_guard = lock_group(
-            self.ctx,
-            self.ns,
-            self.group,
-            &format!("group {} in namespace '{}'", self.group, self.ns.human()),
-        )?;
-        // Post-lock re-validation: the authoritative gate (no namespace lock in PBS).
-        let depth = match opts.tree {
-            TreeChecked::No => TreeDepth::Snapshots,
-            TreeChecked::Yes | TreeChecked::Read(_) => TreeDepth::GroupOnly,
+        let ahead = locked.is_some();
+        let LockedGroup {
+            guard: source_guard,
+            checked,
+        } = match locked {
+            Some(locked) => locked?,
+            None => lock_and_check_group(self.ctx, (self.ns, self.group, self.target_ns), &opts)?,
         };
-        let checked = check_move_group_read(ds, self.ns, self.target_ns, self.group, merge, depth)?;
         let mut source = self.source_as_read(checked)?;
+        if ahead && !source.type_existed {
+            // Checked while the group before this one moved, which may have made it.
+            source.type_existed = ds
+                .ns_path(self.target_ns)
+                .join(self.group.ty.as_str())
+                .exists();
+        }
         self.listings = match (source.snapshot_entries.take(), opts.tree) {
             (Some(read), _) => Some(Cow::Owned(read)),
             (None, TreeChecked::Read(read)) => Some(Cow::Borrowed(read)),

@@ -4,12 +4,14 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::mpsc::sync_channel;
 
 use crate::ops::context::MoveContext;
 use crate::ops::engine::cleanup::{cleanup_plan, remove_namespace_flat};
 use crate::ops::engine::group_plans::GroupPlans;
 use crate::ops::engine::lock_and_move::{
-    GroupFailure, GroupOpts, TreeChecked, lock_and_move_group_journaled,
+    GroupFailure, GroupOpts, TreeChecked, lock_and_check_group, lock_and_move_group_journaled,
+    move_locked_group_journaled,
 };
 use crate::ops::engine::move_group::{close_journal, finish, record};
 use crate::ops::engine::plan::{merge_into_existing, namespace_mapping};
@@ -162,32 +164,47 @@ fn move_groups(
         plan: plans.get(ns, group),
     };
     let mut deferred = Vec::new();
-    for (ns, group, target) in groups {
-        if progress.cancel.is_cancelled() {
-            record_cancelled(report, progress, &ns, &group);
-            continue;
-        }
-        let result = lock_and_move_group_journaled(
-            ctx,
-            &ns,
-            &group,
-            &target,
-            opts(&ns, &group),
-            progress,
-            journal,
-        );
-        match result {
-            Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
-                progress.emit(ProgressEvent::GroupDeferred {
-                    ns: ns.clone(),
-                    group: group.clone(),
-                    message: f.message,
-                });
-                deferred.push((ns, group, target));
+    // While one group moves, a second thread locks and checks the next one (reads only:
+    // no group's move changes another's source or target group, see `LockedGroup`).
+    std::thread::scope(|scope| {
+        let (ahead_tx, ahead) = sync_channel(0);
+        let (groups, opts) = (&groups, &opts);
+        scope.spawn(move || {
+            for (ns, group, target) in groups {
+                let locked = lock_and_check_group(ctx, (ns, group, target), &opts(ns, group));
+                if ahead_tx.send(locked).is_err() {
+                    break;
+                }
             }
-            result => record(report, progress, &ns, &group, &target, result),
+        });
+        for (k, (ns, group, target)) in groups.iter().enumerate() {
+            if progress.cancel.is_cancelled() {
+                for (ns, group, _) in &groups[k..] {
+                    record_cancelled(report, progress, ns, group);
+                }
+                break;
+            }
+            let locked = ahead.recv().unwrap_or_else(|_| {
+                Err(MoveError::failed(
+                    "internal error: the group lock thread stopped",
+                ))
+            });
+            let names = (ns, group, target);
+            let result =
+                move_locked_group_journaled(ctx, names, opts(ns, group), locked, progress, journal);
+            match result {
+                Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
+                    progress.emit(ProgressEvent::GroupDeferred {
+                        ns: ns.clone(),
+                        group: group.clone(),
+                        message: f.message,
+                    });
+                    deferred.push((ns.clone(), group.clone(), target.clone()));
+                }
+                result => record(report, progress, ns, group, target, result),
+            }
         }
-    }
+    });
     for (ns, group, target) in deferred {
         if progress.cancel.is_cancelled() {
             record_cancelled(report, progress, &ns, &group);
