@@ -7,7 +7,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -203,11 +203,21 @@ pub(super) fn lock_at(
 ) -> Result<LockGuard, LockError> {
     let deadline = Instant::now().checked_add(timeout);
     for _ in 0..MAX_INODE_RETRIES {
-        let file = match create {
-            Create::Tmpfile => open_or_create(at),
-            Create::Direct => open_or_create_direct(at),
+        let opened = match create {
+            Create::Tmpfile => open_or_create(at, mode),
+            Create::Direct => open_or_create_direct(at).map(Opened::Found),
         };
-        let file = file.map_err(|e| LockError::io(path, e))?;
+        let file = match opened.map_err(|e| LockError::io(path, e))? {
+            // Nobody could see it unlocked, so nobody can have swapped it: no double stat.
+            Opened::CreatedLocked(file) => {
+                return Ok(LockGuard {
+                    file,
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+            Opened::Found(file) => file,
+        };
         if !flock_until(&file, mode, deadline).map_err(|e| LockError::io(path, e))? {
             return Err(conflict(path, &file));
         }
@@ -352,13 +362,22 @@ pub(super) fn ensure_parent(path: &Path) -> Result<&Path, LockError> {
 }
 
 /// Opens the lock file O_RDWR|O_APPEND, creating it if needed. Never follows a symlink.
-fn open_or_create(at: &At<'_>) -> io::Result<File> {
+/// A lock file as [`open_or_create`] got it.
+enum Opened {
+    /// Opened as it was (or created where it could be seen unlocked): still to be locked
+    /// and checked with the double stat.
+    Found(File),
+    /// Created by this call and locked before it appeared at its path.
+    CreatedLocked(File),
+}
+
+fn open_or_create(at: &At<'_>, mode: LockMode) -> io::Result<Opened> {
     for _ in 0..MAX_OPEN_RETRIES {
         match open_existing(at) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            other => return other,
+            other => return other.map(Opened::Found),
         }
-        match create_lock_file(at) {
+        match create_lock_file(at, mode) {
             // Lost a creation race: open the winner's file.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             other => return other,
@@ -384,8 +403,9 @@ fn open_existing(at: &At<'_>) -> io::Result<File> {
 }
 
 /// Creates the file with mode and owner already set when it appears (like proxmox-sys's
-/// `atomic_open_or_create_file`), so PBS never sees a root-owned lock file.
-fn create_lock_file(at: &At<'_>) -> io::Result<File> {
+/// `atomic_open_or_create_file`), so PBS never sees a root-owned lock file; and locked
+/// (`mode`) before it appears, so that no one else can lock or remove it first.
+fn create_lock_file(at: &At<'_>, mode: LockMode) -> io::Result<Opened> {
     let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::APPEND | OFlags::CLOEXEC;
     match rustix::fs::openat(
         at.dir,
@@ -395,10 +415,17 @@ fn create_lock_file(at: &At<'_>) -> io::Result<File> {
     ) {
         Ok(fd) => {
             ownership::set_owned_mode(&fd, LOCK_FILE_MODE)?;
-            link_tmpfile(&fd, at)?;
-            Ok(File::from(fd))
+            let file = File::from(fd);
+            // An inode no one else can reach yet: the lock cannot be contended.
+            let locked = try_flock(&file, mode)?;
+            link_tmpfile(file.as_fd(), at)?;
+            Ok(if locked {
+                Opened::CreatedLocked(file)
+            } else {
+                Opened::Found(file)
+            })
         }
-        Err(e) if tmpfile_unsupported(e) => create_exclusive(at),
+        Err(e) if tmpfile_unsupported(e) => create_exclusive(at).map(Opened::Found),
         Err(e) => Err(e.into()),
     }
 }
@@ -407,7 +434,7 @@ fn tmpfile_unsupported(e: Errno) -> bool {
     [Errno::OPNOTSUPP, Errno::ISDIR, Errno::INVAL, Errno::NOSYS].contains(&e)
 }
 
-fn link_tmpfile(fd: &OwnedFd, at: &At<'_>) -> io::Result<()> {
+fn link_tmpfile(fd: BorrowedFd<'_>, at: &At<'_>) -> io::Result<()> {
     match rustix::fs::linkat(fd, "", at.dir, at.name, AtFlags::EMPTY_PATH) {
         Ok(()) => Ok(()),
         // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc route works for everyone.
