@@ -157,6 +157,7 @@ impl Reporter {
         let reporter = Self::new(global, json);
         let cancel = CancelToken::new();
         let say = reporter.clone();
+        crate::ops::locks::move_set::grow_fd_table_early();
         if let Err(e) = interrupt::install(cancel.clone(), move |line| say.say(line)) {
             reporter.say(&format!("warning: Ctrl-C will end the move at once: {e:#}"));
         }
