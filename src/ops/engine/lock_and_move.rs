@@ -532,17 +532,17 @@ impl<'a> GroupMove<'a> {
         total: usize,
     ) -> (Release, Result<(), MoveError>) {
         let times: Vec<SnapshotTime> = present.iter().map(|(t, _)| t.clone()).collect();
-        let unrenamed = |locks| Release {
+        let nothing_renamed = |locks| Release {
             locks,
             renamed: Vec::new(),
         };
         let mut prepared = match self.copy_batch(&times) {
             Ok(prepared) => prepared,
-            Err(e) => return (unrenamed(locks), Err(e)),
+            Err(e) => return (nothing_renamed(locks), Err(e)),
         };
         if let Err(e) = self.jot_copies(&times, &prepared) {
             self.discard(prepared);
-            return (unrenamed(locks), Err(e));
+            return (nothing_renamed(locks), Err(e));
         }
         failpoint::hit("after-copy");
         let (renamed, result) = self.rename_batch(&present, total);

@@ -163,12 +163,33 @@ fn move_groups(
         tree: TreeChecked::No,
         plan: plans.get(ns, group),
     };
+    let deferred = first_pass(ctx, &groups, &opts, report, progress, journal);
+    for (ns, group, target) in deferred {
+        if progress.cancel.is_cancelled() {
+            record_cancelled(report, progress, &ns, &group);
+            continue;
+        }
+        let opts = opts(&ns, &group);
+        let result =
+            lock_and_move_group_journaled(ctx, &ns, &group, &target, opts, progress, journal);
+        record(report, progress, &ns, &group, &target, result);
+    }
+}
+
+/// Every group once, in order, each locked and checked on a second thread while the one
+/// before it moves (reads only: no group's move changes another's source or target group,
+/// see `LockedGroup`). Returns the groups a lock kept from starting, for a second try.
+fn first_pass<'g>(
+    ctx: &MoveContext,
+    groups: &'g [(Namespace, GroupId, Namespace)],
+    opts: &(dyn Fn(&Namespace, &GroupId) -> GroupOpts<'g> + Sync),
+    report: &mut MoveReport,
+    progress: &Progress,
+    journal: Option<&OpJournal>,
+) -> Vec<(Namespace, GroupId, Namespace)> {
     let mut deferred = Vec::new();
-    // While one group moves, a second thread locks and checks the next one (reads only:
-    // no group's move changes another's source or target group, see `LockedGroup`).
     std::thread::scope(|scope| {
         let (ahead_tx, ahead) = sync_channel(0);
-        let (groups, opts) = (&groups, &opts);
         scope.spawn(move || {
             for (ns, group, target) in groups {
                 let locked = lock_and_check_group(ctx, (ns, group, target), &opts(ns, group));
@@ -190,9 +211,14 @@ fn move_groups(
                 ))
             });
             let names = (ns, group, target);
-            let result =
-                move_locked_group_journaled(ctx, names, opts(ns, group), locked, progress, journal);
-            match result {
+            match move_locked_group_journaled(
+                ctx,
+                names,
+                opts(ns, group),
+                locked,
+                progress,
+                journal,
+            ) {
                 Err(f) if f.reason == FailReason::LockConflict && f.moved == 0 => {
                     progress.emit(ProgressEvent::GroupDeferred {
                         ns: ns.clone(),
@@ -205,16 +231,7 @@ fn move_groups(
             }
         }
     });
-    for (ns, group, target) in deferred {
-        if progress.cancel.is_cancelled() {
-            record_cancelled(report, progress, &ns, &group);
-            continue;
-        }
-        let opts = opts(&ns, &group);
-        let result =
-            lock_and_move_group_journaled(ctx, &ns, &group, &target, opts, progress, journal);
-        record(report, progress, &ns, &group, &target, result);
-    }
+    deferred
 }
 
 fn record_cancelled(report: &mut MoveReport, progress: &Progress, ns: &Namespace, group: &GroupId) {

@@ -361,7 +361,6 @@ pub(super) fn ensure_parent(path: &Path) -> Result<&Path, LockError> {
     Ok(parent)
 }
 
-/// Opens the lock file O_RDWR|O_APPEND, creating it if needed. Never follows a symlink.
 /// A lock file as [`open_or_create`] got it.
 enum Opened {
     /// Opened as it was (or created where it could be seen unlocked): still to be locked
@@ -371,6 +370,8 @@ enum Opened {
     CreatedLocked(File),
 }
 
+/// Opens the lock file O_RDWR|O_APPEND, creating it (locked, `mode`) if needed. Never
+/// follows a symlink.
 fn open_or_create(at: &At<'_>, mode: LockMode) -> io::Result<Opened> {
     for _ in 0..MAX_OPEN_RETRIES {
         match open_existing(at) {
