@@ -117,11 +117,17 @@ impl SnapshotLocker<'_> {
     }
 }
 
+/// The batch size when batches are locked ahead (PBS's 512 at most): small, so that what
+/// nothing overlaps (locking the first batch, releasing the last) stays short; two thread
+/// handoffs and one GC-journal append per batch keep it from being smaller.
+const AHEAD_BATCH: usize = 128;
+
 impl GroupMove<'_> {
     /// Every snapshot of `times` into the (locked, existing) target group, batch by batch.
     pub(super) fn move_batches(&mut self, times: &[SnapshotTime]) -> Result<(), MoveError> {
         let size = snapshot_batch(self.ctx);
-        if times.len() <= size || snapshot_lock_budget(self.ctx) < 2 * size {
+        let ahead = size.min(AHEAD_BATCH);
+        if times.len() <= ahead || snapshot_lock_budget(self.ctx) < 2 * ahead {
             for batch in times.chunks(size) {
                 let src = self.group_dirs()?.src.as_fd();
                 let locked = self.locker(src).lock(batch)?;
@@ -134,7 +140,7 @@ impl GroupMove<'_> {
         }
         // The second thread borrows nothing of `self`, which the renames change.
         let listings = self.listings.take();
-        let result = self.move_batches_ahead(times, size, listings.as_deref());
+        let result = self.move_batches_ahead(times, ahead, listings.as_deref());
         self.listings = listings;
         result
     }
