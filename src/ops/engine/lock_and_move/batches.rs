@@ -8,6 +8,7 @@
 //! renames change. At most two batches are held at once, so this runs only where the lock
 //! budget holds two; a group of one batch is moved on the calling thread.
 
+use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
@@ -32,7 +33,8 @@ pub(super) struct LockedBatch {
     pub present: Present,
 }
 
-/// A batch done with: its locks, and which of its snapshots were renamed.
+/// A batch done with, on its way to the thread that releases it: its locks, and which of
+/// its snapshots were renamed.
 pub(super) struct Release {
     pub locks: SnapshotLocks,
     pub renamed: Vec<SnapshotTime>,
@@ -68,9 +70,7 @@ impl SnapshotLocker<'_> {
         for time in batch {
             let src = ds.snapshot_path(self.ns, self.group, time);
             let dst = ds.snapshot_path(self.target_ns, self.group, time);
-            let read = self
-                .listings
-                .and_then(|r| r.get(std::ffi::OsStr::new(time.as_str())));
+            let read = self.listings.and_then(|r| r.get(OsStr::new(time.as_str())));
             if let Some(indices) = index_paths(self.src, time, (&src, &dst), read)? {
                 present.push((time.clone(), indices));
             }
@@ -80,9 +80,9 @@ impl SnapshotLocker<'_> {
 
     /// The renamed snapshots' stale source lock files (removed while still held, as PBS
     /// does), then every lock of the batch.
-    pub fn release(&self, Release { locks, renamed }: Release) {
+    pub fn release(&self, locks: SnapshotLocks, renamed: &[SnapshotTime]) {
         let paths = &self.ctx.locks;
-        for time in &renamed {
+        for time in renamed {
             locks.dir.remove(&paths.manifest(self.ns, self.group, time));
             locks.dir.remove(&paths.snapshot(self.ns, self.group, time));
             if self.ctx.old_locks() {
@@ -103,7 +103,7 @@ impl SnapshotLocker<'_> {
     ) {
         for batch in batches {
             for finished in done.try_iter() {
-                self.release(finished);
+                self.release(finished.locks, &finished.renamed);
             }
             let locked = self.lock(batch);
             let failed = locked.is_err();
@@ -112,7 +112,7 @@ impl SnapshotLocker<'_> {
             }
         }
         for finished in done {
-            self.release(finished);
+            self.release(finished.locks, &finished.renamed);
         }
     }
 }
@@ -133,7 +133,7 @@ impl GroupMove<'_> {
                 let locked = self.locker(src).lock(batch)?;
                 let (release, result) = self.move_locked(locked, times.len());
                 let src = self.group_dirs()?.src.as_fd();
-                self.locker(src).release(release);
+                self.locker(src).release(release.locks, &release.renamed);
                 result?;
             }
             return Ok(());
@@ -151,9 +151,10 @@ impl GroupMove<'_> {
         size: usize,
         listings: Option<&SnapshotEntries>,
     ) -> Result<(), MoveError> {
-        let dir = self.ctx.ds.group_path(self.ns, self.group);
-        let src = self.group_dirs()?.src.try_clone();
-        let src = src.map_err(|e| io_failed("cannot open group dir", &dir, e))?;
+        let src = self.group_dirs()?.src.try_clone().map_err(|e| {
+            let dir = self.ctx.ds.group_path(self.ns, self.group);
+            io_failed("cannot open group dir", &dir, e)
+        })?;
         let locker = SnapshotLocker {
             ctx: self.ctx,
             ns: self.ns,

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
-use super::batches::{LockedBatch, Release};
+use super::batches::LockedBatch;
 use super::{
     DIR_PATH_FLAGS, GroupMove, SourceGroup, open_dir_path, rename_failure, rename_noreplace,
 };
@@ -126,9 +126,7 @@ impl GroupMove<'_> {
             self.snapshot_moved(time, times.len());
         }
         failpoint::hit("after-rename");
-        let renamed = times.to_vec();
-        self.locker(src_group.as_fd())
-            .release(Release { locks, renamed });
+        self.locker(src_group.as_fd()).release(locks, times);
         failpoint::hit("after-notes");
         self.source_gone(source_guard);
         failpoint::hit("after-destroy");
