@@ -154,14 +154,17 @@ pub fn snapshot_batch(ctx: &MoveContext) -> usize {
     snapshot_lock_budget(ctx).min(MAX_SNAPSHOT_LOCKS)
 }
 
-/// Fds a move usually holds at once: two batches of snapshot locks of the
-/// snapshot-by-snapshot path, and what it keeps open besides.
-const EARLY_FD_TABLE: usize = 2 * MAX_SNAPSHOT_LOCKS + FD_RESERVE as usize;
+/// Fds a move may hold at once, as far as it is worth reserving up front: every lock of a
+/// group of 32,768 snapshots moved whole (one snapshot an hour for almost four years), and
+/// what the move keeps open besides. The table is 8 bytes a slot (~260 KiB here), grown
+/// once in microseconds while the process has one thread.
+const EARLY_FD_TABLE: usize = 32_768 + FD_RESERVE as usize;
 
-/// Grows this process's fd table now, while it has one thread, to what a move usually
-/// holds: a table shared by threads waits for an RCU grace period each time it grows
-/// (~10 ms on a 2-core VM, a third of the fixed cost of moving 1,000 snapshots). Call
-/// before the first thread starts; best effort (a table that cannot grow now grows later).
+/// Grows this process's fd table now, while it has one thread, to what a move may hold
+/// (the open-file limit permitting): a table shared by threads waits for an RCU grace
+/// period each time it grows (~10-12 ms on a 2-core VM: a third of the fixed cost of
+/// moving 1,000 snapshots, and again when the whole-group path locks 10,000). Call before
+/// the first thread starts; best effort (a table that cannot grow now grows later).
 pub fn grow_fd_table_early() {
     let want = fd_budget().min(EARLY_FD_TABLE);
     let Ok(root) = rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) else {
