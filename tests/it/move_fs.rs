@@ -707,6 +707,66 @@ fn a_whole_group_move_blocked_by_a_snapshot_lock_changes_nothing() {
     assert_eq!(before, store.snapshot());
 }
 
+/// A group large enough to be locked and read on two threads, and released on two: a lock
+/// held on a snapshot in its last, partial part of 128 refuses the move with nothing
+/// changed; once it is gone, the group moves with one rename, every snapshot's index is in
+/// PBS's GC journal, and no source lock file is left (each removed before its lock closed).
+#[test]
+#[ignore = "needs root"]
+fn a_large_group_moved_whole_is_locked_read_and_released_on_two_threads() {
+    support::require_root();
+    let times = support::epoch_times(1100);
+    let store = Store::empty(&["", "prod"]);
+    store.add_group("", "vm/100", "root@pam", &support::as_refs(&times));
+    store.own_groups_as_pbs();
+    let lp = store.lock_paths();
+    let lock = |t: &str| {
+        lp.snapshot(
+            &Namespace::root(),
+            &gid("vm/100"),
+            &SnapshotTime::parse(t).unwrap(),
+        )
+    };
+    let held = HeldLock::flock(&lock(&times[1050]), true);
+    let before = store.snapshot();
+    let out = store.run(&["move-group", "--group", "vm/100", "--target-ns", "prod"]);
+    assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("snapshot vm/100/{}", times[1050])),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before, store.snapshot());
+    drop(held);
+
+    let ino = inode(&store.group_dir("", "vm/100"));
+    let j = move_vm100_to_prod(&store, &[]);
+    assert_eq!(j["moved"][0]["snapshots"], times.len());
+    assert_eq!(inode(&store.group_dir("prod", "vm/100")), ino);
+    assert_eq!(store.snapshot_dirs("prod", "vm/100"), times);
+    assert_eq!(before.snapshot_files(), store.snapshot().snapshot_files());
+    let left: Vec<&String> = times.iter().filter(|t| lock(t).exists()).collect();
+    assert!(
+        left.is_empty(),
+        "{} source lock files left, the first {:?}",
+        left.len(),
+        left.first()
+    );
+    let journal = std::fs::read_to_string(store.store_locks().join("move-journal")).unwrap();
+    let base = store.base.canonicalize().unwrap().join("ns/prod/vm/100");
+    let mut expected: Vec<String> = times
+        .iter()
+        .map(|t| base.join(t).join("root.pxar.didx").display().to_string())
+        .collect();
+    expected.sort();
+    let mut lines: Vec<&str> = journal.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines, expected,
+        "every index recorded for GC before the rename"
+    );
+}
+
 /// A group of more snapshots than PBS locks in one batch (512) moves whole when the open
 /// file limit lets this process lock them all, and snapshot by snapshot in batches when not.
 #[test]

@@ -84,6 +84,17 @@ impl LockDir {
         mode: LockMode,
         timeout: Duration,
     ) -> Result<Vec<LockGuard>, (usize, LockError)> {
+        self.lock_all_telling(lock_paths, mode, timeout, &mut |_| {})
+    }
+
+    /// [`LockDir::lock_all`], telling `taken` the count of locks held after each one taken.
+    pub fn lock_all_telling(
+        &self,
+        lock_paths: &[PathBuf],
+        mode: LockMode,
+        timeout: Duration,
+        taken: &mut dyn FnMut(usize),
+    ) -> Result<Vec<LockGuard>, (usize, LockError)> {
         if lock_paths.len() >= RESERVE_FDS_FROM {
             self.reserve_fds(lock_paths.len());
         }
@@ -94,7 +105,10 @@ impl LockDir {
             let next = held.len();
             let mut wait = timeout;
             if let Some(id) = ids {
-                let (direct, waited_out) = self.lock_direct(id, &lock_paths[next..], mode, timeout);
+                let (direct, waited_out) =
+                    self.lock_direct(id, &lock_paths[next..], (mode, timeout), &mut |n| {
+                        taken(next + n)
+                    });
                 held.extend(direct);
                 // Not even one: this dir is no place for it (e.g. `backup` may not enter).
                 ids = ids.filter(|_| held.len() > next);
@@ -107,6 +121,7 @@ impl LockDir {
             // The one the switched identity stopped at (or every one, without it).
             if let Some(p) = lock_paths.get(held.len()) {
                 held.push(self.lock(p, mode, wait).map_err(|e| (held.len(), e))?);
+                taken(held.len());
             }
         }
         Ok(held)
@@ -120,19 +135,23 @@ impl LockDir {
         &self,
         ids: (u32, u32),
         lock_paths: &[PathBuf],
-        mode: LockMode,
-        timeout: Duration,
+        (mode, timeout): (LockMode, Duration),
+        taken: &mut dyn FnMut(usize),
     ) -> (Vec<LockGuard>, bool) {
         let mut waited_out = false;
+        let mut count = 0;
         let lock = |p: &PathBuf| {
             let at = At {
                 dir: self.fd.as_fd(),
                 name: self.name(p)?,
                 parent: Path::new("."),
             };
-            lock_at(&at, p, mode, timeout, Create::Direct)
+            let guard = lock_at(&at, p, mode, timeout, Create::Direct)
                 .map_err(|e| waited_out = e.is_conflict())
-                .ok()
+                .ok()?;
+            count += 1;
+            taken(count);
+            Some(guard)
         };
         let held = run_as(ids, || lock_paths.iter().map_while(lock).collect());
         (held.unwrap_or_default(), waited_out)
@@ -285,9 +304,12 @@ mod tests {
         drop(guards);
     }
 
+    const EXCLUSIVE_NOW: (LockMode, Duration) = (LockMode::Exclusive, Duration::ZERO);
+
     /// A file only root may open in the middle of a batch the switched identity takes: that
     /// one the ordinary way (left as it is), the ones after it again as PBS's; a lock held
-    /// elsewhere stops the batch at its index.
+    /// elsewhere stops the batch at its index. Each lock taken, either way, is told once,
+    /// with the count held.
     #[test]
     #[ignore = "needs root"]
     fn lock_all_takes_an_unusual_file_the_ordinary_way_and_the_rest_as_before() {
@@ -295,10 +317,14 @@ mod tests {
         let names: Vec<PathBuf> = (0..5).map(|i| a.join(format!("s{i}"))).collect();
         fs::write(&names[2], b"").unwrap();
         fs::set_permissions(&names[2], fs::Permissions::from_mode(0o600)).unwrap();
+        let mut told = Vec::new();
         let guards = dir
-            .lock_all(&names, LockMode::Exclusive, Duration::ZERO)
+            .lock_all_telling(&names, LockMode::Exclusive, Duration::ZERO, &mut |n| {
+                told.push(n)
+            })
             .unwrap();
         assert_eq!(guards.len(), names.len());
+        assert_eq!(told, [1, 2, 3, 4, 5]);
         for (g, p) in guards.iter().zip(&names) {
             assert_eq!(g.path(), p);
             let m = fs::symlink_metadata(p).unwrap();
@@ -325,11 +351,10 @@ mod tests {
         // The switched identity stops there and says it waited: lock_all does not wait
         // its timeout a second time the ordinary way.
         let (direct, waited_out) =
-            dir.lock_direct((uid, gid), &names[3..], LockMode::Exclusive, Duration::ZERO);
+            dir.lock_direct((uid, gid), &names[3..], EXCLUSIVE_NOW, &mut |_| {});
         assert_eq!((direct.len(), waited_out), (0, true));
         drop(direct);
-        let (direct, waited_out) =
-            dir.lock_direct((uid, gid), &names, LockMode::Exclusive, Duration::ZERO);
+        let (direct, waited_out) = dir.lock_direct((uid, gid), &names, EXCLUSIVE_NOW, &mut |_| {});
         // Stopped at the file only root may open: no conflict, nothing waited out.
         assert_eq!((direct.len(), waited_out), (2, false));
         drop(direct);

@@ -72,10 +72,10 @@ pub fn lock_group(
     Ok(GroupLock { file, _dir: dir })
 }
 
-/// One snapshot's locks: the lock file and, for PBS < 3.3.5, the snapshot dir's flock and
-/// the old manifest lock.
+/// One snapshot's locks, held until dropped: the lock file and, for PBS < 3.3.5, the
+/// snapshot dir's flock and the old manifest lock.
 #[derive(Debug)]
-struct SnapshotLock {
+pub struct SnapshotLock {
     _file: LockGuard,
     _dir: Option<DirLock>,
     _manifest: Option<LockGuard>,
@@ -86,7 +86,15 @@ struct SnapshotLock {
 #[derive(Debug)]
 pub struct SnapshotLocks {
     pub dir: LockDir,
-    _held: Vec<SnapshotLock>,
+    held: Vec<SnapshotLock>,
+}
+
+impl SnapshotLocks {
+    /// The lock dir and each snapshot's locks, in the order they were taken: to drop them
+    /// part by part.
+    pub fn into_parts(self) -> (LockDir, Vec<SnapshotLock>) {
+        (self.dir, self.held)
+    }
 }
 
 /// Locks `times` of a group in order; the first conflict stops (dropping the ones taken).
@@ -96,6 +104,18 @@ pub fn take_snapshot_locks(
     group: &GroupId,
     times: &[SnapshotTime],
 ) -> Result<SnapshotLocks, MoveError> {
+    take_snapshot_locks_telling(ctx, ns, group, times, &mut |_| {})
+}
+
+/// [`take_snapshot_locks`], telling `taken` how many of `times` are locked after every
+/// [`TELL_EVERY`] of them: what is locked can be read while the rest is being locked.
+pub fn take_snapshot_locks_telling(
+    ctx: &MoveContext,
+    ns: &Namespace,
+    group: &GroupId,
+    times: &[SnapshotTime],
+    taken: &mut dyn FnMut(usize),
+) -> Result<SnapshotLocks, MoveError> {
     let paths = &ctx.locks;
     let dir = LockDir::of(&paths.group(ns, group))
         .map_err(|e| MoveError::from_lock(&format!("namespace '{}'", ns.human()), e))?;
@@ -103,7 +123,11 @@ pub fn take_snapshot_locks(
     if !ctx.old_locks() {
         let files: Vec<_> = times.iter().map(|t| paths.snapshot(ns, group, t)).collect();
         let held = dir
-            .lock_all(&files, LockMode::Exclusive, Duration::ZERO)
+            .lock_all_telling(&files, LockMode::Exclusive, Duration::ZERO, &mut |n| {
+                if n % TELL_EVERY == 0 {
+                    taken(n);
+                }
+            })
             .map_err(|(i, e)| {
                 MoveError::from_lock(&times.get(i).map(what).unwrap_or_default(), e)
             })?;
@@ -115,11 +139,15 @@ pub fn take_snapshot_locks(
                 _manifest: None,
             })
             .collect();
-        return Ok(SnapshotLocks { dir, _held: held });
+        return Ok(SnapshotLocks { dir, held });
     }
     let held = times
         .iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
+            if i > 0 && i % TELL_EVERY == 0 {
+                taken(i);
+            }
             let what = what(t);
             let file = dir
                 .lock(
@@ -138,8 +166,12 @@ pub fn take_snapshot_locks(
             })
         })
         .collect::<Result<_, MoveError>>()?;
-    Ok(SnapshotLocks { dir, _held: held })
+    Ok(SnapshotLocks { dir, held })
 }
+
+/// How often [`take_snapshot_locks_telling`] tells: often enough for the reader to keep
+/// up, seldom enough that the wake-ups cost nothing next to the locks.
+pub const TELL_EVERY: usize = 128;
 
 /// How many snapshots a move may lock at once: as many as the open-file limit allows once
 /// raised to its hard limit, counting each snapshot's fds (1, or 3 with PBS < 3.3.5's

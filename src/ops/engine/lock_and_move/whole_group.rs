@@ -126,7 +126,7 @@ impl GroupMove<'_> {
             self.snapshot_moved(time, times.len());
         }
         failpoint::hit("after-rename");
-        self.locker(src_group.as_fd()).release(locks, times);
+        self.locker(src_group.as_fd()).release_all(locks, times);
         failpoint::hit("after-notes");
         self.source_gone(source_guard);
         failpoint::hit("after-destroy");
