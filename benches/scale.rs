@@ -862,6 +862,32 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
     let mut scan_line = Vec::new();
     let mut move_line = Vec::new();
     let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    // What every move pays whatever its size (process start, config, locks of the group and
+    // namespaces, the crash journal's syncs): a 1-snapshot move, in the same way. The cost
+    // that grows with the count is then (T(n) - T(1)) / (n - 1), which is what must be flat.
+    let fixed = move_group_case(root, 1, false);
+    let marginal = |d: Duration, f: Duration, n: usize| {
+        d.saturating_sub(f).as_secs_f64() * 1e6 / n.saturating_sub(1).max(1) as f64
+    };
+    let fixed_row = |case: &str, ours: Duration| Row {
+        case: format!("scaling: FS move-group, 1 group / 1 snapshot, {case} (a move's fixed cost)"),
+        ours,
+        baseline_name: "rename(2) loop".into(),
+        baseline: fixed.floor,
+        per_snapshot: Some(1),
+    };
+    rows.push(fixed_row("whole group", fixed.ours));
+    rows.push(fixed_row("snapshot by snapshot", fixed.per_snapshot));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mut line = format!(
+        "1 (fixed cost): whole {:.2} ms, per-snapshot {:.2} ms",
+        ms(fixed.ours),
+        ms(fixed.per_snapshot)
+    );
+    if let Some((fw, fp)) = fixed.before {
+        line.push_str(&format!("; before {:.2}, {:.2} ms", ms(fw), ms(fp)));
+    }
+    move_line.push(line);
     for &n in &sizes {
         if scan {
             scaling_scan(root, n, rows, notes, &mut scan_line);
@@ -884,6 +910,11 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
             per(t.per_snapshot, n),
             per(t.floor, n)
         );
+        line.push_str(&format!(
+            "; beyond the fixed cost: whole {:.1}, per-snapshot {:.1}",
+            marginal(t.ours, fixed.ours, n),
+            marginal(t.per_snapshot, fixed.per_snapshot, n)
+        ));
         if let Some((bw, bp)) = t.before {
             rows.push(row(
                 format!("{whole}, before"),
@@ -902,6 +933,13 @@ fn bench_scaling(root: &Path, rows: &mut Rows, notes: &mut Vec<String>) {
                 per(bw, n),
                 per(bp, n)
             ));
+            if let Some((fw, fp)) = fixed.before {
+                line.push_str(&format!(
+                    " (beyond the fixed cost {:.1}, {:.1})",
+                    marginal(bw, fw, n),
+                    marginal(bp, fp, n)
+                ));
+            }
         }
         move_line.push(line);
     }
