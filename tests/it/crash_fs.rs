@@ -196,7 +196,7 @@ const BATCH_BOUNDARIES: Boundaries = &[
 /// groups are only planned, whatever of them moved. `resume` must still finish or roll
 /// back each exactly.
 fn lose_journal_after_the_plan(s: &Store) {
-    for path in journals(&s.state_dir()) {
+    for path in support::journals_in(&s.state_dir()) {
         let text = std::fs::read_to_string(&path).unwrap();
         let Some(plan) = text.rfind(r#"{"e":"group-planned""#) else {
             continue; // cut before the plan: nothing after its last sync to lose
@@ -215,19 +215,6 @@ fn lose_journal_after_the_plan(s: &Store) {
 
 /// Cuts where [`lose_journal_after_the_plan`] dropped at least one group's own record.
 static GROUP_RECORDS_LOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn journals(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(journals(&p));
-        } else if p.extension().is_some_and(|x| x == "jsonl") {
-            out.push(p);
-        }
-    }
-    out
-}
 
 /// Cuts after the plan is durable, before and during the first, a middle and the last group.
 const POWER_LOSS_BOUNDARIES: Boundaries = &[

@@ -1061,18 +1061,8 @@ fn a_namespace_move_journals_each_group_as_the_groups_before_it_left_the_target(
     let out = store.run(&["move-ns", "--ns", "src", "--target-ns", "dst"]);
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
     let dir = store.state_dir();
-    let journal = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .flat_map(|e| std::fs::read_dir(e.path()).unwrap().flatten())
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a journal");
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let journal = support::journals_in(&dir).pop().expect("a journal");
+    let records = support::journal_records(&journal);
     // (target type dir, type_existed) in the order the groups moved.
     let of = |kind: &str| -> Vec<(String, bool)> {
         records

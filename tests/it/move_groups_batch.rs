@@ -51,22 +51,7 @@ const BATCH: &[&str] = &[
 ];
 
 fn journals(s: &Store) -> Vec<PathBuf> {
-    let dir = s.state_dir().join("store1");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    out.retain(|p| p.extension().is_some_and(|x| x == "jsonl"));
-    out.sort();
-    out
-}
-
-fn records(path: &PathBuf) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    support::journals_in(&s.state_dir())
 }
 
 fn history(s: &Store) -> Vec<serde_json::Value> {
@@ -91,7 +76,7 @@ fn a_cli_batch_is_one_journal_with_the_batch_op_and_one_history_entry() {
     ok(&s, BATCH);
     let files = journals(&s);
     assert_eq!(files.len(), 1, "one journal for the whole batch: {files:?}");
-    let recs = records(&files[0]);
+    let recs = support::journal_records(&files[0]);
     let op = &recs[0]["op"];
     assert_eq!(recs[0]["e"], "begin");
     assert_eq!(op["kind"], "move-groups", "{op}");
@@ -136,7 +121,10 @@ fn a_cli_batch_is_one_journal_with_the_batch_op_and_one_history_entry() {
     );
     let files = journals(&s);
     assert_eq!(files.len(), 2);
-    assert_eq!(records(&files[1])[0]["op"]["kind"], "move-group");
+    assert_eq!(
+        support::journal_records(&files[1])[0]["op"]["kind"],
+        "move-group"
+    );
 }
 
 #[test]

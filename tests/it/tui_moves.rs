@@ -165,24 +165,8 @@ fn space_selects_groups_across_namespaces_for_one_batch() {
 
 /// The crash-journal files of `s`'s store under `state`, oldest first, as JSON lines.
 fn journal_files(state: &std::path::Path) -> Vec<Vec<serde_json::Value>> {
-    let mut paths: Vec<_> = std::fs::read_dir(state.join("store1"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        })
-        .collect()
+    let paths = support::journals_in(&state.join("store1"));
+    paths.iter().map(|p| support::journal_records(p)).collect()
 }
 
 #[test]

@@ -188,8 +188,8 @@ pub fn snapshot_batch(ctx: &MoveContext) -> usize {
 
 /// Fds a move may hold at once, as far as it is worth reserving up front: every lock of a
 /// group of 32,768 snapshots moved whole (one snapshot an hour for almost four years), and
-/// what the move keeps open besides. The table is 8 bytes a slot (~260 KiB here), grown
-/// once in microseconds while the process has one thread.
+/// what the move keeps open besides. The table is 8 bytes a slot, rounded up to a power of
+/// two (256 or 512 KiB), grown once in microseconds while the process has one thread.
 const EARLY_FD_TABLE: usize = 32_768 + FD_RESERVE as usize;
 
 /// Grows this process's fd table now, while it has one thread, to what a move may hold

@@ -348,3 +348,32 @@ fn walk(root: &Path, dir: &Path, map: &mut BTreeMap<String, Entry>) {
         }
     }
 }
+
+/// Every crash journal (`*.jsonl`) under the state dir `state`, oldest first (their names
+/// begin with the time they were opened).
+pub fn journals_in(state: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![state.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "jsonl") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The records of the crash journal at `path`, one JSON value per line.
+pub fn journal_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

@@ -123,9 +123,9 @@ impl SnapshotLocker<'_> {
     }
 
     /// [`Self::release`] of a group moved whole (`locks` taken for exactly `times`, in
-    /// order, every one renamed): a second thread closes the locks of each part whose lock files this one
-    /// has removed, while this one removes the next part's. Closing 10,000 locks is a third
-    /// of the release; each is still closed after its lock files are gone.
+    /// order, every one renamed): a second thread closes the locks of each part whose lock
+    /// files this one has removed, while this one removes the next part's. Closing 10,000
+    /// locks is a third of the release; each is still closed after its lock files are gone.
     pub fn release_all(&self, locks: SnapshotLocks, times: &[SnapshotTime]) {
         if times.len() < OVERLAP_FROM {
             return self.release(locks, times);
